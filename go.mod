@@ -1,0 +1,3 @@
+module github.com/sockstate/sockstate
+
+go 1.26.8

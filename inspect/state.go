@@ -1,0 +1,108 @@
+package inspect
+
+import (
+	"fmt"
+	"strings"
+)
+
+// State is a socket state with the kernel's numbering from
+// include/net/tcp_states.h. UDP reuses it: an unconnected UDP socket is in
+// Close (printed UNCONN), a connected one in Established.
+type State uint8
+
+// The kernel's TCP states, in tcp_states.h order.
+const (
+	Established State = 1 + iota
+	SynSent
+	SynRecv
+	FinWait1
+	FinWait2
+	TimeWait
+	Close
+	CloseWait
+	LastAck
+	Listen
+	Closing
+	NewSynRecv
+)
+
+// maxState is the highest state number the kernel defines (TCP_MAX_STATES-1).
+const maxState = NewSynRecv
+
+var kernelNames = [...]string{
+	Established: "ESTABLISHED",
+	SynSent:     "SYN_SENT",
+	SynRecv:     "SYN_RECV",
+	FinWait1:    "FIN_WAIT1",
+	FinWait2:    "FIN_WAIT2",
+	TimeWait:    "TIME_WAIT",
+	Close:       "CLOSE",
+	CloseWait:   "CLOSE_WAIT",
+	LastAck:     "LAST_ACK",
+	Listen:      "LISTEN",
+	Closing:     "CLOSING",
+	NewSynRecv:  "NEW_SYN_RECV",
+}
+
+// ssNames are the names ss(8) accepts after "state" and "exclude".
+var ssNames = [...]string{
+	Established: "established",
+	SynSent:     "syn-sent",
+	SynRecv:     "syn-recv",
+	FinWait1:    "fin-wait-1",
+	FinWait2:    "fin-wait-2",
+	TimeWait:    "time-wait",
+	Close:       "closed",
+	CloseWait:   "close-wait",
+	LastAck:     "last-ack",
+	Listen:      "listening",
+	Closing:     "closing",
+	NewSynRecv:  "new-syn-recv",
+}
+
+// String returns the kernel's name of s (as in tcp_states.h without the
+// TCP_ prefix), or unknown(N) for a number the kernel does not define.
+func (s State) String() string {
+	if s == 0 || s > maxState {
+		return fmt.Sprintf("unknown(%d)", uint8(s))
+	}
+	return kernelNames[s]
+}
+
+// SSName returns the name ss(8) uses for s in state filters, or unknown(N).
+func (s State) SSName() string {
+	if s == 0 || s > maxState {
+		return fmt.Sprintf("unknown(%d)", uint8(s))
+	}
+	return ssNames[s]
+}
+
+// ParseState accepts a kernel name (ESTABLISHED, TIME_WAIT, any case) or an
+// ss name (established, time-wait).
+func ParseState(name string) (State, error) {
+	for s := Established; s <= maxState; s++ {
+		if strings.EqualFold(name, kernelNames[s]) || name == ssNames[s] {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("inspect: unknown state %q", name)
+}
+
+// StateSet is a set of states as a bit mask, bit N for state N: the layout of
+// sock_diag's idiag_states, so it goes to the kernel unchanged.
+type StateSet uint32
+
+// AllStates is every state the kernel defines.
+const AllStates StateSet = (1<<(maxState+1) - 1) &^ 1
+
+// StatesOf returns the set holding exactly the given states.
+func StatesOf(states ...State) StateSet {
+	var set StateSet
+	for _, s := range states {
+		set |= 1 << s
+	}
+	return set
+}
+
+// Has reports whether s is in the set.
+func (set StateSet) Has(s State) bool { return s < 32 && set&(1<<s) != 0 }
