@@ -2,15 +2,29 @@ package inspect
 
 import "context"
 
-// Query says which sockets a Source returns. The zero Query returns nothing;
-// use AllQuery or set each field.
+// Query says which sockets a Source returns.
 type Query struct {
-	// Protocols to list; nil or empty means TCP and UDP.
+	// Protocols to list; empty means UDP and TCP.
 	Protocols []Protocol
-	// Families to list; nil or empty means INet and INet6.
+	// Families to list; empty means INet and INet6.
 	Families []Family
-	// States to return; sent to the kernel as idiag_states.
+	// States to return; sent to the kernel as idiag_states. The empty set
+	// returns nothing.
 	States StateSet
+}
+
+func (q *Query) protocols() []Protocol {
+	if len(q.Protocols) == 0 {
+		return []Protocol{UDP, TCP}
+	}
+	return q.Protocols
+}
+
+func (q *Query) families() []Family {
+	if len(q.Families) == 0 {
+		return []Family{INet, INet6}
+	}
+	return q.Families
 }
 
 // Source lists sockets. Implementations: the netlink source (sock_diag), the

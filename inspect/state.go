@@ -77,11 +77,11 @@ func (s State) SSName() string {
 	return ssNames[s]
 }
 
-// ParseState accepts a kernel name (ESTABLISHED, TIME_WAIT, any case) or an
-// ss name (established, time-wait).
+// ParseState accepts a kernel name (TIME_WAIT) or an ss name (time-wait), in
+// any case.
 func ParseState(name string) (State, error) {
 	for s := Established; s <= maxState; s++ {
-		if strings.EqualFold(name, kernelNames[s]) || name == ssNames[s] {
+		if strings.EqualFold(name, kernelNames[s]) || strings.EqualFold(name, ssNames[s]) {
 			return s, nil
 		}
 	}

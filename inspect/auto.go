@@ -1,0 +1,67 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// AutoSource uses sock_diag and falls back to /proc/net when the kernel
+// refuses or lacks it. Once it has fallen back it stays on /proc, so a
+// watcher does not retry netlink on every poll.
+type AutoSource struct {
+	Netlink Source
+	Proc    Source
+	// OnFallback, when set, is called once with the netlink error that
+	// caused the fall back.
+	OnFallback func(reason error)
+
+	mu       sync.Mutex
+	fellBack bool
+}
+
+var _ Source = (*AutoSource)(nil)
+
+// NewAutoSource returns an AutoSource over the default netlink and proc
+// sources of the caller's namespace.
+func NewAutoSource(onFallback func(reason error)) *AutoSource {
+	return &AutoSource{Netlink: &NetlinkSource{}, Proc: &ProcSource{}, OnFallback: onFallback}
+}
+
+// Sockets asks netlink first and /proc when netlink is unavailable.
+func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+	s.mu.Lock()
+	fellBack := s.fellBack
+	s.mu.Unlock()
+	if !fellBack {
+		socks, err := s.Netlink.Sockets(ctx, q)
+		if !netlinkUnavailable(err) {
+			return socks, err
+		}
+		s.mu.Lock()
+		first := !s.fellBack
+		s.fellBack = true
+		s.mu.Unlock()
+		if first && s.OnFallback != nil {
+			s.OnFallback(err)
+		}
+	}
+	return s.Proc.Sockets(ctx, q)
+}
+
+// netlinkUnavailable reports whether err means sock_diag cannot serve this
+// query at all (no NETLINK_SOCK_DIAG, no inet_diag module for the protocol,
+// or a sandbox that forbids the socket), as opposed to a failure of one dump.
+func netlinkUnavailable(err error) bool {
+	for _, errno := range []unix.Errno{
+		unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.ENOENT,
+		unix.EOPNOTSUPP, unix.EPERM, unix.EACCES,
+	} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,101 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/procnet"
+)
+
+// userHZ is the unit of /proc/net's tm->when column: clock ticks of
+// USER_HZ, which is 100 on every Linux architecture sockstate supports.
+const userHZ = 100
+
+// ProcSource lists sockets from /proc/net/{tcp,tcp6,udp,udp6}. It reports
+// the same sockets as the netlink source but has no cookies, and a
+// listener's Send-Q is 0 where sock_diag gives the backlog limit.
+type ProcSource struct {
+	// Root is the directory holding net/tcp and its siblings. The default,
+	// /proc/thread-self, follows the reading thread's network namespace
+	// (/proc/net follows the main thread's); "/proc/<pid>" reads another
+	// process's namespace, and a test can point it at captured files.
+	Root string
+	// NetNS is a network namespace file descriptor whose tables to read,
+	// from a thread switched into it; 0 means the caller's own namespace.
+	NetNS int
+}
+
+var _ Source = (*ProcSource)(nil)
+
+// Sockets reads the tables q selects and keeps the sockets whose state is in
+// q.States.
+func (s *ProcSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+	root := s.Root
+	if root == "" {
+		root = "/proc/thread-self"
+	}
+	if s.NetNS == 0 {
+		return readProc(ctx, procnet.NewFS(root), q)
+	}
+	var out []Socket
+	err := netns.Do(s.NetNS, func() error {
+		var err error
+		out, err = readProc(ctx, procnet.NewFS(root), q)
+		return err
+	})
+	return out, err
+}
+
+func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
+	var out []Socket
+	for _, p := range q.protocols() {
+		for _, f := range q.families() {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			file := procFile(p, f)
+			recs, err := fs.Read(file)
+			if err != nil {
+				return out, fmt.Errorf("inspect: %w", err)
+			}
+			for i := range recs {
+				if !q.States.Has(State(recs[i].State)) {
+					continue
+				}
+				out = append(out, socketFromRecord(p, f, &recs[i]))
+			}
+		}
+	}
+	return out, nil
+}
+
+func procFile(p Protocol, f Family) procnet.File {
+	switch {
+	case p == TCP && f == INet:
+		return procnet.TCP
+	case p == TCP:
+		return procnet.TCP6
+	case f == INet:
+		return procnet.UDP
+	}
+	return procnet.UDP6
+}
+
+func socketFromRecord(p Protocol, f Family, r *procnet.Record) Socket {
+	return Socket{
+		Protocol:    p,
+		Family:      f,
+		State:       State(r.State),
+		Local:       r.Local,
+		Peer:        r.Remote,
+		RecvQ:       r.RxQueue,
+		SendQ:       r.TxQueue,
+		UID:         r.UID,
+		Inode:       r.Inode,
+		Timer:       Timer(r.Timer),
+		Expires:     time.Duration(r.TimerExpires) * time.Second / userHZ,
+		Retransmits: uint8(min(r.Retransmits, 255)),
+	}
+}

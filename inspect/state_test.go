@@ -1,0 +1,136 @@
+package inspect
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestStateNames(t *testing.T) {
+	tests := []struct {
+		s      State
+		kernel string
+		ss     string
+	}{
+		{Established, "ESTABLISHED", "established"},
+		{SynSent, "SYN_SENT", "syn-sent"},
+		{SynRecv, "SYN_RECV", "syn-recv"},
+		{FinWait1, "FIN_WAIT1", "fin-wait-1"},
+		{FinWait2, "FIN_WAIT2", "fin-wait-2"},
+		{TimeWait, "TIME_WAIT", "time-wait"},
+		{Close, "CLOSE", "closed"},
+		{CloseWait, "CLOSE_WAIT", "close-wait"},
+		{LastAck, "LAST_ACK", "last-ack"},
+		{Listen, "LISTEN", "listening"},
+		{Closing, "CLOSING", "closing"},
+		{NewSynRecv, "NEW_SYN_RECV", "new-syn-recv"},
+		{0, "unknown(0)", "unknown(0)"},
+		{13, "unknown(13)", "unknown(13)"},
+		{255, "unknown(255)", "unknown(255)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kernel, func(t *testing.T) {
+			if got := tt.s.String(); got != tt.kernel {
+				t.Errorf("State(%d).String() = %q, want %q", uint8(tt.s), got, tt.kernel)
+			}
+			if got := tt.s.SSName(); got != tt.ss {
+				t.Errorf("State(%d).SSName() = %q, want %q", uint8(tt.s), got, tt.ss)
+			}
+			if tt.s == 0 || tt.s > maxState {
+				return
+			}
+			for _, name := range []string{tt.kernel, tt.ss} {
+				got, err := ParseState(name)
+				if err != nil || got != tt.s {
+					t.Errorf("ParseState(%q) = %v, %v; want %v", name, got, err, tt.s)
+				}
+			}
+		})
+	}
+}
+
+// TestStateNumbers pins the numbering to include/net/tcp_states.h.
+func TestStateNumbers(t *testing.T) {
+	want := map[State]uint8{Established: 1, SynSent: 2, SynRecv: 3, FinWait1: 4, FinWait2: 5,
+		TimeWait: 6, Close: 7, CloseWait: 8, LastAck: 9, Listen: 10, Closing: 11, NewSynRecv: 12}
+	for s, n := range want {
+		if uint8(s) != n {
+			t.Errorf("%s = %d, want %d", s, uint8(s), n)
+		}
+	}
+}
+
+func TestParseStateSelection(t *testing.T) {
+	tests := []struct {
+		name  string
+		words []string
+		want  StateSet
+		given bool
+		rest  []string
+	}{
+		{"none", []string{"dport", "=", ":80"}, 0, false, []string{"dport", "=", ":80"}},
+		{"one", []string{"state", "established"}, StatesOf(Established), true, []string{}},
+		{"two", []string{"state", "time-wait", "state", "FIN_WAIT2"}, StatesOf(TimeWait, FinWait2), true, []string{}},
+		{"group", []string{"state", "connected"}, AllStates &^ StatesOf(Listen, Close), true, []string{}},
+		{"synchronized", []string{"state", "synchronized"}, AllStates &^ StatesOf(Listen, Close, SynSent), true, []string{}},
+		{"bucket", []string{"state", "bucket"}, StatesOf(SynRecv, TimeWait), true, []string{}},
+		{"big", []string{"state", "big"}, AllStates &^ StatesOf(SynRecv, TimeWait, NewSynRecv), true, []string{}},
+		{"exclude from all", []string{"exclude", "established"}, AllStates &^ StatesOf(Established), true, []string{}},
+		{"state then exclude", []string{"state", "connected", "exclude", "time-wait", "sport", ">", ":1"},
+			ConnectedStates &^ StatesOf(TimeWait), true, []string{"sport", ">", ":1"}},
+		{"listen alias", []string{"state", "listen"}, StatesOf(Listen), true, []string{}},
+		{"case", []string{"state", "Established"}, StatesOf(Established), true, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, given, rest, err := ParseStateSelection(tt.words)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || given != tt.given || len(rest) != len(tt.rest) {
+				t.Fatalf("got %#x %v %q, want %#x %v %q", got, given, rest, tt.want, tt.given, tt.rest)
+			}
+			for i := range rest {
+				if rest[i] != tt.rest[i] {
+					t.Fatalf("rest %q, want %q", rest, tt.rest)
+				}
+			}
+		})
+	}
+}
+
+func TestParseStateSelectionErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		words []string
+		msg   string
+	}{
+		{"unknown", []string{"state", "establisehd"}, `inspect: bad state selection: unknown state "establisehd"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
+		{"missing", []string{"state"}, `inspect: bad state selection: "state" needs a state name after it, such as established`},
+		{"missing exclude", []string{"state", "listening", "exclude"}, `inspect: bad state selection: "exclude" needs a state name after it, such as established`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, _, err := ParseStateSelection(tt.words)
+			if !errors.Is(err, ErrStateSelection) {
+				t.Fatalf("err = %v, want ErrStateSelection", err)
+			}
+			if err.Error() != tt.msg {
+				t.Errorf("message\n got %s\nwant %s", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestStateSetDefaults(t *testing.T) {
+	// The sets ss selects, measured with ss on the same sockets: no flag
+	// hides LISTEN, UNCONN, TIME_WAIT and SYN_RECV; -l shows LISTEN and UNCONN.
+	if want := StatesOf(Established, SynSent, FinWait1, FinWait2, CloseWait, LastAck, Closing); DefaultStates != want {
+		t.Errorf("DefaultStates = %#x, want %#x", DefaultStates, want)
+	}
+	if want := StatesOf(Listen, Close); ListeningStates != want {
+		t.Errorf("ListeningStates = %#x, want %#x", ListeningStates, want)
+	}
+	if AllStates != 0x1ffe {
+		t.Errorf("AllStates = %#x, want 0x1ffe", AllStates)
+	}
+}

@@ -1,0 +1,51 @@
+// Package cli is sockstate's command line: subcommands, flags, and the
+// table and JSON renderings. Nothing below it writes to the terminal.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+const usage = `usage: sockstate COMMAND [FLAGS] [FILTER]
+
+Commands:
+  ls      list sockets, like ss (sockstate ls -h for flags)
+  help    show this text
+`
+
+// Run runs the command line args (without the program name), writing to
+// stdout and stderr, and returns the process exit code: 0 for success, 1 for
+// a failure, 2 for a usage error.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "ls":
+		err = runLs(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = usagef("unknown command %q; see 'sockstate help'", args[0])
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "sockstate: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "sockstate: %v\n", err)
+	return 1
+}
+
+// errHelp is returned after a command printed its help on request.
+var errHelp = errors.New("help shown")

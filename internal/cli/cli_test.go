@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/internal/testnet"
+)
+
+// TestMain lets the test binary stand in for sockstate: with
+// SOCKSTATE_AS_CLI=1 it runs the command line it was given, so tests can
+// run it inside a namespace with ip netns exec.
+func TestMain(m *testing.M) {
+	if os.Getenv("SOCKSTATE_AS_CLI") == "1" {
+		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// sockstate runs the CLI inside ns and returns its stdout, stderr and exit
+// code.
+func sockstate(t *testing.T, ns *testnet.NS, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
+	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+// settledNS is a namespace holding the textbook sockets over IPv4 and IPv6,
+// returned once ss shows all of them in their final states.
+func settledNS(t *testing.T) (*testnet.NS, []string) {
+	ns := testnet.New(t)
+	want := testnet.Strings(append(ns.Textbook(t, "127.0.0.1"), ns.Textbook(t, "::1")...))
+	deadline := time.Now().Add(2 * time.Second)
+	for !slices.Equal(ns.SS(t, "-tuanH"), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ss never showed the textbook sockets (-want +got):\n%s", cmp.Diff(want, ns.SS(t, "-tuanH")))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ns, want
+}
+
+// TestLsMatchesSS runs ls and ss with the same flags on the same sockets and
+// requires the same sockets in the same states, from both sources.
+func TestLsMatchesSS(t *testing.T) {
+	ns, want := settledNS(t)
+	for _, args := range [][]string{
+		{"-tuanH"},
+		{"-tunH"},
+		{"-tulnH"},
+		{"-tanH"},
+		{"-uanH"},
+		{"-tuanH", "-4"},
+		{"-tuanH", "-6"},
+		{"-tuH", "state", "connected"},
+		{"-tuH", "state", "time-wait", "state", "fin-wait-2"},
+		{"-tuH", "exclude", "established"},
+		{"-tuH", "state", "bucket"},
+		{"-tuH", "state", "big"},
+	} {
+		ssGot := ns.SS(t, args...)
+		for _, source := range []string{"netlink", "proc"} {
+			t.Run(strings.Join(args, " ")+"/"+source, func(t *testing.T) {
+				out, stderr, code := sockstate(t, ns, append([]string{"ls", "--source", source}, args...)...)
+				if code != 0 || stderr != "" {
+					t.Fatalf("exit %d, stderr %q", code, stderr)
+				}
+				got := testnet.ParseTable(t, out, nil)
+				if diff := cmp.Diff(ssGot, got); diff != "" {
+					t.Errorf("ls vs ss (-ss +ls):\n%s", diff)
+				}
+			})
+		}
+	}
+	out, _, _ := sockstate(t, ns, "ls", "-tuanH")
+	if diff := cmp.Diff(want, testnet.ParseTable(t, out, nil)); diff != "" {
+		t.Errorf("ls -tuanH (-want +got):\n%s", diff)
+	}
+}
+
+type jsonEnd struct {
+	Addr string `json:"addr"`
+	Port int    `json:"port"`
+}
+
+type jsonSock struct {
+	Netid  string  `json:"netid"`
+	Family string  `json:"family"`
+	State  string  `json:"state"`
+	RecvQ  *int    `json:"recv_q"`
+	SendQ  *int    `json:"send_q"`
+	Local  jsonEnd `json:"local"`
+	Peer   jsonEnd `json:"peer"`
+	UID    *int    `json:"uid"`
+	Inode  *int    `json:"inode"`
+	Cookie *string `json:"cookie"`
+}
+
+func TestLsJSON(t *testing.T) {
+	ns, _ := settledNS(t)
+	for _, source := range []string{"netlink", "proc"} {
+		t.Run(source, func(t *testing.T) {
+			out, stderr, code := sockstate(t, ns, "ls", "-tuan", "-j", "--source", source)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			var socks []jsonSock
+			dec := json.NewDecoder(strings.NewReader(out))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&socks); err != nil {
+				t.Fatalf("decode %q: %v", out, err)
+			}
+			if len(socks) != 16 {
+				t.Fatalf("got %d sockets, want 16: %s", len(socks), out)
+			}
+			states := map[string]int{}
+			for _, s := range socks {
+				states[s.Netid+" "+s.Family+" "+s.State]++
+				if s.RecvQ == nil || s.SendQ == nil || s.UID == nil || s.Inode == nil {
+					t.Errorf("%+v: a required key is missing", s)
+					continue
+				}
+				switch {
+				case s.State == "TIME_WAIT" && *s.Inode != 0:
+					t.Errorf("TIME_WAIT inode %d, want 0", *s.Inode)
+				case s.State != "TIME_WAIT" && *s.Inode == 0:
+					t.Errorf("%s %s:%d inode 0, want its socket inode", s.State, s.Local.Addr, s.Local.Port)
+				}
+				if source == "netlink" && (s.Cookie == nil || !strings.HasPrefix(*s.Cookie, "0x")) {
+					t.Errorf("netlink %s cookie %v, want 0x...", s.State, s.Cookie)
+				}
+				if source == "proc" && s.Cookie != nil {
+					t.Errorf("proc %s cookie %q, want the key absent", s.State, *s.Cookie)
+				}
+				if s.State == "LISTEN" || s.State == "UNCONN" {
+					wantPeer := jsonEnd{"0.0.0.0", 0}
+					if s.Family == "inet6" {
+						wantPeer = jsonEnd{"::", 0}
+					}
+					if s.Peer != wantPeer {
+						t.Errorf("%s peer %+v, want %+v", s.State, s.Peer, wantPeer)
+					}
+				}
+				if s.Family == "inet6" && s.Local.Addr != "::1" || s.Family == "inet" && s.Local.Addr != "127.0.0.1" {
+					t.Errorf("%s local address %q", s.Family, s.Local.Addr)
+				}
+			}
+			for _, fam := range []string{"inet", "inet6"} {
+				wantStates := map[string]int{"LISTEN": 1, "ESTABLISHED": 2, "CLOSE_WAIT": 1, "FIN_WAIT2": 1, "TIME_WAIT": 1}
+				for st, n := range wantStates {
+					if got := states["tcp "+fam+" "+st]; got != n {
+						t.Errorf("tcp %s %s: %d sockets, want %d", fam, st, got, n)
+					}
+				}
+				if got := states["udp "+fam+" UNCONN"]; got != 1 {
+					t.Errorf("udp %s UNCONN: %d, want 1", fam, got)
+				}
+				if got := states["udp "+fam+" ESTABLISHED"]; got != 1 {
+					t.Errorf("udp %s ESTABLISHED: %d, want 1", fam, got)
+				}
+			}
+		})
+	}
+}
+
+// TestBadCommandLines requires exit code 2 and one clear line on stderr for
+// each mistake, and nothing on stdout.
+func TestBadCommandLines(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage: sockstate COMMAND"},
+		{[]string{"frobnicate"}, `sockstate: unknown command "frobnicate"; see 'sockstate help'`},
+		{[]string{"ls", "-z"}, "sockstate: ls: unknown flag -z; see 'sockstate ls -h'"},
+		{[]string{"ls", "-tz"}, "sockstate: ls: unknown flag -z; see 'sockstate ls -h'"},
+		{[]string{"ls", "--frob"}, "sockstate: ls: unknown flag --frob; see 'sockstate ls -h'"},
+		{[]string{"ls", "--source"}, "sockstate: ls: flag --source needs a value"},
+		{[]string{"ls", "--source", "kernel"}, `sockstate: --source "kernel": use auto, netlink or proc`},
+		{[]string{"ls", "--tcp=yes"}, "sockstate: ls: flag --tcp takes no value"},
+		{[]string{"ls", "state", "establisehd"}, `sockstate: ls: bad state selection: unknown state "establisehd"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
+		{[]string{"ls", "state"}, `sockstate: ls: bad state selection: "state" needs a state name after it, such as established`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Run(context.Background(), tt.args, &stdout, &stderr)
+			if code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if tt.args != nil && len(lines) != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", len(lines), stderr.String())
+			}
+			if !strings.HasPrefix(stderr.String(), tt.want) {
+				t.Errorf("stderr %q, want it to start %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
+
+List sockets like ss. With neither -a nor -l: connected sockets.
+
+  -t, --tcp          TCP sockets
+  -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -a, --all          listening and connected sockets
+  -l, --listening    listening sockets only (and unconnected UDP)
+  -4, --ipv4         IPv4 only
+  -6, --ipv6         IPv6 only
+  -n, --numeric      numeric output (always; accepted for ss compatibility)
+  -H, --no-header    no header line
+  -e, --extended     add uid, inode and cookie
+  -j, --json         one JSON array, an object per socket
+      --source S     auto (sock_diag, falling back to /proc), netlink or proc
+  -h, --help         this text
+
+States: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed
+close-wait last-ack listening closing, and the groups all connected
+synchronized bucket big.
+`
+
+type lsOptions struct {
+	tcp, udp, all, listening bool
+	ipv4, ipv6               bool
+	noHeader, extended, json bool
+	source                   string
+}
+
+func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts := lsOptions{source: "auto"}
+	help := false
+	specs := []flagSpec{
+		{short: 't', long: "tcp", set: boolFlag(&opts.tcp)},
+		{short: 'u', long: "udp", set: boolFlag(&opts.udp)},
+		{short: 'a', long: "all", set: boolFlag(&opts.all)},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		{short: '4', long: "ipv4", set: boolFlag(&opts.ipv4)},
+		{short: '6', long: "ipv6", set: boolFlag(&opts.ipv6)},
+		{short: 'n', long: "numeric", set: func(string) error { return nil }},
+		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
+		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
+		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}
+	words, err := parseFlags("ls", args, specs)
+	if err != nil {
+		return err
+	}
+	if help {
+		fmt.Fprint(stdout, lsUsage)
+		return errHelp
+	}
+	q, err := opts.query(words)
+	if err != nil {
+		return err
+	}
+	src, err := newSource(opts.source, stderr)
+	if err != nil {
+		return err
+	}
+	socks, err := src.Sockets(ctx, q)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.json {
+		err = writeJSON(w, socks)
+	} else {
+		err = writeTable(w, socks, tableOptions{header: !opts.noHeader, extended: opts.extended})
+	}
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// query turns the flags and the state selection into a Query, as ss does:
+// -a selects every state, -l the listening ones, neither the connected ones;
+// an explicit state selection replaces all three.
+func (o *lsOptions) query(words []string) (inspect.Query, error) {
+	var q inspect.Query
+	if o.udp {
+		q.Protocols = append(q.Protocols, inspect.UDP)
+	}
+	if o.tcp {
+		q.Protocols = append(q.Protocols, inspect.TCP)
+	}
+	if o.ipv4 {
+		q.Families = append(q.Families, inspect.INet)
+	}
+	if o.ipv6 {
+		q.Families = append(q.Families, inspect.INet6)
+	}
+	switch {
+	case o.all:
+		q.States = inspect.AllStates
+	case o.listening:
+		q.States = inspect.ListeningStates
+	default:
+		q.States = inspect.DefaultStates
+	}
+	states, given, rest, err := inspect.ParseStateSelection(words)
+	if err != nil {
+		return q, usagef("ls: %s", strings.TrimPrefix(err.Error(), "inspect: "))
+	}
+	if given {
+		q.States = states
+	}
+	if len(rest) > 0 {
+		return q, usagef("ls: unexpected %q: filter expressions are not supported yet", rest[0])
+	}
+	return q, nil
+}
+
+// newSource returns the source --source names; the automatic one says on
+// stderr, once, that it fell back to /proc and why.
+func newSource(name string, stderr io.Writer) (inspect.Source, error) {
+	switch name {
+	case "auto":
+		return inspect.NewAutoSource(func(reason error) {
+			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
+		}), nil
+	case "netlink":
+		return &inspect.NetlinkSource{}, nil
+	case "proc":
+		return &inspect.ProcSource{}, nil
+	}
+	return nil, usagef("--source %q: use auto, netlink or proc", name)
+}

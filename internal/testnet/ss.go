@@ -1,0 +1,70 @@
+package testnet
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// ssStates maps the state names ss prints to the kernel's.
+var ssStates = map[string]string{
+	"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV",
+	"FIN-WAIT-1": "FIN_WAIT1", "FIN-WAIT-2": "FIN_WAIT2", "TIME-WAIT": "TIME_WAIT",
+	"UNCONN": "UNCONN", "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK",
+	"LISTEN": "LISTEN", "CLOSING": "CLOSING",
+}
+
+// SS runs ss inside ns with args (which must include -H and select netids
+// with -t/-u so that the first column is the netid) and returns its sockets
+// as sorted Want strings.
+func (ns *NS) SS(t testing.TB, args ...string) []string {
+	t.Helper()
+	return ParseTable(t, ns.Run(t, "ss", args...), ssStates)
+}
+
+// ParseTable reads a header-less ss-style table (netid, state, recv-q,
+// send-q, local, peer, ...), mapping state names through states when it is
+// not nil, and returns sorted Want strings.
+func ParseTable(t testing.TB, text string, states map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			t.Fatalf("table line %q: want at least 6 fields", line)
+		}
+		state := f[1]
+		if states != nil {
+			var ok bool
+			if state, ok = states[f[1]]; !ok {
+				t.Fatalf("table line %q: unknown state %q", line, f[1])
+			}
+		}
+		out = append(out, Want{f[0], state, tableAddr(t, f[4]), tableAddr(t, f[5])}.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func tableAddr(t testing.TB, s string) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(strings.Replace(s, ":*", ":0", 1))
+	if err != nil {
+		t.Fatalf("table address %q: %v", s, err)
+	}
+	return ap
+}
+
+// Strings returns the sorted String forms of want.
+func Strings(want []Want) []string {
+	out := make([]string, 0, len(want))
+	for _, w := range want {
+		out = append(out, w.String())
+	}
+	slices.Sort(out)
+	return out
+}

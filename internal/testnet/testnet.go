@@ -1,0 +1,84 @@
+// Package testnet gives tests a network namespace of their own: made with
+// ip netns add, loopback up, removed when the test ends. Sockets opened
+// inside NS.Do belong to the namespace for their whole life.
+package testnet
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/internal/netns"
+)
+
+var seq atomic.Int64
+
+// NS is a network namespace made for one test.
+type NS struct {
+	// Name is the namespace's name under /run/netns.
+	Name string
+	// Path is its bind-mount, /run/netns/Name.
+	Path string
+	fd   int
+}
+
+// New makes a namespace with loopback up and removes it when t ends. It
+// fails t when the namespace cannot be made: tests run as root, so that is
+// an error, not an absence.
+func New(t testing.TB) *NS {
+	t.Helper()
+	name := fmt.Sprintf("sockstate-test-%d-%d", os.Getpid(), seq.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
+	}
+	ns := &NS{Name: name, Path: "/run/netns/" + name, fd: -1}
+	t.Cleanup(func() {
+		if ns.fd >= 0 {
+			unix.Close(ns.fd)
+		}
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, bytes.TrimSpace(out))
+		}
+	})
+	ns.Run(t, "ip", "link", "set", "lo", "up")
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", ns.Path, err)
+	}
+	ns.fd = fd
+	return ns
+}
+
+// FD is a descriptor of the namespace, valid until the test ends.
+func (ns *NS) FD() int { return ns.fd }
+
+// Run runs a command inside the namespace (ip netns exec) and returns its
+// standard output; it fails t when the command fails.
+func (ns *NS) Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ip netns exec %s %s %s: %v: %s", ns.Name, name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return string(out)
+}
+
+// Do runs fn on an OS thread switched into the namespace, so that sockets
+// fn opens, and /proc/thread-self/net, are the namespace's. fn runs on
+// another goroutine, so it reports failure by returning an error, which
+// fails t, not by t.Fatal.
+func (ns *NS) Do(t testing.TB, fn func() error) {
+	t.Helper()
+	if err := netns.Do(ns.fd, fn); err != nil {
+		t.Fatalf("in %s: %v", ns.Name, err)
+	}
+}
