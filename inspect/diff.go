@@ -1,0 +1,101 @@
+package inspect
+
+import "net/netip"
+
+// Key identifies a socket across snapshots. sock_diag gives every socket a
+// cookie that survives its move into TIME_WAIT, so where there is one the
+// key is the cookie alone. The /proc fallback has no cookie, so its key is
+// the protocol and the address tuple; a tuple reused by a new socket is
+// told apart by the inode (see Diff).
+type Key struct {
+	Cookie      uint64
+	Protocol    Protocol
+	Local, Peer netip.AddrPort
+}
+
+// KeyOf returns the key of s.
+func KeyOf(s *Socket) Key {
+	if s.Cookie != 0 {
+		return Key{Cookie: s.Cookie}
+	}
+	return Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}
+}
+
+// EventKind says what happened to a socket between two snapshots.
+type EventKind uint8
+
+// The kinds of event Diff reports.
+const (
+	EventNew    EventKind = iota + 1 // appeared
+	EventChange                      // changed state
+	EventGone                        // disappeared
+)
+
+// String returns the name used in sockstate's output: new, change, gone.
+func (k EventKind) String() string {
+	switch k {
+	case EventNew:
+		return "new"
+	case EventChange:
+		return "change"
+	case EventGone:
+		return "gone"
+	}
+	return "unknown"
+}
+
+// Event is one socket's change between two snapshots.
+type Event struct {
+	Kind EventKind
+	// Socket is the socket as last seen: from the newer snapshot for new
+	// and change, from the older one for gone.
+	Socket Socket
+	// From is the state before (0 for new); To the state after (0 for gone).
+	From, To State
+}
+
+// Diff compares two snapshots and returns the events that turn prev into
+// next: a change for each socket whose state differs, new for each socket
+// only in next, gone for each only in prev. New and change events come in
+// next's order, then gone events in prev's. A key present in both whose
+// inodes are both known and differ is a new socket on a reused tuple: gone
+// for the old one, new for the new one.
+func Diff(prev, next []Socket) []Event {
+	before := make(map[Key]int, len(prev))
+	for i := range prev {
+		before[KeyOf(&prev[i])] = i
+	}
+	var events []Event
+	matched := make([]bool, len(prev))
+	for i := range next {
+		n := &next[i]
+		j, ok := before[KeyOf(n)]
+		if ok && matched[j] {
+			ok = false
+		}
+		if ok && reused(&prev[j], n) {
+			ok = false
+		}
+		if !ok {
+			events = append(events, Event{Kind: EventNew, Socket: *n, To: n.State})
+			continue
+		}
+		matched[j] = true
+		if p := &prev[j]; p.State != n.State {
+			events = append(events, Event{Kind: EventChange, Socket: *n, From: p.State, To: n.State})
+		}
+	}
+	for j := range prev {
+		if !matched[j] {
+			events = append(events, Event{Kind: EventGone, Socket: prev[j], From: prev[j].State})
+		}
+	}
+	return events
+}
+
+// reused reports whether next, found under prev's key, is another socket:
+// both hold files and the files differ. A socket moving into TIME_WAIT
+// loses its inode (0) and stays the same socket.
+func reused(prev, next *Socket) bool {
+	return prev.Inode != 0 && next.Inode != 0 && prev.Inode != next.Inode
+}
