@@ -21,15 +21,16 @@ func NewFS(root string) FS {
 // Read opens root/net/<f>, reads the whole file into memory and parses it.
 // Reading everything before parsing keeps the time between the kernel's
 // reads short, which makes a socket listed twice less likely; Parse drops
-// any that still are. Errors from opening or reading keep the *os.PathError,
-// so errors.Is(err, fs.ErrNotExist) works.
+// any that still are. Errors from opening or reading keep the
+// *os.PathError, so errors.Is(err, fs.ErrNotExist) works.
 func (fs FS) Read(f File) ([]Record, error) {
 	if _, err := f.addrDigits(); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(fs.root, "net", string(f)))
+	file, err := os.Open(filepath.Join(fs.root, "net", string(f)))
 	if err != nil {
 		return nil, fmt.Errorf("procnet: %w", err)
 	}
-	return parse(data, f)
+	defer file.Close()
+	return readAndParse(file, f)
 }

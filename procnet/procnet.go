@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/netip"
+	"sync"
 )
 
 // File names one of the /proc/net socket tables.
@@ -73,11 +75,24 @@ func Parse(r io.Reader, f File) ([]Record, error) {
 	if _, err := f.addrDigits(); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
+	return readAndParse(r, f)
+}
+
+// bufs holds buffers for whole tables. A table of 100,000 sockets is about
+// 15 MB and a watch loop reads the same tables again and again, so reusing
+// the buffer saves allocating and clearing it each time. Records are copied
+// out, so none refers to a buffer after parse returns.
+var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readAndParse reads all of r into memory and then parses it.
+func readAndParse(r io.Reader, f File) ([]Record, error) {
+	buf := bufs.Get().(*bytes.Buffer)
+	defer bufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("procnet: %s: %w", f, err)
 	}
-	return parse(data, f)
+	return parse(buf.Bytes(), f)
 }
 
 // parse parses a whole table held in data. Two rows are duplicates when all
@@ -97,8 +112,8 @@ func parse(data []byte, f File) ([]Record, error) {
 	if len(rest) > 0 && rest[len(rest)-1] != '\n' {
 		rows++
 	}
-	recs := make([]Record, 0, rows)
-	seen := make(map[Record]struct{}, rows)
+	u := uniq{recs: make([]Record, 0, rows), first: make(map[uint64]int32, rows)}
+	seed := maphash.MakeSeed()
 	for n := 2; len(rest) > 0; n++ {
 		var line []byte
 		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
@@ -106,13 +121,34 @@ func parse(data []byte, f File) ([]Record, error) {
 		if err := parseLine(line, digits, &rec); err != nil {
 			return nil, fmt.Errorf("procnet: %s line %d: %q: %v: %w", f, n, line, err, ErrMalformed)
 		}
-		if _, dup := seen[rec]; dup {
-			continue
-		}
-		seen[rec] = struct{}{}
-		recs = append(recs, rec)
+		u.add(rec, maphash.Comparable(seed, rec))
 	}
-	return recs, nil
+	return u.recs, nil
+}
+
+// uniq collects records in order, dropping any equal to one it has.
+type uniq struct {
+	recs []Record
+	// first maps a hash to the index in recs of a record with that hash.
+	// A record whose hash is taken by a different record takes the next
+	// free key; as keys are never deleted, a later copy of it walks the
+	// same keys and meets it before reaching a free key.
+	first map[uint64]int32
+}
+
+// add appends r unless an equal record is in u.recs; h is r's hash.
+func (u *uniq) add(r Record, h uint64) {
+	for ; ; h++ {
+		i, ok := u.first[h]
+		if !ok {
+			u.first[h] = int32(len(u.recs))
+			u.recs = append(u.recs, r)
+			return
+		}
+		if u.recs[i] == r {
+			return
+		}
+	}
 }
 
 // parseLine fills rec from the first ten fields of one row; digits is the

@@ -367,3 +367,55 @@ func TestParseMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestUniqCollisions forces hash collisions, which real hashes make too
+// rare to test through Parse.
+func TestUniqCollisions(t *testing.T) {
+	a := Record{Local: ap("127.0.0.1:1"), State: 1}
+	b := Record{Local: ap("127.0.0.1:2"), State: 1}
+	c := Record{Local: ap("127.0.0.1:3"), State: 1}
+	d := Record{Local: ap("127.0.0.1:4"), State: 1}
+	type add struct {
+		rec  Record
+		hash uint64
+	}
+	tests := []struct {
+		name string
+		adds []add
+		want []Record
+	}{
+		{
+			name: "same hash, different records",
+			adds: []add{{a, 7}, {b, 7}, {c, 7}},
+			want: []Record{a, b, c},
+		},
+		{
+			name: "copies behind a collision",
+			adds: []add{{a, 7}, {b, 7}, {c, 7}, {c, 7}, {b, 7}, {a, 7}},
+			want: []Record{a, b, c},
+		},
+		{
+			// b and c probe past 7 to keys 8 and 9, so d, whose
+			// hash is 8, has to probe on to 10.
+			name: "probing into the next hash",
+			adds: []add{{a, 7}, {b, 7}, {c, 7}, {d, 8}, {d, 8}, {c, 7}},
+			want: []Record{a, b, c, d},
+		},
+		{
+			name: "wrap around",
+			adds: []add{{a, 1<<64 - 1}, {b, 1<<64 - 1}, {c, 0}, {b, 1<<64 - 1}, {c, 0}},
+			want: []Record{a, b, c},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := uniq{first: make(map[uint64]int32)}
+			for _, ad := range tt.adds {
+				u.add(ad.rec, ad.hash)
+			}
+			if diff := cmp.Diff(tt.want, u.recs, cmpRecords); diff != "" {
+				t.Errorf("uniq mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
