@@ -41,7 +41,11 @@ type Record struct {
 	// word of the address in host order, the port in plain hex.
 	Local, Remote netip.AddrPort
 	// State is the "st" column, numbered as in include/net/tcp_states.h.
-	State   uint8
+	State uint8
+	// TxQueue and RxQueue are the "tx_queue" and "rx_queue" columns. For
+	// TCP they count bytes not yet acknowledged and not yet read; for a
+	// listener RxQueue is the accept queue's length and TxQueue is 0. For
+	// UDP they are the bytes of send and receive buffer memory in use.
 	TxQueue uint32
 	RxQueue uint32
 	// Timer is the "tr" column: 0 none, 1 retransmit, 2 keepalive,
@@ -51,8 +55,11 @@ type Record struct {
 	TimerExpires uint64
 	// Retransmits is the "retrnsmt" column.
 	Retransmits uint32
-	UID         uint32
-	Timeout     uint32
+	// UID owns the socket, as seen from the reader's user namespace.
+	UID uint32
+	// Timeout is the "timeout" column: for TCP the unanswered zero window
+	// or keepalive probes (icsk_probes_out), for UDP 0.
+	Timeout uint32
 	// Inode is 0 for sockets that hold no file, such as TIME_WAIT.
 	Inode uint64
 }
@@ -70,7 +77,10 @@ const (
 // Parse reads a whole table from r (header line first). f says which table
 // it is (IPv4 vs IPv6 address width; every address must match the family).
 // Duplicate rows (same line content for the same socket, which a
-// line-by-line read of /proc can produce — prometheus/procfs#576) are dropped.
+// line-by-line read of /proc can produce — prometheus/procfs#576) are dropped:
+// a row whose ten fields, sl aside, give a Record equal to an earlier one's.
+// An error about the table's contents wraps ErrMalformed and quotes the
+// line; on any error Parse returns no records.
 func Parse(r io.Reader, f File) ([]Record, error) {
 	if _, err := f.addrDigits(); err != nil {
 		return nil, err
