@@ -1,0 +1,99 @@
+package netlinkdiag
+
+import (
+	"encoding/binary"
+	"fmt"
+	"syscall"
+)
+
+// reply follows the reply to one request across the datagrams that carry
+// it. The kernel answers a dump with NLM_F_MULTI messages closed by
+// NLMSG_DONE, an exact lookup with one message, and either with NLMSG_ERROR
+// when it refuses the request.
+type reply struct {
+	seq, pid uint32 // the request's nlmsg_seq and the socket's port id
+	dump     bool   // the request carried NLM_F_DUMP
+	done     bool   // the reply is complete
+	intr     bool   // a message carried NLM_F_DUMP_INTR
+}
+
+// parse handles the netlink messages of the datagram b. It decodes every
+// SOCK_DIAG_BY_FAMILY message of the reply into m and calls fn with it. It
+// skips messages of other requests (a stale dump the Conn drained, or
+// another sequence number) and stops at the end of the reply, at the first
+// malformed message, and when fn returns an error, which it returns as is.
+//
+// Netlink headers are in native byte order.
+func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
+	for len(b) > 0 {
+		if len(b) < sizeofNlMsghdr {
+			return fmt.Errorf("netlinkdiag: nlmsghdr in %d bytes: %w", len(b), ErrShort)
+		}
+		length := binary.NativeEndian.Uint32(b[0:4])
+		switch {
+		case length < sizeofNlMsghdr:
+			return fmt.Errorf("netlinkdiag: nlmsg_len %d below its header: %w", length, ErrMalformed)
+		case length > uint32(len(b)):
+			return fmt.Errorf("netlinkdiag: nlmsg_len %d with %d bytes left: %w", length, len(b), ErrShort)
+		}
+		n := int(length)
+		typ := binary.NativeEndian.Uint16(b[4:6])
+		flags := binary.NativeEndian.Uint16(b[6:8])
+		seq := binary.NativeEndian.Uint32(b[8:12])
+		pid := binary.NativeEndian.Uint32(b[12:16])
+		payload := b[sizeofNlMsghdr:n]
+		// The last message may go without its padding.
+		b = b[min(align4(n), len(b)):]
+
+		if seq != r.seq || pid != r.pid {
+			continue
+		}
+		if flags&nlmFDumpIntr != 0 {
+			r.intr = true
+		}
+		switch typ {
+		case nlmsgError:
+			r.done = true
+			return decodeError("nlmsgerr", payload, true)
+		case nlmsgDone:
+			r.done = true
+			return decodeError("NLMSG_DONE", payload, false)
+		case sockDiagByFamily:
+			if err := DecodeMsg(payload, m); err != nil {
+				return err
+			}
+			if !r.dump && flags&nlmFMulti == 0 {
+				r.done = true
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+			if r.done {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// decodeError decodes the error code that starts the payload of an
+// NLMSG_ERROR (struct nlmsgerr, required) or NLMSG_DONE (an int, optional)
+// message: 0 or a negative errno, in native byte order. It returns nil for
+// 0 and a wrapped syscall.Errno (unix.Errno on Linux) otherwise, so that
+// errors.Is finds the errno and os.ErrPermission and its kin.
+func decodeError(what string, payload []byte, required bool) error {
+	if len(payload) < 4 {
+		if !required {
+			return nil
+		}
+		return fmt.Errorf("netlinkdiag: %s in %d bytes: %w", what, len(payload), ErrShort)
+	}
+	code := int32(binary.NativeEndian.Uint32(payload[0:4]))
+	switch {
+	case code == 0:
+		return nil
+	case code > 0:
+		return fmt.Errorf("netlinkdiag: %s with positive error %d: %w", what, code, ErrMalformed)
+	}
+	return fmt.Errorf("netlinkdiag: kernel replied: %w", syscall.Errno(-int64(code)))
+}

@@ -1,0 +1,142 @@
+package netlinkdiag
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// Netlink and sock_diag numbers from include/uapi/linux/netlink.h and
+// include/uapi/linux/sock_diag.h.
+const (
+	sizeofNlMsghdr = 16 // struct nlmsghdr
+	sizeofNlAttr   = 4  // struct nlattr
+
+	nlmsgNoop  = 0x1
+	nlmsgError = 0x2
+	nlmsgDone  = 0x3
+
+	nlmFRequest  = 0x1
+	nlmFMulti    = 0x2
+	nlmFDumpIntr = 0x10
+	nlmFDump     = 0x300 // NLM_F_ROOT | NLM_F_MATCH
+
+	sockDiagByFamily = 20
+
+	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+)
+
+// inetDiagNoCookie is INET_DIAG_NOCOOKIE in both words of idiag_cookie: the
+// kernel then matches a socket on its addresses alone.
+const inetDiagNoCookie = ^uint64(0)
+
+// Request is an inet_diag_req_v2 dump request.
+type Request struct {
+	Family   uint8  // unix.AF_INET or unix.AF_INET6
+	Protocol uint8  // unix.IPPROTO_TCP or unix.IPPROTO_UDP
+	States   uint32 // idiag_states bit mask, bit N = state N (tcp_states.h)
+	Ext      uint8  // idiag_ext: bit (INET_DIAG_x - 1) per wanted extension; 0 = none
+	Bytecode []byte // INET_DIAG_REQ_BYTECODE attribute; nil for none
+}
+
+// SockID names one socket for Lookup: the inet_diag_sockid of the request.
+// Src is the socket's local end and Dst its remote end, as Msg reports them.
+type SockID struct {
+	Src, Dst netip.AddrPort
+	// IfIndex is the interface the socket is bound to, 0 for none.
+	IfIndex uint32
+	// Cookie is the socket's cookie; 0 asks for whatever socket has the
+	// addresses (the kernel never hands out cookie 0).
+	Cookie uint64
+}
+
+// maxBytecode is the longest bytecode that fits an attribute's u16 length.
+const maxBytecode = 0xffff - sizeofNlAttr
+
+// appendRequest appends to b a SOCK_DIAG_BY_FAMILY request with the netlink
+// flags and sequence number given. All fields but the ports and addresses of
+// id are in native byte order.
+func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+	if req.Family != afINET && req.Family != afINET6 {
+		return b, fmt.Errorf("netlinkdiag: request for address family %d, want AF_INET or AF_INET6", req.Family)
+	}
+	if len(req.Bytecode) > maxBytecode {
+		return b, fmt.Errorf("netlinkdiag: bytecode of %d bytes, at most %d fit an attribute", len(req.Bytecode), maxBytecode)
+	}
+	size := sizeofNlMsghdr + sizeofInetDiagReqV2
+	if req.Bytecode != nil {
+		size += align4(sizeofNlAttr + len(req.Bytecode))
+	}
+	start := len(b)
+	b = append(b, make([]byte, size)...)
+	m := b[start:]
+
+	ne := binary.NativeEndian
+	ne.PutUint32(m[0:4], uint32(size))
+	ne.PutUint16(m[4:6], sockDiagByFamily)
+	ne.PutUint16(m[6:8], flags)
+	ne.PutUint32(m[8:12], seq)
+	// nlmsg_pid stays 0: the kernel knows the sender.
+
+	r := m[sizeofNlMsghdr:]
+	r[0] = req.Family
+	r[1] = req.Protocol
+	r[2] = req.Ext
+	ne.PutUint32(r[4:8], req.States)
+	if err := putSockID(r[8:8+sizeofInetDiagSockID], req.Family, id); err != nil {
+		return b[:start], err
+	}
+
+	if req.Bytecode != nil {
+		a := r[sizeofInetDiagReqV2:]
+		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(req.Bytecode)))
+		ne.PutUint16(a[2:4], inetDiagReqBytecode)
+		copy(a[sizeofNlAttr:], req.Bytecode)
+	}
+	return b, nil
+}
+
+// putSockID writes id into the zeroed inet_diag_sockid b for a request of
+// the family given. Ports and addresses are in network byte order, the
+// interface and cookie in native order.
+func putSockID(b []byte, family uint8, id SockID) error {
+	binary.BigEndian.PutUint16(b[0:2], id.Src.Port())
+	binary.BigEndian.PutUint16(b[2:4], id.Dst.Port())
+	if err := putAddr(b[4:20], family, id.Src.Addr()); err != nil {
+		return err
+	}
+	if err := putAddr(b[20:36], family, id.Dst.Addr()); err != nil {
+		return err
+	}
+	binary.NativeEndian.PutUint32(b[36:40], id.IfIndex)
+	cookie := id.Cookie
+	if cookie == 0 {
+		cookie = inetDiagNoCookie
+	}
+	binary.NativeEndian.PutUint32(b[40:44], uint32(cookie))
+	binary.NativeEndian.PutUint32(b[44:48], uint32(cookie>>32))
+	return nil
+}
+
+// putAddr writes a into the zeroed 16-byte address field b. The zero Addr
+// leaves the field zero, as for a dump.
+func putAddr(b []byte, family uint8, a netip.Addr) error {
+	switch {
+	case !a.IsValid():
+	case family == afINET6:
+		a16 := a.As16()
+		copy(b, a16[:])
+	case a.Unmap().Is4():
+		a4 := a.Unmap().As4()
+		copy(b, a4[:])
+	default:
+		return fmt.Errorf("netlinkdiag: IPv6 address %s in an AF_INET request", a)
+	}
+	return nil
+}
+
+// align4 rounds n up to the 4-byte alignment of netlink messages and
+// attributes (NLMSG_ALIGN, NLA_ALIGN).
+func align4(n int) int {
+	return (n + 3) &^ 3
+}
