@@ -80,7 +80,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.json {
 		err = writeJSON(w, socks)
 	} else {
-		err = writeTable(w, socks, tableOptions{header: !opts.noHeader, extended: opts.extended})
+		err = writeTable(w, socks, tableOptions{netid: len(q.Protocols) != 1, header: !opts.noHeader, extended: opts.extended})
 	}
 	if err != nil {
 		return err

@@ -15,7 +15,9 @@ import (
 )
 
 type tableOptions struct {
-	header, extended bool
+	// netid shows the Netid column; ss leaves it out when only one
+	// protocol is listed.
+	netid, header, extended bool
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -52,7 +54,10 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 		tablewriter.WithPadding(tw.Padding{Right: " ", Overwrite: true}),
 	)
 	if o.header {
-		h := []any{"Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
+		h := []any{"State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
+		if o.netid {
+			h = append([]any{"Netid"}, h...)
+		}
 		if o.extended {
 			h = append(h, "UID", "Inode", "Cookie")
 		}
@@ -60,7 +65,10 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	}
 	for i := range socks {
 		s := &socks[i]
-		row := []any{s.Protocol.String(), stateName(s), s.RecvQ, s.SendQ, endpoint(s.Local), endpoint(s.Peer)}
+		row := []any{stateName(s), s.RecvQ, s.SendQ, endpoint(s.Local), endpoint(s.Peer)}
+		if o.netid {
+			row = append([]any{s.Protocol.String()}, row...)
+		}
 		if o.extended {
 			row = append(row, s.UID, s.Inode, cookieText(s.Cookie))
 		}

@@ -7,26 +7,27 @@ import (
 	"testing"
 )
 
-// ssStates maps the state names ss prints to the kernel's.
-var ssStates = map[string]string{
+// SSStates maps the state names ss prints to the kernel's.
+var SSStates = map[string]string{
 	"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV",
 	"FIN-WAIT-1": "FIN_WAIT1", "FIN-WAIT-2": "FIN_WAIT2", "TIME-WAIT": "TIME_WAIT",
 	"UNCONN": "UNCONN", "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK",
 	"LISTEN": "LISTEN", "CLOSING": "CLOSING",
 }
 
-// SS runs ss inside ns with args (which must include -H and select netids
-// with -t/-u so that the first column is the netid) and returns its sockets
-// as sorted Want strings.
+// SS runs ss inside ns with args (which must include -H and both -t and -u,
+// so that the table has a netid column) and returns its sockets as sorted
+// Want strings.
 func (ns *NS) SS(t testing.TB, args ...string) []string {
 	t.Helper()
-	return ParseTable(t, ns.Run(t, "ss", args...), ssStates)
+	return ParseTable(t, ns.Run(t, "ss", args...), SSStates, "")
 }
 
 // ParseTable reads a header-less ss-style table (netid, state, recv-q,
 // send-q, local, peer, ...), mapping state names through states when it is
-// not nil, and returns sorted Want strings.
-func ParseTable(t testing.TB, text string, states map[string]string) []string {
+// not nil, and returns sorted Want strings. Like ss, a table of one netid
+// has no netid column: pass that netid, or "" when the column is there.
+func ParseTable(t testing.TB, text string, states map[string]string, netid string) []string {
 	t.Helper()
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
@@ -34,8 +35,11 @@ func ParseTable(t testing.TB, text string, states map[string]string) []string {
 			continue
 		}
 		f := strings.Fields(line)
+		if netid != "" {
+			f = append([]string{netid}, f...)
+		}
 		if len(f) < 6 {
-			t.Fatalf("table line %q: want at least 6 fields", line)
+			t.Fatalf("table line %q: too few fields", line)
 		}
 		state := f[1]
 		if states != nil {
