@@ -11,6 +11,7 @@ type Query struct {
 	Families []Family
 	// States to return; sent to the kernel as idiag_states.
 	States StateSet
+	Filter *Filter // nil keeps every socket; the netlink source sends it as INET_DIAG_REQ_BYTECODE, the proc source applies Match
 }
 
 // Source lists sockets. Implementations: the netlink source (sock_diag), the
