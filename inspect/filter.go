@@ -435,6 +435,9 @@ func parseHost(t *token) (netip.Prefix, int32, error) {
 			return netip.Prefix{}, 0, &FilterError{t.col, fmt.Sprintf("missing ']' in %q", s)}
 		}
 		addr = s[1:end]
+		if addr == "" {
+			return netip.Prefix{}, 0, &FilterError{t.colAt(1), `bad address ""`}
+		}
 		if end+1 < len(s) {
 			if s[end+1] != ':' {
 				return netip.Prefix{}, 0, &FilterError{t.colAt(end + 1), "expected ':' after ']'"}
