@@ -258,3 +258,36 @@ func TestParseFilterErrors(t *testing.T) {
 		})
 	}
 }
+
+// benchFilter is a filter of the size people type, touching every kind of
+// condition.
+const benchFilter = "( sport = :22 or sport = :443 ) and not dst 10.0.0.0/8 and dport >= :1024 or src [::1]"
+
+func TestFilterMatchAllocs(t *testing.T) {
+	f, err := ParseFilter([]string{benchFilter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	socks := sampleSockets()
+	if n := testing.AllocsPerRun(100, func() {
+		for i := range socks {
+			f.Match(&socks[i])
+		}
+	}); n != 0 {
+		t.Errorf("Match allocates %v times per run, want 0", n)
+	}
+}
+
+func BenchmarkFilterMatch(b *testing.B) {
+	f, err := ParseFilter([]string{benchFilter})
+	if err != nil {
+		b.Fatal(err)
+	}
+	socks := sampleSockets()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.Match(&socks[i%len(socks)])
+		i++
+	}
+}

@@ -66,7 +66,7 @@ const (
 // which is what the kernel's inet_diag_bc_audit accepts: each jump must land
 // on an operation boundary, at the end (accept) or 4 bytes past it (reject).
 //
-// The zero Program is empty and accepts every socket.
+// The zero Program has no operations.
 type Program struct {
 	ops    []bcOp
 	labels []int // operation index each label is bound to; -1 while unbound
@@ -152,7 +152,9 @@ func addrLen(pfx netip.Prefix) int {
 }
 
 // Bytes encodes the program. It fails when a label is unbound, a jump goes
-// backwards, or the program is longer than MaxProgramLen.
+// backwards, or the program is longer than MaxProgramLen. A program without
+// operations encodes to no bytes: send no attribute for it, as the kernel
+// rejects an empty one.
 func (p *Program) Bytes() ([]byte, error) {
 	offs := make([]int, len(p.ops)+1)
 	for i := range p.ops {
