@@ -111,7 +111,7 @@ func ParseFilter(words []string) (*Filter, error) {
 	if p.peek().kind == tokEOF {
 		return &Filter{}, nil
 	}
-	root, err := p.exprList("")
+	root, _, err := p.exprList("")
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +237,17 @@ func lexFilter(words []string) ([]token, int) {
 	return toks, end
 }
 
+// maxFilterDepth bounds the depth of a filter's tree and of the parser's
+// recursion, so that neither, nor the recursive walks over the tree, can
+// exhaust the stack. It is bison's default stack limit, which ss has; a
+// filter that deep would not fit a bytecode program anyway.
+const maxFilterDepth = 10000
+
 type parser struct {
 	toks []token
 	i    int
 	end  int
+	nest int // open parentheses and nots being parsed
 }
 
 func (p *parser) peek() *token {
@@ -280,11 +287,11 @@ func startsExpr(k tokKind) bool {
 
 // exprList parses ssfilter.y's exprlist: conditions joined by and, or, or
 // nothing (and), grouped from the left. after names the token before it,
-// for messages.
-func (p *parser) exprList(after string) (*expr, error) {
-	left, err := p.expr(after)
+// for messages. It returns the expression and the depth of its tree.
+func (p *parser) exprList(after string) (*expr, int, error) {
+	left, depth, err := p.expr(after)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for {
 		t := p.peek()
@@ -297,55 +304,76 @@ func (p *parser) exprList(after string) (*expr, error) {
 			kind = exprOr
 		case startsExpr(t.kind):
 		default:
-			return left, nil
+			return left, depth, nil
 		}
 		after := ""
 		if t.kind == tokAnd || t.kind == tokOr {
 			after = t.text
 		}
-		right, err := p.expr(after)
+		right, rdepth, err := p.expr(after)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if depth = max(depth, rdepth) + 1; depth > maxFilterDepth {
+			return nil, 0, &FilterError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
 		}
 		left = &expr{kind: kind, x: left, y: right}
 	}
 }
 
-// expr parses one condition, a negation or a parenthesised list.
-func (p *parser) expr(after string) (*expr, error) {
+// expr parses one condition, a negation or a parenthesised list, and
+// returns it with the depth of its tree (parentheses count as a level).
+func (p *parser) expr(after string) (*expr, int, error) {
 	t := p.next()
+	var e *expr
+	var err error
 	switch t.kind {
-	case tokLParen:
-		e, err := p.exprList(t.text)
-		if err != nil {
-			return nil, err
-		}
-		switch c := p.next(); c.kind {
-		case tokRParen:
-			return e, nil
-		case tokEOF:
-			return nil, &FilterError{t.col, `"(" is not closed`}
-		default:
-			return nil, p.unexpected(c, `")", "and", "or" or a condition`)
-		}
-	case tokNot:
-		x, err := p.expr(t.text)
-		if err != nil {
-			return nil, err
-		}
-		return &expr{kind: exprNot, x: x}, nil
+	case tokLParen, tokNot:
+		return p.nested(t)
 	case tokSrc, tokDst:
-		return p.host(t)
+		e, err = p.host(t)
 	case tokSport, tokDport:
-		return p.portCmp(t)
+		e, err = p.portCmp(t)
 	case tokUnsupported:
-		return nil, &FilterError{t.col, fmt.Sprintf("%q conditions are not supported", t.text)}
+		err = &FilterError{t.col, fmt.Sprintf("%q conditions are not supported", t.text)}
+	default:
+		expected := "a condition"
+		if after != "" {
+			expected = fmt.Sprintf("a condition after %q", after)
+		}
+		err = p.unexpected(t, expected)
 	}
-	expected := "a condition"
-	if after != "" {
-		expected = fmt.Sprintf("a condition after %q", after)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil, p.unexpected(t, expected)
+	return e, 1, nil
+}
+
+// nested parses the rest of "not X" or "( LIST )", t being not or "(".
+func (p *parser) nested(t *token) (*expr, int, error) {
+	if p.nest++; p.nest > maxFilterDepth {
+		return nil, 0, &FilterError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
+	}
+	defer func() { p.nest-- }()
+	if t.kind == tokNot {
+		x, depth, err := p.expr(t.text)
+		if err != nil {
+			return nil, 0, err
+		}
+		return &expr{kind: exprNot, x: x}, depth + 1, nil
+	}
+	e, depth, err := p.exprList(t.text)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch c := p.next(); c.kind {
+	case tokRParen:
+		return e, depth + 1, nil
+	case tokEOF:
+		return nil, 0, &FilterError{t.col, `"(" is not closed`}
+	default:
+		return nil, 0, p.unexpected(c, `")", "and", "or" or a condition`)
+	}
 }
 
 func sideOf(k tokKind) side {

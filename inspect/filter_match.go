@@ -184,7 +184,7 @@ func (f *Filter) Bytecode(family Family) ([]byte, error) {
 	}
 	b, err := p.Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("inspect: filter %q: %w", f, err)
+		return nil, fmt.Errorf("inspect: filter bytecode for %v: %w", family, err)
 	}
 	return b, nil
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // filterCmp compares Filters by their syntax trees.
@@ -165,6 +168,29 @@ func TestParseFilter(t *testing.T) {
 	}
 }
 
+// TestParseFilterDepth parses filters as deep as maxFilterDepth allows and
+// walks them every way.
+func TestParseFilterDepth(t *testing.T) {
+	for _, s := range []string{
+		strings.Repeat("not ", maxFilterDepth-1) + "sport = :1",
+		strings.Repeat("( ", maxFilterDepth-1) + "sport = :1" + strings.Repeat(" )", maxFilterDepth-1),
+		strings.Repeat("sport = :1 or ", maxFilterDepth-1) + "sport = :1",
+	} {
+		f, err := ParseFilter([]string{s})
+		if err != nil {
+			t.Fatalf("%.40q...: %v", s, err)
+		}
+		if _, err := ParseFilter([]string{f.String()}); err != nil {
+			t.Errorf("%.40q...: String() does not parse: %v", s, err)
+		}
+		s0 := sampleSockets()[0]
+		f.Match(&s0)
+		if _, err := f.Bytecode(INet); err != nil && !errors.Is(err, netlinkdiag.ErrProgramTooLong) {
+			t.Errorf("%.40q...: Bytecode: %v", s, err)
+		}
+	}
+}
+
 func TestParseFilterErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -237,6 +263,9 @@ func TestParseFilterErrors(t *testing.T) {
 		{"cgroup", []string{"cgroup = /"}, `filter: "cgroup" conditions are not supported at column 1`},
 		{"autobound", []string{"not autobound"}, `filter: "autobound" conditions are not supported at column 5`},
 		{"column counts words joined by spaces", []string{"sport", "=", ":80", "or", "dport", ">", ":x"}, `filter: port "x" is not a number at column 25`},
+		{"too many nots", []string{strings.Repeat("not ", maxFilterDepth+1) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 40001`},
+		{"too many parentheses", []string{strings.Repeat("( ", maxFilterDepth+1) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 20001`},
+		{"too long a chain", []string{strings.Repeat("sport = :1 or ", maxFilterDepth) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 139998`},
 		{"column after escapes", []string{`src 1\.2.3.4:htt\p`}, `filter: port "http" is not a number at column 14`},
 	}
 	for _, tc := range tests {
