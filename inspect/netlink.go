@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,8 +38,24 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 				Protocol: uint8(p),
 				States:   uint32(q.States),
 			}
+			// The kernel runs the filter as bytecode; one too long for it
+			// is run here instead.
+			var match *Filter
+			if q.Filter != nil {
+				bc, err := q.Filter.Bytecode(f)
+				switch {
+				case errors.Is(err, netlinkdiag.ErrProgramTooLong):
+					match = q.Filter
+				case err != nil:
+					return out, fmt.Errorf("inspect: %w", err)
+				}
+				req.Bytecode = bc
+			}
 			err := c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
-				out = append(out, socketFromMsg(p, m))
+				s := socketFromMsg(p, m)
+				if match == nil || match.Match(&s) {
+					out = append(out, s)
+				}
 				return nil
 			})
 			if err != nil {
@@ -54,7 +71,7 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 func socketFromMsg(p Protocol, m *netlinkdiag.Msg) Socket {
 	return Socket{
 		Protocol:    p,
-		Family:      familyOf(m.Family),
+		Family:      familyFromAF(m.Family),
 		State:       State(m.State),
 		Local:       m.Src,
 		Peer:        m.Dst,
@@ -70,7 +87,7 @@ func socketFromMsg(p Protocol, m *netlinkdiag.Msg) Socket {
 	}
 }
 
-func familyOf(af uint8) Family {
+func familyFromAF(af uint8) Family {
 	if af == unix.AF_INET6 {
 		return INet6
 	}

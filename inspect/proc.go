@@ -64,7 +64,10 @@ func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
 				if !q.States.Has(State(recs[i].State)) {
 					continue
 				}
-				out = append(out, socketFromRecord(p, f, &recs[i]))
+				s := socketFromRecord(p, f, &recs[i])
+				if q.Filter == nil || q.Filter.Match(&s) {
+					out = append(out, s)
+				}
 			}
 		}
 	}

@@ -11,6 +11,10 @@ type Query struct {
 	// States to return; sent to the kernel as idiag_states. The empty set
 	// returns nothing.
 	States StateSet
+	// Filter, an ss expression, keeps the sockets it matches; nil keeps
+	// every socket. The netlink source sends it to the kernel as
+	// INET_DIAG_REQ_BYTECODE, the proc source applies Match.
+	Filter *Filter
 }
 
 func (q *Query) protocols() []Protocol {

@@ -68,30 +68,35 @@ func settledNS(t *testing.T) (*testnet.NS, []string) {
 func TestLsMatchesSS(t *testing.T) {
 	ns, want := settledNS(t)
 	for _, tt := range []struct {
-		args  []string
-		netid string // the one netid of a table without the column
+		args []string
+		cols testnet.Columns
 	}{
-		{[]string{"-tuanH"}, ""},
-		{[]string{"-tunH"}, ""},
-		{[]string{"-tulnH"}, ""},
-		{[]string{"-tanH"}, "tcp"},
-		{[]string{"-uanH"}, "udp"},
-		{[]string{"-tuanH", "-4"}, ""},
-		{[]string{"-tuanH", "-6"}, ""},
-		{[]string{"-tuH", "state", "connected"}, ""},
-		{[]string{"-tuH", "state", "time-wait", "state", "fin-wait-2"}, ""},
-		{[]string{"-tuH", "exclude", "established"}, ""},
-		{[]string{"-tuH", "state", "bucket"}, ""},
-		{[]string{"-tuH", "state", "big"}, ""},
+		{[]string{"-tuanH"}, testnet.Columns{}},
+		{[]string{"-tunH"}, testnet.Columns{}},
+		{[]string{"-tulnH"}, testnet.Columns{}},
+		{[]string{"-tanH"}, testnet.Columns{Netid: "tcp"}},
+		{[]string{"-uanH"}, testnet.Columns{Netid: "udp"}},
+		{[]string{"-tuanH", "-4"}, testnet.Columns{}},
+		{[]string{"-tuanH", "-6"}, testnet.Columns{}},
+		{[]string{"-tuH", "state", "connected"}, testnet.Columns{}},
+		{[]string{"-tuH", "state", "time-wait", "state", "fin-wait-2"}, testnet.Columns{}},
+		{[]string{"-tuH", "exclude", "established"}, testnet.Columns{}},
+		{[]string{"-tuH", "state", "bucket"}, testnet.Columns{}},
+		{[]string{"-tuH", "state", "big"}, testnet.Columns{}},
+		{[]string{"-tuanH", "sport", "=", ":0"}, testnet.Columns{}},
+		{[]string{"-tuanH", "dst", "[::1]"}, testnet.Columns{}},
+		{[]string{"-tuanH", "src 127.0.0.1 and ( sport > :1024 or dport < :1024 )"}, testnet.Columns{}},
+		{[]string{"-tanH", "state", "established", "not", "dport", "=", ":22"}, testnet.Columns{Netid: "tcp", State: "ESTABLISHED"}},
+		{[]string{"-tuH", "state", "close-wait"}, testnet.Columns{State: "CLOSE_WAIT"}},
 	} {
-		ssGot := testnet.ParseTable(t, ns.Run(t, "ss", tt.args...), testnet.SSStates, tt.netid)
+		ssGot := testnet.ParseTable(t, ns.Run(t, "ss", tt.args...), testnet.SSStates, tt.cols)
 		for _, source := range []string{"netlink", "proc"} {
 			t.Run(strings.Join(tt.args, " ")+"/"+source, func(t *testing.T) {
 				out, stderr, code := sockstate(t, ns, append([]string{"ls", "--source", source}, tt.args...)...)
 				if code != 0 || stderr != "" {
 					t.Fatalf("exit %d, stderr %q", code, stderr)
 				}
-				got := testnet.ParseTable(t, out, nil, tt.netid)
+				got := testnet.ParseTable(t, out, nil, tt.cols)
 				if diff := cmp.Diff(ssGot, got); diff != "" {
 					t.Errorf("ls vs ss (-ss +ls):\n%s", diff)
 				}
@@ -99,7 +104,7 @@ func TestLsMatchesSS(t *testing.T) {
 		}
 	}
 	out, _, _ := sockstate(t, ns, "ls", "-tuanH")
-	if diff := cmp.Diff(want, testnet.ParseTable(t, out, nil, "")); diff != "" {
+	if diff := cmp.Diff(want, testnet.ParseTable(t, out, nil, testnet.Columns{})); diff != "" {
 		t.Errorf("ls -tuanH (-want +got):\n%s", diff)
 	}
 }
@@ -209,6 +214,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"ls", "--tcp=yes"}, "sockstate: ls: flag --tcp takes no value"},
 		{[]string{"ls", "state", "establisehd"}, `sockstate: ls: bad state selection: unknown state "establisehd"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
 		{[]string{"ls", "state"}, `sockstate: ls: bad state selection: "state" needs a state name after it, such as established`},
+		{[]string{"ls", "sport", "=", ":70000"}, "sockstate: ls: filter: "},
+		{[]string{"ls", "sport = :"}, "sockstate: ls: filter: expected port after ':' at column 9"},
+		{[]string{"ls", "(", "sport", "=", ":80"}, "sockstate: ls: filter: "},
+		{[]string{"ls", "src", "127.0.0.1/33"}, "sockstate: ls: filter: "},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -80,7 +80,12 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.json {
 		err = writeJSON(w, socks)
 	} else {
-		err = writeTable(w, socks, tableOptions{netid: len(q.Protocols) != 1, header: !opts.noHeader, extended: opts.extended})
+		err = writeTable(w, socks, tableOptions{
+			netid:    len(q.Protocols) != 1,
+			state:    q.States&(q.States-1) != 0,
+			header:   !opts.noHeader,
+			extended: opts.extended,
+		})
 	}
 	if err != nil {
 		return err
@@ -121,7 +126,11 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 		q.States = states
 	}
 	if len(rest) > 0 {
-		return q, usagef("ls: unexpected %q: filter expressions are not supported yet", rest[0])
+		f, err := inspect.ParseFilter(rest)
+		if err != nil {
+			return q, usagef("ls: %v", err)
+		}
+		q.Filter = f
 	}
 	return q, nil
 }

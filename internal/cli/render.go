@@ -15,9 +15,9 @@ import (
 )
 
 type tableOptions struct {
-	// netid shows the Netid column; ss leaves it out when only one
-	// protocol is listed.
-	netid, header, extended bool
+	// netid and state show those columns; ss leaves them out when only
+	// one protocol, or one state, is listed.
+	netid, state, header, extended bool
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -54,7 +54,10 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 		tablewriter.WithPadding(tw.Padding{Right: " ", Overwrite: true}),
 	)
 	if o.header {
-		h := []any{"State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
+		h := []any{"Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
+		if o.state {
+			h = append([]any{"State"}, h...)
+		}
 		if o.netid {
 			h = append([]any{"Netid"}, h...)
 		}
@@ -65,7 +68,10 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	}
 	for i := range socks {
 		s := &socks[i]
-		row := []any{stateName(s), s.RecvQ, s.SendQ, endpoint(s.Local), endpoint(s.Peer)}
+		row := []any{s.RecvQ, s.SendQ, endpoint(s.Local), endpoint(s.Peer)}
+		if o.state {
+			row = append([]any{stateName(s)}, row...)
+		}
 		if o.netid {
 			row = append([]any{s.Protocol.String()}, row...)
 		}

@@ -20,14 +20,23 @@ var SSStates = map[string]string{
 // Want strings.
 func (ns *NS) SS(t testing.TB, args ...string) []string {
 	t.Helper()
-	return ParseTable(t, ns.Run(t, "ss", args...), SSStates, "")
+	return ParseTable(t, ns.Run(t, "ss", args...), SSStates, Columns{})
+}
+
+// Columns names what a table leaves out, as ss does: the netid column when
+// one protocol is listed, the state column when one state is.
+type Columns struct {
+	// Netid, when set, is the one netid of a table without the column.
+	Netid string
+	// State, when set, is the one state (kernel name) of a table without
+	// the column.
+	State string
 }
 
 // ParseTable reads a header-less ss-style table (netid, state, recv-q,
-// send-q, local, peer, ...), mapping state names through states when it is
-// not nil, and returns sorted Want strings. Like ss, a table of one netid
-// has no netid column: pass that netid, or "" when the column is there.
-func ParseTable(t testing.TB, text string, states map[string]string, netid string) []string {
+// send-q, local, peer, ...) without the columns cols names, mapping state
+// names through states when it is not nil, and returns sorted Want strings.
+func ParseTable(t testing.TB, text string, states map[string]string, cols Columns) []string {
 	t.Helper()
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
@@ -35,14 +44,17 @@ func ParseTable(t testing.TB, text string, states map[string]string, netid strin
 			continue
 		}
 		f := strings.Fields(line)
-		if netid != "" {
-			f = append([]string{netid}, f...)
+		if cols.State != "" {
+			f = append([]string{cols.State}, f...)
+		}
+		if cols.Netid != "" {
+			f = append([]string{cols.Netid}, f...)
 		}
 		if len(f) < 6 {
 			t.Fatalf("table line %q: too few fields", line)
 		}
 		state := f[1]
-		if states != nil {
+		if states != nil && cols.State == "" {
 			var ok bool
 			if state, ok = states[f[1]]; !ok {
 				t.Fatalf("table line %q: unknown state %q", line, f[1])
