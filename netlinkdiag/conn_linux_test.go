@@ -122,8 +122,10 @@ func dial(t testing.TB) *netlinkdiag.Conn {
 // dumpAll returns copies of every message of a dump, attributes included.
 func dumpAll(t *testing.T, c *netlinkdiag.Conn, req netlinkdiag.Request) []netlinkdiag.Msg {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var msgs []netlinkdiag.Msg
-	err := c.Dump(context.Background(), req, func(m *netlinkdiag.Msg) error {
+	err := c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
 		cp := *m
 		cp.Attrs = append([]byte(nil), m.Attrs...)
 		msgs = append(msgs, cp)
@@ -135,18 +137,30 @@ func dumpAll(t *testing.T, c *netlinkdiag.Conn, req netlinkdiag.Request) []netli
 	return msgs
 }
 
-// find returns the messages whose local or remote end is one of ends.
-func find(msgs []netlinkdiag.Msg, ends ...netip.AddrPort) []netlinkdiag.Msg {
+// tuple is a socket's local and remote end.
+type tuple struct{ src, dst netip.AddrPort }
+
+// find returns the messages of the sockets with one of the tuples given.
+// Tests match whole tuples: a loopback port comes back soon in another
+// test's connection, and its TIME_WAIT sockets linger with the same local
+// end.
+func find(msgs []netlinkdiag.Msg, tuples ...tuple) []netlinkdiag.Msg {
 	var out []netlinkdiag.Msg
 	for _, m := range msgs {
-		for _, e := range ends {
-			if m.Src == e || m.Dst == e {
-				out = append(out, m)
-				break
-			}
+		if slices.Contains(tuples, tuple{m.Src, m.Dst}) {
+			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// listening returns the tuple of a listener or unconnected socket on a.
+func listening(a netip.AddrPort) tuple {
+	unspec := netip.IPv4Unspecified()
+	if a.Addr().Is6() {
+		unspec = netip.IPv6Unspecified()
+	}
+	return tuple{a, netip.AddrPortFrom(unspec, 0)}
 }
 
 // tcpPair is a listener and one connection to it, both ends accepted.
@@ -196,11 +210,7 @@ func TestDumpTCP(t *testing.T) {
 				States:   1<<stateListen | 1<<stateEstablished,
 			})
 			var got []sock
-			// The server end shares the listener's address.
-			for _, m := range msgs {
-				if m.Src != lnAddr && m.Src != clientAddr {
-					continue
-				}
+			for _, m := range find(msgs, listening(lnAddr), tuple{clientAddr, serverAddr}, tuple{serverAddr, clientAddr}) {
 				got = append(got, sockOf(&m))
 				if m.Cookie == 0 {
 					t.Errorf("socket %v -> %v: cookie 0", m.Src, m.Dst)
@@ -232,7 +242,7 @@ func TestDumpStateMask(t *testing.T) {
 				if m.State != stateListen {
 					t.Errorf("socket %v -> %v in state %d, asked for LISTEN only", m.Src, m.Dst, m.State)
 				}
-				if m.Src == addrPort(t, p.ln.Addr()) {
+				if (tuple{m.Src, m.Dst}) == listening(addrPort(t, p.ln.Addr())) {
 					sawListener = true
 				}
 			}
@@ -271,12 +281,10 @@ func TestDumpUDP(t *testing.T) {
 				States:   1<<stateClose | 1<<stateEstablished,
 			})
 			var got []sock
-			for _, m := range msgs {
-				if m.Src == unconnAddr || m.Src == connAddr {
-					got = append(got, sockOf(&m))
-					if m.Cookie == 0 {
-						t.Errorf("socket %v: cookie 0", m.Src)
-					}
+			for _, m := range find(msgs, listening(unconnAddr), tuple{connAddr, unconnAddr}) {
+				got = append(got, sockOf(&m))
+				if m.Cookie == 0 {
+					t.Errorf("socket %v: cookie 0", m.Src)
 				}
 			}
 			sortSocks(got)
@@ -299,16 +307,11 @@ func TestDumpTimeWait(t *testing.T) {
 			c := dial(t)
 			clientAddr := addrPort(t, p.client.LocalAddr())
 			serverAddr := addrPort(t, p.server.LocalAddr())
-			est := find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished}), clientAddr)
-			var cookie uint64
-			for _, m := range est {
-				if m.Src == clientAddr {
-					cookie = m.Cookie
-				}
+			est := find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished}), tuple{clientAddr, serverAddr})
+			if len(est) != 1 || est[0].Cookie == 0 {
+				t.Fatalf("client end %v -> %v ESTABLISHED: %+v, want one with a cookie", clientAddr, serverAddr, est)
 			}
-			if cookie == 0 {
-				t.Fatalf("client end %v not found ESTABLISHED with a cookie in %+v", clientAddr, est)
-			}
+			cookie := est[0].Cookie
 
 			if err := p.client.Close(); err != nil {
 				t.Fatal(err)
@@ -321,7 +324,7 @@ func TestDumpTimeWait(t *testing.T) {
 			var gotCookie uint64
 			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 				got = nil
-				for _, m := range find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateTimeWait}), clientAddr) {
+				for _, m := range find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateTimeWait}), tuple{clientAddr, serverAddr}) {
 					got = append(got, sockOf(&m))
 					gotCookie = m.Cookie
 				}
@@ -355,21 +358,17 @@ func TestDumpAttrs(t *testing.T) {
 			}
 			c := dial(t)
 			clientAddr := addrPort(t, p.client.LocalAddr())
-			msgs := dumpAll(t, c, netlinkdiag.Request{
+			serverAddr := addrPort(t, p.server.LocalAddr())
+			found := find(dumpAll(t, c, netlinkdiag.Request{
 				Family:   f.af,
 				Protocol: unix.IPPROTO_TCP,
 				States:   ^uint32(0),
 				Ext:      netlinkdiag.ExtInfo | netlinkdiag.ExtCong | netlinkdiag.ExtSkMemInfo,
-			})
-			var client *netlinkdiag.Msg
-			for i := range msgs {
-				if msgs[i].Src == clientAddr {
-					client = &msgs[i]
-				}
+			}), tuple{clientAddr, serverAddr})
+			if len(found) != 1 {
+				t.Fatalf("client end %v -> %v: %d sockets, want 1", clientAddr, serverAddr, len(found))
 			}
-			if client == nil {
-				t.Fatalf("client end %v not in the dump", clientAddr)
-			}
+			client := &found[0]
 
 			got := map[uint16]int{}
 			ad := netlinkdiag.NewAttrDecoder(client.Attrs)
@@ -499,7 +498,7 @@ func TestDumpBytecode(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmpAddrPort); diff != "" {
 		t.Errorf("filtered dump (-want +got):\n%s", diff)
 	}
-	if len(find(msgs, addrPort(t, b.ln.Addr()))) != 0 {
+	if len(find(msgs, listening(addrPort(t, b.ln.Addr())))) != 0 {
 		t.Errorf("the other listener %v passed the filter", b.ln.Addr())
 	}
 }
@@ -518,7 +517,7 @@ func TestDumpKernelError(t *testing.T) {
 		t.Fatalf("Dump with bad bytecode: %v, want EINVAL", err)
 	}
 	p := newTCPPair(t, families[0])
-	if len(find(dumpAll(t, c, netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateListen}), addrPort(t, p.ln.Addr()))) != 1 {
+	if len(find(dumpAll(t, c, netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateListen}), listening(addrPort(t, p.ln.Addr())))) != 1 {
 		t.Errorf("listener %v not found after the refused dump", p.ln.Addr())
 	}
 }
