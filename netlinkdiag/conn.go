@@ -130,9 +130,19 @@ func (c *Conn) DumpOnce(ctx context.Context, req Request, fn func(*Msg) error) e
 // fn is called once, as for Dump. The kernel answers ENOENT when no socket
 // has the addresses, or when one has but its cookie differs from a
 // non-zero id.Cookie; the errno comes back wrapped.
+//
+// For UDP and UDP-Lite the kernel finds the socket that would receive a
+// datagram sent from the remote end to the local one (udp_dump_one in
+// net/ipv4/udp_diag.c), and reads the request's source as the remote end,
+// unlike TCP and unlike its own replies. Lookup swaps the ends on the wire
+// so that id means the same for every protocol. An unconnected UDP socket
+// then matches any remote end.
 func (c *Conn) Lookup(ctx context.Context, req Request, id SockID, fn func(*Msg) error) error {
 	req.States = 0
 	req.Bytecode = nil
+	if req.Protocol == ipprotoUDP || req.Protocol == ipprotoUDPLite {
+		id.Src, id.Dst = id.Dst, id.Src
+	}
 	_, err := c.roundTrip(ctx, req, id, nlmFRequest, fn)
 	return err
 }

@@ -459,6 +459,68 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestLookupUDP requires SockID to mean local and remote end for UDP as
+// for TCP, although the kernel reads a UDP request the other way round.
+func TestLookupUDP(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			skipWithoutFamily(t, f)
+			unconn, err := net.ListenPacket("udp"+f.network, net.JoinHostPort(f.loopback, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unconn.Close()
+			conn, err := net.Dial("udp"+f.network, unconn.LocalAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			unconnAddr := addrPort(t, unconn.LocalAddr())
+			connAddr := addrPort(t, conn.LocalAddr())
+			unspec := listening(unconnAddr).dst
+			c := dial(t)
+			req := netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_UDP}
+
+			tests := []struct {
+				name string
+				id   netlinkdiag.SockID
+				want sock
+			}{
+				{
+					name: "connected",
+					id:   netlinkdiag.SockID{Src: connAddr, Dst: unconnAddr},
+					want: sock{Family: f.af, State: stateEstablished, Src: connAddr, Dst: unconnAddr, Inode: inode(t, conn.(*net.UDPConn))},
+				},
+				{
+					name: "unconnected, from the connected one",
+					id:   netlinkdiag.SockID{Src: unconnAddr, Dst: connAddr},
+					want: sock{Family: f.af, State: stateClose, Src: unconnAddr, Dst: unspec, Inode: inode(t, unconn.(*net.UDPConn))},
+				},
+				{
+					name: "unconnected, from anywhere",
+					id:   netlinkdiag.SockID{Src: unconnAddr, Dst: netip.AddrPortFrom(unconnAddr.Addr(), 9)},
+					want: sock{Family: f.af, State: stateClose, Src: unconnAddr, Dst: unspec, Inode: inode(t, unconn.(*net.UDPConn))},
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					var got []sock
+					err := c.Lookup(context.Background(), req, tt.id, func(m *netlinkdiag.Msg) error {
+						got = append(got, sockOf(m))
+						return nil
+					})
+					if err != nil {
+						t.Fatalf("Lookup(%v -> %v): %v", tt.id.Src, tt.id.Dst, err)
+					}
+					if diff := cmp.Diff([]sock{tt.want}, got, cmpAddrPort); diff != "" {
+						t.Errorf("Lookup(%v -> %v) (-want +got):\n%s", tt.id.Src, tt.id.Dst, diff)
+					}
+				})
+			}
+		})
+	}
+}
+
 // portEq returns inet_diag bytecode that matches sockets whose local port
 // is port, as ss builds for "sport = :port": INET_DIAG_BC_S_EQ jumps 8
 // bytes to the end (match) when equal and 12 bytes past it (no match)

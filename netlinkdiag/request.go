@@ -24,6 +24,9 @@ const (
 	sockDiagByFamily = 20
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+
+	ipprotoUDP     = 17  // IPPROTO_UDP
+	ipprotoUDPLite = 136 // IPPROTO_UDPLITE
 )
 
 // inetDiagNoCookie is INET_DIAG_NOCOOKIE in both words of idiag_cookie: the
