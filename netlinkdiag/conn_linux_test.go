@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -679,6 +680,59 @@ func TestDumpStopReuse(t *testing.T) {
 	}
 	if got := count(); got != n {
 		t.Errorf("dump after an expired one found %d, want %d", got, n)
+	}
+}
+
+// TestConcurrentDumps runs dumps from several goroutines on one Conn; each
+// must see every connection once.
+func TestConcurrentDumps(t *testing.T) {
+	const n = 100
+	lnAddr := manyConns(t, families[0], n)
+	c := dial(t)
+	req := netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished, Bytecode: portEq(lnAddr.Port())}
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			for range 10 {
+				got := 0
+				if err := c.Dump(context.Background(), req, func(*netlinkdiag.Msg) error {
+					got++
+					return nil
+				}); err != nil {
+					errs <- err
+					return
+				}
+				if got != n {
+					errs <- fmt.Errorf("dump found %d server ends, want %d", got, n)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestClosed requires requests on a closed Conn, and a second Close, to
+// fail with net.ErrClosed.
+func TestClosed(t *testing.T) {
+	c, err := netlinkdiag.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err = c.Dump(context.Background(), netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: ^uint32(0)}, func(*netlinkdiag.Msg) error { return nil })
+	if !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Dump after Close: %v, want net.ErrClosed", err)
+	}
+	if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v, want net.ErrClosed", err)
 	}
 }
 
