@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -534,6 +535,13 @@ func portEq(port uint16) []byte {
 	return b
 }
 
+// dportEq is portEq for the remote port (INET_DIAG_BC_D_EQ).
+func dportEq(port uint16) []byte {
+	b := portEq(port)
+	b[0] = 12 // INET_DIAG_BC_D_EQ
+	return b
+}
+
 func TestDumpBytecode(t *testing.T) {
 	a := newTCPPair(t, families[0])
 	b := newTCPPair(t, families[0])
@@ -733,6 +741,75 @@ func TestClosed(t *testing.T) {
 	}
 	if err := c.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("second Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestAgreesWithSS compares a dump of a listener and a connection with what
+// ss(8) reports for them: state, queues, inode and cookie.
+func TestAgreesWithSS(t *testing.T) {
+	ssPath, err := exec.LookPath("ss")
+	if err != nil {
+		t.Skipf("no ss to compare with: %v", err)
+	}
+	type view struct {
+		State          string
+		RQueue, WQueue uint32
+		Inode          uint32
+		Cookie         uint64
+	}
+	stateNames := map[uint8]string{stateEstablished: "ESTAB", stateListen: "LISTEN"}
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			skipWithoutFamily(t, f)
+			p := newTCPPair(t, f)
+			port := addrPort(t, p.ln.Addr()).Port()
+			c := dial(t)
+			msgs := dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1<<stateListen | 1<<stateEstablished, Bytecode: portEq(port)})
+			msgs = append(msgs, dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished, Bytecode: dportEq(port)})...)
+			want := map[tuple]view{}
+			for _, m := range msgs {
+				want[tuple{m.Src, m.Dst}] = view{State: stateNames[m.State], RQueue: m.RQueue, WQueue: m.WQueue, Inode: m.Inode, Cookie: m.Cookie}
+			}
+
+			filter := fmt.Sprintf("sport = :%d or dport = :%d", port, port)
+			out, err := exec.Command(ssPath, "-tanHe"+f.network, filter).Output()
+			if err != nil {
+				t.Fatalf("ss: %v", err)
+			}
+			got := map[tuple]view{}
+			for line := range strings.Lines(string(out)) {
+				fields := strings.Fields(line)
+				if len(fields) < 7 {
+					t.Fatalf("ss line %q has too few fields", line)
+				}
+				var v view
+				_, err1 := fmt.Sscan(fields[1]+" "+fields[2], &v.RQueue, &v.WQueue)
+				src, err2 := netip.ParseAddrPort(fields[3])
+				dst, err3 := netip.ParseAddrPort(strings.Replace(fields[4], ":*", ":0", 1))
+				if err := errors.Join(err1, err2, err3); err != nil {
+					t.Fatalf("ss line %q: %v", line, err)
+				}
+				v.State = fields[0]
+				for _, kv := range fields[5:] {
+					if ino, ok := strings.CutPrefix(kv, "ino:"); ok {
+						_, err1 = fmt.Sscan(ino, &v.Inode)
+					}
+					if sk, ok := strings.CutPrefix(kv, "sk:"); ok {
+						_, err2 = fmt.Sscanf(sk, "%x", &v.Cookie)
+					}
+				}
+				if err := errors.Join(err1, err2); err != nil {
+					t.Fatalf("ss line %q: %v", line, err)
+				}
+				got[tuple{src, dst}] = v
+			}
+			if len(want) != 3 {
+				t.Errorf("dump found %d sockets on port %d, want 3", len(want), port)
+			}
+			if diff := cmp.Diff(want, got, cmpAddrPort); diff != "" {
+				t.Errorf("dump vs ss (-dump +ss):\n%s", diff)
+			}
+		})
 	}
 }
 
