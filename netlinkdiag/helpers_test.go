@@ -5,6 +5,10 @@ import (
 	"net/netip"
 )
 
+// nlmsgNoop is NLMSG_NOOP, which a reply may contain and the parser skips
+// like every type it does not know.
+const nlmsgNoop = 0x1
+
 // The builders below lay out kernel structures byte by byte, apart from
 // the package's own encoders, so that a wrong offset in either shows.
 

@@ -12,7 +12,6 @@ const (
 	sizeofNlMsghdr = 16 // struct nlmsghdr
 	sizeofNlAttr   = 4  // struct nlattr
 
-	nlmsgNoop  = 0x1
 	nlmsgError = 0x2
 	nlmsgDone  = 0x3
 
