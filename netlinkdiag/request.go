@@ -12,7 +12,6 @@ const (
 	sizeofNlMsghdr = 16 // struct nlmsghdr
 	sizeofNlAttr   = 4  // struct nlattr
 
-	nlmsgNoop  = 0x1
 	nlmsgError = 0x2
 	nlmsgDone  = 0x3
 
@@ -24,6 +23,9 @@ const (
 	sockDiagByFamily = 20
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+
+	ipprotoUDP     = 17  // IPPROTO_UDP
+	ipprotoUDPLite = 136 // IPPROTO_UDPLITE
 )
 
 // inetDiagNoCookie is INET_DIAG_NOCOOKIE in both words of idiag_cookie: the
