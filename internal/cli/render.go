@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -204,21 +205,26 @@ func newJSONSocket(s *inspect.Socket) jsonSocket {
 	return j
 }
 
-// writeJSON writes one JSON array, an object per socket, streaming.
+// writeJSON writes one JSON array, an object per socket and per line.
 func writeJSON(w io.Writer, socks []inspect.Socket) error {
-	if _, err := io.WriteString(w, "["); err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	sep := "["
 	for i := range socks {
-		if i > 0 {
-			if _, err := io.WriteString(w, ","); err != nil {
-				return err
-			}
-		}
+		buf.Reset()
+		buf.WriteString(sep)
 		if err := enc.Encode(newJSONSocket(&socks[i])); err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
+		buf.Truncate(buf.Len() - 1) // the newline Encode ends with
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		sep = ",\n"
+	}
+	if len(socks) == 0 {
+		_, err := io.WriteString(w, "[]\n")
+		return err
 	}
 	_, err := io.WriteString(w, "]\n")
 	return err

@@ -53,3 +53,29 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+func TestWriteJSONShape(t *testing.T) {
+	l := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet6, State: inspect.Listen,
+		Local: netip.MustParseAddrPort("[::1]:80"), Peer: netip.MustParseAddrPort("[::]:0"), Inode: 7}
+	tests := []struct {
+		name  string
+		socks []inspect.Socket
+		want  string
+	}{
+		{"empty", nil, "[]\n"},
+		{"one", []inspect.Socket{l}, `[{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}]` + "\n"},
+		{"two", []inspect.Socket{l, l}, "[" + `{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}` +
+			",\n" + `{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}` + "]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := writeJSON(&b, tt.socks); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
