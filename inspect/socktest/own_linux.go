@@ -1,0 +1,82 @@
+package socktest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+// ownSockets lists the sockets the process holds, once per inode however
+// many descriptors share it.
+func ownSockets() ([]ownedSocket, error) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return nil, fmt.Errorf("socktest: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("socktest: %w", err)
+	}
+	var out []ownedSocket
+	seen := make(map[uint64]bool)
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil {
+			return nil, fmt.Errorf("socktest: /proc/self/fd entry %q is not a descriptor number", name)
+		}
+		link, err := os.Readlink("/proc/self/fd/" + name)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Closed since the listing, as the listing's own
+			// descriptor is.
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("socktest: %w", err)
+		}
+		if ino, ok := socketInode(link); ok && !seen[ino] {
+			seen[ino] = true
+			out = append(out, ownedSocket{inode: ino, fd: fd})
+		}
+	}
+	return out, nil
+}
+
+// errChanged says a descriptor no longer holds the socket it was listed
+// with: it was closed, and maybe reused, in between.
+var errChanged = errors.New("socktest: descriptor changed since it was listed")
+
+// nameOf asks the socket's own descriptor for its protocol and local
+// address.
+func nameOf(s ownedSocket) (sockName, error) {
+	var name sockName
+	proto, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil {
+		return name, errChanged
+	}
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return name, errChanged
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		name.family, name.local = inspect.INet, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		name.family, name.local = inspect.INet6, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	name.tcp = name.family != 0 && proto == unix.IPPROTO_TCP
+	// What the descriptor said is the listed socket's only if the
+	// descriptor still links to the listed inode.
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(s.fd))
+	if ino, ok := socketInode(link); err != nil || !ok || ino != s.inode {
+		return name, errChanged
+	}
+	return name, nil
+}

@@ -1,0 +1,264 @@
+package socktest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+// DefaultTimeout is how long VerifyNone re-checks sockets still open before
+// it fails the test, unless Timeout says otherwise.
+const DefaultTimeout = time.Second
+
+// Option changes what VerifyNone and VerifyTestMain check.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	ignoreInodes map[uint64]bool
+	ignorePorts  map[uint16]bool
+	timeout      time.Duration
+	src          inspect.Source
+	// err is an option's failure, which the check reports instead of
+	// checking without it.
+	err error
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		ignoreInodes: make(map[uint64]bool),
+		ignorePorts:  make(map[uint16]bool),
+		timeout:      DefaultTimeout,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.src == nil {
+		c.src = inspect.NewAutoSource(nil)
+	}
+	return c
+}
+
+// IgnoreCurrent ignores the sockets the process holds when IgnoreCurrent is
+// called, so that
+//
+//	defer socktest.VerifyNone(t, socktest.IgnoreCurrent())
+//
+// at the top of a test checks only the sockets the test opens: defer
+// evaluates its arguments at once. A socket stays ignored whatever state
+// it moves to. If the process's descriptors cannot be read, the check that
+// uses the option fails with that error.
+func IgnoreCurrent() Option {
+	owned, err := ownSockets()
+	return optionFunc(func(c *config) {
+		if err != nil {
+			c.err = err
+			return
+		}
+		for _, s := range owned {
+			c.ignoreInodes[s.inode] = true
+		}
+	})
+}
+
+// IgnoreLocalPort ignores the sockets whose local port is port: a listener
+// on it and the connections it accepted, or a client bound to it.
+func IgnoreLocalPort(port uint16) Option {
+	return optionFunc(func(c *config) { c.ignorePorts[port] = true })
+}
+
+// Timeout sets how long sockets still open are re-checked, while they
+// close, before the check fails: DefaultTimeout (1s) unless set. Zero or
+// less checks once.
+func Timeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.timeout = max(d, 0) })
+}
+
+// withSource lists sockets from src instead of sock_diag with the /proc
+// fallback; the tests use it to check the fallback alone.
+func withSource(src inspect.Source) Option {
+	return optionFunc(func(c *config) { c.src = src })
+}
+
+// VerifyNone fails t, with t.Errorf, when the process still holds TCP
+// sockets, in any state, LISTEN included, other than those opts ignore. It
+// names each one: its state, its local and peer addresses, and how long
+// VerifyNone saw it in that state. Sockets still open are re-checked for up
+// to the Timeout, so a connection that a server goroutine is closing does
+// not fail the test.
+//
+// A socket is the process's while the process holds a descriptor of it. A
+// TIME_WAIT socket holds none, nor does one the process has closed while
+// it still sends its FIN (an orphan in FIN_WAIT1, FIN_WAIT2, CLOSING or
+// LAST_ACK): neither is reported. Sockets the kernel lists nowhere (never
+// bound nor connected) are not reported either.
+func VerifyNone(t testing.TB, opts ...Option) {
+	t.Helper()
+	if msg := check(opts); msg != "" {
+		t.Errorf("%s", msg)
+	}
+}
+
+// VerifyTestMain runs the tests of m and, if they pass, checks as
+// VerifyNone does that they leave no TCP socket open. It prints what it
+// finds to standard error and exits with status 1, or with m.Run's status:
+//
+//	func TestMain(m *testing.M) {
+//		socktest.VerifyTestMain(m)
+//	}
+func VerifyTestMain(m *testing.M, opts ...Option) {
+	code := m.Run()
+	if code == 0 {
+		if msg := check(opts); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// heldStates are the states a socket a process holds can be in: TIME_WAIT
+// and request (NEW_SYN_RECV) sockets hold no file.
+var heldStates = inspect.AllStates &^ inspect.StatesOf(inspect.TimeWait, inspect.NewSynRecv)
+
+// check returns the report of the sockets left open, or of why it cannot
+// tell; "" when none is left.
+func check(opts []Option) string {
+	c := newConfig(opts)
+	if c.err != nil {
+		return c.err.Error()
+	}
+	var (
+		seen  = make(sightings)
+		found []sighted
+		err   error
+	)
+	poll(c.timeout, func(now time.Time) bool {
+		var socks []inspect.Socket
+		socks, err = c.held(context.Background())
+		if err != nil {
+			return true
+		}
+		found = seen.update(socks, now)
+		return len(found) == 0
+	})
+	if err != nil {
+		return err.Error()
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	noun := "sockets"
+	if len(found) == 1 {
+		noun = "socket"
+	}
+	fmt.Fprintf(&b, "socktest: %d TCP %s left open:", len(found), noun)
+	for _, f := range found {
+		b.WriteString("\n\t")
+		b.WriteString(f.String())
+	}
+	return b.String()
+}
+
+// held returns the TCP sockets the process holds and c does not ignore.
+//
+// It asks the kernel only for the local ports of those sockets, which the
+// process's own descriptors give, so that the sockets of other processes
+// in the namespace, however many, stay in the kernel: the cost is the
+// kernel's walk of its tables, not the copying of every socket out.
+func (c *config) held(ctx context.Context) ([]inspect.Socket, error) {
+	owned, err := ownSockets()
+	if err != nil {
+		return nil, err
+	}
+	inodes := make(map[uint64]bool)
+	ports := make(map[uint16]bool)
+	var families []inspect.Family
+	narrow := true
+	for _, o := range owned {
+		if c.ignoreInodes[o.inode] {
+			continue
+		}
+		name, err := nameOf(o)
+		if err != nil {
+			// The descriptor changed under us: ask for every port
+			// rather than trust a stale answer.
+			narrow = false
+			inodes[o.inode] = true
+			continue
+		}
+		if !name.tcp || c.ignorePorts[name.local.Port()] {
+			continue
+		}
+		inodes[o.inode] = true
+		if name.local.Port() == 0 {
+			// Neither bound nor connected: in no table the kernel
+			// lists.
+			continue
+		}
+		ports[name.local.Port()] = true
+		if !slices.Contains(families, name.family) {
+			families = append(families, name.family)
+		}
+	}
+	if len(inodes) == 0 || narrow && len(ports) == 0 {
+		return nil, nil
+	}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: heldStates}
+	if narrow {
+		q.Families = families
+		if q.Filter, err = localPortFilter(ports); err != nil {
+			return nil, err
+		}
+	}
+	socks, err := c.src.Sockets(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	keep := socks[:0]
+	for _, s := range socks {
+		// An orphan (closed, still closing) has inode 0.
+		if s.Inode != 0 && inodes[s.Inode] && !c.ignorePorts[s.Local.Port()] {
+			keep = append(keep, s)
+		}
+	}
+	return keep, nil
+}
+
+// localPortFilter returns the filter "sport = :P1 or sport = :P2 ..." of
+// ports, in ascending order.
+func localPortFilter(ports map[uint16]bool) (*inspect.Filter, error) {
+	sorted := make([]int, 0, len(ports))
+	for p := range ports {
+		sorted = append(sorted, int(p))
+	}
+	slices.Sort(sorted)
+	var b strings.Builder
+	for i, p := range sorted {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		b.WriteString("sport = :")
+		b.WriteString(strconv.Itoa(p))
+	}
+	f, err := inspect.ParseFilter([]string{b.String()})
+	if err != nil {
+		return nil, fmt.Errorf("socktest: %w", err)
+	}
+	return f, nil
+}
