@@ -71,7 +71,10 @@ func nameOf(s ownedSocket) (sockName, error) {
 	case *unix.SockaddrInet6:
 		name.family, name.local = inspect.INet6, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
 	}
-	name.tcp = name.family != 0 && proto == unix.IPPROTO_TCP
+	// A Go listener is MPTCP by default where the kernel has it: its TCP
+	// subflows are what sock_diag and /proc/net/tcp list, under the
+	// MPTCP socket's inode, which the kernel grafts onto them.
+	name.tcp = name.family != 0 && (proto == unix.IPPROTO_TCP || proto == unix.IPPROTO_MPTCP)
 	// What the descriptor said is the listed socket's only if the
 	// descriptor still links to the listed inode.
 	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(s.fd))

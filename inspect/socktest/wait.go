@@ -44,7 +44,7 @@ func waitForState(src inspect.Source, filter string, want inspect.State, timeout
 		return inspect.Socket{}, fmt.Errorf("socktest: WaitForState %q: %w", filter, err)
 	}
 	if want < inspect.Established || want > inspect.Closing {
-		return inspect.Socket{}, fmt.Errorf("socktest: WaitForState %q: %v is not a TCP state", filter, want)
+		return inspect.Socket{}, fmt.Errorf("socktest: WaitForState %q: state %v is not one of %v to %v", filter, want, inspect.Established, inspect.Closing)
 	}
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates, Filter: f}
 	var (
