@@ -116,7 +116,8 @@ func (c *counter) Errorf(string, ...any) { c.errors++ }
 // BenchmarkVerifyNone checks a process that holds a listener and both ends
 // of a connection, in a namespace where another process holds 10,000
 // established sockets: "ignored" ignores the three (the usual passing
-// test), "reported" reports them (a failing test, checking once).
+// test), "reported" reports them (a failing test, checking once), and the
+// last two find them as VerifyNone does when it cannot look sockets up.
 func BenchmarkVerifyNone(b *testing.B) {
 	port := startHolder(b)
 	// The 10,000 must be there, or the benchmark measures nothing.
@@ -145,6 +146,10 @@ func BenchmarkVerifyNone(b *testing.B) {
 	}{
 		{name: "ignored", opts: []socktest.Option{socktest.IgnoreCurrent()}},
 		{name: "reported", opts: []socktest.Option{ignore, socktest.Timeout(0)}, errors: 1},
+		// The same through a dump of the ports, which walks every
+		// socket in the kernel, and through /proc, which prints them.
+		{name: "reported-dump", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&inspect.NetlinkSource{})}, errors: 1},
+		{name: "reported-proc", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&inspect.ProcSource{})}, errors: 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := &counter{TB: b}

@@ -17,9 +17,14 @@ type ownedSocket struct {
 // sockName is what the process's own descriptor says of a socket.
 type sockName struct {
 	// tcp is set for a TCP socket of family inet or inet6.
-	tcp    bool
-	family inspect.Family
-	local  netip.AddrPort
+	tcp       bool
+	listening bool
+	family    inspect.Family
+	local     netip.AddrPort
+	// peer is the zero AddrPort unless the socket is connected: the
+	// kernel names no peer before the handshake ends (SYN_SENT) nor
+	// after the connection is gone (CLOSE).
+	peer netip.AddrPort
 }
 
 // socketInode returns the inode of the socket a /proc/self/fd link names:

@@ -53,23 +53,26 @@ func ownSockets() ([]ownedSocket, error) {
 // with: it was closed, and maybe reused, in between.
 var errChanged = errors.New("socktest: descriptor changed since it was listed")
 
-// nameOf asks the socket's own descriptor for its protocol and local
-// address.
+// nameOf asks the socket's own descriptor for its protocol, whether it
+// listens, and its addresses.
 func nameOf(s ownedSocket) (sockName, error) {
 	var name sockName
 	proto, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	if err != nil {
 		return name, errChanged
 	}
+	listening, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err != nil {
+		return name, errChanged
+	}
+	name.listening = listening != 0
 	sa, err := unix.Getsockname(s.fd)
 	if err != nil {
 		return name, errChanged
 	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		name.family, name.local = inspect.INet, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		name.family, name.local = inspect.INet6, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	name.family, name.local = inetAddr(sa)
+	if sa, err := unix.Getpeername(s.fd); err == nil {
+		_, name.peer = inetAddr(sa)
 	}
 	// A Go listener is MPTCP by default where the kernel has it: its TCP
 	// subflows are what sock_diag and /proc/net/tcp list, under the
@@ -82,4 +85,16 @@ func nameOf(s ownedSocket) (sockName, error) {
 		return name, errChanged
 	}
 	return name, nil
+}
+
+// inetAddr returns the family and address of an inet or inet6 socket
+// address, and zeros for any other.
+func inetAddr(sa unix.Sockaddr) (inspect.Family, netip.AddrPort) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return inspect.INet, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return inspect.INet6, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return 0, netip.AddrPort{}
 }

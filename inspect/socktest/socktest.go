@@ -30,7 +30,10 @@ type config struct {
 	ignoreInodes map[uint64]bool
 	ignorePorts  map[uint16]bool
 	timeout      time.Duration
-	src          inspect.Source
+	// lookup finds listeners and connected sockets one by one; nil to
+	// find every socket in a dump of src.
+	lookup *inspect.NetlinkSource
+	src    inspect.Source
 	// err is an option's failure, which the check reports instead of
 	// checking without it.
 	err error
@@ -48,6 +51,7 @@ func newConfig(opts []Option) *config {
 		}
 	}
 	if c.src == nil {
+		c.lookup = &inspect.NetlinkSource{}
 		c.src = inspect.NewAutoSource(nil)
 	}
 	return c
@@ -88,8 +92,9 @@ func Timeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.timeout = max(d, 0) })
 }
 
-// withSource lists sockets from src instead of sock_diag with the /proc
-// fallback; the tests use it to check the fallback alone.
+// withSource finds sockets in dumps of src only, instead of sock_diag
+// lookups and dumps with the /proc fallback; the tests use it to check
+// each way alone.
 func withSource(src inspect.Source) Option {
 	return optionFunc(func(c *config) { c.src = src })
 }
@@ -185,50 +190,68 @@ func check(opts []Option) string {
 
 // held returns the TCP sockets the process holds and c does not ignore.
 //
-// It asks the kernel only for the local ports of those sockets, which the
-// process's own descriptors give, so that the sockets of other processes
-// in the namespace, however many, stay in the kernel: the cost is the
-// kernel's walk of its tables, not the copying of every socket out.
+// The process's own descriptors say where to look, so that the work does
+// not grow with the sockets of other processes in the namespace: each
+// listener and connected socket is looked up by its addresses through the
+// kernel's hash tables, and only the others (connecting, bound only), or
+// all when sock_diag cannot look up, are found in a dump of their local
+// ports, which makes the kernel walk its tables.
 func (c *config) held(ctx context.Context) ([]inspect.Socket, error) {
 	owned, err := ownSockets()
 	if err != nil {
 		return nil, err
 	}
-	inodes := make(map[uint64]bool)
-	ports := make(map[uint16]bool)
-	var families []inspect.Family
-	narrow := true
+	var (
+		found    []inspect.Socket
+		inodes   = make(map[uint64]bool) // the sockets to keep from the dump
+		ports    = make(map[uint16]bool) // their local ports
+		families []inspect.Family
+		// wide is set when a descriptor changed under us: the dump then
+		// asks for every port rather than trust a stale answer.
+		wide bool
+	)
 	for _, o := range owned {
 		if c.ignoreInodes[o.inode] {
 			continue
 		}
 		name, err := nameOf(o)
 		if err != nil {
-			// The descriptor changed under us: ask for every port
-			// rather than trust a stale answer.
-			narrow = false
+			wide = true
 			inodes[o.inode] = true
 			continue
 		}
-		if !name.tcp || c.ignorePorts[name.local.Port()] {
+		port := name.local.Port()
+		if !name.tcp || c.ignorePorts[port] || port == 0 {
+			// Port 0: neither bound nor connected, in no table the
+			// kernel lists.
 			continue
+		}
+		if c.lookup != nil && (name.listening || name.peer.IsValid()) {
+			s, ok, err := c.lookup.Lookup(ctx, inspect.TCP, name.local, name.peer)
+			if err != nil {
+				// Leave it to the source, which falls back to /proc.
+				c.lookup = nil
+			}
+			if err == nil && !ok {
+				// Gone since, or in another namespace.
+				continue
+			}
+			if err == nil && s.Inode == o.inode {
+				found = append(found, s)
+				continue
+			}
 		}
 		inodes[o.inode] = true
-		if name.local.Port() == 0 {
-			// Neither bound nor connected: in no table the kernel
-			// lists.
-			continue
-		}
-		ports[name.local.Port()] = true
+		ports[port] = true
 		if !slices.Contains(families, name.family) {
 			families = append(families, name.family)
 		}
 	}
-	if len(inodes) == 0 || narrow && len(ports) == 0 {
-		return nil, nil
+	if len(inodes) == 0 {
+		return found, nil
 	}
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: heldStates}
-	if narrow {
+	if !wide {
 		q.Families = families
 		if q.Filter, err = localPortFilter(ports); err != nil {
 			return nil, err
@@ -238,14 +261,13 @@ func (c *config) held(ctx context.Context) ([]inspect.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := socks[:0]
 	for _, s := range socks {
 		// An orphan (closed, still closing) has inode 0.
 		if s.Inode != 0 && inodes[s.Inode] && !c.ignorePorts[s.Local.Port()] {
-			keep = append(keep, s)
+			found = append(found, s)
 		}
 	}
-	return keep, nil
+	return found, nil
 }
 
 // localPortFilter returns the filter "sport = :P1 or sport = :P2 ..." of
