@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -221,21 +222,42 @@ func TestVerifyNoneStates(t *testing.T) {
 			socktest.WaitForState(t, tuple(s), inspect.TimeWait, 5*time.Second)
 			return nil, nil
 		}},
-		{name: "bound only: CLOSE", open: func(t *testing.T) ([]string, []string) {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		{name: "SYN_SENT: the handshake never ends", open: func(t *testing.T) ([]string, []string) {
+			// A listener with a backlog of 0 takes one connection
+			// into its accept queue, and then drops SYNs.
+			ln := rawSocket(t)
+			if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Listen(ln, 0); err != nil {
+				t.Fatal(err)
+			}
+			lnAddr := sockAddr(t, ln)
+			queued, err := net.Dial("tcp", lnAddr.String())
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { unix.Close(fd) })
+			closeAll(t, queued)
+			c := rawSocket(t)
+			if err := unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: int(lnAddr.Port())}); !errors.Is(err, unix.EINPROGRESS) {
+				t.Fatalf("connect to a full accept queue: %v, want EINPROGRESS", err)
+			}
+			cAddr := sockAddr(t, c)
+			socktest.WaitForState(t, fmt.Sprintf("src %s and dst %s", cAddr, lnAddr), inspect.SynSent, 5*time.Second)
+			w := []string{
+				fmt.Sprintf("tcp LISTEN %s -> 0.0.0.0:*", lnAddr),
+				line("ESTABLISHED", queued.LocalAddr(), queued.RemoteAddr()),
+				fmt.Sprintf("tcp SYN_SENT %s -> %s", cAddr, lnAddr),
+			}
+			return w, w
+		}},
+		{name: "bound only: CLOSE", open: func(t *testing.T) ([]string, []string) {
+			fd := rawSocket(t)
 			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 				t.Fatal(err)
 			}
-			sa, err := unix.Getsockname(fd)
-			if err != nil {
-				t.Fatal(err)
-			}
 			// /proc/net/tcp does not list bound-only sockets.
-			return []string{fmt.Sprintf("tcp CLOSE 127.0.0.1:%d -> 0.0.0.0:*", sa.(*unix.SockaddrInet4).Port)}, nil
+			return []string{fmt.Sprintf("tcp CLOSE %s -> 0.0.0.0:*", sockAddr(t, fd))}, nil
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,4 +395,31 @@ func TestTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawSocket opens a non-blocking IPv4 TCP socket, closed when the test
+// ends, for what the net package does not do: bind without listening,
+// listen with a backlog of 0.
+func rawSocket(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// sockAddr returns the local address of the IPv4 socket fd.
+func sockAddr(t *testing.T, fd int) netip.AddrPort {
+	t.Helper()
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa4, ok := sa.(*unix.SockaddrInet4)
+	if !ok {
+		t.Fatalf("socket address %#v, want IPv4", sa)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), uint16(sa4.Port))
 }
