@@ -13,11 +13,14 @@
 //
 // A socket belongs to the test process when the process holds a descriptor
 // of it: /proc/self/fd has a symbolic link per descriptor, and a socket's
-// reads "socket:[INODE]" (proc(5)). The kernel lists the namespace's TCP
-// sockets with their inodes through sock_diag (sock_diag(7)), which needs
-// no privilege for the caller's own namespace, or, where sock_diag is
-// unavailable, in /proc/net/tcp and /proc/net/tcp6. States are the
-// kernel's, from include/net/tcp_states.h.
+// reads "socket:[INODE]" (proc(5)). The descriptor also gives the socket's
+// addresses (getsockname(2), getpeername(2)), with which sock_diag
+// (sock_diag(7)) finds each listener and connection in the kernel's hash
+// tables, without walking the sockets of other processes; a socket still
+// connecting, or only bound, is found in a dump of its local port. Where
+// sock_diag is unavailable, /proc/net/tcp and /proc/net/tcp6 are read
+// instead. None of this needs privilege. States are the kernel's, from
+// include/net/tcp_states.h.
 //
 // Only sockets in the network namespace of the calling thread are seen, and
 // VerifyNone checks the whole process, so tests that run in parallel see

@@ -107,8 +107,8 @@ func withSource(src inspect.Source) Option {
 // not fail the test.
 //
 // A socket is the process's while the process holds a descriptor of it. A
-// TIME_WAIT socket holds none, nor does one the process has closed while
-// it still sends its FIN (an orphan in FIN_WAIT1, FIN_WAIT2, CLOSING or
+// TIME_WAIT socket holds none, nor does one the process has closed and the
+// kernel is still closing (an orphan in FIN_WAIT1, FIN_WAIT2, CLOSING or
 // LAST_ACK): neither is reported. A socket neither bound nor connected is
 // in no table the kernel lists, and is not reported either; one bound but
 // neither listening nor connected is reported in CLOSE where the kernel

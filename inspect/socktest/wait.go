@@ -21,8 +21,8 @@ import (
 //
 // WaitForState fails t with t.Fatalf, since the caller has no socket to go
 // on with, and so must be called from the test's goroutine: when the
-// filter does not parse, when want is not a TCP state, and when timeout
-// passes first, with what it saw instead:
+// filter does not parse, when want is not one of ESTABLISHED to CLOSING,
+// and when timeout passes first, with what it saw instead:
 //
 //	socktest: no socket matching "sport = :8080" reached CLOSE_WAIT in 1s; saw: tcp ESTABLISHED 127.0.0.1:8080 -> 127.0.0.1:51234 (for 1s)
 //
