@@ -423,3 +423,19 @@ func sockAddr(t *testing.T, fd int) netip.AddrPort {
 	}
 	return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), uint16(sa4.Port))
 }
+
+// TestVerifyNoneManySockets holds more sockets than VerifyNone looks up
+// one by one, so that it finds the rest in a dump, and requires every one
+// named.
+func TestVerifyNoneManySockets(t *testing.T) {
+	ignore := socktest.IgnoreCurrent()
+	ln := listen(t, "127.0.0.1")
+	want := []string{fmt.Sprintf("tcp LISTEN %s -> 0.0.0.0:*", ln.Addr())}
+	for range 150 {
+		c, s := connect(t, ln)
+		want = append(want, line("ESTABLISHED", c.LocalAddr(), c.RemoteAddr()), line("ESTABLISHED", s.LocalAddr(), s.RemoteAddr()))
+	}
+	if diff := cmp.Diff(leakMessage(want...), verifyOnce(t, ignore)); diff != "" {
+		t.Errorf("VerifyNone message (-want +got):\n%s", diff)
+	}
+}
