@@ -137,7 +137,8 @@ func TestSightings(t *testing.T) {
 func TestPoll(t *testing.T) {
 	for _, tc := range []struct {
 		d      time.Duration
-		doneAt int // the call, from 1, that returns true; 0 for none
+		doneAt int           // the call, from 1, that returns true; 0 for none
+		slow   time.Duration // how long each call takes
 		want   bool
 	}{
 		{d: 0, want: false},
@@ -145,8 +146,10 @@ func TestPoll(t *testing.T) {
 		{d: 0, doneAt: 1, want: true},
 		{d: time.Minute, doneAt: 3, want: true},
 		{d: 50 * time.Millisecond, want: false},
+		// A slow done does not make poll stop before the deadline.
+		{d: 50 * time.Millisecond, slow: 30 * time.Millisecond, want: false},
 	} {
-		t.Run(fmt.Sprintf("%v,done at %d", tc.d, tc.doneAt), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v,done at %d,slow %v", tc.d, tc.doneAt, tc.slow), func(t *testing.T) {
 			var calls int
 			var first, last time.Time
 			got := poll(tc.d, func(now time.Time) bool {
@@ -155,6 +158,7 @@ func TestPoll(t *testing.T) {
 					first = now
 				}
 				last = now
+				time.Sleep(tc.slow)
 				return calls == tc.doneAt
 			})
 			if got != tc.want {
@@ -164,7 +168,7 @@ func TestPoll(t *testing.T) {
 				t.Errorf("poll called done %d times, want %d", calls, tc.doneAt)
 			}
 			if !tc.want && last.Sub(first) < max(tc.d, 0) {
-				t.Errorf("poll gave up %v after its first call, before its %v", last.Sub(first), tc.d)
+				t.Errorf("poll called done last %v after its first call, before its %v", last.Sub(first), tc.d)
 			}
 			if !tc.want && tc.d <= 0 && calls != 1 {
 				t.Errorf("poll with %v called done %d times, want once", tc.d, calls)

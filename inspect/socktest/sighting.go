@@ -81,23 +81,23 @@ func addrPort(ap netip.AddrPort) string {
 // maxPollWait is the longest pause between two polls.
 const maxPollWait = 20 * time.Millisecond
 
-// poll calls done until it returns true or d has passed: at once, then
-// after pauses growing from 1ms to maxPollWait, and last at d. It reports
-// whether done returned true.
+// poll calls done, with the time of the call, until it returns true or d
+// has passed: at once, then after pauses growing from 1ms to maxPollWait,
+// and last at d or just after, however long done takes. It reports whether
+// done returned true.
 func poll(d time.Duration, done func(now time.Time) bool) bool {
 	start := time.Now()
 	deadline := start.Add(d)
 	wait := time.Millisecond
-	// Every round sleeps, so the deadline ends the loop.
+	// Time passes in every round, so the deadline ends the loop.
 	for now := start; ; now = time.Now() {
 		if done(now) {
 			return true
 		}
-		left := deadline.Sub(now)
-		if left <= 0 {
+		if !now.Before(deadline) {
 			return false
 		}
-		time.Sleep(min(wait, left))
+		time.Sleep(min(wait, time.Until(deadline)))
 		wait = min(2*wait, maxPollWait)
 	}
 }
