@@ -251,6 +251,48 @@ func TestVerifyNoneStates(t *testing.T) {
 			}
 			return w, w
 		}},
+		{name: "IPv4 on an IPv6 socket", open: func(t *testing.T) ([]string, []string) {
+			// A server listening on ":8080" listens on [::] for IPv4
+			// too, and its connections from IPv4 clients have
+			// IPv4-mapped addresses.
+			ln, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(ln) })
+			if err := unix.SetsockoptInt(ln, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+				t.Fatal(err)
+			}
+			mapped := netip.MustParseAddr("::ffff:127.0.0.1")
+			if err := unix.Bind(ln, &unix.SockaddrInet6{Addr: mapped.As16()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Listen(ln, 1); err != nil {
+				t.Fatal(err)
+			}
+			sa, err := unix.Getsockname(ln)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := sa.(*unix.SockaddrInet6).Port
+			c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeAll(t, c)
+			s, _, err := unix.Accept(ln)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(s) })
+			client := addrPortOf(c.LocalAddr())
+			w := []string{
+				fmt.Sprintf("tcp LISTEN [::ffff:127.0.0.1]:%d -> [::]:*", port),
+				fmt.Sprintf("tcp ESTABLISHED [::ffff:127.0.0.1]:%d -> [::ffff:127.0.0.1]:%d", port, client.Port()),
+				line("ESTABLISHED", c.LocalAddr(), c.RemoteAddr()),
+			}
+			return w, w
+		}},
 		{name: "bound only: CLOSE", open: func(t *testing.T) ([]string, []string) {
 			fd := rawSocket(t)
 			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
