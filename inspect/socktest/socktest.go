@@ -189,9 +189,9 @@ func check(opts []Option) string {
 }
 
 // maxLookups bounds the lookups of one poll; the sockets beyond are found
-// in the dump. A lookup costs about 45µs; a dump, the kernel's walk of its
-// tables, about 12ms beside 20,000 sockets, so a dump is the cheaper beyond
-// a few hundred (BenchmarkVerifyNone).
+// in the dump. A lookup costs about 50µs; a dump, the kernel's walk of its
+// tables, about 11ms beside 10,000 sockets of other processes, so a dump is
+// the cheaper beyond a few hundred (BenchmarkVerifyNone).
 const maxLookups = 256
 
 // held returns the TCP sockets the process holds and c does not ignore.
