@@ -29,9 +29,14 @@ const (
 	EventNew    EventKind = iota + 1 // appeared
 	EventChange                      // changed state
 	EventGone                        // disappeared
+	// EventLost says that reports of destroyed sockets were lost (the
+	// kernel's queue overflowed): sockets that lived and died around then
+	// may be missing. Diff never returns it; a Watcher does.
+	EventLost
 )
 
-// String returns the name used in sockstate's output: new, change, gone.
+// String returns the name used in sockstate's output: new, change, gone,
+// lost.
 func (k EventKind) String() string {
 	switch k {
 	case EventNew:
@@ -40,6 +45,8 @@ func (k EventKind) String() string {
 		return "change"
 	case EventGone:
 		return "gone"
+	case EventLost:
+		return "lost"
 	}
 	return "unknown"
 }
