@@ -100,6 +100,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 				return fmt.Errorf("inspect: watch: %w", err)
 			}
 		}
+		next = t.dedup(next)
 		batch, unresolved := t.step(prev, next, start, now, lost, destroyed)
 		if feed != nil {
 			feed.putBack(unresolved)
@@ -199,6 +200,40 @@ func (f *destroyFeed) putBack(d []destroyedSocket) {
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
+	seen  map[sighting]struct{} // dedup's, kept to reuse its memory
+}
+
+// sighting is a socket's key and inode: two in one snapshot with both
+// equal are one socket listed twice.
+type sighting struct {
+	key   Key
+	inode uint64
+}
+
+// dedup drops the later of two entries for one socket. Neither /proc nor
+// sock_diag reads the socket tables at one instant: each read of a table
+// walks the hash table on from where the last one stopped, and a socket
+// added meanwhile can shift the walk so that it lists another socket twice
+// (seen here with three sockets: the server's end of a fresh connection
+// twice and the client's end not at all; the rows differed in their
+// timers, so procnet's exact-duplicate rule kept both). Diff would report
+// the second as a new socket. Sockets that share a key but not an inode,
+// such as SO_REUSEPORT listeners under /proc, are kept.
+func (t *tracker) dedup(socks []Socket) []Socket {
+	if t.seen == nil {
+		t.seen = make(map[sighting]struct{}, len(socks))
+	}
+	clear(t.seen)
+	out := socks[:0]
+	for i := range socks {
+		k := sighting{KeyOf(&socks[i]), socks[i].Inode}
+		if _, dup := t.seen[k]; dup {
+			continue
+		}
+		t.seen[k] = struct{}{}
+		out = append(out, socks[i])
+	}
+	return out
 }
 
 // step reports what changed from prev to next, polled from start to now,
@@ -226,9 +261,17 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			}
 			byKey[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}] = i
 		}
+		// A timewait socket is found by its tuple too: it inherits the
+		// full socket's cookie only if one was made (sockets get theirs
+		// when first dumped), and the destroy report makes one for the
+		// full socket.
 		inNext = make([]bool, len(destroyed))
 		for i := range next {
-			if j, ok := byKey[KeyOf(&next[i])]; ok {
+			n := &next[i]
+			if j, ok := byKey[KeyOf(n)]; ok {
+				inNext[j] = true
+			}
+			if j, ok := byKey[Key{Protocol: n.Protocol, Local: n.Local, Peer: n.Peer}]; ok {
 				inNext[j] = true
 			}
 		}

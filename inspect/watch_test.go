@@ -333,3 +333,30 @@ func TestWatcherErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcherListedTwice: a socket listed twice in one snapshot (a walk
+// of the kernel's tables that shifted) is one socket.
+func TestWatcherListedTwice(t *testing.T) {
+	S := sock(0, Established, wLn, wCl, 11)
+	again := S
+	again.Expires = 200 * time.Millisecond
+	C := sock(0, Established, wCl, wLn, 12)
+	src := &scriptedSource{snaps: [][]Socket{
+		{S, again},
+		{S, C},
+		{C, again, S, C},
+	}}
+	got, err := runWatch(t, 3, func() *Watcher {
+		return &Watcher{Source: src, Query: Query{States: AllStates}, Interval: 10 * time.Millisecond}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"0s new 127.0.0.1:7788 -> ESTABLISHED",
+		"10ms new 127.0.0.1:51234 -> ESTABLISHED",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
