@@ -86,7 +86,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	for {
 		start := time.Now()
 		next, err := w.Source.Sockets(ctx, w.Query)
-		if ctx.Err() != nil {
+		if ended(ctx, err) {
 			return nil
 		}
 		if err != nil {
@@ -120,6 +120,16 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 		case <-resync:
 		}
 	}
+}
+
+// ended reports whether ctx has ended, counting a poll that failed
+// because ctx's deadline passed a moment before ctx noticed.
+func ended(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(deadline)
 }
 
 // destroyedSocket is a socket the kernel reported freed, and when the

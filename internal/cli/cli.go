@@ -12,7 +12,9 @@ import (
 const usage = `usage: sockstate COMMAND [FLAGS] [FILTER]
 
 Commands:
+  demo    the textbook TCP client and server, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
+  watch   print socket state changes as they happen (sockstate watch -h)
   help    show this text
 `
 
@@ -28,6 +30,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "ls":
 		err = runLs(ctx, args[1:], stdout, stderr)
+	case "watch":
+		err = runWatch(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
 )
@@ -33,8 +32,8 @@ synchronized bucket big.
 `
 
 type lsOptions struct {
-	tcp, udp, all, listening bool
-	ipv4, ipv6               bool
+	sel                      selection
+	all, listening           bool
 	noHeader, extended, json bool
 	source                   string
 }
@@ -42,20 +41,18 @@ type lsOptions struct {
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := lsOptions{source: "auto"}
 	help := false
-	specs := []flagSpec{
-		{short: 't', long: "tcp", set: boolFlag(&opts.tcp)},
-		{short: 'u', long: "udp", set: boolFlag(&opts.udp)},
-		{short: 'a', long: "all", set: boolFlag(&opts.all)},
-		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
-		{short: '4', long: "ipv4", set: boolFlag(&opts.ipv4)},
-		{short: '6', long: "ipv6", set: boolFlag(&opts.ipv6)},
+	specs := append(opts.sel.specs(),
+		flagSpec{short: 'a', long: "all", set: boolFlag(&opts.all)},
+		flagSpec{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+	)
+	specs = append(specs, []flagSpec{
 		{short: 'n', long: "numeric", set: func(string) error { return nil }},
 		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
 		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
-	}
+	}...)
 	words, err := parseFlags("ls", args, specs)
 	if err != nil {
 		return err
@@ -93,46 +90,18 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return w.Flush()
 }
 
-// query turns the flags and the state selection into a Query, as ss does:
-// -a selects every state, -l the listening ones, neither the connected ones;
-// an explicit state selection replaces all three.
+// query turns the flags and the words after them into a Query, as ss
+// does: -a selects every state, -l the listening ones, neither the
+// connected ones; an explicit state selection replaces all three.
 func (o *lsOptions) query(words []string) (inspect.Query, error) {
-	var q inspect.Query
-	if o.udp {
-		q.Protocols = append(q.Protocols, inspect.UDP)
-	}
-	if o.tcp {
-		q.Protocols = append(q.Protocols, inspect.TCP)
-	}
-	if o.ipv4 {
-		q.Families = append(q.Families, inspect.INet)
-	}
-	if o.ipv6 {
-		q.Families = append(q.Families, inspect.INet6)
-	}
+	states := inspect.DefaultStates
 	switch {
 	case o.all:
-		q.States = inspect.AllStates
+		states = inspect.AllStates
 	case o.listening:
-		q.States = inspect.ListeningStates
-	default:
-		q.States = inspect.DefaultStates
+		states = inspect.ListeningStates
 	}
-	states, given, rest, err := inspect.ParseStateSelection(words)
-	if err != nil {
-		return q, usagef("ls: %s", strings.TrimPrefix(err.Error(), "inspect: "))
-	}
-	if given {
-		q.States = states
-	}
-	if len(rest) > 0 {
-		f, err := inspect.ParseFilter(rest)
-		if err != nil {
-			return q, usagef("ls: %v", err)
-		}
-		q.Filter = f
-	}
-	return q, nil
+	return o.sel.query("ls", states, words)
 }
 
 // newSource returns the source --source names; the automatic one says on
