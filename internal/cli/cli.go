@@ -12,7 +12,7 @@ import (
 const usage = `usage: sockstate COMMAND [FLAGS] [FILTER]
 
 Commands:
-  demo    the textbook TCP client and server, their states seen from the kernel
+  demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
   help    show this text
@@ -32,6 +32,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLs(ctx, args[1:], stdout, stderr)
 	case "watch":
 		err = runWatch(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
