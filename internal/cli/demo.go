@@ -150,9 +150,10 @@ type timelinePrinter struct {
 	color bool
 }
 
-// 902 ms  client       connect(127.0.0.1:7788)
-// 903 ms  client       ESTABLISHED  the handshake is done: data flows both ways
-// 903 ms  server conn  SYN_RECV     passed through, not observed: a SYN came in; ...
+// print writes e as one line, such as
+//
+//	902 ms  client       connect(127.0.0.1:7788)
+//	903 ms  server conn  SYN_RECV     passed through, not observed: a SYN came in; ...
 func (p *timelinePrinter) print(e *demo.Entry) error {
 	ms := e.Elapsed.Milliseconds()
 	var err error
