@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +23,11 @@ import (
 // run it inside a namespace with ip netns exec.
 func TestMain(m *testing.M) {
 	if os.Getenv("SOCKSTATE_AS_CLI") == "1" {
-		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		// As main does: signals end the context.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -225,6 +231,16 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"watch", "--source", "ebpf"}, `sockstate: --source "ebpf": use auto, netlink or proc`},
 		{[]string{"watch", "state", "established", "exclude"}, `sockstate: watch: bad state selection: "exclude" needs a state name after it, such as established`},
 		{[]string{"watch", "sport", "=", ":notaport"}, "sockstate: watch: "},
+		{[]string{"demo", "--closer", "nobody"}, `sockstate: demo: --closer "nobody": use server or client`},
+		{[]string{"demo", "--closer"}, "sockstate: demo: flag --closer needs a value"},
+		{[]string{"demo", "--step", "0s"}, "sockstate: demo: --step 0s: want at least 1ms"},
+		{[]string{"demo", "--step", "slow"}, `sockstate: demo: --step "slow": not a duration such as 100ms or 2s`},
+		{[]string{"demo", "--interval", "100us"}, "sockstate: demo: --interval 100us: want at least 1ms"},
+		{[]string{"demo", "--addr", "localhost"}, `sockstate: demo: --addr "localhost": want an address and port such as 127.0.0.1:7788 or [::1]:7788`},
+		{[]string{"demo", "--source", "trace"}, `sockstate: --source "trace": use auto, netlink or proc`},
+		{[]string{"demo", "-t"}, "sockstate: demo: unknown flag -t; see 'sockstate demo -h'"},
+		{[]string{"demo", "--frob"}, "sockstate: demo: unknown flag --frob; see 'sockstate demo -h'"},
+		{[]string{"demo", "now"}, `sockstate: demo: unexpected "now": demo takes flags only`},
 		{[]string{"ls", "sport", "=", ":70000"}, "sockstate: ls: filter: "},
 		{[]string{"ls", "sport = :"}, "sockstate: ls: filter: expected port after ':' at column 9"},
 		{[]string{"ls", "(", "sport", "=", ":80"}, "sockstate: ls: filter: "},
