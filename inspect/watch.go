@@ -59,7 +59,9 @@ type Watcher struct {
 // poll and destroyed since is reported at its destruction, not again by
 // the poll; one the kernel freed in another state than the poll last
 // showed, and which the query selects in that state, gets a change into
-// it first. After a loss, Watch polls at once rather than at the next
+// it first. A socket freed before any poll saw it is reported gone if the
+// query selects its protocol, family and addresses, whatever its states:
+// the kernel frees every TCP socket in CLOSE. After a loss, Watch polls at once rather than at the next
 // tick.
 //
 // Watch returns nil when ctx ends, fn's error when fn fails, and the
@@ -211,7 +213,16 @@ type tracker struct {
 	q     *Query
 	since map[Key]time.Time
 	seen  map[sighting]struct{} // dedup's, kept to reuse its memory
+	// polledGone holds the sockets a poll found gone, until
+	// polledGoneFor has passed: the kernel sends its destroy report from
+	// a workqueue, which may deliver it after a poll that no longer saw
+	// the socket, and the socket must not be reported gone twice.
+	polledGone map[Key]time.Time
 }
+
+// polledGoneFor is how long a destroy report may come after the poll that
+// found its socket gone; in practice it comes within a millisecond.
+const polledGoneFor = time.Second
 
 // sighting is a socket's key and inode: two in one snapshot with both
 // equal are one socket listed twice.
@@ -308,7 +319,8 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		case gone[j] != nil:
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
-		case t.q.keeps(&d.Socket):
+		case t.reportedGone(&d.Socket):
+		case t.q.keepsFreed(&d.Socket):
 			// Lived and died between two polls.
 			batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at})
 		}
@@ -316,12 +328,21 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 
 	// The time in state of gone sockets is taken first: a tuple reused by
 	// a new socket is gone and new under one key.
+	for k, at := range t.polledGone {
+		if now.Sub(at) > polledGoneFor {
+			delete(t.polledGone, k)
+		}
+	}
 	inState := make([]time.Duration, len(events))
 	for i := range events {
 		if e := &events[i]; e.Kind == EventGone {
 			k := KeyOf(&e.Socket)
 			inState[i] = t.observed(k, now)
 			delete(t.since, k)
+			if t.polledGone == nil {
+				t.polledGone = map[Key]time.Time{}
+			}
+			t.polledGone[k] = now
 		}
 	}
 	for i := range events {
@@ -340,6 +361,16 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i]})
 	}
 	return batch, unresolved
+}
+
+// reportedGone reports whether a recent poll found s gone already, under
+// its cookie or, for a source without cookies, its tuple.
+func (t *tracker) reportedGone(s *Socket) bool {
+	if _, ok := t.polledGone[Key{Cookie: s.Cookie}]; ok && s.Cookie != 0 {
+		return true
+	}
+	_, ok := t.polledGone[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}]
+	return ok
 }
 
 // died reports the end of a socket the previous poll showed as s, freed
@@ -368,11 +399,19 @@ func (t *tracker) observed(k Key, now time.Time) time.Duration {
 	return max(now.Sub(since), 0)
 }
 
-// keeps reports whether q selects s: its protocol, family and state, and
-// the filter.
-func (q *Query) keeps(s *Socket) bool {
-	return slices.Contains(q.protocols(), s.Protocol) &&
+// keepsFreed reports whether q selects s, a socket freed before any poll
+// saw it, by its protocol, family and filter. The state selection does
+// not apply: the kernel frees every TCP socket in CLOSE, which says
+// nothing of the states it lived in. A socket that never had a port never
+// was in a table a poll reads, so it is left out.
+func (q *Query) keepsFreed(s *Socket) bool {
+	return s.Local.Port() != 0 &&
+		slices.Contains(q.protocols(), s.Protocol) &&
 		slices.Contains(q.families(), s.Family) &&
-		q.States.Has(s.State) &&
 		(q.Filter == nil || q.Filter.Match(s))
+}
+
+// keeps reports whether q selects s: keepsFreed, and its state.
+func (q *Query) keeps(s *Socket) bool {
+	return q.keepsFreed(s) && q.States.Has(s.State)
 }

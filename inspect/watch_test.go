@@ -246,17 +246,21 @@ func TestWatcherDestroyed(t *testing.T) {
 }
 
 // TestWatcherDestroyedSelection: a state the query does not select is not
-// reported as a change, and a socket freed in it is not reported at all
-// unless it was seen. The proc source's sockets match by tuple.
+// reported as a change; a socket freed before any poll saw it is reported
+// whatever the state selection, but not if its protocol is not selected.
+// The proc source's sockets match by tuple.
 func TestWatcherDestroyedSelection(t *testing.T) {
 	C := sock(0, Established, wCl, wLn, 12)
 	X := sock(0, Established, wLn, netip.MustParseAddrPort("127.0.0.1:40000"), 13)
+	U := X
+	U.Protocol = UDP
 	freed := func(s Socket, cookie uint64) *Socket { s.State, s.Inode, s.Cookie = Close, 0, cookie; return &s }
 	src := &scriptedSource{snaps: [][]Socket{{C}, {}}}
 	got, err := runWatch(t, 2, func() *Watcher {
 		d := &scriptedDestroys{c: make(chan any)}
-		d.sendAt(30*time.Millisecond, freed(C, 77), freed(X, 78))
-		return &Watcher{Source: src, Query: Query{States: AllStates &^ StatesOf(Close)}, Interval: 100 * time.Millisecond, Destroyed: d}
+		d.sendAt(30*time.Millisecond, freed(C, 77), freed(X, 78), freed(U, 79))
+		q := Query{Protocols: []Protocol{TCP}, States: StatesOf(Established)}
+		return &Watcher{Source: src, Query: q, Interval: 100 * time.Millisecond, Destroyed: d}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +268,7 @@ func TestWatcherDestroyedSelection(t *testing.T) {
 	want := []string{
 		"0s new 127.0.0.1:51234 -> ESTABLISHED",
 		"30ms gone 127.0.0.1:51234 ESTABLISHED -> after 30ms",
+		"30ms gone 0x4e CLOSE ->",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
@@ -355,6 +360,30 @@ func TestWatcherListedTwice(t *testing.T) {
 	want := []string{
 		"0s new 127.0.0.1:7788 -> ESTABLISHED",
 		"10ms new 127.0.0.1:51234 -> ESTABLISHED",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatcherLateDestroy: a destroy report that comes after the poll that
+// found the socket gone is not reported again.
+func TestWatcherLateDestroy(t *testing.T) {
+	C := sock(3, CloseWait, wCl, wLn, 12)
+	freed := C
+	freed.State, freed.Inode = Close, 0
+	src := &scriptedSource{snaps: [][]Socket{{C}, {}, {}}}
+	got, err := runWatch(t, 3, func() *Watcher {
+		d := &scriptedDestroys{c: make(chan any)}
+		d.sendAt(150*time.Millisecond, &freed)
+		return &Watcher{Source: src, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond, Destroyed: d}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"0s new 0x3 -> CLOSE_WAIT",
+		"100ms gone 0x3 CLOSE_WAIT -> after 100ms",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

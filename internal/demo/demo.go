@@ -115,6 +115,8 @@ type run struct {
 	mu       sync.Mutex // guards what follows, and the order of entries
 	outErr   error
 	progress map[Role]*progress
+	looks    int           // the reports Events has made
+	looked   chan struct{} // signalled after each report
 	// The sockets' addresses, known as the steps make them.
 	listen, server, client netip.AddrPort
 }
@@ -127,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Addr == (netip.AddrPort{}) {
 		cfg.Addr = DefaultAddr
 	}
-	r := &run{cfg: cfg, start: time.Now(), progress: map[Role]*progress{
+	r := &run{cfg: cfg, start: time.Now(), looked: make(chan struct{}, 1), progress: map[Role]*progress{
 		Listener: newProgress(Listener, cfg.Closer), ServerConn: newProgress(ServerConn, cfg.Closer), Client: newProgress(Client, cfg.Closer),
 	}}
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -165,6 +167,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	err := r.exchange(pause)
+	if err == nil {
+		err = r.settle(ctx, watchDone)
+	}
 	stopWatch()
 	if werr := <-watchDone; err == nil && werr != nil && !errors.Is(werr, context.Canceled) {
 		err = fmt.Errorf("demo: watching the sockets: %w", werr)
@@ -193,6 +198,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (r *run) observe(batch []inspect.WatchEvent) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.looks++
+	select {
+	case r.looked <- struct{}{}:
+	default:
+	}
 	for i := range batch {
 		e := &batch[i]
 		if e.Kind == inspect.EventLost {
@@ -223,6 +233,36 @@ func (r *run) observe(batch []inspect.WatchEvent) error {
 		r.emit(&Entry{Elapsed: at, Kind: EntryState, Socket: role, State: p.observed[len(p.observed)-1], Observed: true})
 	}
 	return r.outErr
+}
+
+// settleTimeout bounds the wait for the last looks at the sockets.
+const settleTimeout = 5 * time.Second
+
+// settle waits until Events has looked at the sockets twice more, so that
+// one look began after the last step, however long a look takes: a dump
+// walks the kernel's whole TCP table, shared by every namespace.
+func (r *run) settle(ctx context.Context, watchDone <-chan error) error {
+	r.mu.Lock()
+	want := r.looks + 2
+	r.mu.Unlock()
+	timeout := time.After(settleTimeout)
+	for {
+		r.mu.Lock()
+		looks := r.looks
+		r.mu.Unlock()
+		if looks >= want {
+			return nil
+		}
+		select {
+		case <-r.looked:
+		case <-timeout:
+			return fmt.Errorf("demo: no look at the sockets in %v after the last step", settleTimeout)
+		case err := <-watchDone:
+			return fmt.Errorf("demo: watching the sockets stopped: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("demo: %w", ctx.Err())
+		}
+	}
 }
 
 // roleOf says which of the demo's sockets s is, by its ends: the listener
