@@ -23,6 +23,11 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		return 0, fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), recordSize)
 	}
 	ne := binary.NativeEndian
+	// The kernel's states and IP protocol numbers fit a byte.
+	proto, from, to := ne.Uint16(b[recProtocol:]), ne.Uint32(b[recOld:]), ne.Uint32(b[recNew:])
+	if proto > 0xff || from > 0xff || to > 0xff {
+		return 0, fmt.Errorf("%w: protocol %d, states %d -> %d", ErrMalformed, proto, from, to)
+	}
 	var local, peer netip.Addr
 	switch family := ne.Uint16(b[recFamily:]); family {
 	case afINET:
@@ -38,12 +43,12 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		Mono:     time.Duration(ne.Uint64(b[recTime:])),
 		SK:       ne.Uint64(b[recSK:]),
 		Cookie:   ne.Uint64(b[recCookie:]),
-		Protocol: inspect.Protocol(ne.Uint16(b[recProtocol:])),
+		Protocol: inspect.Protocol(proto),
 		Family:   inspect.Family(ne.Uint16(b[recFamily:])),
 		Local:    netip.AddrPortFrom(local, binary.BigEndian.Uint16(b[recSport:])),
 		Peer:     netip.AddrPortFrom(peer, binary.BigEndian.Uint16(b[recDport:])),
-		From:     inspect.State(ne.Uint32(b[recOld:])),
-		To:       inspect.State(ne.Uint32(b[recNew:])),
+		From:     inspect.State(from),
+		To:       inspect.State(to),
 	}
 	return ne.Uint64(b[recDrops:]), nil
 }
