@@ -182,12 +182,12 @@ type conversation struct {
 	listener, client netip.AddrPort
 }
 
-// converse listens on loopback, connects, and closes both ends in the
-// order first says, the second end only after it has read the first's
-// FIN (EOF), then closes the listener.
-func converse(loopback string, first closer) (conversation, error) {
+// converse listens on loopback and port (0 for any), connects, and closes
+// both ends in the order first says, the second end only after it has
+// read the first's FIN (EOF), then closes the listener.
+func converse(loopback string, port uint16, first closer) (conversation, error) {
 	var cv conversation
-	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, fmt.Sprint(port)))
 	if err != nil {
 		return cv, err
 	}
@@ -294,12 +294,12 @@ func TestSequences(t *testing.T) {
 				start := monotonic(t)
 				var cv conversation
 				ns.Do(t, func() (err error) {
-					cv, err = converse(loopback, first)
+					cv, err = converse(loopback, 0, first)
 					return err
 				})
 				end := monotonic(t)
 				other.Do(t, func() error {
-					_, err := converse(loopback, first)
+					_, err := converse(loopback, 0, first)
 					return err
 				})
 
