@@ -4,6 +4,7 @@ package trace
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -24,12 +25,14 @@ import (
 // Tracer reports TCP state changes as the kernel makes them. Read from one
 // goroutine; Close may be called from any.
 type Tracer struct {
-	events, drops *ebpf.Map
-	prog          *ebpf.Program
-	link          link.Link
-	rd            *ringbuf.Reader
-	diag          *netlinkdiag.Conn
-	look          lookupFunc
+	events, drops, claims *ebpf.Map
+	// The primary and backup copies of the program (see program) and
+	// their links, in the order they are attached.
+	progs [2]*ebpf.Program
+	links [2]link.Link
+	rd    *ringbuf.Reader
+	diag  *netlinkdiag.Conn
+	look  lookupFunc
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
@@ -38,11 +41,15 @@ type Tracer struct {
 	rec      ringbuf.Record
 	deadline time.Time // the deadline set on rd
 	idleSeen time.Time // when the drop counter was last read while idle
-	// reported is the drop count Read has reported; held is a transition
-	// read after a gap, returned after the error that reports the gap.
-	reported uint64
-	held     *Transition
-	tw       timeWaits
+	// reportedDrops and reportedMisses are the losses Read has reported:
+	// records the full ring refused, and events both copies of the
+	// program missed. held is a transition read after a gap, returned
+	// after the error that reports the gap.
+	reportedDrops  uint64
+	reportedMisses uint64
+	held           *Transition
+	tw             timeWaits
+	repeats        repeats
 
 	closed atomic.Bool
 	lost   atomic.Uint64
@@ -103,16 +110,29 @@ func Open(opts *Options) (*Tracer, error) {
 	if err != nil {
 		return nil, loadError("drop counter", err)
 	}
-	t.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "sockstate",
-		Type:         ebpf.Tracing,
-		AttachType:   ebpf.AttachTraceRawTp,
-		AttachTo:     "inet_sock_set_state",
-		License:      "GPL",
-		Instructions: program(l, inum, t.events.FD(), t.drops.FD()),
+	t.claims, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "sockstate_claim",
+		Type:       ebpf.PerCPUArray,
+		KeySize:    4,
+		ValueSize:  claimSize,
+		MaxEntries: 1,
 	})
 	if err != nil {
-		return nil, loadError("program", err)
+		return nil, loadError("claims", err)
+	}
+	m := maps{events: t.events.FD(), drops: t.drops.FD(), claims: t.claims.FD()}
+	for i, name := range []string{"sockstate", "sockstate_bak"} {
+		t.progs[i], err = ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name:         name,
+			Type:         ebpf.Tracing,
+			AttachType:   ebpf.AttachTraceRawTp,
+			AttachTo:     "inet_sock_set_state",
+			License:      "GPL",
+			Instructions: program(l, inum, m, i == 1),
+		})
+		if err != nil {
+			return nil, loadError("program", err)
+		}
 	}
 	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: o.NetNS})
 	if err != nil {
@@ -128,10 +148,14 @@ func Open(opts *Options) (*Tracer, error) {
 		return nil, fmt.Errorf("trace: clock_gettime: %w", err)
 	}
 	t.wall = time.Now().UnixNano() - ts.Nano()
-	// Attach last: from here on the kernel writes records.
-	t.link, err = link.AttachTracing(link.TracingOptions{Program: t.prog})
-	if err != nil {
-		return nil, loadError("attach to sock:inet_sock_set_state", err)
+	// Attach last: from here on the kernel writes records. The
+	// tracepoint calls its probes in the order they were attached, which
+	// the copies rely on: primary, then backup.
+	for i, p := range t.progs {
+		t.links[i], err = link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return nil, loadError("attach to sock:inet_sock_set_state", err)
+		}
 	}
 	ok = true
 	return t, nil
@@ -257,42 +281,63 @@ func (t *Tracer) Read() (Transition, error) {
 		if err != nil {
 			return Transition{}, err
 		}
+		if t.repeats.seen(&tr) {
+			continue
+		}
 		tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
-		if drops > t.reported {
+		if drops > t.reportedDrops {
 			t.held = &tr
-			return Transition{}, t.lostError(drops)
+			return Transition{}, t.lostError(drops, t.reportedMisses)
 		}
 		t.tw.watch(&tr)
 		return tr, nil
 	}
 }
 
-// checkDrops reads the drop counter and reports a gap not yet reported.
+// checkDrops reads the loss counters and reports a gap not yet reported.
 func (t *Tracer) checkDrops() error {
 	t.idleSeen = time.Now()
-	n, err := t.readDrops()
+	drops, misses, err := t.readLosses()
 	if err != nil {
 		return t.readError(err)
 	}
-	if n > t.reported {
-		return t.lostError(n)
+	if drops > t.reportedDrops || misses > t.reportedMisses {
+		return t.lostError(drops, misses)
 	}
 	return nil
 }
 
-func (t *Tracer) lostError(total uint64) error {
-	n := total - t.reported
-	t.reported = total
-	t.lost.Store(total)
-	return fmt.Errorf("trace: %d transitions dropped, ring buffer full (%d in all): %w", n, total, ErrLost)
+func (t *Tracer) lostError(drops, misses uint64) error {
+	n := drops - t.reportedDrops + misses - t.reportedMisses
+	t.reportedDrops, t.reportedMisses = drops, misses
+	t.lost.Store(drops + misses)
+	return fmt.Errorf("trace: %d transitions lost (%d in all): %w", n, drops+misses, ErrLost)
 }
 
-func (t *Tracer) readDrops() (uint64, error) {
-	var n uint64
-	if err := t.drops.Lookup(uint32(0), &n); err != nil {
-		return 0, fmt.Errorf("drop counter: %w", err)
+// readLosses returns the records the full ring buffer refused, and the
+// events both copies of the program missed: the primary's recursion
+// misses that the backup did not record. It reads the misses before the
+// backup's count, which the backup raises right after the primary's miss.
+func (t *Tracer) readLosses() (drops, misses uint64, err error) {
+	stats, err := t.progs[0].Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("program statistics: %w", err)
 	}
-	return n, nil
+	var claims [][claimSize]byte
+	if err := t.claims.Lookup(uint32(0), &claims); err != nil {
+		return 0, 0, fmt.Errorf("claims: %w", err)
+	}
+	var backups uint64
+	for _, c := range claims {
+		backups += binary.NativeEndian.Uint64(c[claimBackup:])
+	}
+	if err := t.drops.Lookup(uint32(0), &drops); err != nil {
+		return 0, 0, fmt.Errorf("drop counter: %w", err)
+	}
+	if stats.RecursionMisses > backups {
+		misses = stats.RecursionMisses - backups
+	}
+	return drops, misses, nil
 }
 
 // readError wraps err, or says the Tracer is closed if it is.
@@ -303,11 +348,12 @@ func (t *Tracer) readError(err error) error {
 	return fmt.Errorf("trace: read: %w", err)
 }
 
-// Lost returns how many transitions the kernel dropped because the ring
-// buffer was full, since Open.
+// Lost returns how many transitions went unreported since Open: records
+// the full ring buffer refused, and state changes the kernel ran neither
+// copy of the program for.
 func (t *Tracer) Lost() uint64 {
-	if n, err := t.readDrops(); err == nil {
-		return n
+	if drops, misses, err := t.readLosses(); err == nil {
+		return drops + misses
 	}
 	return t.lost.Load()
 }
@@ -318,8 +364,8 @@ func (t *Tracer) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	if n, err := t.readDrops(); err == nil {
-		t.lost.Store(n)
+	if drops, misses, err := t.readLosses(); err == nil {
+		t.lost.Store(drops + misses)
 	}
 	return t.release()
 }
@@ -328,8 +374,10 @@ func (t *Tracer) Close() error {
 // writing, and returns the first error.
 func (t *Tracer) release() error {
 	var errs []error
-	if t.link != nil {
-		errs = append(errs, t.link.Close())
+	for _, l := range t.links {
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
 	}
 	if t.rd != nil {
 		errs = append(errs, t.rd.Close())
@@ -337,8 +385,13 @@ func (t *Tracer) release() error {
 	if t.diag != nil {
 		errs = append(errs, t.diag.Close())
 	}
-	if t.prog != nil {
-		errs = append(errs, t.prog.Close())
+	for _, p := range t.progs {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	if t.claims != nil {
+		errs = append(errs, t.claims.Close())
 	}
 	if t.drops != nil {
 		errs = append(errs, t.drops.Close())
