@@ -370,6 +370,10 @@ func BenchmarkChurn(b *testing.B) {
 	b.ReportMetric(float64(conns)/wall.Seconds(), "conns/s")
 	b.ReportMetric(transitions/wall.Seconds(), "transitions/s")
 	b.ReportMetric(float64(lost), "lost")
+	// Transitions neither read nor counted as lost: each iteration's
+	// listeners, and each connection's client and server.
+	want := b.N*churnWorkers*len(churnListener) + conns*(len(churnClient)+len(churnServer)-1)
+	b.ReportMetric(float64(want)-transitions-float64(lost), "unaccounted")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%cpu")
 	b.ReportMetric(float64(cpu.Microseconds())/transitions*1000, "cpu-µs/1000transitions")
 	if s.RunCount > 0 {
