@@ -23,6 +23,14 @@
 //     Documentation/bpf/ringbuf.rst). When it is full the program counts
 //     the drop in an array map and every later record carries the count,
 //     so a gap is never silent (ErrLost).
+//   - The kernel skips a program that a state change interrupts on the
+//     same CPU (a recursion miss, kernel/trace/bpf_trace.c), so two
+//     copies run and cover for each other; see program.
+//   - Known gap: under churn on a busy machine, about once in 300,000
+//     transitions, an orphaned server socket's FIN_WAIT1 -> FIN_WAIT2 and
+//     FIN_WAIT2 -> CLOSE reach the tracefs record but neither copy of the
+//     program, and the kernel counts no recursion miss; TestChurn shows
+//     it when it happens.
 //   - The kernel filters by network namespace, comparing
 //     sk->__sk_common.skc_net.net->ns.inum with the inode number of the
 //     namespace's nsfs file (namespaces(7)).

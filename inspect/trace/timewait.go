@@ -35,8 +35,9 @@ const (
 	maxWaiting = 4096
 )
 
-// lookupFunc asks sock_diag for the socket with tr's addresses and returns
-// its state and cookie; an error wrapping ENOENT means there is none.
+// lookupFunc asks sock_diag for the socket with tr's addresses and cookie
+// and returns its state and cookie; an error wrapping ENOENT means there
+// is none.
 type lookupFunc func(tr *Transition) (inspect.State, uint64, error)
 
 // timeWaits follows closing sockets until their time-wait sockets are in

@@ -55,10 +55,9 @@ type Transition struct {
 	// TimeWait marks the move into TIME_WAIT, which no tracepoint reports:
 	// the kernel replaces a closing socket with a time-wait socket and
 	// moves the original to CLOSE. The Tracer reports it once an exact
-	// sock_diag lookup of the addresses finds the time-wait socket in
-	// TIME_WAIT; then From is Close, To is TimeWait, Time is when the
-	// lookup found it, and Cookie is the time-wait socket's (normally the
-	// original's, which it inherits).
+	// sock_diag lookup of the addresses and cookie finds the time-wait
+	// socket in TIME_WAIT; then From is Close, To is TimeWait, and Time is
+	// when the lookup found it.
 	TimeWait bool
 }
 
