@@ -245,8 +245,17 @@ func TestChurn(t *testing.T) {
 	}
 	t.Logf("%d connections in %v (%.0f/s), %d transitions traced, %d lost (%d loss reports), %d TIME_WAIT confirmed",
 		conns, elapsed.Round(time.Millisecond), float64(conns)/elapsed.Seconds(), c.traced, lost, c.lostErrs, c.timeWaits)
-	if uint64(c.traced)+lost != uint64(total) {
-		t.Errorf("%d traced + %d lost = %d transitions, want %d for %d connections", c.traced, lost, uint64(c.traced)+lost, total, conns)
+	// The known gap of doc.go: about one transition in 300,000 reaches
+	// tracefs but neither copy of the program, uncounted. Allow one in
+	// 50,000, each spoiling at most one socket's sequence; anything a
+	// broken ring, counter or dedup loses is thousands.
+	unaccounted := total - c.traced - int(lost)
+	allowed := total / 50000
+	if unaccounted < 0 || unaccounted > allowed {
+		t.Errorf("%d traced + %d lost = %d transitions, want %d (at most %d short) for %d connections", c.traced, lost, c.traced+int(lost), total, allowed, conns)
+	}
+	if unaccounted > 0 {
+		t.Logf("%d transitions unaccounted for: the known gap of doc.go", unaccounted)
 	}
 	if (lost > 0) != (c.lostErrs > 0) {
 		t.Fatalf("%d lost but %d loss reports from Read", lost, c.lostErrs)
@@ -276,13 +285,16 @@ func TestChurn(t *testing.T) {
 			// as counted above.
 			counts["server"]++
 		default:
-			t.Errorf("socket %d: %s", cookie, s)
+			counts["spoilt"]++
+			if counts["spoilt"] > unaccounted {
+				t.Errorf("socket %d: %s", cookie, s)
+			}
 		}
 	}
 	want := map[string]int{"listener": churnWorkers, "client": conns, "server": conns}
 	for role, n := range want {
-		if counts[role] != n {
-			t.Errorf("%d %s sequences, want %d", counts[role], role, n)
+		if counts[role] > n || counts[role] < n-counts["spoilt"] {
+			t.Errorf("%d %s sequences, want %d (%d spoilt by the known gap)", counts[role], role, n, counts["spoilt"])
 		}
 	}
 }
