@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,20 +18,45 @@ type NetlinkSource struct {
 	// NetNS is a network namespace file descriptor to query; 0 means the
 	// caller's own namespace.
 	NetNS int
+
+	// dial opens the sock_diag socket; nil means netlinkdiag.Dial. Tests
+	// script the kernel's replies with it.
+	dial func(*netlinkdiag.Config) (diagConn, error)
 }
 
 var _ Source = (*NetlinkSource)(nil)
 
+// diagConn is what Sockets needs of a *netlinkdiag.Conn.
+type diagConn interface {
+	DumpOnce(ctx context.Context, req netlinkdiag.Request, fn func(*netlinkdiag.Msg) error) error
+	Close() error
+}
+
+// maxDumpAttempts bounds how often Sockets dumps a table whose dump the
+// kernel keeps interrupting.
+const maxDumpAttempts = 3
+
 // Sockets dumps the sockets q selects, UDP before TCP and IPv4 before IPv6,
 // the order ss prints them in.
+//
+// A table whose dump the kernel interrupts (NLM_F_DUMP_INTR: the table
+// changed during the walk) is dumped again, up to 3 times in all. If every
+// attempt is interrupted, Sockets keeps the last attempt's sockets, goes on
+// with the other tables, and returns all it has with an error wrapping
+// netlinkdiag.ErrDumpInterrupted.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: s.NetNS})
+	dial := s.dial
+	if dial == nil {
+		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
+	}
+	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
 		return nil, fmt.Errorf("inspect: netlink: %w", err)
 	}
 	defer c.Close()
 
 	var out []Socket
+	var interrupted []string // the tables whose every attempt was interrupted
 	for _, p := range q.protocols() {
 		for _, f := range q.families() {
 			req := netlinkdiag.Request{
@@ -51,17 +77,33 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 				}
 				req.Bytecode = bc
 			}
-			err := c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
-				s := socketFromMsg(p, m)
-				if match == nil || match.Match(&s) {
-					out = append(out, s)
+			// Each attempt starts the table afresh: an interrupted one
+			// may have listed a socket the next lists again.
+			start := len(out)
+			var err error
+			for range maxDumpAttempts {
+				out = out[:start]
+				err = c.DumpOnce(ctx, req, func(m *netlinkdiag.Msg) error {
+					s := socketFromMsg(p, m)
+					if match == nil || match.Match(&s) {
+						out = append(out, s)
+					}
+					return nil
+				})
+				if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+					break
 				}
-				return nil
-			})
-			if err != nil {
+			}
+			switch {
+			case errors.Is(err, netlinkdiag.ErrDumpInterrupted):
+				interrupted = append(interrupted, fmt.Sprintf("%s/%s", p, f))
+			case err != nil:
 				return out, fmt.Errorf("inspect: netlink %s/%s dump: %w", p, f, err)
 			}
 		}
+	}
+	if len(interrupted) > 0 {
+		return out, fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}
 	return out, nil
 }

@@ -3,10 +3,12 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -69,9 +71,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	socks, err := src.Sockets(ctx, q)
-	if err != nil {
-		return err
+	socks, listErr := src.Sockets(ctx, q)
+	// A dump the kernel kept interrupting still listed every socket that
+	// lived through it: print them, then the error.
+	if listErr != nil && !errors.Is(listErr, netlinkdiag.ErrDumpInterrupted) {
+		return listErr
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.json {
@@ -87,7 +91,13 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if listErr != nil {
+		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+	}
+	return nil
 }
 
 // query turns the flags and the words after them into a Query, as ss
