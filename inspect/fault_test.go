@@ -207,3 +207,32 @@ func TestProcUnreadable(t *testing.T) {
 		t.Errorf("Sockets: %v, want it to name %s", err, want)
 	}
 }
+
+// TestProcListsSocketOnce feeds ProcSource a table in which the kernel's
+// walk listed a TIME_WAIT socket twice, with its timer read at two
+// moments, as it does under churn: the socket is listed once.
+func TestProcListsSocketOnce(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(root+"/net", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:9BB4 0100007F:1E6E 06 00000000:00000000 03:00001765 00000000     0        0 0 3 000000008dd58983\n" +
+		"   1: 0100007F:E43A 0100007F:1E6C 06 00000000:00000000 03:0000175B 00000000     0        0 0 3 00000000c9c6e793\n" +
+		"   2: 0100007F:9BB4 0100007F:1E6E 06 00000000:00000000 03:00001760 00000000     0        0 0 3 000000008dd58983\n"
+	if err := os.WriteFile(root+"/net/tcp", []byte(table), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	socks, err := (&ProcSource{Root: root}).Sockets(context.Background(), Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range socks {
+		got = append(got, fmt.Sprintf("%v %v %v", s.State, s.Local, s.Peer))
+	}
+	want := []string{"TIME_WAIT 127.0.0.1:39860 127.0.0.1:7790", "TIME_WAIT 127.0.0.1:58426 127.0.0.1:7788"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sockets (-want +got):\n%s", diff)
+	}
+}

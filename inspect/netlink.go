@@ -37,7 +37,7 @@ type diagConn interface {
 const maxDumpAttempts = 3
 
 // Sockets dumps the sockets q selects, UDP before TCP and IPv4 before IPv6,
-// the order ss prints them in.
+// the order ss prints them in, each once (dropRepeats).
 //
 // A table whose dump the kernel interrupts (NLM_F_DUMP_INTR: the table
 // changed during the walk) is dumped again, up to 3 times in all. If every
@@ -103,9 +103,9 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 		}
 	}
 	if len(interrupted) > 0 {
-		return out, fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
+		return dropRepeats(out, make(map[sighting]struct{}, len(out))), fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}
-	return out, nil
+	return dropRepeats(out, make(map[sighting]struct{}, len(out))), nil
 }
 
 // socketFromMsg copies what the model keeps out of m, whose attributes alias

@@ -231,27 +231,36 @@ type sighting struct {
 	inode uint64
 }
 
-// dedup drops the later of two entries for one socket. Neither /proc nor
-// sock_diag reads the socket tables at one instant: each read of a table
-// walks the hash table on from where the last one stopped, and a socket
-// added meanwhile can shift the walk so that it lists another socket twice
-// (seen here with three sockets: the server's end of a fresh connection
-// twice and the client's end not at all; the rows differed in their
-// timers, so procnet's exact-duplicate rule kept both). Diff would report
-// the second as a new socket. Sockets that share a key but not an inode,
-// such as SO_REUSEPORT listeners under /proc, are kept.
+// dedup drops the later of two entries for one socket, as dropRepeats
+// does, reusing its memory from poll to poll. The sources drop them
+// already; a Watcher may be given another Source.
 func (t *tracker) dedup(socks []Socket) []Socket {
 	if t.seen == nil {
 		t.seen = make(map[sighting]struct{}, len(socks))
 	}
-	clear(t.seen)
+	return dropRepeats(socks, t.seen)
+}
+
+// dropRepeats drops the later of two entries for one socket, using seen
+// (cleared first) to remember them. Neither /proc nor sock_diag reads the
+// socket tables at one instant: each read of a table walks the hash table
+// on from where the last one stopped, and a socket added meanwhile can
+// shift the walk so that it lists another socket twice (seen here with
+// three sockets: the server's end of a fresh connection twice and the
+// client's end not at all; the rows differed in their timers, so procnet's
+// exact-duplicate rule kept both; and under churn, TIME_WAIT sockets in
+// /proc/net/tcp). Diff would report the second as a new socket, and ls
+// would print it twice. Sockets that share a key but not an inode, such
+// as SO_REUSEPORT listeners under /proc, are kept.
+func dropRepeats(socks []Socket, seen map[sighting]struct{}) []Socket {
+	clear(seen)
 	out := socks[:0]
 	for i := range socks {
 		k := sighting{KeyOf(&socks[i]), socks[i].Inode}
-		if _, dup := t.seen[k]; dup {
+		if _, dup := seen[k]; dup {
 			continue
 		}
-		t.seen[k] = struct{}{}
+		seen[k] = struct{}{}
 		out = append(out, socks[i])
 	}
 	return out
