@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 )
 
 const usage = `usage: sockstate COMMAND [FLAGS] [FILTER]
@@ -44,6 +45,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, syscall.EPIPE):
+		// The reader went away (sockstate ls | head -1) and the process
+		// ignores SIGPIPE, which otherwise ends it quietly: end as
+		// quietly, having written all anyone wanted.
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "sockstate: %v\n", err)
