@@ -245,6 +245,14 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"ls", "sport = :"}, "sockstate: ls: filter: expected port after ':' at column 9"},
 		{[]string{"ls", "(", "sport", "=", ":80"}, "sockstate: ls: filter: "},
 		{[]string{"ls", "src", "127.0.0.1/33"}, "sockstate: ls: filter: "},
+		{[]string{"ls", "sport = :80 )"}, `sockstate: ls: filter: ")" has no matching "(" at column 13`},
+		{[]string{"ls", ")"}, `sockstate: ls: filter: expected a condition, found ")" at column 1`},
+		{[]string{"ls", "src", "::1/129"}, `sockstate: ls: filter: bad prefix length "/129" for an IPv6 address at column 8`},
+		{[]string{"ls", "dport", "=", ":-1"}, `sockstate: ls: filter: port "-1" is not a number at column 10`},
+		{[]string{"ls", "not"}, `sockstate: ls: filter: expected a condition after "not", found end of input at column 4`},
+		{[]string{"ls", "--source="}, `sockstate: --source "": use auto, netlink or proc`},
+		{[]string{"watch", "--duration", "9999999999h"}, `sockstate: watch: --duration "9999999999h": not a duration such as 100ms or 2s`},
+		{[]string{"watch", "--interval", "1e400s"}, `sockstate: watch: --interval "1e400s": not a duration such as 100ms or 2s`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

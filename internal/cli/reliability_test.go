@@ -269,3 +269,45 @@ func TestNothingWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileInput runs the binary on command lines built to hurt: huge
+// words, deep nesting, many operators. Each must end with exit 2 and one
+// line on stderr of bounded length, no Go stack trace.
+func TestHostileInput(t *testing.T) {
+	ns := testnet.New(t)
+	self := executable(t)
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"100,000 open parentheses", []string{"ls", strings.Repeat("(", 100_000)}},
+		{"100,000 parentheses as words", append([]string{"ls"}, slices.Repeat([]string{"("}, 100_000)...)},
+		{"30,000 nots", []string{"ls", strings.Repeat("not ", 30_000) + "sport = :1"}},
+		{"6,000 ors and a dangling one", []string{"ls", strings.Repeat("( sport = :1 ) or ", 6_000)}},
+		{"an address of 100,000 digits", []string{"ls", "src", strings.Repeat("1", 100_000)}},
+		{"a port of 100,000 digits", []string{"watch", "sport", "=", ":" + strings.Repeat("9", 100_000)}},
+		{"a flag of 100,000 letters", []string{"ls", "-" + strings.Repeat("t", 100_000) + "z"}},
+		{"invalid UTF-8", []string{"ls", "src", "\xff\xfe"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := cliCommand(t, ns, self, nil, tt.args...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("ended with %v, want exit 2", err)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout has %d bytes, want none", stdout.Len())
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "sockstate: ") || len(msg) > 400 {
+				t.Errorf("stderr of %d bytes, want one line of at most 400: %.500q", len(msg), msg)
+			}
+			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+				t.Errorf("stderr has a stack trace: %.500q", msg)
+			}
+		})
+	}
+}
