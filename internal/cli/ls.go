@@ -115,8 +115,9 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 }
 
 // newSource returns the source --source names; the automatic one says on
-// stderr, once, that it fell back to /proc and why.
-func newSource(name string, stderr io.Writer) (inspect.Source, error) {
+// stderr, once, that it fell back to /proc and why. Tests replace it to
+// script the kernel's failures.
+var newSource = func(name string, stderr io.Writer) (inspect.Source, error) {
 	switch name {
 	case "auto":
 		return inspect.NewAutoSource(func(reason error) {

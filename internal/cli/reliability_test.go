@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // cliCommand returns a command that runs the test binary as the CLI inside
@@ -309,5 +311,43 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("stderr has a stack trace: %.500q", msg)
 			}
 		})
+	}
+}
+
+// interruptedSource lists its sockets with an error saying the kernel kept
+// interrupting the dump, as NetlinkSource does after its last attempt.
+type interruptedSource struct{ socks []inspect.Socket }
+
+func (s interruptedSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
+	return s.socks, fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+}
+
+// TestLsDumpInterrupted requires ls, when the kernel interrupted every
+// attempt at a dump, to print the sockets it got, then one line on
+// stderr saying the listing may be incomplete, and exit 1.
+func TestLsDumpInterrupted(t *testing.T) {
+	socks := []inspect.Socket{
+		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("0.0.0.0:0")},
+		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("127.0.0.1:40000")},
+	}
+	defer func(f func(string, io.Writer) (inspect.Source, error)) { newSource = f }(newSource)
+	newSource = func(string, io.Writer) (inspect.Source, error) { return interruptedSource{socks}, nil }
+
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"ls", "-taH"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := []string{
+		"tcp LISTEN 127.0.0.1:80 0.0.0.0:0",
+		"tcp ESTABLISHED 127.0.0.1:80 127.0.0.1:40000",
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, testnet.ParseTable(t, stdout.String(), nil, testnet.Columns{Netid: "tcp"})); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	wantErr := "sockstate: ls: the listing may be incomplete: inspect: netlink dump of tcp/inet, 3 attempts each: dump interrupted\n"
+	if stderr.String() != wantErr {
+		t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
 	}
 }
