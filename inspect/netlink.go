@@ -103,9 +103,9 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 		}
 	}
 	if len(interrupted) > 0 {
-		return dropRepeats(out, make(map[sighting]struct{}, len(out))), fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
+		return dropRepeats(out, &sightings{}), fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}
-	return dropRepeats(out, make(map[sighting]struct{}, len(out))), nil
+	return dropRepeats(out, &sightings{}), nil
 }
 
 // socketFromMsg copies what the model keeps out of m, whose attributes alias

@@ -71,7 +71,7 @@ func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
 			}
 		}
 	}
-	return dropRepeats(out, make(map[sighting]struct{}, len(out))), nil
+	return dropRepeats(out, &sightings{}), nil
 }
 
 func procFile(p Protocol, f Family) procnet.File {
