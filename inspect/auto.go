@@ -37,7 +37,7 @@ func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 	s.mu.Unlock()
 	if !fellBack {
 		socks, err := s.Netlink.Sockets(ctx, q)
-		if !netlinkUnavailable(err) {
+		if !NetlinkUnavailable(err) {
 			return socks, err
 		}
 		s.mu.Lock()
@@ -54,7 +54,7 @@ func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 // netlinkUnavailable reports whether err means sock_diag cannot serve this
 // query at all (no NETLINK_SOCK_DIAG, no inet_diag module for the protocol,
 // or a sandbox that forbids the socket), as opposed to a failure of one dump.
-func netlinkUnavailable(err error) bool {
+func NetlinkUnavailable(err error) bool {
 	for _, errno := range []unix.Errno{
 		unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.ENOENT,
 		unix.EOPNOTSUPP, unix.EPERM, unix.EACCES,

@@ -190,7 +190,7 @@ func TestNetlinkBadNamespace(t *testing.T) {
 	if !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("Sockets in a regular file's namespace: %v, want EINVAL", err)
 	}
-	if netlinkUnavailable(err) {
+	if NetlinkUnavailable(err) {
 		t.Errorf("%v counts as netlink unavailable", err)
 	}
 }

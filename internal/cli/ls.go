@@ -124,9 +124,21 @@ var newSource = func(name string, stderr io.Writer) (inspect.Source, error) {
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
 		}), nil
 	case "netlink":
-		return &inspect.NetlinkSource{}, nil
+		return netlinkOnly{&inspect.NetlinkSource{}}, nil
 	case "proc":
 		return &inspect.ProcSource{}, nil
 	}
 	return nil, usagef("--source %q: use auto, netlink or proc", name)
+}
+
+// netlinkOnly is the netlink source that --source netlink asks for: when
+// sock_diag is unavailable it fails, saying what would work instead.
+type netlinkOnly struct{ inspect.Source }
+
+func (s netlinkOnly) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
+	socks, err := s.Source.Sockets(ctx, q)
+	if inspect.NetlinkUnavailable(err) {
+		return socks, fmt.Errorf("%w; --source proc reads /proc/net instead", err)
+	}
+	return socks, err
 }

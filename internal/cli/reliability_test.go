@@ -163,6 +163,27 @@ func TestAutoFallbackOneLine(t *testing.T) {
 	}
 }
 
+// TestNetlinkOnlyUnavailable makes sock_diag unavailable to the source
+// --source netlink asks for: it fails, keeping the errno, and says what
+// would work instead, where auto would have fallen back.
+func TestNetlinkOnlyUnavailable(t *testing.T) {
+	var stderr bytes.Buffer
+	src, err := newSource("netlink", &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl := src.(netlinkOnly)
+	nl.Source = unavailableSource{}
+	_, err = nl.Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
+	want := "dial netlink: protocol not supported; --source proc reads /proc/net instead"
+	if err == nil || err.Error() != want || !errors.Is(err, unix.EPROTONOSUPPORT) {
+		t.Errorf("Sockets: %v, want %q wrapping EPROTONOSUPPORT", err, want)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr %q, want nothing: the caller reports the error", stderr.String())
+	}
+}
+
 // unavailableSource is a netlink source on a kernel without sock_diag.
 type unavailableSource struct{}
 
