@@ -9,7 +9,8 @@ import (
 // reply follows the reply to one request across the datagrams that carry
 // it. The kernel answers a dump with NLM_F_MULTI messages closed by
 // NLMSG_DONE, an exact lookup with one message, and either with NLMSG_ERROR
-// when it refuses the request.
+// when it refuses the request. It answers SOCK_DESTROY, sent with
+// NLM_F_ACK, with NLMSG_ERROR alone: error 0 acknowledges success.
 type reply struct {
 	seq, pid uint32 // the request's nlmsg_seq and the socket's port id
 	dump     bool   // the request carried NLM_F_DUMP

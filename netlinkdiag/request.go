@@ -18,10 +18,12 @@ const (
 
 	nlmFRequest  = 0x1
 	nlmFMulti    = 0x2
+	nlmFAck      = 0x4
 	nlmFDumpIntr = 0x10
 	nlmFDump     = 0x300 // NLM_F_ROOT | NLM_F_MATCH
 
 	sockDiagByFamily = 20
+	sockDestroy      = 21
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
 )
@@ -53,10 +55,11 @@ type SockID struct {
 // maxBytecode is the longest bytecode that fits an attribute's u16 length.
 const maxBytecode = 0xffff - sizeofNlAttr
 
-// appendRequest appends to b a SOCK_DIAG_BY_FAMILY request with the netlink
-// flags and sequence number given. All fields but the ports and addresses of
+// appendRequest appends to b a request of the netlink message type typ
+// (SOCK_DIAG_BY_FAMILY or SOCK_DESTROY) with the flags and sequence number
+// given. All fields but the ports and addresses of
 // id are in native byte order.
-func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+func appendRequest(b []byte, typ uint16, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
 	if req.Family != afINET && req.Family != afINET6 {
 		return b, fmt.Errorf("netlinkdiag: request for address family %d, want AF_INET or AF_INET6", req.Family)
 	}
@@ -73,7 +76,7 @@ func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) (
 
 	ne := binary.NativeEndian
 	ne.PutUint32(m[0:4], uint32(size))
-	ne.PutUint16(m[4:6], sockDiagByFamily)
+	ne.PutUint16(m[4:6], typ)
 	ne.PutUint16(m[6:8], flags)
 	ne.PutUint32(m[8:12], seq)
 	// nlmsg_pid stays 0: the kernel knows the sender.
