@@ -31,12 +31,14 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 	defer c.Close()
 
 	var out []Socket
+	ext := newExtDecoder(q)
 	for _, p := range q.protocols() {
 		for _, f := range q.families() {
 			req := netlinkdiag.Request{
 				Family:   uint8(f),
 				Protocol: uint8(p),
 				States:   uint32(q.States),
+				Ext:      ext.mask,
 			}
 			// The kernel runs the filter as bytecode; one too long for it
 			// is run here instead.
@@ -53,9 +55,13 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 			}
 			err := c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
 				s := socketFromMsg(p, m)
-				if match == nil || match.Match(&s) {
-					out = append(out, s)
+				if match != nil && !match.Match(&s) {
+					return nil
 				}
+				if err := ext.decode(m, &s); err != nil {
+					return err
+				}
+				out = append(out, s)
 				return nil
 			})
 			if err != nil {

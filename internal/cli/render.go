@@ -6,10 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"time"
 
 	"github.com/sockstate/sockstate/inspect"
 )
@@ -18,6 +15,12 @@ type tableOptions struct {
 	// netid and state show those columns; ss leaves them out when only
 	// one protocol, or one state, is listed.
 	netid, state, header, extended bool
+	// timers (-o) adds timer:(...), info (-i) the tcp_info line and
+	// memory (-m) the skmem line, as ss does.
+	timers, info, memory bool
+	// processes (-p), when not nil, maps socket inodes to the processes
+	// holding them, printed as users:(...) in a Process column.
+	processes map[uint64][]inspect.Process
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -29,67 +32,192 @@ func stateName(s *inspect.Socket) string {
 	return s.State.String()
 }
 
-// endpoint prints ap as ss does: [v6]:port, with * for port 0.
-func endpoint(ap netip.AddrPort) string {
-	port := "*"
-	if ap.Port() != 0 {
-		port = strconv.Itoa(int(ap.Port()))
-	}
+// appendEndpoint appends ap as ss prints it: [v6]:port, with * for port 0.
+func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
 	if ap.Addr().Is6() {
-		return "[" + ap.Addr().String() + "]:" + port
+		b = append(b, '[')
+		b = ap.Addr().AppendTo(b)
+		b = append(b, ']')
+	} else {
+		b = ap.Addr().AppendTo(b)
 	}
-	return ap.Addr().String() + ":" + port
+	b = append(b, ':')
+	if ap.Port() == 0 {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
-func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithPadding(tw.Padding{Right: " ", Overwrite: true}),
-	)
-	if o.header {
-		h := []any{"Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
-		if o.state {
-			h = append([]any{"State"}, h...)
-		}
-		if o.netid {
-			h = append([]any{"Netid"}, h...)
-		}
-		if o.extended {
-			h = append(h, "UID", "Inode", "Cookie")
-		}
-		t.Header(h...)
+// table lays out rows of left-aligned columns, each cell padded to its
+// column's width and followed by a space, as the table has always looked.
+// A row may end in free text that is not aligned (ss's Process column and
+// what follows it) and be followed by a second, tab-indented line (the
+// -i and -m details). All text lives in one buffer: a listing of 100,000
+// sockets makes no allocation per cell.
+type table struct {
+	cols   int
+	buf    []byte
+	ends   []int32 // end of each segment in buf: cols cells, the free text, the second line
+	second []bool  // whether each row has a second line
+	widths []int
+}
+
+// segsPerRow is the number of segments a row has besides its cells.
+const segsPerRow = 2
+
+func (t *table) end() { t.ends = append(t.ends, int32(len(t.buf))) }
+
+// segment returns the text of segment i of row r.
+func (t *table) segment(r, i int) []byte {
+	k := r*(t.cols+segsPerRow) + i
+	start := int32(0)
+	if k > 0 {
+		start = t.ends[k-1]
 	}
-	for i := range socks {
-		s := &socks[i]
-		row := []any{s.RecvQ, s.SendQ, endpoint(s.Local), endpoint(s.Peer)}
-		if o.state {
-			row = append([]any{stateName(s)}, row...)
+	return t.buf[start:t.ends[k]]
+}
+
+// write writes the rows, padding each cell to its column's width.
+func (t *table) write(w io.Writer) error {
+	t.widths = make([]int, t.cols)
+	rows := len(t.second)
+	for r := range rows {
+		for i := range t.cols {
+			t.widths[i] = max(t.widths[i], len(t.segment(r, i)))
 		}
-		if o.netid {
-			row = append([]any{s.Protocol.String()}, row...)
+	}
+	const spaces = "                                                                "
+	var line []byte
+	for r := range rows {
+		line = line[:0]
+		for i := range t.cols {
+			cell := t.segment(r, i)
+			line = append(line, cell...)
+			for pad := t.widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
+				line = append(line, spaces[:min(pad, len(spaces))]...)
+			}
 		}
-		if o.extended {
-			row = append(row, s.UID, s.Inode, cookieText(s.Cookie))
+		line = append(line, t.segment(r, t.cols)...)
+		line = append(line, '\n')
+		if t.second[r] {
+			line = append(line, '\t')
+			line = append(line, t.segment(r, t.cols+1)...)
+			line = append(line, '\n')
 		}
-		if err := t.Append(row...); err != nil {
+		if _, err := w.Write(line); err != nil {
 			return err
 		}
 	}
-	return t.Render()
+	return nil
+}
+
+func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
+	t := &table{cols: 4}
+	if o.netid {
+		t.cols++
+	}
+	if o.state {
+		t.cols++
+	}
+	if o.extended {
+		t.cols += 3
+	}
+	t.buf = make([]byte, 0, 64*(len(socks)+1))
+	t.ends = make([]int32, 0, (t.cols+segsPerRow)*(len(socks)+1))
+	t.second = make([]bool, 0, len(socks)+1)
+	if o.header {
+		cell := func(s string) {
+			t.buf = append(t.buf, s...)
+			t.end()
+		}
+		if o.netid {
+			cell("Netid")
+		}
+		if o.state {
+			cell("State")
+		}
+		cell("Recv-Q")
+		cell("Send-Q")
+		cell("Local Address:Port")
+		cell("Peer Address:Port")
+		if o.extended {
+			cell("UID")
+			cell("Inode")
+			cell("Cookie")
+		}
+		if o.processes != nil {
+			cell("Process")
+		} else {
+			t.end()
+		}
+		t.end()
+		t.second = append(t.second, false)
+	}
+	for i := range socks {
+		s := &socks[i]
+		if o.netid {
+			t.buf = append(t.buf, s.Protocol.String()...)
+			t.end()
+		}
+		if o.state {
+			t.buf = append(t.buf, stateName(s)...)
+			t.end()
+		}
+		t.buf = strconv.AppendUint(t.buf, uint64(s.RecvQ), 10)
+		t.end()
+		t.buf = strconv.AppendUint(t.buf, uint64(s.SendQ), 10)
+		t.end()
+		t.buf = appendEndpoint(t.buf, s.Local)
+		t.end()
+		t.buf = appendEndpoint(t.buf, s.Peer)
+		t.end()
+		if o.extended {
+			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
+			t.end()
+			t.buf = strconv.AppendUint(t.buf, s.Inode, 10)
+			t.end()
+			t.buf = appendCookie(t.buf, s.Cookie)
+			t.end()
+		}
+
+		// The free text: users, then the timer, as ss orders them.
+		start := len(t.buf)
+		if procs := o.processes[s.Inode]; len(procs) > 0 && s.Inode != 0 {
+			t.buf = appendUsers(t.buf, procs)
+		}
+		if o.timers && s.Timer != inspect.TimerNone {
+			if len(t.buf) > start {
+				t.buf = append(t.buf, ' ')
+			}
+			t.buf = appendTimer(t.buf, s)
+		}
+		t.end()
+
+		// ss prints the second line for every socket with -m, and for
+		// every TCP socket with -i, even when the kernel sent nothing
+		// to put on it (TIME_WAIT).
+		second := o.memory || (o.info && s.Protocol == inspect.TCP)
+		if o.memory && s.Memory != nil {
+			t.buf = appendMemory(t.buf, s.Memory)
+		}
+		if o.info && s.Info != nil {
+			t.buf = appendInfo(t.buf, s.State, s.Info, o.timers)
+		}
+		t.end()
+		t.second = append(t.second, second)
+	}
+	return t.write(w)
 }
 
 func cookieText(c uint64) string {
+	return string(appendCookie(nil, c))
+}
+
+func appendCookie(b []byte, c uint64) []byte {
 	if c == 0 {
-		return "-"
+		return append(b, '-')
 	}
-	return "0x" + strconv.FormatUint(c, 16)
+	return strconv.AppendUint(append(b, "0x"...), c, 16)
 }
 
 type jsonEndpoint struct {
@@ -98,19 +226,157 @@ type jsonEndpoint struct {
 }
 
 type jsonSocket struct {
-	Netid  string       `json:"netid"`
-	Family string       `json:"family"`
-	State  string       `json:"state"`
-	RecvQ  uint32       `json:"recv_q"`
-	SendQ  uint32       `json:"send_q"`
-	Local  jsonEndpoint `json:"local"`
-	Peer   jsonEndpoint `json:"peer"`
-	UID    uint32       `json:"uid"`
-	Inode  uint64       `json:"inode"`
-	Cookie string       `json:"cookie,omitempty"`
+	Netid   string        `json:"netid"`
+	Family  string        `json:"family"`
+	State   string        `json:"state"`
+	RecvQ   uint32        `json:"recv_q"`
+	SendQ   uint32        `json:"send_q"`
+	Local   jsonEndpoint  `json:"local"`
+	Peer    jsonEndpoint  `json:"peer"`
+	UID     uint32        `json:"uid"`
+	Inode   uint64        `json:"inode"`
+	Cookie  string        `json:"cookie,omitempty"`
+	Timer   *jsonTimer    `json:"timer,omitempty"`
+	Process []jsonProcess `json:"process,omitempty"`
+	Memory  *jsonMemory   `json:"memory,omitempty"`
+	Info    *jsonTCPInfo  `json:"info,omitempty"`
 }
 
-func newJSONSocket(s *inspect.Socket) jsonSocket {
+type jsonTimer struct {
+	Name      string `json:"name"`
+	ExpiresMS int64  `json:"expires_ms"`
+	Retrans   uint8  `json:"retrans"`
+}
+
+type jsonProcess struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	FD   int    `json:"fd"`
+}
+
+type jsonMemory struct {
+	RmemAlloc  uint32  `json:"rmem_alloc"`
+	RcvBuf     uint32  `json:"rcvbuf"`
+	WmemAlloc  uint32  `json:"wmem_alloc"`
+	SndBuf     uint32  `json:"sndbuf"`
+	FwdAlloc   uint32  `json:"fwd_alloc"`
+	WmemQueued uint32  `json:"wmem_queued"`
+	OptMem     uint32  `json:"optmem"`
+	Backlog    *uint32 `json:"backlog,omitempty"`
+	Drops      *uint32 `json:"drops,omitempty"`
+}
+
+// jsonTCPInfo is -i's "info" object: times in milliseconds (fractions for
+// microsecond precision), rates in bits per second as ss prints them,
+// counts as the kernel keeps them.
+type jsonTCPInfo struct {
+	State         string   `json:"state"`
+	CAState       string   `json:"ca_state"`
+	Options       []string `json:"options"`
+	SndWScale     *uint8   `json:"snd_wscale,omitempty"`
+	RcvWScale     *uint8   `json:"rcv_wscale,omitempty"`
+	Congestion    string   `json:"congestion,omitempty"`
+	RTOMS         float64  `json:"rto_ms"`
+	ATOMS         float64  `json:"ato_ms"`
+	RTTMS         float64  `json:"rtt_ms"`
+	RTTVarMS      float64  `json:"rttvar_ms"`
+	MinRTTMS      float64  `json:"min_rtt_ms"`
+	RcvRTTMS      float64  `json:"rcv_rtt_ms"`
+	Backoff       uint8    `json:"backoff"`
+	SndMSS        uint32   `json:"mss"`
+	RcvMSS        uint32   `json:"rcv_mss"`
+	AdvMSS        uint32   `json:"advmss"`
+	PMTU          uint32   `json:"pmtu"`
+	Cwnd          uint32   `json:"cwnd"`
+	SSThresh      *uint32  `json:"ssthresh,omitempty"`
+	RcvSSThresh   uint32   `json:"rcv_ssthresh"`
+	RcvSpace      uint32   `json:"rcv_space"`
+	Reordering    uint32   `json:"reordering"`
+	SndWnd        uint32   `json:"snd_wnd"`
+	RcvWnd        uint32   `json:"rcv_wnd"`
+	Unacked       uint32   `json:"unacked"`
+	Sacked        uint32   `json:"sacked"`
+	Lost          uint32   `json:"lost"`
+	Retrans       uint32   `json:"retrans"`
+	TotalRetrans  uint32   `json:"total_retrans"`
+	DSACKDups     uint32   `json:"dsack_dups"`
+	ReordSeen     uint32   `json:"reord_seen"`
+	RcvOOOPack    uint32   `json:"rcv_ooopack"`
+	NotSent       uint32   `json:"notsent"`
+	BytesSent     uint64   `json:"bytes_sent"`
+	BytesRetrans  uint64   `json:"bytes_retrans"`
+	BytesAcked    uint64   `json:"bytes_acked"`
+	BytesReceived uint64   `json:"bytes_received"`
+	SegsOut       uint32   `json:"segs_out"`
+	SegsIn        uint32   `json:"segs_in"`
+	DataSegsOut   uint32   `json:"data_segs_out"`
+	DataSegsIn    uint32   `json:"data_segs_in"`
+	Delivered     uint32   `json:"delivered"`
+	DeliveredCE   uint32   `json:"delivered_ce"`
+	LastSendMS    int64    `json:"lastsnd_ms"`
+	LastRecvMS    int64    `json:"lastrcv_ms"`
+	LastAckMS     int64    `json:"lastack_ms"`
+	PacingRate    *float64 `json:"pacing_rate_bps,omitempty"`
+	MaxPacingRate *float64 `json:"max_pacing_rate_bps,omitempty"`
+	DeliveryRate  float64  `json:"delivery_rate_bps"`
+	AppLimited    bool     `json:"app_limited"`
+	BusyMS        int64    `json:"busy_ms"`
+	RwndLimitedMS int64    `json:"rwnd_limited_ms"`
+	SndbufLimitMS int64    `json:"sndbuf_limited_ms"`
+	BBR           *jsonBBR `json:"bbr,omitempty"`
+}
+
+type jsonBBR struct {
+	BW         float64 `json:"bw_bps"`
+	MinRTTMS   float64 `json:"min_rtt_ms"`
+	PacingGain float64 `json:"pacing_gain"`
+	CwndGain   float64 `json:"cwnd_gain"`
+}
+
+func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
+	names := in.Options.Names()
+	if names == nil {
+		names = []string{}
+	}
+	j := &jsonTCPInfo{
+		State: in.State.String(), CAState: in.CAState.String(), Options: names, Congestion: in.Congestion,
+		RTOMS: ms(in.RTO), ATOMS: ms(in.ATO), RTTMS: ms(in.RTT), RTTVarMS: ms(in.RTTVar),
+		MinRTTMS: ms(in.MinRTT), RcvRTTMS: ms(in.RcvRTT), Backoff: in.Backoff,
+		SndMSS: in.SndMSS, RcvMSS: in.RcvMSS, AdvMSS: in.AdvMSS, PMTU: in.PMTU, Cwnd: in.SndCwnd,
+		RcvSSThresh: in.RcvSSThresh, RcvSpace: in.RcvSpace, Reordering: in.Reordering,
+		SndWnd: in.SndWnd, RcvWnd: in.RcvWnd, Unacked: in.Unacked, Sacked: in.Sacked, Lost: in.Lost,
+		Retrans: in.Retrans, TotalRetrans: in.TotalRetrans, DSACKDups: in.DSACKDups, ReordSeen: in.ReordSeen,
+		RcvOOOPack: in.RcvOOOPack, NotSent: in.NotSentBytes,
+		BytesSent: in.BytesSent, BytesRetrans: in.BytesRetrans, BytesAcked: in.BytesAcked, BytesReceived: in.BytesReceived,
+		SegsOut: in.SegsOut, SegsIn: in.SegsIn, DataSegsOut: in.DataSegsOut, DataSegsIn: in.DataSegsIn,
+		Delivered: in.Delivered, DeliveredCE: in.DeliveredCE,
+		LastSendMS: int64(in.LastDataSent / time.Millisecond), LastRecvMS: int64(in.LastDataRecv / time.Millisecond),
+		LastAckMS:    int64(in.LastAckRecv / time.Millisecond),
+		DeliveryRate: float64(in.DeliveryRate) * 8, AppLimited: in.AppLimited,
+		BusyMS: int64(in.BusyTime / time.Millisecond), RwndLimitedMS: int64(in.RwndLimited / time.Millisecond),
+		SndbufLimitMS: int64(in.SndbufLimited / time.Millisecond),
+	}
+	if in.Options&inspect.OptWScale != 0 {
+		j.SndWScale, j.RcvWScale = &in.SndWScale, &in.RcvWScale
+	}
+	if in.SndSSThresh < ssthreshNoLimit {
+		j.SSThresh = &in.SndSSThresh
+	}
+	if in.PacingRate != 0 && in.PacingRate != unlimitedRate {
+		r := float64(in.PacingRate) * 8
+		j.PacingRate = &r
+	}
+	if in.MaxPacingRate != 0 && in.MaxPacingRate != unlimitedRate {
+		r := float64(in.MaxPacingRate) * 8
+		j.MaxPacingRate = &r
+	}
+	if bbr := in.BBR; bbr != nil {
+		j.BBR = &jsonBBR{BW: float64(bbr.BW) * 8, MinRTTMS: ms(bbr.MinRTT), PacingGain: bbr.PacingGain, CwndGain: bbr.CwndGain}
+	}
+	return j
+}
+
+func newJSONSocket(s *inspect.Socket, o *tableOptions) jsonSocket {
 	j := jsonSocket{
 		Netid:  s.Protocol.String(),
 		Family: s.Family.String(),
@@ -125,11 +391,34 @@ func newJSONSocket(s *inspect.Socket) jsonSocket {
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
 	}
+	if o.timers && s.Timer != inspect.TimerNone {
+		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
+	}
+	if s.Inode != 0 {
+		for _, p := range o.processes[s.Inode] {
+			j.Process = append(j.Process, jsonProcess(p))
+		}
+	}
+	if m := s.Memory; o.memory && m != nil {
+		j.Memory = &jsonMemory{RmemAlloc: m.RmemAlloc, RcvBuf: m.RcvBuf, WmemAlloc: m.WmemAlloc, SndBuf: m.SndBuf,
+			FwdAlloc: m.FwdAlloc, WmemQueued: m.WmemQueued, OptMem: m.OptMem}
+		if m.Vars > 7 {
+			j.Memory.Backlog = &m.Backlog
+		}
+		if m.Vars > 8 {
+			j.Memory.Drops = &m.Drops
+		}
+	}
+	if o.info && s.Info != nil {
+		j.Info = newJSONTCPInfo(s.Info)
+	}
 	return j
 }
 
-// writeJSON writes one JSON array, an object per socket, streaming.
-func writeJSON(w io.Writer, socks []inspect.Socket) error {
+// writeJSON writes one JSON array, an object per socket, streaming. The
+// timer, process, memory and info keys come with -o, -p, -m and -i, for
+// the sockets that have them.
+func writeJSON(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
@@ -140,7 +429,7 @@ func writeJSON(w io.Writer, socks []inspect.Socket) error {
 				return err
 			}
 		}
-		if err := enc.Encode(newJSONSocket(&socks[i])); err != nil {
+		if err := enc.Encode(newJSONSocket(&socks[i], &o)); err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
 	}

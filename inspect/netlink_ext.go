@@ -1,0 +1,108 @@
+package inspect
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
+)
+
+// extDecoder decodes the sock_diag extensions a Query asks for into the
+// model. It allocates the model's records in slabs, because a listing of
+// 100,000 sockets would otherwise make as many small allocations, and it
+// reuses the congestion control's name while it stays the same.
+type extDecoder struct {
+	mask uint8 // the idiag_ext bits to ask for
+
+	info netlinkdiag.TCPInfo
+	mem  netlinkdiag.SkMemInfo
+	bbr  netlinkdiag.BBRInfo
+
+	infos []TCPInfo
+	mems  []Memory
+	bbrs  []BBRInfo
+	cong  string
+}
+
+// slabSize is how many records each slab holds.
+const slabSize = 512
+
+func newExtDecoder(q Query) *extDecoder {
+	d := &extDecoder{}
+	if q.Info {
+		// The kernel sends a congestion control's own record, such as
+		// BBR's, when asked for INET_DIAG_VEGASINFO.
+		d.mask |= netlinkdiag.ExtInfo | netlinkdiag.ExtCong | netlinkdiag.ExtVegasInfo
+	}
+	if q.Memory {
+		d.mask |= netlinkdiag.ExtSkMemInfo
+	}
+	return d
+}
+
+// decode fills s.Info and s.Memory from m's attributes, for the extensions
+// asked for. A malformed attribute is an error.
+func (d *extDecoder) decode(m *netlinkdiag.Msg, s *Socket) error {
+	if d.mask == 0 {
+		return nil
+	}
+	var cong []byte
+	haveInfo, haveBBR := false, false
+	ad := netlinkdiag.NewAttrDecoder(m.Attrs)
+	for ad.Next() {
+		var err error
+		switch ad.Type() {
+		case netlinkdiag.AttrInfo:
+			if d.mask&netlinkdiag.ExtInfo != 0 && s.Protocol == TCP {
+				err = netlinkdiag.DecodeTCPInfo(ad.Bytes(), &d.info)
+				haveInfo = err == nil
+			}
+		case netlinkdiag.AttrCong:
+			cong = ad.Bytes()
+			if i := bytes.IndexByte(cong, 0); i >= 0 {
+				cong = cong[:i]
+			}
+		case netlinkdiag.AttrBBRInfo:
+			err = netlinkdiag.DecodeBBRInfo(ad.Bytes(), &d.bbr)
+			haveBBR = err == nil
+		case netlinkdiag.AttrSkMemInfo:
+			if d.mask&netlinkdiag.ExtSkMemInfo != 0 {
+				if err = netlinkdiag.DecodeSkMemInfo(ad.Bytes(), &d.mem); err == nil {
+					s.Memory = next(&d.mems)
+					*s.Memory = memoryFrom(&d.mem)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("inspect: socket %v %v: %w", s.Local, s.Peer, err)
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return fmt.Errorf("inspect: socket %v %v: %w", s.Local, s.Peer, err)
+	}
+	if !haveInfo {
+		return nil
+	}
+	s.Info = next(&d.infos)
+	tcpInfoFrom(&d.info, s.Info)
+	if string(cong) != d.cong {
+		d.cong = string(cong)
+	}
+	s.Info.Congestion = d.cong
+	if haveBBR {
+		s.Info.BBR = next(&d.bbrs)
+		*s.Info.BBR = bbrFrom(&d.bbr)
+	}
+	return nil
+}
+
+// next returns a pointer to a new zero record from the slab *slab,
+// starting a new slab when it is full. Records stay where they are: a full
+// slab is left to the records that point into it.
+func next[T any](slab *[]T) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, slabSize)
+	}
+	*slab = (*slab)[:len(*slab)+1]
+	return &(*slab)[len(*slab)-1]
+}
