@@ -74,8 +74,9 @@ type Socket struct {
 	Retransmits uint8
 	// Info is the TCP internals (tcp_info and the congestion control),
 	// filled by the netlink source for TCP sockets when Query.Info is set;
-	// nil otherwise, and for the minisockets of TIME_WAIT and SYN_RECV,
-	// which the kernel keeps no tcp_info for.
+	// nil otherwise, and for the minisockets the kernel keeps no tcp_info
+	// for: TIME_WAIT, an orphaned FIN_WAIT2 kept as a timewait socket, and
+	// a connection request in SYN_RECV.
 	Info *TCPInfo
 	// Memory is the socket's memory use, filled by the netlink source when
 	// Query.Memory is set; nil otherwise and for minisockets.
