@@ -1,6 +1,9 @@
 package inspect
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Process is one file descriptor that refers to a socket: the process
 // holding it, the process's command name, and the descriptor's number.
@@ -11,35 +14,114 @@ type Process struct {
 	FD   int
 }
 
-// Processes finds the processes holding socks: it returns, for each socket
-// inode among socks that some process holds, every descriptor referring to
-// it, ordered by process id and then descriptor. Sockets that hold no file
-// (inode 0, such as TIME_WAIT) are never in the map.
+// ProcessTable is a snapshot of the socket descriptors of every process:
+// which socket inode each refers to. Join it to a listing with Owners.
+type ProcessTable struct {
+	hits  []fdHit
+	comms map[int32]string
+	// Skipped counts the processes whose descriptors could not be read
+	// (another user's, for a caller without CAP_SYS_PTRACE).
+	Skipped int
+}
+
+// fdHit is one descriptor that refers to a socket.
+type fdHit struct {
+	inode   uint64
+	pid, fd int32
+}
+
+// ReadProcessTable makes one pass over root/<pid>/fd for every process
+// (root is "/proc" when empty), reading each descriptor's link and keeping
+// those that name a socket, and reads the command name of each process
+// that holds one. The processes are shared among GOMAXPROCS goroutines. It
+// needs no listing of sockets, so it can run while one is made.
 //
-// It makes one pass over root/<pid>/fd for every process (root is "/proc"
-// when empty), reading each descriptor's link and looking it up among the
-// inodes of socks, so it costs one readlink per open descriptor on the
-// machine and reads a process's command name only if the process holds one
-// of socks. The processes are shared among GOMAXPROCS goroutines.
-//
-// Sockets belong to a network namespace but descriptors to processes, which
-// may be in any namespace: every process is searched, whichever namespace
-// socks came from. Processes whose descriptors the caller may not read
-// (another user's, for a caller without CAP_SYS_PTRACE) are skipped and
-// counted in skipped; processes that exit during the pass are left out
-// without being counted.
-func Processes(ctx context.Context, socks []Socket, root string) (owners map[uint64][]Process, skipped int, err error) {
+// Sockets belong to a network namespace but descriptors to processes,
+// which may be in any namespace: every process is read. Processes whose
+// descriptors the caller may not read are counted in Skipped; processes
+// that exit during the pass are left out without being counted.
+func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 	if root == "" {
 		root = "/proc"
 	}
-	want := make(map[uint64]struct{}, len(socks))
+	return readProcessTable(ctx, root)
+}
+
+// Owners returns, for each of socks, the descriptors that refer to it:
+// owners[i] holds socks[i]'s, ordered by process id and then descriptor,
+// and is nil for a socket no process holds, such as one in TIME_WAIT
+// (inode 0).
+func (t *ProcessTable) Owners(socks []Socket) [][]Process {
+	owners := make([][]Process, len(socks))
+	index := make(map[uint64]int32, len(socks))
+	var dups []int32 // sockets listed twice (a retried dump): copied at the end
 	for i := range socks {
-		if socks[i].Inode != 0 {
-			want[socks[i].Inode] = struct{}{}
+		ino := socks[i].Inode
+		if ino == 0 {
+			continue
 		}
+		if _, ok := index[ino]; ok {
+			dups = append(dups, int32(i))
+			continue
+		}
+		index[ino] = int32(i)
 	}
-	if len(want) == 0 {
-		return map[uint64][]Process{}, 0, nil
+	// A counting sort by socket: the hits of socket i end up in
+	// all[start[i]:start[i+1]], one array for the whole listing.
+	sockOf := make([]int32, len(t.hits))
+	start := make([]int32, len(socks)+1)
+	n := 0
+	for k, h := range t.hits {
+		i, ok := index[h.inode]
+		if !ok {
+			sockOf[k] = -1
+			continue
+		}
+		sockOf[k] = i
+		start[i+1]++
+		n++
 	}
-	return scanProcesses(ctx, root, want)
+	for i := range socks {
+		start[i+1] += start[i]
+	}
+	all := make([]Process, n)
+	fill := slices.Clone(start[:len(socks)])
+	for k, h := range t.hits {
+		i := sockOf[k]
+		if i < 0 {
+			continue
+		}
+		all[fill[i]] = Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)}
+		fill[i]++
+	}
+	for i := range socks {
+		if start[i] == start[i+1] {
+			continue
+		}
+		ps := all[start[i]:start[i+1]:start[i+1]]
+		if len(ps) > 1 {
+			slices.SortFunc(ps, func(a, b Process) int {
+				if a.PID != b.PID {
+					return a.PID - b.PID
+				}
+				return a.FD - b.FD
+			})
+		}
+		owners[i] = ps
+	}
+	for _, i := range dups {
+		owners[i] = owners[index[socks[i].Inode]]
+	}
+	return owners
+}
+
+// Processes reads the process table (ReadProcessTable) and joins it to
+// socks (Owners). It returns owners[i] for socks[i] and the count of
+// processes that could not be read.
+func Processes(ctx context.Context, socks []Socket, root string) (owners [][]Process, skipped int, err error) {
+	t, err := ReadProcessTable(ctx, root)
+	if err != nil {
+		return nil, 0, err
+	}
+	return t.Owners(socks), t.Skipped, nil
 }

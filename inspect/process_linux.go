@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,12 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// hit is one descriptor found referring to a wanted socket.
-type hit struct {
-	inode   uint64
-	pid, fd int32
-}
 
 // procScanner reads the descriptors of processes on one goroutine. It
 // reads directories with getdents(2) into one buffer and each link with
@@ -33,12 +26,11 @@ type procScanner struct {
 	// procfs is set when root is a procfs mount, whose fd directories
 	// have the size and offsets scan relies on.
 	procfs bool
-	want   map[uint64]struct{} // shared, read only
 	dents  []byte
 	link   [64]byte // "socket:[18446744073709551615]" is 29 bytes
 	path   []byte
-	hits   []hit
-	found  bool // the process being scanned holds a wanted socket
+	hits   []fdHit
+	found  bool // the process being scanned holds a socket
 	comms  map[int32]string
 	// skipped counts processes whose descriptors could not be read.
 	skipped int
@@ -55,15 +47,15 @@ const (
 	direntName   = 19
 )
 
-func scanProcesses(ctx context.Context, root string, want map[uint64]struct{}) (map[uint64][]Process, int, error) {
+func readProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, 0, fmt.Errorf("inspect: processes: %w", &os.PathError{Op: "open", Path: root, Err: err})
+		return nil, fmt.Errorf("inspect: processes: %w", &os.PathError{Op: "open", Path: root, Err: err})
 	}
 	defer unix.Close(rootFD)
 	pids, err := listPIDs(rootFD)
 	if err != nil {
-		return nil, 0, fmt.Errorf("inspect: processes: read %s: %w", root, err)
+		return nil, fmt.Errorf("inspect: processes: read %s: %w", root, err)
 	}
 
 	var fs unix.Statfs_t
@@ -74,7 +66,7 @@ func scanProcesses(ctx context.Context, root string, want map[uint64]struct{}) (
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range scanners {
-		sc := &procScanner{rootFD: rootFD, procfs: procfs, want: want, dents: make([]byte, dentsSize), comms: map[int32]string{}}
+		sc := &procScanner{rootFD: rootFD, procfs: procfs, dents: make([]byte, dentsSize), comms: map[int32]string{}}
 		scanners[w] = sc
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(len(pids)) && sc.err == nil; i = next.Add(1) - 1 {
@@ -88,50 +80,23 @@ func scanProcesses(ctx context.Context, root string, want map[uint64]struct{}) (
 	}
 	wg.Wait()
 
-	skipped, nhits := 0, 0
+	t := &ProcessTable{comms: map[int32]string{}}
+	nhits := 0
 	for _, sc := range scanners {
 		if sc.err != nil {
-			return nil, 0, fmt.Errorf("inspect: processes: %w", sc.err)
+			return nil, fmt.Errorf("inspect: processes: %w", sc.err)
 		}
-		skipped += sc.skipped
+		t.Skipped += sc.skipped
 		nhits += len(sc.hits)
 	}
-	return groupHits(scanners, nhits), skipped, nil
-}
-
-// groupHits turns the scanners' hits into the map Processes returns. The
-// values are windows on one array, so the map costs no allocation per
-// socket; a socket held by several descriptors has them sorted.
-func groupHits(scanners []*procScanner, nhits int) map[uint64][]Process {
-	count := make(map[uint64]int32, nhits)
+	t.hits = make([]fdHit, 0, nhits)
 	for _, sc := range scanners {
-		for _, h := range sc.hits {
-			count[h.inode]++
+		t.hits = append(t.hits, sc.hits...)
+		for pid, comm := range sc.comms {
+			t.comms[pid] = comm
 		}
 	}
-	all := make([]Process, nhits)
-	owners := make(map[uint64][]Process, len(count))
-	start := int32(0)
-	for inode, n := range count {
-		owners[inode] = all[start : start : start+n]
-		start += n
-	}
-	for _, sc := range scanners {
-		for _, h := range sc.hits {
-			owners[h.inode] = append(owners[h.inode], Process{PID: int(h.pid), Comm: sc.comms[h.pid], FD: int(h.fd)})
-		}
-	}
-	for _, ps := range owners {
-		if len(ps) > 1 {
-			slices.SortFunc(ps, func(a, b Process) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-	}
-	return owners
+	return t, nil
 }
 
 // listPIDs returns the numeric entries of the directory open at fd.
@@ -260,7 +225,7 @@ const (
 
 // readLink reads the link of descriptor fd, named by the NUL-terminated
 // name, in the fd directory open at dirFD, and records a hit if it is a
-// wanted socket.
+// socket.
 func (sc *procScanner) readLink(pid int32, dirFD int, name *byte, fd int32) int {
 	l, errno := readlinkat(dirFD, name, sc.link[:])
 	switch errno {
@@ -271,10 +236,8 @@ func (sc *procScanner) readLink(pid int32, dirFD int, name *byte, fd int32) int 
 		return linkMissing // ENOENT: not open, or closed meanwhile
 	}
 	if inode, ok := socketInode(sc.link[:l]); ok {
-		if _, ok := sc.want[inode]; ok {
-			sc.hits = append(sc.hits, hit{inode: inode, pid: pid, fd: fd})
-			sc.found = true
-		}
+		sc.hits = append(sc.hits, fdHit{inode: inode, pid: pid, fd: fd})
+		sc.found = true
 	}
 	return linkRead
 }

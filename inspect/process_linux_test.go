@@ -72,15 +72,21 @@ func TestProcessesFakeProc(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	owners, skipped, err := inspect.Processes(context.Background(), socksWithInodes(1001, 1002, 1003, 1004, 1005, 0), root)
+	// 1001 is listed twice, as a retried dump can list a socket.
+	socks := socksWithInodes(1001, 1002, 1003, 1004, 1005, 0, 1001)
+	owners, skipped, err := inspect.Processes(context.Background(), socks, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[uint64][]inspect.Process{
-		1001: {{PID: 100, Comm: "server", FD: 3}, {PID: 200, Comm: "worker", FD: 4}},
-		1002: {{PID: 100, Comm: "server", FD: 7}},
-		1003: {{PID: 42, Comm: "odd\"name", FD: 2}, {PID: 42, Comm: "odd\"name", FD: 10}},
-		1004: {{PID: 300, Comm: "", FD: 1}},
+	shared := []inspect.Process{{PID: 100, Comm: "server", FD: 3}, {PID: 200, Comm: "worker", FD: 4}}
+	want := [][]inspect.Process{
+		shared,
+		{{PID: 100, Comm: "server", FD: 7}},
+		{{PID: 42, Comm: "odd\"name", FD: 2}, {PID: 42, Comm: "odd\"name", FD: 10}},
+		{{PID: 300, Comm: "", FD: 1}},
+		nil,
+		nil,
+		shared,
 	}
 	if diff := cmp.Diff(want, owners); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -88,12 +94,15 @@ func TestProcessesFakeProc(t *testing.T) {
 	if skipped != 0 {
 		t.Errorf("skipped %d, want 0: an exited process is not skipped", skipped)
 	}
-}
 
-func TestProcessesNothingWanted(t *testing.T) {
-	owners, skipped, err := inspect.Processes(context.Background(), socksWithInodes(0, 0), "/nonexistent")
-	if err != nil || skipped != 0 || len(owners) != 0 || owners == nil {
-		t.Errorf("Processes of sockets without inodes: %v, %d, %v; want an empty map without reading /proc", owners, skipped, err)
+	// The table holds every socket descriptor, wanted or not: joined to
+	// another listing it answers for that one.
+	table, err := inspect.ReadProcessTable(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]inspect.Process{{{PID: 100, Comm: "server", FD: 12}}, nil}, table.Owners(socksWithInodes(9999, 1002000))); diff != "" {
+		t.Errorf("Owners of another listing (-want +got):\n%s", diff)
 	}
 }
 
@@ -158,7 +167,7 @@ func TestProcessesChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[uint64][]inspect.Process{socks[0].Inode: {{PID: cmd.Process.Pid, Comm: "sleep", FD: 3}}}
+	want := [][]inspect.Process{{{PID: cmd.Process.Pid, Comm: "sleep", FD: 3}}}
 	if diff := cmp.Diff(want, owners); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -189,8 +198,10 @@ func BenchmarkProcesses(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(owners) != 2*pairs {
-			b.Fatalf("%d sockets attributed, want %d", len(owners), 2*pairs)
+		for i, o := range owners {
+			if len(o) != 1 {
+				b.Fatalf("socket %d: %d owners, want 1", i, len(o))
+			}
 		}
 	}
 }

@@ -18,9 +18,10 @@ type tableOptions struct {
 	// timers (-o) adds timer:(...), info (-i) the tcp_info line and
 	// memory (-m) the skmem line, as ss does.
 	timers, info, memory bool
-	// processes (-p), when not nil, maps socket inodes to the processes
-	// holding them, printed as users:(...) in a Process column.
-	processes map[uint64][]inspect.Process
+	// processes (-p), when not nil, holds the processes holding each
+	// socket (processes[i] for socks[i]), printed as users:(...) in a
+	// Process column.
+	processes [][]inspect.Process
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -50,26 +51,22 @@ func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
 
 // table lays out rows of left-aligned columns, each cell padded to its
 // column's width and followed by a space, as the table has always looked.
-// A row may end in free text that is not aligned (ss's Process column and
-// what follows it) and be followed by a second, tab-indented line (the
-// -i and -m details). All text lives in one buffer: a listing of 100,000
-// sockets makes no allocation per cell.
+// Only the cells are kept, in one buffer, so a listing of 100,000 sockets
+// makes no allocation per cell. What follows the cells on a row (ss's
+// Process column and the timer) and the second line (the -i and -m
+// details) are not aligned: they are made while the rows are written, one
+// at a time, and never all held at once.
 type table struct {
-	cols   int
-	buf    []byte
-	ends   []int32 // end of each segment in buf: cols cells, the free text, the second line
-	second []bool  // whether each row has a second line
-	widths []int
+	cols int
+	buf  []byte
+	ends []int32 // end of each cell in buf, row after row
 }
-
-// segsPerRow is the number of segments a row has besides its cells.
-const segsPerRow = 2
 
 func (t *table) end() { t.ends = append(t.ends, int32(len(t.buf))) }
 
-// segment returns the text of segment i of row r.
-func (t *table) segment(r, i int) []byte {
-	k := r*(t.cols+segsPerRow) + i
+// cell returns cell i of row r.
+func (t *table) cell(r, i int) []byte {
+	k := r*t.cols + i
 	start := int32(0)
 	if k > 0 {
 		start = t.ends[k-1]
@@ -77,13 +74,14 @@ func (t *table) segment(r, i int) []byte {
 	return t.buf[start:t.ends[k]]
 }
 
-// write writes the rows, padding each cell to its column's width.
-func (t *table) write(w io.Writer) error {
-	t.widths = make([]int, t.cols)
-	rows := len(t.second)
+// write writes the rows, padding each cell to its column's width. tail
+// appends what follows the cells of row r, its newline included.
+func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
+	widths := make([]int, t.cols)
+	rows := len(t.ends) / t.cols
 	for r := range rows {
 		for i := range t.cols {
-			t.widths[i] = max(t.widths[i], len(t.segment(r, i)))
+			widths[i] = max(widths[i], len(t.cell(r, i)))
 		}
 	}
 	const spaces = "                                                                "
@@ -91,19 +89,13 @@ func (t *table) write(w io.Writer) error {
 	for r := range rows {
 		line = line[:0]
 		for i := range t.cols {
-			cell := t.segment(r, i)
+			cell := t.cell(r, i)
 			line = append(line, cell...)
-			for pad := t.widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
+			for pad := widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
 				line = append(line, spaces[:min(pad, len(spaces))]...)
 			}
 		}
-		line = append(line, t.segment(r, t.cols)...)
-		line = append(line, '\n')
-		if t.second[r] {
-			line = append(line, '\t')
-			line = append(line, t.segment(r, t.cols+1)...)
-			line = append(line, '\n')
-		}
+		line = tail(line, r)
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
@@ -123,9 +115,10 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 		t.cols += 3
 	}
 	t.buf = make([]byte, 0, 64*(len(socks)+1))
-	t.ends = make([]int32, 0, (t.cols+segsPerRow)*(len(socks)+1))
-	t.second = make([]bool, 0, len(socks)+1)
+	t.ends = make([]int32, 0, t.cols*(len(socks)+1))
+	first := 0 // the row of socks[0]
 	if o.header {
+		first = 1
 		cell := func(s string) {
 			t.buf = append(t.buf, s...)
 			t.end()
@@ -145,13 +138,6 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 			cell("Inode")
 			cell("Cookie")
 		}
-		if o.processes != nil {
-			cell("Process")
-		} else {
-			t.end()
-		}
-		t.end()
-		t.second = append(t.second, false)
 	}
 	for i := range socks {
 		s := &socks[i]
@@ -179,34 +165,43 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 			t.buf = appendCookie(t.buf, s.Cookie)
 			t.end()
 		}
-
-		// The free text: users, then the timer, as ss orders them.
-		start := len(t.buf)
-		if procs := o.processes[s.Inode]; len(procs) > 0 && s.Inode != 0 {
-			t.buf = appendUsers(t.buf, procs)
+	}
+	return t.write(w, func(b []byte, r int) []byte {
+		if r < first {
+			if o.processes != nil {
+				b = append(b, "Process"...)
+			}
+			return append(b, '\n')
+		}
+		i := r - first
+		s := &socks[i]
+		// Users, then the timer, as ss orders them.
+		start := len(b)
+		if o.processes != nil && len(o.processes[i]) > 0 {
+			b = appendUsers(b, o.processes[i])
 		}
 		if o.timers && s.Timer != inspect.TimerNone {
-			if len(t.buf) > start {
-				t.buf = append(t.buf, ' ')
+			if len(b) > start {
+				b = append(b, ' ')
 			}
-			t.buf = appendTimer(t.buf, s)
+			b = appendTimer(b, s)
 		}
-		t.end()
-
+		b = append(b, '\n')
 		// ss prints the second line for every socket with -m, and for
 		// every TCP socket with -i, even when the kernel sent nothing
 		// to put on it (TIME_WAIT).
-		second := o.memory || (o.info && s.Protocol == inspect.TCP)
+		if !o.memory && !(o.info && s.Protocol == inspect.TCP) {
+			return b
+		}
+		b = append(b, '\t')
 		if o.memory && s.Memory != nil {
-			t.buf = appendMemory(t.buf, s.Memory)
+			b = appendMemory(b, s.Memory)
 		}
 		if o.info && s.Info != nil {
-			t.buf = appendInfo(t.buf, s.State, s.Info, o.timers)
+			b = appendInfo(b, s.State, s.Info, o.timers)
 		}
-		t.end()
-		t.second = append(t.second, second)
-	}
-	return t.write(w)
+		return append(b, '\n')
+	})
 }
 
 func cookieText(c uint64) string {
@@ -376,7 +371,7 @@ func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
 	return j
 }
 
-func newJSONSocket(s *inspect.Socket, o *tableOptions) jsonSocket {
+func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) jsonSocket {
 	j := jsonSocket{
 		Netid:  s.Protocol.String(),
 		Family: s.Family.String(),
@@ -394,10 +389,8 @@ func newJSONSocket(s *inspect.Socket, o *tableOptions) jsonSocket {
 	if o.timers && s.Timer != inspect.TimerNone {
 		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
 	}
-	if s.Inode != 0 {
-		for _, p := range o.processes[s.Inode] {
-			j.Process = append(j.Process, jsonProcess(p))
-		}
+	for _, p := range procs {
+		j.Process = append(j.Process, jsonProcess(p))
 	}
 	if m := s.Memory; o.memory && m != nil {
 		j.Memory = &jsonMemory{RmemAlloc: m.RmemAlloc, RcvBuf: m.RcvBuf, WmemAlloc: m.WmemAlloc, SndBuf: m.SndBuf,
@@ -429,7 +422,11 @@ func writeJSON(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 				return err
 			}
 		}
-		if err := enc.Encode(newJSONSocket(&socks[i], &o)); err != nil {
+		var procs []inspect.Process
+		if o.processes != nil {
+			procs = o.processes[i]
+		}
+		if err := enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
 	}
