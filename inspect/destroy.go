@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -23,10 +22,12 @@ var ErrNoCookie = errors.New("socket has no cookie")
 // same addresses is left alone.
 //
 // Closing a TCP socket aborts it: the kernel sends the peer a reset and
-// the owner's next call fails with ECONNABORTED. The first other refusal
-// stops Destroy, which returns what it closed before and an error wrapping
-// the errno: EPERM (os.ErrPermission) without CAP_NET_ADMIN, EOPNOTSUPP
-// when the kernel lacks CONFIG_INET_DIAG_DESTROY.
+// the owner's next call fails with ECONNABORTED. A refusal that holds for
+// every socket stops Destroy at once: EPERM (os.ErrPermission) without
+// CAP_NET_ADMIN, EOPNOTSUPP when the kernel lacks CONFIG_INET_DIAG_DESTROY.
+// A refusal of one socket (the kernel answers EINVAL for an MPTCP
+// listener) does not stop the others; the error then counts the refused
+// sockets and wraps the first refusal.
 func (s *NetlinkSource) Destroy(ctx context.Context, socks []Socket) ([]Socket, error) {
 	for i := range socks {
 		if socks[i].Cookie == 0 {
@@ -40,6 +41,8 @@ func (s *NetlinkSource) Destroy(ctx context.Context, socks []Socket) ([]Socket, 
 	defer c.Close()
 
 	var closed []Socket
+	var first error
+	refused := 0
 	for i := range socks {
 		so := &socks[i]
 		req := netlinkdiag.Request{Family: uint8(so.Family), Protocol: uint8(so.Protocol)}
@@ -48,10 +51,18 @@ func (s *NetlinkSource) Destroy(ctx context.Context, socks []Socket) ([]Socket, 
 		switch {
 		case err == nil:
 			closed = append(closed, *so)
-		case errors.Is(err, unix.ENOENT):
-		default:
+		case errors.Is(err, syscall.ENOENT):
+		case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EOPNOTSUPP), ctx.Err() != nil:
 			return closed, fmt.Errorf("inspect: destroy %s %v %v: %w", so.Protocol, so.Local, so.Peer, err)
+		default:
+			refused++
+			if first == nil {
+				first = fmt.Errorf("%s %v %v: %w", so.Protocol, so.Local, so.Peer, err)
+			}
 		}
+	}
+	if refused > 0 {
+		return closed, fmt.Errorf("inspect: destroy: the kernel refused %d of %d sockets, the first %w", refused, len(socks), first)
 	}
 	return closed, nil
 }

@@ -21,7 +21,8 @@ type extDecoder struct {
 	infos []TCPInfo
 	mems  []Memory
 	bbrs  []BBRInfo
-	cong  string
+	cong  string // the last congestion control and ULP names, reused
+	ulp   string
 }
 
 // slabSize is how many records each slab holds.
@@ -46,7 +47,7 @@ func (d *extDecoder) decode(m *netlinkdiag.Msg, s *Socket) error {
 	if d.mask == 0 {
 		return nil
 	}
-	var cong []byte
+	var cong, ulp []byte
 	haveInfo, haveBBR := false, false
 	ad := netlinkdiag.NewAttrDecoder(m.Attrs)
 	for ad.Next() {
@@ -58,10 +59,15 @@ func (d *extDecoder) decode(m *netlinkdiag.Msg, s *Socket) error {
 				haveInfo = err == nil
 			}
 		case netlinkdiag.AttrCong:
-			cong = ad.Bytes()
-			if i := bytes.IndexByte(cong, 0); i >= 0 {
-				cong = cong[:i]
+			cong = trimNUL(ad.Bytes())
+		case netlinkdiag.AttrULPInfo:
+			nested := netlinkdiag.NewAttrDecoder(ad.Bytes())
+			for nested.Next() {
+				if nested.Type() == netlinkdiag.ULPInfoName {
+					ulp = trimNUL(nested.Bytes())
+				}
 			}
+			err = nested.Err()
 		case netlinkdiag.AttrBBRInfo:
 			err = netlinkdiag.DecodeBBRInfo(ad.Bytes(), &d.bbr)
 			haveBBR = err == nil
@@ -89,11 +95,23 @@ func (d *extDecoder) decode(m *netlinkdiag.Msg, s *Socket) error {
 		d.cong = string(cong)
 	}
 	s.Info.Congestion = d.cong
+	if string(ulp) != d.ulp {
+		d.ulp = string(ulp)
+	}
+	s.Info.ULP = d.ulp
 	if haveBBR {
 		s.Info.BBR = next(&d.bbrs)
 		*s.Info.BBR = bbrFrom(&d.bbr)
 	}
 	return nil
+}
+
+// trimNUL returns b up to its first NUL byte.
+func trimNUL(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
 }
 
 // next returns a pointer to a new zero record from the slab *slab,

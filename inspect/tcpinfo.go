@@ -84,6 +84,10 @@ type TCPInfo struct {
 	// BBR is the BBR algorithm's state for a socket using BBR; nil
 	// otherwise.
 	BBR *BBRInfo
+	// ULP is the upper layer protocol attached to the socket, such as
+	// "tls" or "mptcp" (INET_ULP_INFO_NAME); empty for none. Go's
+	// listeners are MPTCP ones since Go 1.24.
+	ULP string
 }
 
 // BBRInfo is the state of the BBR congestion control (struct tcp_bbr_info).

@@ -271,6 +271,7 @@ type jsonTCPInfo struct {
 	SndWScale     *uint8   `json:"snd_wscale,omitempty"`
 	RcvWScale     *uint8   `json:"rcv_wscale,omitempty"`
 	Congestion    string   `json:"congestion,omitempty"`
+	ULP           string   `json:"ulp,omitempty"`
 	RTOMS         float64  `json:"rto_ms"`
 	ATOMS         float64  `json:"ato_ms"`
 	RTTMS         float64  `json:"rtt_ms"`
@@ -334,7 +335,7 @@ func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
 		names = []string{}
 	}
 	j := &jsonTCPInfo{
-		State: in.State.String(), CAState: in.CAState.String(), Options: names, Congestion: in.Congestion,
+		State: in.State.String(), CAState: in.CAState.String(), Options: names, Congestion: in.Congestion, ULP: in.ULP,
 		RTOMS: ms(in.RTO), ATOMS: ms(in.ATO), RTTMS: ms(in.RTT), RTTVarMS: ms(in.RTTVar),
 		MinRTTMS: ms(in.MinRTT), RcvRTTMS: ms(in.RcvRTT), Backoff: in.Backoff,
 		SndMSS: in.SndMSS, RcvMSS: in.RcvMSS, AdvMSS: in.AdvMSS, PMTU: in.PMTU, Cwnd: in.SndCwnd,

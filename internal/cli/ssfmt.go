@@ -291,5 +291,10 @@ func appendInfo(b []byte, state inspect.State, in *inspect.TCPInfo, options bool
 	b = g(b, "minrtt:", ms(in.MinRTT))
 	b = u(b, "rcv_ooopack:", uint64(in.RcvOOOPack))
 	b = u(b, "snd_wnd:", uint64(in.SndWnd))
+	// ss prints the upper layer protocol after the tcp_info fields (and,
+	// for TLS and MPTCP subflows, its details, which are left out here).
+	if in.ULP != "" {
+		b = append(key(b, "tcp-ulp-"), in.ULP...)
+	}
 	return b
 }
