@@ -6,9 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/testnet"
@@ -126,5 +129,34 @@ func TestNetlinkExtensions(t *testing.T) {
 		if s.Info != nil || s.Memory != nil {
 			t.Errorf("%s: extensions filled without being asked for", lineOf(s))
 		}
+	}
+}
+
+// TestNetlinkOrderMatchesSS requires the netlink source to list sockets in
+// ss's order: UDP before TCP, IPv4 before IPv6, the kernel's order within
+// each, although it lists TCP's two families in one dump.
+func TestNetlinkOrderMatchesSS(t *testing.T) {
+	ns := testnet.New(t)
+	want := testnet.Strings(append(ns.Textbook(t, "::1"), ns.Textbook(t, "127.0.0.1")...))
+	q := inspect.Query{States: inspect.AllStates}
+	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	if got := settle(t, src, q, want); !slices.Equal(got, want) {
+		t.Fatalf("sockets did not settle: %v", got)
+	}
+	socks, err := src.Sockets(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range socks {
+		got = append(got, lineOf(s))
+	}
+	var ssOrder []string
+	for line := range strings.Lines(ns.Run(t, "ss", "-tuanH")) {
+		// Each line alone, so that ParseTable keeps ss's order.
+		ssOrder = append(ssOrder, testnet.ParseTable(t, line, testnet.SSStates, testnet.Columns{})...)
+	}
+	if diff := cmp.Diff(ssOrder, got); diff != "" {
+		t.Errorf("order (-ss +netlink):\n%s", diff)
 	}
 }

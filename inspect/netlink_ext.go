@@ -41,15 +41,12 @@ func newExtDecoder(q Query) *extDecoder {
 	return d
 }
 
-// decode fills s.Info and s.Memory from m's attributes, for the extensions
-// asked for. A malformed attribute is an error.
-func (d *extDecoder) decode(m *netlinkdiag.Msg, s *Socket) error {
-	if d.mask == 0 {
-		return nil
-	}
+// decode fills s.Info and s.Memory from the attributes of s's message, for
+// the extensions asked for. A malformed attribute is an error.
+func (d *extDecoder) decode(attrs []byte, s *Socket) error {
 	var cong, ulp []byte
 	haveInfo, haveBBR := false, false
-	ad := netlinkdiag.NewAttrDecoder(m.Attrs)
+	ad := netlinkdiag.NewAttrDecoder(attrs)
 	for ad.Next() {
 		var err error
 		switch ad.Type() {
@@ -123,4 +120,89 @@ func next[T any](slab *[]T) *T {
 	}
 	*slab = (*slab)[:len(*slab)+1]
 	return &(*slab)[len(*slab)-1]
+}
+
+// extPipeline decodes extensions on a goroutine of its own. The receiving
+// goroutine copies each socket and its attributes into a chunk and hands
+// full chunks over; the decoder fills in the extensions and appends the
+// sockets in the order they came. Chunks go back to the receiver to be
+// reused, and at most pipelineDepth wait, so memory stays bounded when the
+// decoder falls behind.
+type extPipeline struct {
+	cur  *extChunk
+	full chan *extChunk
+	free chan *extChunk
+	done chan struct{}
+
+	// Written by the decoder, read after done is closed.
+	out []Socket
+	err error
+}
+
+// extChunk is a run of sockets whose attributes are in attrs, socket i's
+// ending at ends[i].
+type extChunk struct {
+	socks []Socket
+	attrs []byte
+	ends  []int32
+}
+
+const (
+	chunkSockets  = 256
+	pipelineDepth = 8
+)
+
+func startExtPipeline(ext *extDecoder) *extPipeline {
+	p := &extPipeline{
+		cur:  &extChunk{},
+		full: make(chan *extChunk, pipelineDepth),
+		free: make(chan *extChunk, pipelineDepth+1),
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(p.done)
+		for c := range p.full {
+			start := int32(0)
+			for i := range c.socks {
+				if p.err == nil {
+					if err := ext.decode(c.attrs[start:c.ends[i]], &c.socks[i]); err != nil {
+						p.err = err
+					}
+				}
+				start = c.ends[i]
+			}
+			p.out = append(p.out, c.socks...)
+			c.socks, c.attrs, c.ends = c.socks[:0], c.attrs[:0], c.ends[:0]
+			p.free <- c
+		}
+	}()
+	return p
+}
+
+// add queues s, with its message's attributes, which it copies.
+func (p *extPipeline) add(s *Socket, attrs []byte) {
+	c := p.cur
+	c.socks = append(c.socks, *s)
+	c.attrs = append(c.attrs, attrs...)
+	c.ends = append(c.ends, int32(len(c.attrs)))
+	if len(c.socks) < chunkSockets {
+		return
+	}
+	p.full <- c
+	select {
+	case p.cur = <-p.free:
+	default:
+		p.cur = &extChunk{}
+	}
+}
+
+// finish hands over what is queued, waits for the decoder, and returns
+// every socket added, in order, and the first decoding error.
+func (p *extPipeline) finish() ([]Socket, error) {
+	if len(p.cur.socks) > 0 {
+		p.full <- p.cur
+	}
+	close(p.full)
+	<-p.done
+	return p.out, p.err
 }

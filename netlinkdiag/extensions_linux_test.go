@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -209,4 +211,57 @@ func TestDestroy(t *testing.T) {
 	if _, err := io.ReadFull(bystander.server, buf); err != nil || string(buf) != "ping" {
 		t.Errorf("the other connection read %q, %v; want ping", buf, err)
 	}
+}
+
+// TestDumpBothFamilies dumps TCP with Family 0 (one walk for both families)
+// and requires the same sockets as an IPv4 dump and an IPv6 dump together,
+// with and without a filter.
+func TestDumpBothFamilies(t *testing.T) {
+	ns := testnet.New(t)
+	ln4 := nsListen(t, ns, "127.0.0.1:0")
+	ln6 := nsListen(t, ns, "[::1]:0")
+	newNSPair(t, ns, ln4)
+	newNSPair(t, ns, ln6)
+	newNSPair(t, ns, ln6)
+	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: ns.FD()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	port6 := uint16(ln6.Addr().(*net.TCPAddr).Port)
+	for _, bc := range [][]byte{nil, portEq(port6)} {
+		var want []sock
+		for _, af := range []uint8{unix.AF_INET, unix.AF_INET6} {
+			for _, m := range dumpAll(t, c, netlinkdiag.Request{Family: af, Protocol: unix.IPPROTO_TCP, States: ^uint32(0), Bytecode: bc}) {
+				want = append(want, sockOf(&m))
+			}
+		}
+		var got []sock
+		for _, m := range dumpAll(t, c, netlinkdiag.Request{Family: 0, Protocol: unix.IPPROTO_TCP, States: ^uint32(0), Bytecode: bc, Ext: netlinkdiag.ExtInfo}) {
+			got = append(got, sockOf(&m))
+			if ad := netlinkdiag.NewAttrDecoder(m.Attrs); !hasAttr(&ad, netlinkdiag.AttrInfo) {
+				t.Errorf("%v: no tcp_info though asked for", m.Src)
+			}
+		}
+		sortSocks(want)
+		sortSocks(got)
+		if len(want) != map[bool]int{true: 8, false: 3}[bc == nil] {
+			t.Fatalf("per-family dumps found %d sockets: %v", len(want), want)
+		}
+		if diff := cmp.Diff(want, got, cmpAddrPort); diff != "" {
+			t.Errorf("bytecode % x: family 0 (-per family +both):\n%s", bc, diff)
+		}
+	}
+	if err := c.Dump(context.Background(), netlinkdiag.Request{Family: 0, Protocol: unix.IPPROTO_UDP, States: ^uint32(0)}, func(*netlinkdiag.Msg) error { return nil }); err == nil {
+		t.Error("a UDP dump of family 0 was accepted")
+	}
+}
+
+func hasAttr(ad *netlinkdiag.AttrDecoder, typ uint16) bool {
+	for ad.Next() {
+		if ad.Type() == typ {
+			return true
+		}
+	}
+	return false
 }

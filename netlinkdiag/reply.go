@@ -59,7 +59,9 @@ func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 		case nlmsgDone:
 			r.done = true
 			return decodeError("NLMSG_DONE", payload, false)
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpdiagGetSock:
+			// The kernel answers a TCPDIAG_GETSOCK dump with messages
+			// of that type, and the same inet_diag_msg.
 			if err := DecodeMsg(payload, m); err != nil {
 				return err
 			}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -75,7 +77,13 @@ func (t *table) cell(r, i int) []byte {
 }
 
 // write writes the rows, padding each cell to its column's width. tail
-// appends what follows the cells of row r, its newline included.
+// appends what follows the cells of row r, its newline included; it must be
+// safe to call from several goroutines at once.
+//
+// Rows are formatted in blocks. A large table's blocks are shared among
+// GOMAXPROCS goroutines, each with two buffers it reuses, and written in
+// order as they are done: -i's lines take about as long to format as the
+// kernel takes to list the sockets.
 func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
 	widths := make([]int, t.cols)
 	rows := len(t.ends) / t.cols
@@ -84,21 +92,66 @@ func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
 			widths[i] = max(widths[i], len(t.cell(r, i)))
 		}
 	}
-	const spaces = "                                                                "
-	var line []byte
-	for r := range rows {
-		line = line[:0]
-		for i := range t.cols {
-			cell := t.cell(r, i)
-			line = append(line, cell...)
-			for pad := widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
-				line = append(line, spaces[:min(pad, len(spaces))]...)
+	format := func(b []byte, from, to int) []byte {
+		const spaces = "                                                                "
+		for r := from; r < to; r++ {
+			for i := range t.cols {
+				cell := t.cell(r, i)
+				b = append(b, cell...)
+				for pad := widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
+					b = append(b, spaces[:min(pad, len(spaces))]...)
+				}
+			}
+			b = tail(b, r)
+		}
+		return b
+	}
+
+	const blockRows = 1024
+	blocks := (rows + blockRows - 1) / blockRows
+	workers := min(runtime.GOMAXPROCS(0), blocks)
+	if workers <= 1 {
+		var b []byte
+		for from := 0; from < rows; from += blockRows {
+			b = format(b[:0], from, min(from+blockRows, rows))
+			if _, err := w.Write(b); err != nil {
+				return err
 			}
 		}
-		line = tail(line, r)
-		if _, err := w.Write(line); err != nil {
+		return nil
+	}
+	// Worker k formats blocks k, k+workers, ...; the writer takes block n
+	// from worker n%workers and gives the buffer back when written.
+	type worker struct{ done, free chan []byte }
+	ws := make([]worker, workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for k := range ws {
+		ws[k] = worker{done: make(chan []byte, 2), free: make(chan []byte, 2)}
+		ws[k].free <- nil
+		ws[k].free <- nil
+		wg.Go(func() {
+			for n := k; n < blocks; n += workers {
+				var b []byte
+				select {
+				case b = <-ws[k].free:
+				case <-stop:
+					return
+				}
+				from := n * blockRows
+				ws[k].done <- format(b[:0], from, min(from+blockRows, rows))
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(stop)
+	for n := range blocks {
+		k := n % workers
+		b := <-ws[k].done
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
+		ws[k].free <- b
 	}
 	return nil
 }
