@@ -38,11 +38,14 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 	defer c.Close()
 
 	d := dumper{c: c, q: &q, ext: newExtDecoder(q)}
+	hint := sizeHint(s.NetNS, &q)
 	// Decoding the extensions takes about as long as the kernel takes to
 	// send them: with any asked for, another goroutine decodes while this
 	// one receives.
 	if d.ext.mask != 0 {
-		d.pl = startExtPipeline(d.ext)
+		d.pl = startExtPipeline(d.ext, hint)
+	} else {
+		d.out = make([]Socket, 0, hint)
 	}
 	// mixed lists the runs of d.out that hold both families.
 	var mixed [][2]int

@@ -152,12 +152,14 @@ const (
 	pipelineDepth = 8
 )
 
-func startExtPipeline(ext *extDecoder) *extPipeline {
+// startExtPipeline starts the decoder, with room for hint sockets.
+func startExtPipeline(ext *extDecoder, hint int) *extPipeline {
 	p := &extPipeline{
 		cur:  &extChunk{},
 		full: make(chan *extChunk, pipelineDepth),
 		free: make(chan *extChunk, pipelineDepth+1),
 		done: make(chan struct{}),
+		out:  make([]Socket, 0, hint),
 	}
 	go func() {
 		defer close(p.done)
