@@ -301,9 +301,6 @@ func socketInode(link []byte) (uint64, bool) {
 		return 0, false
 	}
 	digits := link[len(prefix) : len(link)-1]
-	if len(digits) > 20 {
-		return 0, false
-	}
 	var v uint64
 	for _, c := range digits {
 		if c < '0' || c > '9' {

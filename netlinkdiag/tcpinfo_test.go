@@ -377,3 +377,22 @@ func BenchmarkDecodeTCPInfo(b *testing.B) {
 		}
 	}
 }
+
+func FuzzDecodeBBRInfo(f *testing.F) {
+	f.Add(make([]byte, 20))
+	f.Add(make([]byte, 19))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var bi netlinkdiag.BBRInfo
+		err := netlinkdiag.DecodeBBRInfo(b, &bi)
+		if err != nil {
+			if !errors.Is(err, netlinkdiag.ErrShort) || len(b) >= 20 || bi != (netlinkdiag.BBRInfo{}) {
+				t.Fatalf("%d bytes: %+v, %v", len(b), bi, err)
+			}
+			return
+		}
+		ne := binary.NativeEndian
+		if bi.BW != uint64(ne.Uint32(b))|uint64(ne.Uint32(b[4:]))<<32 || bi.CwndGain != ne.Uint32(b[16:]) {
+			t.Fatalf("%d bytes decoded to %+v", len(b), bi)
+		}
+	})
+}
