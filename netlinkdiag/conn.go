@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,7 +53,8 @@ var errWouldBlock = errors.New("no datagram queued")
 // Conn is a NETLINK_SOCK_DIAG socket. Its methods may be called from
 // several goroutines; requests take turns.
 type Conn struct {
-	t transport
+	t      transport
+	closed atomic.Bool
 
 	mu  sync.Mutex // serializes requests; guards the fields below
 	buf []byte     // receive buffer, reused by every request
@@ -69,9 +72,12 @@ func newConn(t transport) *Conn {
 	return &Conn{t: t, buf: make([]byte, defaultBufferSize)}
 }
 
-// Close closes the socket. A request blocked in another goroutine returns
-// an error.
+// Close closes the socket. Requests after it, and one in progress in
+// another goroutine, return an error wrapping net.ErrClosed.
 func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return fmt.Errorf("netlinkdiag: close: %w", net.ErrClosed)
+	}
 	if err := c.t.close(); err != nil {
 		return fmt.Errorf("netlinkdiag: close: %w", err)
 	}
@@ -130,9 +136,19 @@ func (c *Conn) DumpOnce(ctx context.Context, req Request, fn func(*Msg) error) e
 // fn is called once, as for Dump. The kernel answers ENOENT when no socket
 // has the addresses, or when one has but its cookie differs from a
 // non-zero id.Cookie; the errno comes back wrapped.
+//
+// For UDP and UDP-Lite the kernel finds the socket that would receive a
+// datagram sent from the remote end to the local one (udp_dump_one in
+// net/ipv4/udp_diag.c), and reads the request's source as the remote end,
+// unlike TCP and unlike its own replies. Lookup swaps the ends on the wire
+// so that id means the same for every protocol. An unconnected UDP socket
+// then matches any remote end.
 func (c *Conn) Lookup(ctx context.Context, req Request, id SockID, fn func(*Msg) error) error {
 	req.States = 0
 	req.Bytecode = nil
+	if req.Protocol == ipprotoUDP || req.Protocol == ipprotoUDPLite {
+		id.Src, id.Dst = id.Dst, id.Src
+	}
 	_, err := c.roundTrip(ctx, sockDiagByFamily, req, id, nlmFRequest, fn)
 	return err
 }
@@ -170,7 +186,7 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 	// that the previous request's cancellation left behind.
 	deadline, _ := ctx.Deadline()
 	if err := c.t.setReadDeadline(deadline); err != nil {
-		return false, fmt.Errorf("netlinkdiag: set deadline: %w", err)
+		return false, c.ioError(ctx, "set deadline", err)
 	}
 	if ctx.Done() != nil {
 		// Cancellation without a deadline wakes a blocked recv through a
@@ -190,17 +206,17 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 
 	if c.pending {
 		if err := c.drain(); err != nil {
-			return false, recvError(ctx, "drain earlier reply", err)
+			return false, c.ioError(ctx, "drain earlier reply", err)
 		}
 	}
 
 	c.seq++
-	c.req, err = appendRequest(c.req[:0], typ, req, id, flags, c.seq)
+	c.req, err = appendTypedRequest(c.req[:0], typ, req, id, flags, c.seq)
 	if err != nil {
 		return false, err
 	}
 	if err := c.t.send(c.req); err != nil {
-		return false, fmt.Errorf("netlinkdiag: send: %w", err)
+		return false, c.ioError(ctx, "send", err)
 	}
 	c.pending = true
 
@@ -213,7 +229,7 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 		}
 		n, err := c.t.recv(c.buf, true)
 		if err != nil {
-			return false, recvError(ctx, "receive", err)
+			return false, c.ioError(ctx, "receive", err)
 		}
 		if n > len(c.buf) {
 			// The datagram is lost; grow so that a new request fits.
@@ -248,11 +264,14 @@ func (c *Conn) drain() error {
 	}
 }
 
-// recvError wraps a receive error; a deadline that ctx set becomes ctx's
-// error.
-func recvError(ctx context.Context, what string, err error) error {
+// ioError wraps an error of the socket. Once c is closed it becomes
+// net.ErrClosed, which the os package's own errors do not match; a
+// deadline that ctx set becomes ctx's error.
+func (c *Conn) ioError(ctx context.Context, what string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = ctxErr
+	} else if c.closed.Load() {
+		err = net.ErrClosed
 	}
 	return fmt.Errorf("netlinkdiag: %s: %w", what, err)
 }

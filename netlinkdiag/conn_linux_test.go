@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -122,8 +124,10 @@ func dial(t testing.TB) *netlinkdiag.Conn {
 // dumpAll returns copies of every message of a dump, attributes included.
 func dumpAll(t *testing.T, c *netlinkdiag.Conn, req netlinkdiag.Request) []netlinkdiag.Msg {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var msgs []netlinkdiag.Msg
-	err := c.Dump(context.Background(), req, func(m *netlinkdiag.Msg) error {
+	err := c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
 		cp := *m
 		cp.Attrs = append([]byte(nil), m.Attrs...)
 		msgs = append(msgs, cp)
@@ -135,18 +139,30 @@ func dumpAll(t *testing.T, c *netlinkdiag.Conn, req netlinkdiag.Request) []netli
 	return msgs
 }
 
-// find returns the messages whose local or remote end is one of ends.
-func find(msgs []netlinkdiag.Msg, ends ...netip.AddrPort) []netlinkdiag.Msg {
+// tuple is a socket's local and remote end.
+type tuple struct{ src, dst netip.AddrPort }
+
+// find returns the messages of the sockets with one of the tuples given.
+// Tests match whole tuples: a loopback port comes back soon in another
+// test's connection, and its TIME_WAIT sockets linger with the same local
+// end.
+func find(msgs []netlinkdiag.Msg, tuples ...tuple) []netlinkdiag.Msg {
 	var out []netlinkdiag.Msg
 	for _, m := range msgs {
-		for _, e := range ends {
-			if m.Src == e || m.Dst == e {
-				out = append(out, m)
-				break
-			}
+		if slices.Contains(tuples, tuple{m.Src, m.Dst}) {
+			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// listening returns the tuple of a listener or unconnected socket on a.
+func listening(a netip.AddrPort) tuple {
+	unspec := netip.IPv4Unspecified()
+	if a.Addr().Is6() {
+		unspec = netip.IPv6Unspecified()
+	}
+	return tuple{a, netip.AddrPortFrom(unspec, 0)}
 }
 
 // tcpPair is a listener and one connection to it, both ends accepted.
@@ -196,11 +212,7 @@ func TestDumpTCP(t *testing.T) {
 				States:   1<<stateListen | 1<<stateEstablished,
 			})
 			var got []sock
-			// The server end shares the listener's address.
-			for _, m := range msgs {
-				if m.Src != lnAddr && m.Src != clientAddr {
-					continue
-				}
+			for _, m := range find(msgs, listening(lnAddr), tuple{clientAddr, serverAddr}, tuple{serverAddr, clientAddr}) {
 				got = append(got, sockOf(&m))
 				if m.Cookie == 0 {
 					t.Errorf("socket %v -> %v: cookie 0", m.Src, m.Dst)
@@ -232,7 +244,7 @@ func TestDumpStateMask(t *testing.T) {
 				if m.State != stateListen {
 					t.Errorf("socket %v -> %v in state %d, asked for LISTEN only", m.Src, m.Dst, m.State)
 				}
-				if m.Src == addrPort(t, p.ln.Addr()) {
+				if (tuple{m.Src, m.Dst}) == listening(addrPort(t, p.ln.Addr())) {
 					sawListener = true
 				}
 			}
@@ -271,12 +283,10 @@ func TestDumpUDP(t *testing.T) {
 				States:   1<<stateClose | 1<<stateEstablished,
 			})
 			var got []sock
-			for _, m := range msgs {
-				if m.Src == unconnAddr || m.Src == connAddr {
-					got = append(got, sockOf(&m))
-					if m.Cookie == 0 {
-						t.Errorf("socket %v: cookie 0", m.Src)
-					}
+			for _, m := range find(msgs, listening(unconnAddr), tuple{connAddr, unconnAddr}) {
+				got = append(got, sockOf(&m))
+				if m.Cookie == 0 {
+					t.Errorf("socket %v: cookie 0", m.Src)
 				}
 			}
 			sortSocks(got)
@@ -299,16 +309,11 @@ func TestDumpTimeWait(t *testing.T) {
 			c := dial(t)
 			clientAddr := addrPort(t, p.client.LocalAddr())
 			serverAddr := addrPort(t, p.server.LocalAddr())
-			est := find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished}), clientAddr)
-			var cookie uint64
-			for _, m := range est {
-				if m.Src == clientAddr {
-					cookie = m.Cookie
-				}
+			est := find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished}), tuple{clientAddr, serverAddr})
+			if len(est) != 1 || est[0].Cookie == 0 {
+				t.Fatalf("client end %v -> %v ESTABLISHED: %+v, want one with a cookie", clientAddr, serverAddr, est)
 			}
-			if cookie == 0 {
-				t.Fatalf("client end %v not found ESTABLISHED with a cookie in %+v", clientAddr, est)
-			}
+			cookie := est[0].Cookie
 
 			if err := p.client.Close(); err != nil {
 				t.Fatal(err)
@@ -321,7 +326,7 @@ func TestDumpTimeWait(t *testing.T) {
 			var gotCookie uint64
 			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 				got = nil
-				for _, m := range find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateTimeWait}), clientAddr) {
+				for _, m := range find(dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateTimeWait}), tuple{clientAddr, serverAddr}) {
 					got = append(got, sockOf(&m))
 					gotCookie = m.Cookie
 				}
@@ -355,21 +360,17 @@ func TestDumpAttrs(t *testing.T) {
 			}
 			c := dial(t)
 			clientAddr := addrPort(t, p.client.LocalAddr())
-			msgs := dumpAll(t, c, netlinkdiag.Request{
+			serverAddr := addrPort(t, p.server.LocalAddr())
+			found := find(dumpAll(t, c, netlinkdiag.Request{
 				Family:   f.af,
 				Protocol: unix.IPPROTO_TCP,
 				States:   ^uint32(0),
 				Ext:      netlinkdiag.ExtInfo | netlinkdiag.ExtCong | netlinkdiag.ExtSkMemInfo,
-			})
-			var client *netlinkdiag.Msg
-			for i := range msgs {
-				if msgs[i].Src == clientAddr {
-					client = &msgs[i]
-				}
+			}), tuple{clientAddr, serverAddr})
+			if len(found) != 1 {
+				t.Fatalf("client end %v -> %v: %d sockets, want 1", clientAddr, serverAddr, len(found))
 			}
-			if client == nil {
-				t.Fatalf("client end %v not in the dump", clientAddr)
-			}
+			client := &found[0]
 
 			got := map[uint16]int{}
 			ad := netlinkdiag.NewAttrDecoder(client.Attrs)
@@ -460,6 +461,68 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestLookupUDP requires SockID to mean local and remote end for UDP as
+// for TCP, although the kernel reads a UDP request the other way round.
+func TestLookupUDP(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			skipWithoutFamily(t, f)
+			unconn, err := net.ListenPacket("udp"+f.network, net.JoinHostPort(f.loopback, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unconn.Close()
+			conn, err := net.Dial("udp"+f.network, unconn.LocalAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			unconnAddr := addrPort(t, unconn.LocalAddr())
+			connAddr := addrPort(t, conn.LocalAddr())
+			unspec := listening(unconnAddr).dst
+			c := dial(t)
+			req := netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_UDP}
+
+			tests := []struct {
+				name string
+				id   netlinkdiag.SockID
+				want sock
+			}{
+				{
+					name: "connected",
+					id:   netlinkdiag.SockID{Src: connAddr, Dst: unconnAddr},
+					want: sock{Family: f.af, State: stateEstablished, Src: connAddr, Dst: unconnAddr, Inode: inode(t, conn.(*net.UDPConn))},
+				},
+				{
+					name: "unconnected, from the connected one",
+					id:   netlinkdiag.SockID{Src: unconnAddr, Dst: connAddr},
+					want: sock{Family: f.af, State: stateClose, Src: unconnAddr, Dst: unspec, Inode: inode(t, unconn.(*net.UDPConn))},
+				},
+				{
+					name: "unconnected, from anywhere",
+					id:   netlinkdiag.SockID{Src: unconnAddr, Dst: netip.AddrPortFrom(unconnAddr.Addr(), 9)},
+					want: sock{Family: f.af, State: stateClose, Src: unconnAddr, Dst: unspec, Inode: inode(t, unconn.(*net.UDPConn))},
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					var got []sock
+					err := c.Lookup(context.Background(), req, tt.id, func(m *netlinkdiag.Msg) error {
+						got = append(got, sockOf(m))
+						return nil
+					})
+					if err != nil {
+						t.Fatalf("Lookup(%v -> %v): %v", tt.id.Src, tt.id.Dst, err)
+					}
+					if diff := cmp.Diff([]sock{tt.want}, got, cmpAddrPort); diff != "" {
+						t.Errorf("Lookup(%v -> %v) (-want +got):\n%s", tt.id.Src, tt.id.Dst, diff)
+					}
+				})
+			}
+		})
+	}
+}
+
 // portEq returns inet_diag bytecode that matches sockets whose local port
 // is port, as ss builds for "sport = :port": INET_DIAG_BC_S_EQ jumps 8
 // bytes to the end (match) when equal and 12 bytes past it (no match)
@@ -469,6 +532,13 @@ func portEq(port uint16) []byte {
 	b := []byte{bcSEq, 8, 0, 0, 0, 0, 0, 0}
 	binary.NativeEndian.PutUint16(b[2:4], 12)
 	binary.NativeEndian.PutUint16(b[6:8], port)
+	return b
+}
+
+// dportEq is portEq for the remote port (INET_DIAG_BC_D_EQ).
+func dportEq(port uint16) []byte {
+	b := portEq(port)
+	b[0] = 12 // INET_DIAG_BC_D_EQ
 	return b
 }
 
@@ -499,7 +569,7 @@ func TestDumpBytecode(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmpAddrPort); diff != "" {
 		t.Errorf("filtered dump (-want +got):\n%s", diff)
 	}
-	if len(find(msgs, addrPort(t, b.ln.Addr()))) != 0 {
+	if len(find(msgs, listening(addrPort(t, b.ln.Addr())))) != 0 {
 		t.Errorf("the other listener %v passed the filter", b.ln.Addr())
 	}
 }
@@ -518,7 +588,7 @@ func TestDumpKernelError(t *testing.T) {
 		t.Fatalf("Dump with bad bytecode: %v, want EINVAL", err)
 	}
 	p := newTCPPair(t, families[0])
-	if len(find(dumpAll(t, c, netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateListen}), addrPort(t, p.ln.Addr()))) != 1 {
+	if len(find(dumpAll(t, c, netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateListen}), listening(addrPort(t, p.ln.Addr())))) != 1 {
 		t.Errorf("listener %v not found after the refused dump", p.ln.Addr())
 	}
 }
@@ -557,7 +627,10 @@ func manyConns(tb testing.TB, f family, n int) netip.AddrPort {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
+		// Reset rather than close, so that thousands of TIME_WAIT sockets
+		// do not linger to slow down the dumps that follow.
 		for _, c := range append(clients, servers...) {
+			c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 		}
 	})
@@ -618,6 +691,128 @@ func TestDumpStopReuse(t *testing.T) {
 	}
 	if got := count(); got != n {
 		t.Errorf("dump after an expired one found %d, want %d", got, n)
+	}
+}
+
+// TestConcurrentDumps runs dumps from several goroutines on one Conn; each
+// must see every connection once.
+func TestConcurrentDumps(t *testing.T) {
+	const n = 100
+	lnAddr := manyConns(t, families[0], n)
+	c := dial(t)
+	req := netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished, Bytecode: portEq(lnAddr.Port())}
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			for range 10 {
+				got := 0
+				if err := c.Dump(context.Background(), req, func(*netlinkdiag.Msg) error {
+					got++
+					return nil
+				}); err != nil {
+					errs <- err
+					return
+				}
+				if got != n {
+					errs <- fmt.Errorf("dump found %d server ends, want %d", got, n)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestClosed requires requests on a closed Conn, and a second Close, to
+// fail with net.ErrClosed.
+func TestClosed(t *testing.T) {
+	c, err := netlinkdiag.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err = c.Dump(context.Background(), netlinkdiag.Request{Family: unix.AF_INET, Protocol: unix.IPPROTO_TCP, States: ^uint32(0)}, func(*netlinkdiag.Msg) error { return nil })
+	if !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Dump after Close: %v, want net.ErrClosed", err)
+	}
+	if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestAgreesWithSS compares a dump of a listener and a connection with what
+// ss(8) reports for them: state, queues, inode and cookie.
+func TestAgreesWithSS(t *testing.T) {
+	ssPath, err := exec.LookPath("ss")
+	if err != nil {
+		t.Skipf("no ss to compare with: %v", err)
+	}
+	type view struct {
+		State          string
+		RQueue, WQueue uint32
+		Inode          uint32
+		Cookie         uint64
+	}
+	stateNames := map[uint8]string{stateEstablished: "ESTAB", stateListen: "LISTEN"}
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			skipWithoutFamily(t, f)
+			p := newTCPPair(t, f)
+			port := addrPort(t, p.ln.Addr()).Port()
+			c := dial(t)
+			msgs := dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1<<stateListen | 1<<stateEstablished, Bytecode: portEq(port)})
+			msgs = append(msgs, dumpAll(t, c, netlinkdiag.Request{Family: f.af, Protocol: unix.IPPROTO_TCP, States: 1 << stateEstablished, Bytecode: dportEq(port)})...)
+			want := map[tuple]view{}
+			for _, m := range msgs {
+				want[tuple{m.Src, m.Dst}] = view{State: stateNames[m.State], RQueue: m.RQueue, WQueue: m.WQueue, Inode: m.Inode, Cookie: m.Cookie}
+			}
+
+			filter := fmt.Sprintf("sport = :%d or dport = :%d", port, port)
+			out, err := exec.Command(ssPath, "-tanHe"+f.network, filter).Output()
+			if err != nil {
+				t.Fatalf("ss: %v", err)
+			}
+			got := map[tuple]view{}
+			for line := range strings.Lines(string(out)) {
+				fields := strings.Fields(line)
+				if len(fields) < 7 {
+					t.Fatalf("ss line %q has too few fields", line)
+				}
+				var v view
+				_, err1 := fmt.Sscan(fields[1]+" "+fields[2], &v.RQueue, &v.WQueue)
+				src, err2 := netip.ParseAddrPort(fields[3])
+				dst, err3 := netip.ParseAddrPort(strings.Replace(fields[4], ":*", ":0", 1))
+				if err := errors.Join(err1, err2, err3); err != nil {
+					t.Fatalf("ss line %q: %v", line, err)
+				}
+				v.State = fields[0]
+				for _, kv := range fields[5:] {
+					if ino, ok := strings.CutPrefix(kv, "ino:"); ok {
+						_, err1 = fmt.Sscan(ino, &v.Inode)
+					}
+					if sk, ok := strings.CutPrefix(kv, "sk:"); ok {
+						_, err2 = fmt.Sscanf(sk, "%x", &v.Cookie)
+					}
+				}
+				if err := errors.Join(err1, err2); err != nil {
+					t.Fatalf("ss line %q: %v", line, err)
+				}
+				got[tuple{src, dst}] = v
+			}
+			if len(want) != 3 {
+				t.Errorf("dump found %d sockets on port %d, want 3", len(want), port)
+			}
+			if diff := cmp.Diff(want, got, cmpAddrPort); diff != "" {
+				t.Errorf("dump vs ss (-dump +ss):\n%s", diff)
+			}
+		})
 	}
 }
 

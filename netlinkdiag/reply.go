@@ -20,9 +20,10 @@ type reply struct {
 
 // parse handles the netlink messages of the datagram b. It decodes every
 // SOCK_DIAG_BY_FAMILY message of the reply into m and calls fn with it. It
-// skips messages of other requests (a stale dump the Conn drained, or
-// another sequence number) and stops at the end of the reply, at the first
-// malformed message, and when fn returns an error, which it returns as is.
+// skips messages of other requests (by nlmsg_seq and nlmsg_pid) and of
+// types it does not know, such as NLMSG_NOOP, and stops at the end of the
+// reply, at the first malformed message, and when fn returns an error,
+// which it returns as is.
 //
 // Netlink headers are in native byte order.
 func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {

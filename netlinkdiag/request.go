@@ -12,7 +12,6 @@ const (
 	sizeofNlMsghdr = 16 // struct nlmsghdr
 	sizeofNlAttr   = 4  // struct nlattr
 
-	nlmsgNoop  = 0x1
 	nlmsgError = 0x2
 	nlmsgDone  = 0x3
 
@@ -27,6 +26,9 @@ const (
 	sockDestroy      = 21
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+
+	ipprotoUDP     = 17  // IPPROTO_UDP
+	ipprotoUDPLite = 136 // IPPROTO_UDPLITE
 )
 
 // inetDiagNoCookie is INET_DIAG_NOCOOKIE in both words of idiag_cookie: the
@@ -63,11 +65,17 @@ type SockID struct {
 // maxBytecode is the longest bytecode that fits an attribute's u16 length.
 const maxBytecode = 0xffff - sizeofNlAttr
 
-// appendRequest appends to b a request of the netlink message type typ
+// appendRequest appends to b a SOCK_DIAG_BY_FAMILY request with the
+// netlink flags and sequence number given.
+func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+	return appendTypedRequest(b, sockDiagByFamily, req, id, flags, seq)
+}
+
+// appendTypedRequest appends to b a request of the netlink message type typ
 // (SOCK_DIAG_BY_FAMILY or SOCK_DESTROY) with the flags and sequence number
-// given. All fields but the ports and addresses of
-// id are in native byte order.
-func appendRequest(b []byte, typ uint16, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+// given. All fields but the ports and addresses of id are in native byte
+// order.
+func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
 	if req.Family == afUNSPEC {
 		if typ != sockDiagByFamily || flags&nlmFDump == 0 || req.Protocol != ipprotoTCP {
 			return b, fmt.Errorf("netlinkdiag: address family 0 (both) is for TCP dumps only")

@@ -1,0 +1,4 @@
+package socktest
+
+// WithSource is withSource for the tests.
+var WithSource = withSource

@@ -1,0 +1,248 @@
+package trace
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// The record the program writes into the ring buffer for each transition.
+// Addresses and ports are copied as the kernel keeps them, in network byte
+// order; every other field is in native order.
+const (
+	recTime     = 0  // u64 bpf_ktime_get_ns(): CLOCK_MONOTONIC
+	recSK       = 8  // u64 the struct sock pointer
+	recCookie   = 16 // u64 bpf_get_socket_cookie(sk)
+	recDrops    = 24 // u64 the drop counter as the record was written
+	recSaddr4   = 32 // [4]  inet_saddr
+	recDaddr4   = 36 // [4]  skc_daddr
+	recSaddr6   = 40 // [16] skc_v6_rcv_saddr
+	recDaddr6   = 56 // [16] skc_v6_daddr
+	recSport    = 72 // u16 inet_sport, network order
+	recDport    = 74 // u16 skc_dport, network order
+	recFamily   = 76 // u16 skc_family
+	recProtocol = 78 // u16 sk_protocol
+	recOld      = 80 // u32 the tracepoint's oldstate
+	recNew      = 84 // u32 the tracepoint's newstate
+	recordSize  = 88
+)
+
+const ipprotoTCP = 6
+
+// The per-CPU value of the claims map, through which the two copies of
+// the program agree on who records an event. Native order.
+const (
+	claimNext   = 0 // u64 how many tokens the primary copy has written
+	claimBackup = 8 // u64 events the backup copy recorded
+	claimSlots  = 16
+	claimSize   = claimSlots + 8*claimSlotCount
+
+	// claimSlotCount is how many tokens the primary keeps, a power of
+	// two: enough for the state changes of one softirq's burst of
+	// packets between the two copies of one event.
+	claimSlotCount = 16
+)
+
+// maps are the file descriptors of the program's maps.
+type maps struct {
+	events int // BPF_MAP_TYPE_RINGBUF: the records
+	drops  int // BPF_MAP_TYPE_ARRAY, one u64: records the full ring refused
+	claims int // BPF_MAP_TYPE_PERCPU_ARRAY, one claimSize value
+}
+
+// program returns one of the two copies of the eBPF program for the
+// BTF-enabled raw tracepoint sock:inet_sock_set_state, whose context is the
+// tracepoint's arguments as u64 slots: (const struct sock *sk, const int
+// oldstate, const int newstate), TP_PROTO in include/trace/events/sock.h.
+// sk is a BTF pointer, so the program loads struct sock's fields directly
+// and the verifier checks each load against the BTF.
+//
+// It reads the fields the tracepoint's own TP_fast_assign reads. The local
+// port comes from inet_sport, not skc_num: at the last move to CLOSE,
+// tcp_set_state has already called inet_put_port, which zeroes skc_num,
+// while inet_sport keeps the port.
+//
+// It keeps TCP sockets of the network namespace whose nsfs inode number is
+// inum, and writes one record per transition into the ring buffer. When
+// the ring is full it adds one to the drop counter instead, and every
+// record carries that counter's value, so the reader learns of a gap from
+// the next record.
+//
+// Two copies run because the kernel runs a program at most once per CPU
+// at a time (__bpf_trace_run's prog->active): a state change in a softirq
+// that interrupts the program, say while close(2) moves a socket to
+// FIN_WAIT1, is skipped and only counted as a recursion miss. Under churn
+// that loses about one transition in 3,000. The tracepoint calls the
+// copies one after the other, primary first. The primary records every
+// event it runs for and then writes the event's token (cookie << 16 |
+// oldstate << 8 | newstate) into one of 16 per-CPU slots in turn. The
+// backup runs next: finding the token, it clears it and stops; not finding
+// it, the primary was skipped, so it records the event and counts it. An
+// event interrupting the primary finds the primary busy and the backup
+// free; one interrupting the backup finds the primary free. Only a third
+// level of nesting could skip both, and the reader can tell: the
+// primary's recursion misses less the backup's count. When more than 16
+// state changes come between the copies of one event, the backup no
+// longer finds the token and records the event again; the reader drops
+// that repeat (see repeats).
+func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
+	const (
+		ctx    = asm.R6
+		sk     = asm.R7
+		rec    = asm.R8
+		token  = asm.R9
+		keyOff = -4 // a u32 on the stack: the arrays' key, 0
+	)
+	load := func(from, to int16, size asm.Size) asm.Instructions {
+		return asm.Instructions{
+			asm.LoadMem(asm.R2, sk, from, size),
+			asm.StoreMem(rec, to, asm.R2, size),
+		}
+	}
+	probeRead := func(from, to int16, size int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, rec),
+			asm.Add.Imm(asm.R1, int32(to)),
+			asm.Mov.Imm(asm.R2, size),
+			asm.Mov.Reg(asm.R3, sk),
+			asm.Add.Imm(asm.R3, int32(from)),
+			asm.FnProbeReadKernel.Call(),
+		}
+	}
+	// lookup leaves a pointer to slot 0 of the array fd, or NULL, in R0.
+	lookup := func(fd int) asm.Instructions {
+		return asm.Instructions{
+			asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
+			asm.LoadMapPtr(asm.R1, fd),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, keyOff),
+			asm.FnMapLookupElem.Call(),
+		}
+	}
+	labelled := func(label string, insns asm.Instructions) asm.Instructions {
+		insns[0] = insns[0].WithSymbol(label)
+		return insns
+	}
+
+	insns := asm.Instructions{
+		asm.Mov.Reg(ctx, asm.R1),
+		asm.LoadMem(sk, ctx, 0, asm.DWord),
+		// TCP only: SCTP and MPTCP sockets change state through the
+		// same tracepoint.
+		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half),
+		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
+		// Only the namespace asked for: sk->__sk_common.skc_net.net->ns.inum.
+		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
+		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
+
+		// The event's token. The cookie stands for the socket: the
+		// verifier forbids arithmetic on the pointer.
+		asm.Mov.Reg(asm.R1, sk),
+		asm.FnGetSocketCookie.Call(),
+		asm.Mov.Reg(token, asm.R0),
+		asm.LSh.Imm(token, 8),
+		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
+		asm.And.Imm(asm.R2, 0xff),
+		asm.Or.Reg(token, asm.R2),
+		asm.LSh.Imm(token, 8),
+		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
+		asm.And.Imm(asm.R2, 0xff),
+		asm.Or.Reg(token, asm.R2),
+	}
+	if backup {
+		insns = append(insns, lookup(m.claims)...)
+		insns = append(insns, asm.JEq.Imm(asm.R0, 0, "record"))
+		for i := int16(0); i < claimSlotCount; i++ {
+			next := fmt.Sprintf("slot%d", i+1)
+			insns = append(insns,
+				asm.LoadMem(asm.R2, asm.R0, claimSlots+8*i, asm.DWord),
+				asm.JNE.Reg(asm.R2, token, next),
+				asm.Mov.Imm(asm.R2, 0),
+				asm.StoreMem(asm.R0, claimSlots+8*i, asm.R2, asm.DWord),
+				asm.Ja.Label("out"),
+			)
+			if i > 0 {
+				insns[len(insns)-5] = insns[len(insns)-5].WithSymbol(fmt.Sprintf("slot%d", i))
+			}
+		}
+		insns = append(insns,
+			asm.Mov.Imm(asm.R2, 1).WithSymbol(fmt.Sprintf("slot%d", claimSlotCount)),
+			asm.AddAtomic.Mem(asm.R0, asm.R2, asm.DWord, claimBackup),
+		)
+	}
+	// Where the primary goes after recording: to write its token.
+	done := "out"
+	if !backup {
+		done = "claim"
+	}
+
+	insns = append(insns,
+		asm.LoadMapPtr(asm.R1, m.events).WithSymbol("record"),
+		asm.Mov.Imm(asm.R2, recordSize),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JEq.Imm(asm.R0, 0, "lost"),
+		asm.Mov.Reg(rec, asm.R0),
+
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(rec, recTime, asm.R0, asm.DWord),
+		asm.StoreMem(rec, recSK, sk, asm.DWord),
+		asm.Mov.Reg(asm.R1, sk),
+		asm.FnGetSocketCookie.Call(),
+		asm.StoreMem(rec, recCookie, asm.R0, asm.DWord),
+	)
+	insns = append(insns, probeRead(l.saddr, recSaddr4, 4)...)
+	insns = append(insns, load(l.daddr, recDaddr4, asm.Word)...)
+	for i := int16(0); i < 16; i += 4 {
+		insns = append(insns, load(l.v6RcvSaddr+i, recSaddr6+i, asm.Word)...)
+		insns = append(insns, load(l.v6Daddr+i, recDaddr6+i, asm.Word)...)
+	}
+	insns = append(insns, probeRead(l.sport, recSport, 2)...)
+	insns = append(insns, load(l.dport, recDport, asm.Half)...)
+	insns = append(insns, load(l.family, recFamily, asm.Half)...)
+	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
+		asm.StoreMem(rec, recOld, asm.R2, asm.Word),
+		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
+		asm.StoreMem(rec, recNew, asm.R2, asm.Word),
+	)
+	insns = append(insns, lookup(m.drops)...)
+	insns = append(insns,
+		asm.Mov.Imm(asm.R2, 0),
+		asm.JEq.Imm(asm.R0, 0, "stamp"),
+		asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+		asm.StoreMem(rec, recDrops, asm.R2, asm.DWord).WithSymbol("stamp"),
+		asm.Mov.Reg(asm.R1, rec),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRingbufSubmit.Call(),
+		asm.Ja.Label(done),
+	)
+	insns = append(insns, labelled("lost", lookup(m.drops))...)
+	insns = append(insns,
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
+	)
+	if !backup {
+		// slots[next % claimSlotCount] = token; next++
+		insns = append(insns, labelled("claim", lookup(m.claims))...)
+		insns = append(insns,
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.LoadMem(asm.R1, asm.R0, claimNext, asm.DWord),
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.Add.Imm(asm.R2, 1),
+			asm.StoreMem(asm.R0, claimNext, asm.R2, asm.DWord),
+			asm.And.Imm(asm.R1, claimSlotCount-1),
+			asm.LSh.Imm(asm.R1, 3),
+			asm.Add.Reg(asm.R0, asm.R1),
+			asm.StoreMem(asm.R0, claimSlots, token, asm.DWord),
+		)
+	}
+	insns = append(insns,
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	)
+	return insns
+}

@@ -1,0 +1,227 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+// fakeDiag answers lookups from a script: the answers for each local
+// address, in turn, the last one repeating.
+type fakeDiag struct {
+	answers map[netip.AddrPort][]answer
+	asked   []string
+}
+
+type answer struct {
+	state  inspect.State
+	cookie uint64
+	err    error
+}
+
+func (f *fakeDiag) look(tr *Transition) (inspect.State, uint64, error) {
+	f.asked = append(f.asked, tr.Local.String())
+	a := f.answers[tr.Local]
+	if len(a) == 0 {
+		return 0, 0, fmt.Errorf("lookup: %w", syscall.ENOENT)
+	}
+	first := a[0]
+	if len(a) > 1 {
+		f.answers[tr.Local] = a[1:]
+	}
+	return first.state, first.cookie, first.err
+}
+
+func closing(port uint16, from inspect.State) Transition {
+	return Transition{
+		Cookie: uint64(port), Protocol: inspect.TCP, Family: inspect.INet,
+		Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port),
+		Peer:  netip.MustParseAddrPort("127.0.0.1:80"),
+		From:  from, To: inspect.Close,
+	}
+}
+
+func timeWait(port uint16, cookie uint64, at time.Time, wall int64) Transition {
+	tr := closing(port, inspect.Close)
+	tr.Cookie = cookie
+	tr.To = inspect.TimeWait
+	tr.TimeWait = true
+	tr.Time = at
+	tr.Mono = time.Duration(at.UnixNano() - wall)
+	return tr
+}
+
+func TestTimeWaits(t *testing.T) {
+	start := time.Unix(1000, 0)
+	const wall = int64(900 * time.Second)
+	errBroken := errors.New("broken")
+	tests := []struct {
+		name    string
+		watch   []Transition
+		answers map[netip.AddrPort][]answer
+		// steps are the times lookUp runs, relative to start; then, if
+		// followDue, it runs whenever a retry is due.
+		steps     []time.Duration
+		followDue bool
+		want      []Transition
+		wantAsked []string
+		wantErr   error
+		wantDue   bool // a retry is still pending at the end
+	}{
+		{
+			name:  "FIN_WAIT2 and CLOSING to CLOSE, found in TIME_WAIT",
+			watch: []Transition{closing(1, inspect.FinWait2), closing(2, inspect.Closing)},
+			answers: map[netip.AddrPort][]answer{
+				closing(1, 0).Local: {{state: inspect.TimeWait, cookie: 1}},
+				closing(2, 0).Local: {{state: inspect.TimeWait, cookie: 2}},
+			},
+			steps:     []time.Duration{0},
+			want:      []Transition{timeWait(1, 1, start, wall), timeWait(2, 2, start, wall)},
+			wantAsked: []string{"127.0.0.1:1", "127.0.0.1:2"},
+		},
+		{
+			name: "other moves to CLOSE leave no time-wait socket",
+			watch: []Transition{
+				closing(1, inspect.LastAck), closing(2, inspect.SynSent),
+				closing(3, inspect.Listen), closing(4, inspect.Established),
+				{From: inspect.FinWait1, To: inspect.FinWait2},
+			},
+			steps: []time.Duration{0},
+		},
+		{
+			name:      "no time-wait socket found: nothing reported",
+			watch:     []Transition{closing(1, inspect.FinWait2)},
+			steps:     []time.Duration{0, time.Second},
+			wantAsked: []string{"127.0.0.1:1"},
+		},
+		{
+			name:  "time-wait socket in FIN_WAIT2 until the peer's FIN",
+			watch: []Transition{closing(1, inspect.FinWait2)},
+			answers: map[netip.AddrPort][]answer{
+				closing(1, 0).Local: {
+					{state: inspect.FinWait2, cookie: 1},
+					{state: inspect.FinWait2, cookie: 1},
+					{state: inspect.TimeWait, cookie: 1},
+				},
+			},
+			// Retries are due 1 ms and then 2 ms after each look; the
+			// step at 0.5 ms finds none due.
+			steps:     []time.Duration{0, 500 * time.Microsecond, time.Millisecond, 3 * time.Millisecond},
+			want:      []Transition{timeWait(1, 1, start.Add(3*time.Millisecond), wall)},
+			wantAsked: []string{"127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1"},
+		},
+		{
+			name:  "time-wait socket in FIN_WAIT2 that expires",
+			watch: []Transition{closing(1, inspect.FinWait2)},
+			answers: map[netip.AddrPort][]answer{
+				closing(1, 0).Local: {{state: inspect.FinWait2}, {err: fmt.Errorf("x: %w", syscall.ENOENT)}},
+			},
+			steps:     []time.Duration{0, time.Millisecond, time.Hour},
+			wantAsked: []string{"127.0.0.1:1", "127.0.0.1:1"},
+		},
+		{
+			name:  "a FIN that never comes: given up after two minutes",
+			watch: []Transition{closing(1, inspect.FinWait2)},
+			answers: map[netip.AddrPort][]answer{
+				closing(1, 0).Local: {{state: inspect.FinWait2}},
+			},
+			steps:     []time.Duration{0},
+			followDue: true,
+			// At 0, then after 1, 2, 4 ... 512 ms (at 1023 ms), then every
+			// second while the next look is within two minutes of the
+			// first: 2.023 s ... 119.023 s.
+			wantAsked: func() []string {
+				s := make([]string, 1+10+118)
+				for i := range s {
+					s[i] = "127.0.0.1:1"
+				}
+				return s
+			}(),
+		},
+		{
+			name:  "a failing lookup is returned and dropped",
+			watch: []Transition{closing(1, inspect.FinWait2), closing(2, inspect.FinWait2)},
+			answers: map[netip.AddrPort][]answer{
+				closing(1, 0).Local: {{err: errBroken}},
+				closing(2, 0).Local: {{state: inspect.TimeWait, cookie: 2}},
+			},
+			steps:     []time.Duration{0, 0},
+			want:      []Transition{timeWait(2, 2, start, wall)},
+			wantAsked: []string{"127.0.0.1:1", "127.0.0.1:2"},
+			wantErr:   errBroken,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeDiag{answers: tt.answers}
+			var w timeWaits
+			for i := range tt.watch {
+				w.watch(&tt.watch[i])
+			}
+			var errs []error
+			for _, step := range tt.steps {
+				if err := w.lookUp(f.look, start.Add(step), wall); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			for i := 0; tt.followDue && i < 1000; i++ {
+				due, ok := w.due()
+				if !ok {
+					break
+				}
+				if err := w.lookUp(f.look, due, wall); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			var got []Transition
+			for {
+				tr, ok := w.next()
+				if !ok {
+					break
+				}
+				got = append(got, tr)
+			}
+			if diff := cmp.Diff(tt.want, got, equateAddrs); diff != "" {
+				t.Errorf("transitions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantAsked, f.asked); diff != "" {
+				t.Errorf("lookups (-want +got):\n%s", diff)
+			}
+			switch {
+			case tt.wantErr == nil && len(errs) > 0:
+				t.Errorf("errors %v, want none", errs)
+			case tt.wantErr != nil && (len(errs) != 1 || !errors.Is(errs[0], tt.wantErr)):
+				t.Errorf("errors %v, want one wrapping %v", errs, tt.wantErr)
+			}
+			if _, due := w.due(); due != tt.wantDue {
+				t.Errorf("retry pending %v, want %v", due, tt.wantDue)
+			}
+		})
+	}
+}
+
+func TestTimeWaitsBound(t *testing.T) {
+	f := &fakeDiag{answers: map[netip.AddrPort][]answer{}}
+	var w timeWaits
+	for port := uint16(1); port <= maxWaiting+10; port++ {
+		tr := closing(port, inspect.FinWait2)
+		f.answers[tr.Local] = []answer{{state: inspect.FinWait2}}
+		w.watch(&tr)
+	}
+	if err := w.lookUp(f.look, time.Unix(1, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.waiting) != maxWaiting {
+		t.Errorf("%d retries pending, want the bound %d", len(w.waiting), maxWaiting)
+	}
+	if len(w.fresh) != 0 {
+		t.Errorf("%d moves to CLOSE not looked up", len(w.fresh))
+	}
+}

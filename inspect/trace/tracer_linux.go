@@ -1,0 +1,430 @@
+//go:build linux
+
+package trace
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/netlinkdiag"
+)
+
+// Tracer reports TCP state changes as the kernel makes them. Read from one
+// goroutine; Close may be called from any.
+type Tracer struct {
+	events, drops, claims *ebpf.Map
+	// The primary and backup copies of the program (see program) and
+	// their links, in the order they are attached.
+	progs [2]*ebpf.Program
+	links [2]link.Link
+	rd    *ringbuf.Reader
+	diag  *netlinkdiag.Conn
+	look  lookupFunc
+
+	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
+	// Open, in nanoseconds.
+	wall int64
+
+	rec      ringbuf.Record
+	deadline time.Time // the deadline set on rd
+	idleSeen time.Time // when the drop counter was last read while idle
+	// reportedDrops and reportedMisses are the losses Read has reported:
+	// records the full ring refused, and events both copies of the
+	// program missed. held is a transition read after a gap, returned
+	// after the error that reports the gap.
+	reportedDrops  uint64
+	reportedMisses uint64
+	held           *Transition
+	tw             timeWaits
+	repeats        repeats
+
+	closed atomic.Bool
+	lost   atomic.Uint64
+}
+
+// idleCheck is how often an idle Read reads the drop counter, so that a
+// loss with no transition after it is reported all the same.
+const idleCheck = 250 * time.Millisecond
+
+// Open loads the eBPF program, attaches it to sock:inet_sock_set_state and
+// returns a Tracer that reads its ring buffer. It needs kernel BTF, Linux
+// 5.8 or later (ring buffers), and CAP_BPF with CAP_PERFMON (or
+// CAP_SYS_ADMIN). Without them the error names what is missing and wraps
+// the errno (os.ErrPermission) or ebpf.ErrNotSupported.
+func Open(opts *Options) (*Tracer, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.RingSize == 0 {
+		o.RingSize = DefaultRingSize
+	}
+	inum, err := netnsInode(o.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("trace: kernel BTF (/sys/kernel/btf/vmlinux): %w", err)
+	}
+	l, err := newLayout(spec)
+	if err != nil {
+		return nil, err
+	}
+
+	t := &Tracer{}
+	ok := false
+	defer func() {
+		if !ok {
+			t.release()
+		}
+	}()
+	t.events, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "sockstate_ring",
+		Type:       ebpf.RingBuf,
+		MaxEntries: uint32(o.RingSize),
+	})
+	if err != nil {
+		return nil, loadError("ring buffer", err)
+	}
+	t.drops, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "sockstate_drops",
+		Type:       ebpf.Array,
+		KeySize:    4,
+		ValueSize:  8,
+		MaxEntries: 1,
+	})
+	if err != nil {
+		return nil, loadError("drop counter", err)
+	}
+	t.claims, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name:       "sockstate_claim",
+		Type:       ebpf.PerCPUArray,
+		KeySize:    4,
+		ValueSize:  claimSize,
+		MaxEntries: 1,
+	})
+	if err != nil {
+		return nil, loadError("claims", err)
+	}
+	m := maps{events: t.events.FD(), drops: t.drops.FD(), claims: t.claims.FD()}
+	for i, name := range []string{"sockstate", "sockstate_bak"} {
+		t.progs[i], err = ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name:         name,
+			Type:         ebpf.Tracing,
+			AttachType:   ebpf.AttachTraceRawTp,
+			AttachTo:     "inet_sock_set_state",
+			License:      "GPL",
+			Instructions: program(l, inum, m, i == 1),
+		})
+		if err != nil {
+			return nil, loadError("program", err)
+		}
+	}
+	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: o.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	t.look = func(tr *Transition) (inspect.State, uint64, error) { return lookupTimeWait(t.diag, tr) }
+	t.rd, err = ringbuf.NewReader(t.events)
+	if err != nil {
+		return nil, fmt.Errorf("trace: ring buffer reader: %w", err)
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return nil, fmt.Errorf("trace: clock_gettime: %w", err)
+	}
+	t.wall = time.Now().UnixNano() - ts.Nano()
+	// Attach last: from here on the kernel writes records. The
+	// tracepoint calls its probes in the order they were attached, which
+	// the copies rely on: primary, then backup.
+	for i, p := range t.progs {
+		t.links[i], err = link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return nil, loadError("attach to sock:inet_sock_set_state", err)
+		}
+	}
+	ok = true
+	return t, nil
+}
+
+// netnsInode returns the nsfs inode number of the namespace open at fd, or
+// of the calling thread's namespace for 0: the number the kernel keeps in
+// struct net's ns.inum.
+func netnsInode(fd int) (uint32, error) {
+	var st unix.Stat_t
+	if fd == 0 {
+		if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+			return 0, fmt.Errorf("trace: own network namespace: %w", err)
+		}
+	} else if err := unix.Fstat(fd, &st); err != nil {
+		return 0, fmt.Errorf("trace: network namespace fd %d: %w", fd, err)
+	}
+	return uint32(st.Ino), nil
+}
+
+// Capability numbers from include/uapi/linux/capability.h.
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// loadError wraps an error of a step of loading the program. EPERM becomes
+// one line that names the capabilities the process lacks.
+func loadError(step string, err error) error {
+	var errno unix.Errno
+	if !errors.As(err, &errno) || errno != unix.EPERM {
+		return fmt.Errorf("trace: loading the eBPF program: %s: %w", step, err)
+	}
+	missing := missingCaps()
+	if missing == "" {
+		return fmt.Errorf("trace: loading the eBPF program was refused although the process has CAP_BPF and CAP_PERFMON (kernel lockdown or a security module): %w", errno)
+	}
+	return fmt.Errorf("trace: loading the eBPF program needs %s (run as root): %w", missing, errno)
+}
+
+// missingCaps names the effective capabilities the process lacks of those
+// a tracing program needs: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN which
+// covers both. It returns "" if none is missing or it cannot tell.
+func missingCaps() string {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return ""
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(capSysAdmin) {
+		return ""
+	}
+	var missing []string
+	if !has(capBPF) {
+		missing = append(missing, "CAP_BPF")
+	}
+	if !has(capPerfmon) {
+		missing = append(missing, "CAP_PERFMON")
+	}
+	return strings.Join(missing, " and ")
+}
+
+// Read returns the next transition, blocking until there is one. Between
+// transitions it reports what the kernel could not:
+//   - a gap: when the kernel dropped transitions because the ring buffer
+//     was full, Read returns an error wrapping ErrLost before the first
+//     transition after the gap (or, when none follows, within a quarter of
+//     a second). The Tracer goes on.
+//   - TIME_WAIT: after a socket goes from FIN_WAIT2 or CLOSING to CLOSE,
+//     Read looks up its addresses with sock_diag and returns a transition
+//     with TimeWait set once the time-wait socket is in TIME_WAIT (see
+//     Transition.TimeWait).
+//
+// After Close, Read returns an error wrapping os.ErrClosed.
+func (t *Tracer) Read() (Transition, error) {
+	for {
+		if t.closed.Load() {
+			return Transition{}, fmt.Errorf("trace: read: %w", os.ErrClosed)
+		}
+		if tr, ok := t.tw.next(); ok {
+			return tr, nil
+		}
+		if t.held != nil {
+			tr := *t.held
+			t.held = nil
+			t.tw.watch(&tr)
+			return tr, nil
+		}
+		now := time.Now()
+		if err := t.tw.lookUp(t.look, now, t.wall); err != nil {
+			return Transition{}, t.readError(err)
+		}
+		if t.tw.ready() {
+			continue
+		}
+
+		deadline := t.idleSeen.Add(idleCheck)
+		if !deadline.After(now) {
+			deadline = now.Add(idleCheck)
+			t.idleSeen = now
+		}
+		if due, ok := t.tw.due(); ok && due.Before(deadline) {
+			deadline = due
+		}
+		if !deadline.Equal(t.deadline) {
+			t.rd.SetDeadline(deadline)
+			t.deadline = deadline
+		}
+		err := t.rd.ReadInto(&t.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if err := t.checkDrops(); err != nil {
+				return Transition{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Transition{}, t.readError(err)
+		}
+		var tr Transition
+		drops, err := decode(t.rec.RawSample, &tr)
+		if err != nil {
+			return Transition{}, err
+		}
+		if t.repeats.seen(&tr) {
+			continue
+		}
+		tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
+		if drops > t.reportedDrops {
+			t.held = &tr
+			return Transition{}, t.lostError(drops, t.reportedMisses)
+		}
+		t.tw.watch(&tr)
+		return tr, nil
+	}
+}
+
+// checkDrops reads the loss counters and reports a gap not yet reported.
+func (t *Tracer) checkDrops() error {
+	t.idleSeen = time.Now()
+	drops, misses, err := t.readLosses()
+	if err != nil {
+		return t.readError(err)
+	}
+	if drops > t.reportedDrops || misses > t.reportedMisses {
+		return t.lostError(drops, misses)
+	}
+	return nil
+}
+
+func (t *Tracer) lostError(drops, misses uint64) error {
+	n := drops - t.reportedDrops + misses - t.reportedMisses
+	t.reportedDrops, t.reportedMisses = drops, misses
+	t.lost.Store(drops + misses)
+	return fmt.Errorf("trace: %d transitions lost (%d in all): %w", n, drops+misses, ErrLost)
+}
+
+// readLosses returns the records the full ring buffer refused, and the
+// events both copies of the program missed: the primary's recursion
+// misses that the backup did not record. It reads the misses before the
+// backup's count, which the backup raises right after the primary's miss.
+func (t *Tracer) readLosses() (drops, misses uint64, err error) {
+	stats, err := t.progs[0].Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("program statistics: %w", err)
+	}
+	var claims [][claimSize]byte
+	if err := t.claims.Lookup(uint32(0), &claims); err != nil {
+		return 0, 0, fmt.Errorf("claims: %w", err)
+	}
+	var backups uint64
+	for _, c := range claims {
+		backups += binary.NativeEndian.Uint64(c[claimBackup:])
+	}
+	if err := t.drops.Lookup(uint32(0), &drops); err != nil {
+		return 0, 0, fmt.Errorf("drop counter: %w", err)
+	}
+	if stats.RecursionMisses > backups {
+		misses = stats.RecursionMisses - backups
+	}
+	return drops, misses, nil
+}
+
+// readError wraps err, or says the Tracer is closed if it is.
+func (t *Tracer) readError(err error) error {
+	if t.closed.Load() {
+		return fmt.Errorf("trace: read: %w", os.ErrClosed)
+	}
+	return fmt.Errorf("trace: read: %w", err)
+}
+
+// Lost returns how many transitions went unreported since Open: records
+// the full ring buffer refused, and state changes the kernel ran neither
+// copy of the program for.
+func (t *Tracer) Lost() uint64 {
+	if drops, misses, err := t.readLosses(); err == nil {
+		return drops + misses
+	}
+	return t.lost.Load()
+}
+
+// Close detaches the program and releases what Open took. A Read in
+// progress returns an error wrapping os.ErrClosed.
+func (t *Tracer) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	if drops, misses, err := t.readLosses(); err == nil {
+		t.lost.Store(drops + misses)
+	}
+	return t.release()
+}
+
+// release closes everything Open made, link first so the kernel stops
+// writing, and returns the first error.
+func (t *Tracer) release() error {
+	var errs []error
+	for _, l := range t.links {
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
+	}
+	if t.rd != nil {
+		errs = append(errs, t.rd.Close())
+	}
+	if t.diag != nil {
+		errs = append(errs, t.diag.Close())
+	}
+	for _, p := range t.progs {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	if t.claims != nil {
+		errs = append(errs, t.claims.Close())
+	}
+	if t.drops != nil {
+		errs = append(errs, t.drops.Close())
+	}
+	if t.events != nil {
+		errs = append(errs, t.events.Close())
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("trace: close: %w", err)
+		}
+	}
+	return nil
+}
+
+// lookupTimeWait asks sock_diag for the socket with tr's addresses and
+// cookie. The time-wait socket inherits the cookie (inet_twsk_alloc); the
+// cookie keeps a new connection on the same addresses, whose server end
+// may be in TIME_WAIT by the time of the lookup, from being taken for it.
+// The kernel generates a socket's cookie on demand; the program asks for
+// it at every transition, so it exists before the time-wait socket is
+// made, unless the socket's first transition the Tracer saw was its move
+// to CLOSE: then no TIME_WAIT is reported.
+func lookupTimeWait(c *netlinkdiag.Conn, tr *Transition) (state inspect.State, cookie uint64, err error) {
+	af := uint8(unix.AF_INET)
+	if tr.Family == inspect.INet6 {
+		af = unix.AF_INET6
+	}
+	req := netlinkdiag.Request{Family: af, Protocol: unix.IPPROTO_TCP}
+	id := netlinkdiag.SockID{Src: tr.Local, Dst: tr.Peer, Cookie: tr.Cookie}
+	err = c.Lookup(context.Background(), req, id, func(m *netlinkdiag.Msg) error {
+		state, cookie = inspect.State(m.State), m.Cookie
+		return nil
+	})
+	return state, cookie, err
+}

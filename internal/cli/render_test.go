@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+// TestWriteAlignedMatchesTablewriter holds the streaming renderer used for
+// large tables to the tablewriter output used for small ones, byte for byte.
+func TestWriteAlignedMatchesTablewriter(t *testing.T) {
+	socks := []inspect.Socket{
+		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, SendQ: 4096,
+			Local: netip.MustParseAddrPort("0.0.0.0:22"), Peer: netip.MustParseAddrPort("0.0.0.0:0"), Inode: 1234, Cookie: 0x2a},
+		{Protocol: inspect.UDP, Family: inspect.INet6, State: inspect.Close,
+			Local: netip.MustParseAddrPort("[::1]:5353"), Peer: netip.MustParseAddrPort("[::]:0"), UID: 65534},
+		{Protocol: inspect.TCP, Family: inspect.INet6, State: inspect.TimeWait,
+			Local: netip.MustParseAddrPort("[2001:db8::1]:443"), Peer: netip.MustParseAddrPort("[2001:db8::2]:51234"), Cookie: 0xffffffffff},
+		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, RecvQ: 123456, SendQ: 7,
+			Local: netip.MustParseAddrPort("127.0.0.1:7788"), Peer: netip.MustParseAddrPort("127.0.0.1:1")},
+	}
+	for _, o := range []tableOptions{
+		{netid: true, state: true, header: true},
+		{netid: true, state: true, header: true, extended: true},
+		{state: true},
+		{netid: true, extended: true},
+		{header: true},
+	} {
+		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
+			var tw, al bytes.Buffer
+			if err := writeTable(&tw, socks, o); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeAligned(&al, socks, o); err != nil {
+				t.Fatal(err)
+			}
+			if tw.String() != al.String() {
+				t.Errorf("tablewriter:\n%s\nwriteAligned:\n%s", tw.String(), al.String())
+			}
+			if lines := bytes.Count(al.Bytes(), []byte("\n")); lines != len(socks)+btoi(o.header) {
+				t.Errorf("%d lines, want %d", lines, len(socks)+btoi(o.header))
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestWriteJSONShape(t *testing.T) {
+	l := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet6, State: inspect.Listen,
+		Local: netip.MustParseAddrPort("[::1]:80"), Peer: netip.MustParseAddrPort("[::]:0"), Inode: 7}
+	tests := []struct {
+		name  string
+		socks []inspect.Socket
+		want  string
+	}{
+		{"empty", nil, "[]\n"},
+		{"one", []inspect.Socket{l}, `[{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}]` + "\n"},
+		{"two", []inspect.Socket{l, l}, "[" + `{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}` +
+			",\n" + `{"netid":"tcp","family":"inet6","state":"LISTEN","recv_q":0,"send_q":0,"local":{"addr":"::1","port":80},"peer":{"addr":"::","port":0},"uid":0,"inode":7}` + "]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := writeJSON(&b, tt.socks, tableOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
