@@ -175,7 +175,13 @@ func startExtPipeline(ext *extDecoder, hint int) *extPipeline {
 			}
 			p.out = append(p.out, c.socks...)
 			c.socks, c.attrs, c.ends = c.socks[:0], c.attrs[:0], c.ends[:0]
-			p.free <- c
+			// The receiver makes a new chunk whenever none is free, so
+			// more can come back than free holds, and after the last
+			// one it takes none: a chunk with no room is dropped.
+			select {
+			case p.free <- c:
+			default:
+			}
 		}
 	}()
 	return p

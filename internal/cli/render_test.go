@@ -2,8 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -77,5 +81,50 @@ func TestWriteJSONShape(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// failingWriter fails every write after the first n.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if w.n == 0 {
+		return 0, errWriteFailed
+	}
+	w.n--
+	return len(b), nil
+}
+
+var errWriteFailed = errors.New("write failed")
+
+// TestWriteAlignedBlocks writes a table of many blocks, formatted on
+// several goroutines, and requires the rows in order, and a failed write
+// to stop the writing with its error.
+func TestWriteAlignedBlocks(t *testing.T) {
+	const n = 10*1024 + 3
+	socks := make([]inspect.Socket, n)
+	for i := range socks {
+		socks[i] = inspect.Socket{Protocol: inspect.TCP, State: inspect.Established, RecvQ: uint32(i),
+			Local: netip.MustParseAddrPort("127.0.0.1:1"), Peer: netip.MustParseAddrPort("127.0.0.1:2"), Timer: inspect.TimerKeepalive}
+	}
+	for _, procs := range []int{1, 2, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		var b bytes.Buffer
+		if err := writeAligned(&b, socks, tableOptions{state: true, timers: true}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		if len(lines) != n {
+			t.Fatalf("GOMAXPROCS %d: %d lines, want %d", procs, len(lines), n)
+		}
+		for i, l := range lines {
+			if f := strings.Fields(l); len(f) < 2 || f[1] != strconv.Itoa(i) {
+				t.Fatalf("GOMAXPROCS %d: line %d is %q", procs, i, l)
+			}
+		}
+		if err := writeAligned(&failingWriter{n: 3}, socks, tableOptions{state: true}); !errors.Is(err, errWriteFailed) {
+			t.Errorf("GOMAXPROCS %d: failing writer: %v", procs, err)
+		}
+		runtime.GOMAXPROCS(old)
 	}
 }
