@@ -174,8 +174,19 @@ func TestProcessesChild(t *testing.T) {
 }
 
 // BenchmarkProcesses attributes 10,000 socket descriptors held by the
-// benchmark's own process, on the machine's real /proc.
+// benchmark's own process, reading every process of the machine: with the
+// BPF iterator where it can (root "") and from /proc (root "/proc").
 func BenchmarkProcesses(b *testing.B) {
+	for _, root := range []string{"", "/proc"} {
+		name := root
+		if name == "" {
+			name = "bpf"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkProcesses(b, root) })
+	}
+}
+
+func benchmarkProcesses(b *testing.B, root string) {
 	const pairs = 5000
 	var socks []inspect.Socket
 	for range pairs {
@@ -194,7 +205,7 @@ func BenchmarkProcesses(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		owners, _, err := inspect.Processes(context.Background(), socks, "")
+		owners, _, err := inspect.Processes(context.Background(), socks, root)
 		if err != nil {
 			b.Fatal(err)
 		}
