@@ -107,9 +107,10 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// A listing is built once, written and dropped, and at 100,000 sockets
-	// the collector's cycles while it grows cost a tenth of the run: let
-	// the heap grow further between them.
-	defer debug.SetGCPercent(debug.SetGCPercent(800))
+	// the collector's cycles while it grows cost a tenth of the run: it
+	// runs only if the heap nears a gigabyte.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	q, err := opts.query(words)
 	if err != nil {
 		return err
