@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -126,5 +127,26 @@ func TestWriteAlignedBlocks(t *testing.T) {
 			t.Errorf("GOMAXPROCS %d: failing writer: %v", procs, err)
 		}
 		runtime.GOMAXPROCS(old)
+	}
+}
+
+// TestKillError checks the one line -K prints for each refusal of
+// SOCK_DESTROY that the user can act on, with the errno kept.
+func TestKillError(t *testing.T) {
+	for _, tt := range []struct {
+		errno syscall.Errno
+		want  string
+	}{
+		{syscall.EPERM, "ls: -K: closing sockets needs CAP_NET_ADMIN in their network namespace (run as root): inspect: destroy: operation not permitted"},
+		{syscall.EOPNOTSUPP, "ls: -K: this kernel cannot close sockets (it was built without CONFIG_INET_DIAG_DESTROY): inspect: destroy: operation not supported"},
+		{syscall.EINVAL, "ls: -K: inspect: destroy: invalid argument"},
+	} {
+		err := killError(fmt.Errorf("inspect: destroy: %w", tt.errno))
+		if err.Error() != tt.want || !errors.Is(err, tt.errno) {
+			t.Errorf("%v: %q, want %q wrapping the errno", tt.errno, err, tt.want)
+		}
+	}
+	if killError(nil) != nil {
+		t.Error("killError(nil) is not nil")
 	}
 }
