@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -20,9 +21,51 @@ func appendG(b []byte, x float64) []byte {
 	return strconv.AppendFloat(b, x, 'g', 6, 64)
 }
 
-// appendBW appends a rate in bits per second as ss -n does (%.0f).
+// appendMS appends d in milliseconds as %g does, as ss prints the
+// microseconds of tcp_info divided by 1000. Such a value has at most three
+// decimals, so when it has at most 6 significant digits %g prints it
+// exactly, which integer formatting does faster than strconv's %g; other
+// values go to appendG.
+func appendMS(b []byte, d time.Duration) []byte {
+	if d < 0 || d%time.Microsecond != 0 {
+		return appendG(b, ms(d))
+	}
+	us := uint64(d / time.Microsecond)
+	ip, fp := us/1000, us%1000
+	frac := 3 // decimals, trailing zeros dropped
+	for ; frac > 0 && fp%10 == 0; frac-- {
+		fp /= 10
+	}
+	intDigits := 0
+	for v := ip; v > 0; v /= 10 {
+		intDigits++
+	}
+	if ip >= 1e6 || intDigits+frac > 6 {
+		return appendG(b, ms(d))
+	}
+	b = strconv.AppendUint(b, ip, 10)
+	if frac == 0 {
+		return b
+	}
+	b = append(b, '.')
+	for p := frac - 1; p >= 0; p-- {
+		digit := fp
+		for range p {
+			digit /= 10
+		}
+		b = append(b, byte('0'+digit%10))
+	}
+	return b
+}
+
+// appendBW appends a rate in bits per second as ss -n does (%.0f): the
+// value rounded to the nearest integer, halves to even, as printf rounds.
 func appendBW(b []byte, bps float64) []byte {
-	b = strconv.AppendFloat(b, bps, 'f', 0, 64)
+	if r := math.RoundToEven(bps); r >= 0 && r < 1<<63 {
+		b = strconv.AppendUint(b, uint64(r), 10)
+	} else {
+		b = strconv.AppendFloat(b, bps, 'f', 0, 64)
+	}
 	return append(b, "bps"...)
 }
 
@@ -171,11 +214,11 @@ func appendInfo(b []byte, state inspect.State, in *inspect.TCPInfo, options bool
 		}
 		return appendUint(key(b, k), v)
 	}
-	g := func(b []byte, k string, v float64) []byte {
-		if v == 0 {
+	g := func(b []byte, k string, d time.Duration) []byte {
+		if d == 0 {
 			return b
 		}
-		return appendG(key(b, k), v)
+		return appendMS(key(b, k), d)
 	}
 
 	if options {
@@ -199,14 +242,14 @@ func appendInfo(b []byte, state inspect.State, in *inspect.TCPInfo, options bool
 		b = appendUint(append(b, ','), uint64(in.RcvWScale))
 	}
 	if in.RTO != 3*time.Second {
-		b = g(b, "rto:", ms(in.RTO))
+		b = g(b, "rto:", in.RTO)
 	}
 	b = u(b, "backoff:", uint64(in.Backoff))
 	if in.RTT != 0 {
-		b = appendG(key(b, "rtt:"), ms(in.RTT))
-		b = appendG(append(b, '/'), ms(in.RTTVar))
+		b = appendMS(key(b, "rtt:"), in.RTT)
+		b = appendMS(append(b, '/'), in.RTTVar)
 	}
-	b = g(b, "ato:", ms(in.ATO))
+	b = g(b, "ato:", in.ATO)
 	b = u(b, "mss:", uint64(in.SndMSS))
 	b = u(b, "pmtu:", uint64(in.PMTU))
 	b = u(b, "rcvmss:", uint64(in.RcvMSS))
@@ -225,7 +268,7 @@ func appendInfo(b []byte, state inspect.State, in *inspect.TCPInfo, options bool
 	b = u(b, "data_segs_in:", uint64(in.DataSegsIn))
 	if bbr := in.BBR; bbr != nil {
 		b = appendBW(key(b, "bbr:(bw:"), float64(bbr.BW)*8)
-		b = appendG(append(b, ",mrtt:"...), ms(bbr.MinRTT))
+		b = appendMS(append(b, ",mrtt:"...), bbr.MinRTT)
 		if bbr.PacingGain != 0 {
 			b = appendG(append(b, ",pacing_gain:"...), bbr.PacingGain)
 		}
@@ -284,11 +327,11 @@ func appendInfo(b []byte, state inspect.State, in *inspect.TCPInfo, options bool
 		b = appendUint(key(b, "reordering:"), uint64(in.Reordering))
 	}
 	b = u(b, "reord_seen:", uint64(in.ReordSeen))
-	b = g(b, "rcv_rtt:", ms(in.RcvRTT))
+	b = g(b, "rcv_rtt:", in.RcvRTT)
 	b = u(b, "rcv_space:", uint64(in.RcvSpace))
 	b = u(b, "rcv_ssthresh:", uint64(in.RcvSSThresh))
 	b = u(b, "notsent:", uint64(in.NotSentBytes))
-	b = g(b, "minrtt:", ms(in.MinRTT))
+	b = g(b, "minrtt:", in.MinRTT)
 	b = u(b, "rcv_ooopack:", uint64(in.RcvOOOPack))
 	b = u(b, "snd_wnd:", uint64(in.SndWnd))
 	// ss prints the upper layer protocol after the tcp_info fields (and,
