@@ -146,7 +146,7 @@ func TestBrokenPipeQuiet(t *testing.T) {
 // exactly one line, and lists from /proc.
 func TestAutoFallbackOneLine(t *testing.T) {
 	var stderr bytes.Buffer
-	src, err := newSource("auto", &stderr)
+	src, err := newSource("auto", &stderr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestAutoFallbackOneLine(t *testing.T) {
 // would work instead, where auto would have fallen back.
 func TestNetlinkOnlyUnavailable(t *testing.T) {
 	var stderr bytes.Buffer
-	src, err := newSource("netlink", &stderr)
+	src, err := newSource("netlink", &stderr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,8 +351,8 @@ func TestLsDumpInterrupted(t *testing.T) {
 		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("0.0.0.0:0")},
 		{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("127.0.0.1:40000")},
 	}
-	defer func(f func(string, io.Writer) (inspect.Source, error)) { newSource = f }(newSource)
-	newSource = func(string, io.Writer) (inspect.Source, error) { return interruptedSource{socks}, nil }
+	defer func(f func(string, io.Writer, int) (inspect.Source, error)) { newSource = f }(newSource)
+	newSource = func(string, io.Writer, int) (inspect.Source, error) { return interruptedSource{socks}, nil }
 
 	var stdout, stderr bytes.Buffer
 	code := Run(context.Background(), []string{"ls", "-taH"}, &stdout, &stderr)

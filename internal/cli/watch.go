@@ -123,7 +123,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // is missed, and watches by polling alone. The function returned releases
 // the subscription.
 func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
-	src, err := newSource(source, stderr)
+	src, err := newSource(source, stderr, 0)
 	if err != nil {
 		return nil, nil, err
 	}
