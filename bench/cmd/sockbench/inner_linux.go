@@ -139,8 +139,13 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 	if err := tw.Close(); err != nil {
 		return res, fmt.Errorf("inner: %w", err)
 	}
-	res.After, err = waitInUse(base.InUse, 5*time.Second)
-	return res, err
+	if res.After, err = waitInUse(base.InUse, 5*time.Second); err != nil {
+		return res, err
+	}
+	if res.After.InUse != base.InUse {
+		return res, fmt.Errorf("inner: %d TCP sockets still in use after the helpers exited, want %d", res.After.InUse, base.InUse)
+	}
+	return res, nil
 }
 
 // startHelpers starts one helper per entry of p.Pairs and waits until each

@@ -63,27 +63,35 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	if rep.Cleanup.HostBefore, err = readSockstat(); err != nil {
 		return nil, err
 	}
-	res, ns, err := startInner(ctx, cfg, stderr)
-	if ns == (nsID{}) {
-		return nil, err
-	}
-	left, lerr := waitNetnsEmpty(ns, 5*time.Second)
-	if lerr != nil {
-		return nil, errors.Join(err, lerr)
-	}
-	rep.Cleanup.ProcessesLeft = len(left)
-	if len(left) > 0 {
-		err = errors.Join(err, fmt.Errorf("processes %v are still in the benchmark's network namespace", left))
-	}
+	planBefore, err := hostPlanSockets()
 	if err != nil {
 		return nil, err
 	}
-	if rep.Cleanup.HostAfter, err = readSockstat(); err != nil {
-		return nil, err
+	res, ns, runErr := startInner(ctx, cfg, stderr)
+	if ns == (nsID{}) {
+		return nil, runErr
 	}
-	if rep.Cleanup.HostPlanSockets, err = hostPlanSockets(); err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		runErr = fmt.Errorf("interrupted: %w", runErr)
 	}
+	// Check what is left whether or not the run worked.
+	left, lerr := waitNetnsEmpty(ns, 5*time.Second)
+	planAfter, perr := hostPlanSockets()
+	hostAfter, serr := readSockstat()
+	if err := errors.Join(lerr, perr, serr); err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	summary := fmt.Sprintf("processes still in the benchmark's network namespace: %v; host TCP sockets on its addresses: %d (%d before)",
+		left, planAfter, planBefore)
+	if runErr != nil {
+		return nil, fmt.Errorf("%w\ncleanup: %s", runErr, summary)
+	}
+	if len(left) > 0 || planAfter > planBefore {
+		return nil, fmt.Errorf("cleanup: %s", summary)
+	}
+	rep.Cleanup.ProcessesLeft = len(left)
+	rep.Cleanup.HostAfter = hostAfter
+	rep.Cleanup.HostPlanSockets = planAfter
 	rep.Setup = res.Setup
 	rep.Groups = res.Groups
 	rep.Cleanup.NetnsTCPInUse = res.After.InUse
