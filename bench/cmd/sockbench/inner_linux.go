@@ -39,6 +39,11 @@ type innerResult struct {
 // the socket set, times the groups, takes everything down again and writes
 // an innerResult to result.
 func runInner(ctx context.Context, stdin io.Reader, stderr, result io.Writer) error {
+	// The commands timed should not see the role; helpers get theirs
+	// explicitly.
+	if err := os.Unsetenv(roleEnv); err != nil {
+		return fmt.Errorf("inner: %w", err)
+	}
 	var cfg innerConfig
 	if err := json.NewDecoder(stdin).Decode(&cfg); err != nil {
 		return fmt.Errorf("inner: config: %w", err)
@@ -111,6 +116,13 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 		return res, err
 	}
 	res.Setup.MemMiB = float64(memBefore-memAfter) / 1024
+	for _, h := range helpers {
+		rss, err := readKiB(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid), "VmRSS")
+		if err != nil {
+			return res, fmt.Errorf("inner: helper %d: %w", h.index, err)
+		}
+		res.Setup.HelpersRSSMiB += float64(rss) / 1024
+	}
 	st, err := readSockstat()
 	if err != nil {
 		return res, err

@@ -140,6 +140,15 @@ func describeMachine(ctx context.Context, tools map[string]string) (machine, err
 		return m, err
 	}
 	m.MemTotalMiB = int(mem / 1024)
+	load, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return m, err
+	}
+	f := strings.Fields(string(load))
+	if len(f) < 3 {
+		return m, fmt.Errorf("loadavg: %q: %w", load, errMalformed)
+	}
+	m.LoadAvg = strings.Join(f[:3], " ")
 	for t, path := range tools {
 		if v := toolVersion(ctx, t, path); v != "" {
 			m.Versions[t] = v

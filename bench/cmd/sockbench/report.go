@@ -28,6 +28,9 @@ type machine struct {
 	CPUs        int    `json:"cpus"`
 	MemTotalMiB int    `json:"mem_total_mib"`
 	Go          string `json:"go"`
+	// LoadAvg is /proc/loadavg's first three fields when the run started:
+	// other work on the machine shows here.
+	LoadAvg string `json:"loadavg"`
 	// Versions maps each measured tool to its version.
 	Versions map[string]string `json:"versions"`
 }
@@ -45,6 +48,8 @@ type setup struct {
 	// MemMiB is how far MemAvailable fell during setup: the kernel's
 	// socket memory plus the helpers'. Other work on the machine blurs it.
 	MemMiB float64 `json:"mem_mib"`
+	// HelpersRSSMiB is the helpers' resident memory, all together.
+	HelpersRSSMiB float64 `json:"helpers_rss_mib"`
 }
 
 type group struct {
@@ -129,8 +134,8 @@ func writeMarkdown(w io.Writer, r *Report) error {
 	s := r.Setup
 	var b strings.Builder
 	fmt.Fprintf(&b, "# sockbench: %d TCP sockets, %d runs\n\n", s.Plan.sockets(), r.Runs)
-	fmt.Fprintf(&b, "%s; Linux %s, %d CPUs, %.1f GiB; %s; sockstate %s.\n", r.Date.UTC().Format("2006-01-02 15:04 MST"),
-		r.Machine.Kernel, r.Machine.CPUs, float64(r.Machine.MemTotalMiB)/1024, r.Machine.Go, r.Commit)
+	fmt.Fprintf(&b, "%s; Linux %s, %d CPUs, %.1f GiB, load %s; %s; checkout %s.\n", r.Date.UTC().Format("2006-01-02 15:04 MST"),
+		r.Machine.Kernel, r.Machine.CPUs, float64(r.Machine.MemTotalMiB)/1024, r.Machine.LoadAvg, r.Machine.Go, r.Commit)
 	var versions []string
 	for _, t := range allTools {
 		if v, ok := r.Machine.Versions[t]; ok {
@@ -141,9 +146,10 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "Versions: %s.\n", strings.Join(versions, "; "))
 	}
 	fmt.Fprintf(&b, "\nIn a fresh network namespace: %d ESTABLISHED (%d connections held by %d helpers), %d TIME-WAIT, %d LISTEN; "+
-		"/proc/net/sockstat then said %d in use, %d TIME-WAIT. Set up in %.1f s; MemAvailable fell %.0f MiB.\n\n",
+		"/proc/net/sockstat then said %d in use, %d TIME-WAIT. Set up in %.2f s; MemAvailable fell %.0f MiB "+
+		"(the helpers' RSS: %.0f MiB).\n\n",
 		2*s.Plan.pairs(), s.Plan.pairs(), len(s.Plan.Pairs), s.Plan.TimeWait, s.Plan.listeners(),
-		s.TCPInUse, s.TimeWait, s.Seconds, s.MemMiB)
+		s.TCPInUse, s.TimeWait, s.Seconds, s.MemMiB, s.HelpersRSSMiB)
 
 	fmt.Fprintf(&b, "| %s |\n", strings.Join(tableHeader, " | "))
 	fmt.Fprintf(&b, "|---|---|%s\n", strings.Repeat("---:|", len(tableHeader)-2))
