@@ -194,33 +194,35 @@ func startHelpers(ctx context.Context, p plan, timeout time.Duration) ([]*helper
 
 // measureGroup runs each of g's commands cfg.Warmup times under probe, then
 // cfg.Runs times timed. Each round runs every command once, starting one
-// further along the list each round, after topping up TIME_WAIT.
+// further along the list each round.
 func measureGroup(ctx context.Context, cfg innerConfig, g groupSpec, tw *twMaker, devnull *os.File) (group, error) {
 	n := len(g.Commands)
 	peaks := make([]int64, n)
 	lines := make([]int, n)
 	times := make([][]time.Duration, n)
 	for range cfg.Warmup {
-		if err := tw.topUp(ctx, cfg.Plan.TimeWait); err != nil {
-			return group{}, err
-		}
 		for i, c := range g.Commands {
-			r, err := probe(ctx, cfg.Tools[c.Tool], c, devnull, cfg.Timeout)
+			err := steady(ctx, tw, cfg.Plan.TimeWait, func() error {
+				r, err := probe(ctx, cfg.Tools[c.Tool], c, devnull, cfg.Timeout)
+				peaks[i] = max(peaks[i], r.peakKiB)
+				lines[i] = r.lines
+				return err
+			})
 			if err != nil {
 				return group{}, err
 			}
-			peaks[i] = max(peaks[i], r.peakKiB)
-			lines[i] = r.lines
 		}
 	}
 	for round := range cfg.Runs {
-		if err := tw.topUp(ctx, cfg.Plan.TimeWait); err != nil {
-			return group{}, err
-		}
 		for j := range n {
 			i := (round + j) % n
 			c := g.Commands[i]
-			d, err := timeRun(ctx, cfg.Tools[c.Tool], c, devnull, cfg.Timeout)
+			var d time.Duration
+			err := steady(ctx, tw, cfg.Plan.TimeWait, func() error {
+				var err error
+				d, err = timeRun(ctx, cfg.Tools[c.Tool], c, devnull, cfg.Timeout)
+				return err
+			})
 			if err != nil {
 				return group{}, err
 			}
@@ -233,6 +235,30 @@ func measureGroup(ctx context.Context, cfg innerConfig, g groupSpec, tw *twMaker
 	}
 	res.setRatios()
 	return res, nil
+}
+
+// steady tops TIME_WAIT up to target and runs f, and does both again if the
+// namespace's socket counts changed while f ran, up to three times in all.
+// The kernel drops TIME_WAIT sockets 60 s after they were made, and since
+// they are made in batches they expire in batches: a run that straddles one
+// saw fewer sockets than its neighbours.
+func steady(ctx context.Context, tw *twMaker, target int, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		if err := tw.topUp(ctx, target); err != nil {
+			return err
+		}
+		before, err := readSockstat()
+		if err != nil {
+			return err
+		}
+		if err := f(); err != nil {
+			return err
+		}
+		after, err := readSockstat()
+		if err != nil || after == before || attempt == 3 {
+			return err
+		}
+	}
 }
 
 // waitInUse polls /proc/net/sockstat until TCP in use is back to want, for
