@@ -70,67 +70,19 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 	if base != (sockstat{}) {
 		return res, fmt.Errorf("inner: the new namespace already has %d TCP sockets and %d TIME-WAIT", base.InUse, base.TimeWait)
 	}
-	p := cfg.Plan
-	if res.Setup.MaxTimeWait, err = readSysctlInt("net/ipv4/tcp_max_tw_buckets"); err != nil {
-		return res, err
-	}
-	if p.TimeWait > res.Setup.MaxTimeWait {
-		return res, fmt.Errorf("inner: %d TIME-WAIT sockets asked for, but net.ipv4.tcp_max_tw_buckets is %d: lower -tw or -n",
-			p.TimeWait, res.Setup.MaxTimeWait)
-	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return res, fmt.Errorf("inner: %w", err)
 	}
 	defer devnull.Close()
 
+	p := cfg.Plan
 	fmt.Fprintf(stderr, "sockbench: setting up %d sockets: %d connections in %d helpers, %d TIME-WAIT\n",
 		p.sockets(), p.pairs(), len(p.Pairs), p.TimeWait)
-	memBefore, err := readKiB("/proc/meminfo", "MemAvailable")
+	set, err := setUp(ctx, p, cfg.Timeout, &res.Setup)
+	defer set.close()
 	if err != nil {
 		return res, err
-	}
-	start := time.Now()
-	helpers, err := startHelpers(ctx, p, cfg.Timeout)
-	stopHelpers := func() {
-		for _, h := range helpers {
-			h.stop()
-		}
-	}
-	defer stopHelpers()
-	if err != nil {
-		return res, err
-	}
-	tw, err := newTWMaker(cfg.Timeout)
-	if err != nil {
-		return res, err
-	}
-	defer tw.Close()
-	if err := tw.make(ctx, p.TimeWait); err != nil {
-		return res, err
-	}
-	res.Setup.Plan = p
-	res.Setup.Seconds = time.Since(start).Seconds()
-	memAfter, err := readKiB("/proc/meminfo", "MemAvailable")
-	if err != nil {
-		return res, err
-	}
-	res.Setup.MemMiB = float64(memBefore-memAfter) / 1024
-	for _, h := range helpers {
-		rss, err := readKiB(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid), "VmRSS")
-		if err != nil {
-			return res, fmt.Errorf("inner: helper %d: %w", h.index, err)
-		}
-		res.Setup.HelpersRSSMiB += float64(rss) / 1024
-	}
-	st, err := readSockstat()
-	if err != nil {
-		return res, err
-	}
-	res.Setup.TCPInUse, res.Setup.TimeWait = st.InUse, st.TimeWait
-	if wantInUse := 2*p.pairs() + p.listeners(); st.InUse != wantInUse || st.TimeWait != p.TimeWait {
-		return res, fmt.Errorf("inner: after setup /proc/net/sockstat says %d TCP in use and %d TIME-WAIT, want %d and %d",
-			st.InUse, st.TimeWait, wantInUse, p.TimeWait)
 	}
 	fmt.Fprintf(stderr, "sockbench: set up in %.1f s\n", res.Setup.Seconds)
 
@@ -140,17 +92,14 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 			names[i] = c.String()
 		}
 		fmt.Fprintf(stderr, "sockbench: timing %s: %s\n", g.Name, strings.Join(names, " | "))
-		r, err := measureGroup(ctx, cfg, g, tw, devnull)
+		r, err := measureGroup(ctx, cfg, g, set.tw, devnull)
 		if err != nil {
 			return res, err
 		}
 		res.Groups = append(res.Groups, r)
 	}
 
-	stopHelpers()
-	if err := tw.Close(); err != nil {
-		return res, fmt.Errorf("inner: %w", err)
-	}
+	set.close()
 	if res.After, err = waitInUse(base.InUse, 5*time.Second); err != nil {
 		return res, err
 	}
@@ -158,6 +107,76 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 		return res, fmt.Errorf("inner: %d TCP sockets still in use after the helpers exited, want %d", res.After.InUse, base.InUse)
 	}
 	return res, nil
+}
+
+// socketSet holds a plan's sockets: the helpers and the TIME_WAIT maker.
+type socketSet struct {
+	helpers []*helperProc
+	tw      *twMaker
+}
+
+// close stops the helpers and closes the TIME_WAIT maker's listener. It may
+// be called more than once.
+func (s *socketSet) close() {
+	for _, h := range s.helpers {
+		h.stop()
+	}
+	if s.tw != nil {
+		s.tw.Close()
+	}
+}
+
+// setUp makes p's sockets, checks them against /proc/net/sockstat and fills
+// in st. The caller closes the set it returns, even on error.
+func setUp(ctx context.Context, p plan, timeout time.Duration, st *setup) (*socketSet, error) {
+	set := &socketSet{}
+	st.Plan = p
+	var err error
+	if st.MaxTimeWait, err = readSysctlInt("net/ipv4/tcp_max_tw_buckets"); err != nil {
+		return set, err
+	}
+	if p.TimeWait > st.MaxTimeWait {
+		return set, fmt.Errorf("inner: %d TIME-WAIT sockets asked for, but net.ipv4.tcp_max_tw_buckets is %d: lower -tw or -n",
+			p.TimeWait, st.MaxTimeWait)
+	}
+	memBefore, err := readKiB("/proc/meminfo", "MemAvailable")
+	if err != nil {
+		return set, err
+	}
+	start := time.Now()
+	if set.helpers, err = startHelpers(ctx, p, timeout); err != nil {
+		return set, err
+	}
+	if set.tw, err = newTWMaker(timeout); err != nil {
+		return set, err
+	}
+	if err := set.tw.make(ctx, p.TimeWait); err != nil {
+		return set, err
+	}
+	st.Seconds = time.Since(start).Seconds()
+
+	memAfter, err := readKiB("/proc/meminfo", "MemAvailable")
+	if err != nil {
+		return set, err
+	}
+	st.MemMiB = float64(memBefore-memAfter) / 1024
+	for _, h := range set.helpers {
+		rss, err := readKiB(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid), "VmRSS")
+		if err != nil {
+			return set, fmt.Errorf("inner: helper %d: %w", h.index, err)
+		}
+		st.HelpersRSSMiB += float64(rss) / 1024
+	}
+	counts, err := readSockstat()
+	if err != nil {
+		return set, err
+	}
+	st.TCPInUse, st.TimeWait = counts.InUse, counts.TimeWait
+	if wantInUse := 2*p.pairs() + p.listeners(); counts.InUse != wantInUse || counts.TimeWait != p.TimeWait {
+		return set, fmt.Errorf("inner: after setup /proc/net/sockstat says %d TCP in use and %d TIME-WAIT, want %d and %d",
+			counts.InUse, counts.TimeWait, wantInUse, p.TimeWait)
+	}
+	return set, nil
 }
 
 // startHelpers starts one helper per entry of p.Pairs and waits until each
