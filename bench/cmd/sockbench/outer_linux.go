@@ -22,6 +22,15 @@ import (
 // namespace, and checks that nothing it made outlives it.
 func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error) {
 	rep := &Report{Date: time.Now(), Runs: o.runs}
+	// The plan first: it can refuse the flags before anything is built.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil, fmt.Errorf("getrlimit: %w", err)
+	}
+	p, err := newPlan(o.n, o.twFrac, o.ports, int(min(uint64(o.fds), lim.Max)))
+	if err != nil {
+		return nil, err
+	}
 	repo, err := findRepo(ctx, o.repo)
 	if err != nil {
 		return nil, err
@@ -43,14 +52,6 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		return nil, err
 	}
 
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return nil, fmt.Errorf("getrlimit: %w", err)
-	}
-	p, err := newPlan(o.n, o.twFrac, o.ports, int(min(uint64(o.fds), lim.Max)))
-	if err != nil {
-		return nil, err
-	}
 	cfg := innerConfig{
 		Plan:    p,
 		Groups:  selectGroups(groupSpecs(), o.only),
