@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,16 +43,7 @@ func TestSmallRun(t *testing.T) {
 	if withNetstat {
 		tools = append(tools, "netstat")
 	}
-	// GATE, for the lead to drop once the sockstate command has landed:
-	// sockstate's rows are required only when the repository root has its
-	// main.go, which the bench branch does not have yet.
-	_, err = os.Stat(filepath.Join("..", "..", "..", "main.go"))
-	withSockstate := err == nil
-	if withSockstate {
-		tools = append(tools, "sockstate")
-	} else {
-		t.Log("no main.go at the repository root: sockstate's rows are not required yet")
-	}
+	tools = append(tools, "sockstate")
 
 	var stdout, stderr bytes.Buffer
 	args := []string{"-n", "1000", "-runs", "3", "-json", "-only", strings.Join(tools, ",")}
@@ -77,7 +67,6 @@ func TestSmallRun(t *testing.T) {
 	keep := want[:0]
 	for _, w := range want {
 		switch {
-		case !withSockstate && (strings.Contains(w, "sockstate") || strings.HasPrefix(w, "json |")):
 		case !withNetstat && strings.Contains(w, "netstat"):
 		default:
 			keep = append(keep, w)
