@@ -178,3 +178,43 @@ func TestFollowerReap(t *testing.T) {
 		t.Errorf("following() = true after the reap; known %v", f.known)
 	}
 }
+
+// TestFollowerResync requires the dump after a loss diffed against what
+// was known: a change, a gone and a new.
+func TestFollowerResync(t *testing.T) {
+	q := inspect.Query{States: inspect.AllStates}
+	f := follower{q: &q, known: map[uint64]inspect.Socket{}, since: map[uint64]time.Time{},
+		parked: map[uint64]bool{}, held: map[uint64]Transition{}}
+	sock := func(c uint64, local, peer netip.AddrPort, st inspect.State) inspect.Socket {
+		return inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: st, Local: local, Peer: peer, Cookie: c}
+	}
+	first, err := f.resync(context.Background(), &fakeSource{[]inspect.Socket{
+		sock(1, srv, any4, inspect.Listen), sock(2, srv, cli, inspect.Established),
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.resync(context.Background(), &fakeSource{[]inspect.Socket{
+		sock(2, srv, cli, inspect.CloseWait), sock(3, cli, srv, inspect.Established),
+	}}, f.known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range [][]inspect.WatchEvent{first, after} {
+		for i := range b {
+			got = append(got, fmt.Sprintf("%s %d %s->%s", b[i].Kind, b[i].Socket.Cookie, b[i].From, b[i].To))
+		}
+		got = append(got, "--")
+	}
+	want := []string{
+		"new 1 unknown(0)->LISTEN", "new 2 unknown(0)->ESTABLISHED", "--",
+		"change 2 ESTABLISHED->CLOSE_WAIT", "new 3 unknown(0)->ESTABLISHED", "gone 1 LISTEN->unknown(0)", "--",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if _, ok := f.known[1]; ok || len(f.known) != 2 {
+		t.Errorf("known after the resync: %v", f.known)
+	}
+}
