@@ -141,7 +141,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 	switch source {
 	case "auto", "trace", "netlink", "proc":
 	default:
-		return nil, nil, "", false, usagef("demo: --source %q: use auto, trace, netlink or proc", source)
+		return nil, nil, "", false, usagef("demo: --source %q: use auto, netlink, proc or trace", source)
 	}
 	var traceErr error
 	if source == "auto" || source == "trace" {

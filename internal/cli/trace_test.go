@@ -101,7 +101,7 @@ func TestDemoTraceText(t *testing.T) {
 		"  server conn  SYN_RECV     a SYN came in",
 		"  server conn  FIN_WAIT1    close() sent a FIN",
 		"  client       LAST_ACK     close() sent our FIN",
-		"  client       CLOSE        the connection is over",
+		"  client       CLOSE        closed: the kernel's last state change",
 		"  server conn  TIME_WAIT    both FINs acknowledged",
 	} {
 		if !strings.Contains(out, want) {
@@ -264,7 +264,7 @@ func TestDemoTraceAsNobody(t *testing.T) {
 		t.Errorf("demo --source trace as nobody: exit %d, stdout %q, stderr %q; want 1 and the one line %q", code, out, stderr, refused)
 	}
 
-	out, stderr, code = run("demo", "--step", "50ms")
+	out, stderr, code = run("demo", "--step", "100ms")
 	if code != 0 {
 		t.Fatalf("demo as nobody: exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}

@@ -109,7 +109,7 @@ var meanings = map[inspect.State]string{
 	inspect.LastAck:     "close() sent our FIN after the peer's and waits for its ACK",
 	inspect.TimeWait:    "both FINs acknowledged; kept for 2 MSL (60 s on Linux) so stray segments die out",
 	inspect.Closing:     "both sides sent a FIN at once; waiting for the ACK of ours",
-	inspect.Close:       "the connection is over: the kernel's last state change before it frees the socket",
+	inspect.Close:       "closed: the kernel's last state change, before it frees the socket",
 	Gone:                "closed: the kernel freed the socket",
 }
 
