@@ -31,7 +31,8 @@ var DefaultAddr = netip.MustParseAddrPort("127.0.0.1:7788")
 
 // Events is where the demo learns of state changes: it calls fn after each
 // look at the sockets, the first time with what exists, until ctx ends.
-// An *inspect.Watcher is one.
+// An *inspect.Watcher is one; a *trace.Events, which reports every state
+// change, is another.
 type Events interface {
 	Watch(ctx context.Context, fn func([]inspect.WatchEvent) error) error
 }
