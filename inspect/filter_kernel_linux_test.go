@@ -1,258 +1,59 @@
 package inspect
 
 import (
-	"bytes"
-	"encoding/binary"
-	"errors"
-	"fmt"
+	"context"
 	"net"
-	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
-	"strconv"
-	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// This file is test scaffolding for the filter tests: a network namespace per
-// test and a minimal sock_diag dumper that sends filter bytecode. The dumper
-// is to be replaced by netlinkdiag.Dump once that package lands.
+// This file holds what the filter tests share: a test namespace with a
+// sock_diag connection into it, that dumps with the kernel running a
+// filter's bytecode, and ss run inside it.
 
-var filterNSSeq atomic.Int64
-
-// filterNS is a network namespace made for one test, with loopback up.
+// filterNS is a test namespace with a sock_diag connection opened into it.
 type filterNS struct {
-	name string
-	fd   int // open /run/netns/name
-	diag int // NETLINK_SOCK_DIAG socket opened inside the namespace
+	*testnet.NS
+	diag *netlinkdiag.Conn
 }
 
-// newFilterNS makes a namespace removed when t ends, or skips t when the
-// machine conclusively cannot: not root, or no ip(8).
+// newFilterNS makes a namespace removed when t ends.
 func newFilterNS(t *testing.T) *filterNS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("making a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip(8) from iproute2 is not installed")
-	}
-	name := fmt.Sprintf("sockstate-filter-test-%d-%d", os.Getpid(), filterNSSeq.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
-	}
-	ns := &filterNS{name: name, fd: -1, diag: -1}
-	t.Cleanup(func() {
-		for _, fd := range []int{ns.fd, ns.diag} {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-		}
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, bytes.TrimSpace(out))
-		}
-	})
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip -n %s link set lo up: %v: %s", name, err, bytes.TrimSpace(out))
-	}
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	ns := testnet.New(t)
+	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: ns.FD()})
 	if err != nil {
-		t.Fatalf("open namespace %s: %v", name, err)
+		t.Fatalf("sock_diag in %s: %v", ns.Name, err)
 	}
-	ns.fd = fd
-	ns.do(t, func() error {
-		ns.diag, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-		return err
-	})
-	return ns
-}
-
-// do runs fn on an OS thread switched into the namespace, so the sockets fn
-// opens belong to it for their whole life. The thread goes back to its own
-// namespace afterwards, or, if that fails, dies with its locked goroutine.
-func (ns *filterNS) do(t *testing.T, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.name, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { c.Close() })
+	return &filterNS{NS: ns, diag: c}
 }
 
 // ss runs ss -Htan with the filter words in the namespace and returns the
-// sockets it prints.
-func (ns *filterNS) ss(t *testing.T, words []string) []Socket {
+// sockets it prints, in tupleSet's form.
+func (ns *filterNS) ss(t *testing.T, words []string) []string {
 	t.Helper()
-	args := append([]string{"netns", "exec", ns.name, "ss", "-Htan"}, words...)
-	cmd := exec.Command("ip", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	var socks []Socket
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			t.Fatalf("ss printed %q", line)
-		}
-		st, ok := ssStates[f[0]]
-		local, err1 := parseSSAddr(f[3])
-		peer, err2 := parseSSAddr(f[4])
-		if !ok || err1 != nil || err2 != nil {
-			t.Fatalf("ss printed %q: %v %v", line, err1, err2)
-		}
-		socks = append(socks, Socket{Protocol: TCP, State: st, Local: local, Peer: peer})
-	}
-	return socks
+	return testnet.ParseTable(t, ns.Run(t, "ss", append([]string{"-Htan"}, words...)...), testnet.SSStates, testnet.Columns{Netid: "tcp"})
 }
-
-// ssStates maps ss's state column (sstate_name in misc/ss.c) to states.
-var ssStates = map[string]State{
-	"ESTAB": Established, "SYN-SENT": SynSent, "SYN-RECV": SynRecv,
-	"FIN-WAIT-1": FinWait1, "FIN-WAIT-2": FinWait2, "TIME-WAIT": TimeWait,
-	"UNCONN": Close, "CLOSE-WAIT": CloseWait, "LAST-ACK": LastAck,
-	"LISTEN": Listen, "CLOSING": Closing,
-}
-
-// parseSSAddr parses ss -n's address column: 127.0.0.1:80, [::1]:80, or
-// *:80 for the IPv6 wildcard; * for port 0.
-func parseSSAddr(s string) (netip.AddrPort, error) {
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 {
-		return netip.AddrPort{}, fmt.Errorf("no port in %q", s)
-	}
-	var port uint64
-	if s[i+1:] != "*" {
-		var err error
-		if port, err = strconv.ParseUint(s[i+1:], 10, 16); err != nil {
-			return netip.AddrPort{}, err
-		}
-	}
-	a := strings.Trim(s[:i], "[]")
-	if a == "*" {
-		return netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port)), nil
-	}
-	addr, err := netip.ParseAddr(a)
-	return netip.AddrPortFrom(addr, uint16(port)), err
-}
-
-// Sizes and constants of the sock_diag messages (linux/inet_diag.h).
-const (
-	sizeofNlmsghdr      = 16
-	sizeofInetDiagReqV2 = 56
-	sizeofInetDiagMsg   = 72
-	inetDiagReqBytecode = 1
-)
-
-var diagSeq atomic.Uint32
 
 // dump lists the namespace's TCP sockets of family, in every state, that the
-// kernel keeps when it runs bc (none: keep all).
+// kernel keeps when it runs bc (nil: keep all). It sends the bytecode as is,
+// so a program too long for the kernel fails instead of falling back to
+// Match as NetlinkSource does.
 func (ns *filterNS) dump(fam Family, bc []byte) ([]Socket, error) {
-	ne := binary.NativeEndian // netlink headers are in native order
-	seq := diagSeq.Add(1)
-	req := make([]byte, sizeofNlmsghdr+sizeofInetDiagReqV2)
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(req[8:], seq)
-	r := req[sizeofNlmsghdr:]
-	r[0], r[1] = byte(fam), unix.IPPROTO_TCP
-	ne.PutUint32(r[4:], uint32(AllStates)) // idiag_states
-	if bc != nil {
-		req = ne.AppendUint16(req, uint16(4+len(bc)))
-		req = ne.AppendUint16(req, inetDiagReqBytecode)
-		req = append(req, bc...)
-	}
-	ne.PutUint32(req[0:], uint32(len(req)))
-	if err := unix.Sendto(ns.diag, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("sock_diag send: %w", err)
-	}
 	var socks []Socket
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(ns.diag, buf, 0)
-		if err != nil {
-			return nil, fmt.Errorf("sock_diag receive: %w", err)
-		}
-		for b := buf[:n]; len(b) >= sizeofNlmsghdr; {
-			l, typ := int(ne.Uint32(b[0:])), ne.Uint16(b[4:])
-			if l < sizeofNlmsghdr || l > len(b) {
-				return nil, fmt.Errorf("sock_diag: message of %d bytes in %d", l, len(b))
-			}
-			msg, stale := b[sizeofNlmsghdr:l], ne.Uint32(b[8:]) != seq
-			b = b[min((l+3)&^3, len(b)):]
-			if stale {
-				continue
-			}
-			switch typ {
-			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
-				// Both carry an int: 0 or a negative errno.
-				if len(msg) < 4 {
-					return nil, errShortDiag
-				}
-				if e := int32(ne.Uint32(msg)); e < 0 {
-					return nil, fmt.Errorf("sock_diag: %w", syscall.Errno(-e))
-				}
-				if typ == unix.NLMSG_DONE {
-					return socks, nil
-				}
-			case unix.SOCK_DIAG_BY_FAMILY:
-				s, err := decodeDiagMsg(msg)
-				if err != nil {
-					return nil, err
-				}
-				socks = append(socks, s)
-			}
-		}
-	}
-}
-
-// errShortDiag reports a sock_diag message shorter than its struct.
-var errShortDiag = errors.New("sock_diag: short message")
-
-// decodeDiagMsg decodes an inet_diag_msg: ports and addresses in network
-// byte order.
-func decodeDiagMsg(b []byte) (Socket, error) {
-	if len(b) < sizeofInetDiagMsg {
-		return Socket{}, errShortDiag
-	}
-	s := Socket{Protocol: TCP, Family: Family(b[0]), State: State(b[1])}
-	sport, dport := binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:])
-	src, dst := b[8:24], b[24:40]
-	var la, pa netip.Addr
-	if s.Family == INet {
-		la, pa = netip.AddrFrom4([4]byte(src[:4])), netip.AddrFrom4([4]byte(dst[:4]))
-	} else {
-		la, pa = netip.AddrFrom16([16]byte(src)), netip.AddrFrom16([16]byte(dst))
-	}
-	s.Local, s.Peer = netip.AddrPortFrom(la, sport), netip.AddrPortFrom(pa, dport)
-	return s, nil
+	req := netlinkdiag.Request{Family: uint8(fam), Protocol: unix.IPPROTO_TCP, States: uint32(AllStates), Bytecode: bc}
+	err := ns.diag.Dump(context.Background(), req, func(m *netlinkdiag.Msg) error {
+		socks = append(socks, socketFromMsg(TCP, m))
+		return nil
+	})
+	return socks, err
 }
 
 // sockets opens TCP sockets inside a namespace and keeps them open until the
@@ -268,7 +69,7 @@ func (ns *filterNS) sockets(t *testing.T) *sockets { return &sockets{t: t, ns: n
 // wildcard IPv6 listener also takes IPv4 connections).
 func (so *sockets) listen(addr string) *net.TCPListener {
 	var l net.Listener
-	so.ns.do(so.t, func() (err error) {
+	so.ns.Do(so.t, func() (err error) {
 		l, err = net.Listen("tcp", addr)
 		return err
 	})
@@ -279,7 +80,7 @@ func (so *sockets) listen(addr string) *net.TCPListener {
 // connect connects from local to the listener l at remote and returns both
 // ends.
 func (so *sockets) connect(l *net.TCPListener, local, remote string) (client, server *net.TCPConn) {
-	so.ns.do(so.t, func() error {
+	so.ns.Do(so.t, func() error {
 		la, err := net.ResolveTCPAddr("tcp", local)
 		if err != nil {
 			return err
@@ -338,12 +139,12 @@ func (ns *filterNS) dumpAll(t *testing.T, f *Filter) []Socket {
 	return all
 }
 
-// tupleSet returns the sockets as sorted "STATE local peer" strings, the
-// identity ss's output gives.
+// tupleSet returns the TCP sockets as sorted "tcp STATE local peer"
+// strings, the identity ss's output gives (testnet.Want).
 func tupleSet(socks []Socket) []string {
 	out := make([]string, 0, len(socks))
 	for _, s := range socks {
-		out = append(out, fmt.Sprintf("%v %v %v", s.State, s.Local, s.Peer))
+		out = append(out, testnet.Want{Netid: "tcp", State: s.State.String(), Local: s.Local, Peer: s.Peer}.String())
 	}
 	slices.Sort(out)
 	return out

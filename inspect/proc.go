@@ -87,6 +87,13 @@ func procFile(p Protocol, f Family) procnet.File {
 }
 
 func socketFromRecord(p Protocol, f Family, r *procnet.Record) Socket {
+	// sock_diag's idiag_retrans counts retransmissions for the retransmit
+	// timer and unanswered probes (icsk_probes_out) for the others; /proc
+	// prints the two in the retrnsmt and timeout columns.
+	retrans := r.Retransmits
+	if Timer(r.Timer) != TimerOn {
+		retrans = r.Timeout
+	}
 	return Socket{
 		Protocol:    p,
 		Family:      f,
@@ -99,6 +106,6 @@ func socketFromRecord(p Protocol, f Family, r *procnet.Record) Socket {
 		Inode:       r.Inode,
 		Timer:       Timer(r.Timer),
 		Expires:     time.Duration(r.TimerExpires) * time.Second / userHZ,
-		Retransmits: uint8(min(r.Retransmits, 255)),
+		Retransmits: uint8(min(retrans, 255)),
 	}
 }

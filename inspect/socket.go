@@ -66,10 +66,21 @@ type Socket struct {
 	// IfIndex is the bound interface, 0 for none.
 	IfIndex uint32
 	// Timer is the active timer (proc(5)'s tr / sock_diag's idiag_timer),
-	// Expires the time until it fires and Retransmits its count.
+	// Expires the time until it fires and Retransmits its count: the
+	// retransmissions for TimerOn, the unanswered probes for keepalive and
+	// persist, as sock_diag's idiag_retrans and ss -o have it.
 	Timer       Timer
 	Expires     time.Duration
 	Retransmits uint8
+	// Info is the TCP internals (tcp_info and the congestion control),
+	// filled by the netlink source for TCP sockets when Query.Info is set;
+	// nil otherwise, and for the minisockets the kernel keeps no tcp_info
+	// for: TIME_WAIT, an orphaned FIN_WAIT2 kept as a timewait socket, and
+	// a connection request in SYN_RECV.
+	Info *TCPInfo
+	// Memory is the socket's memory use, filled by the netlink source when
+	// Query.Memory is set; nil otherwise and for minisockets.
+	Memory *Memory
 }
 
 // Timer is the kind of timer pending on a socket, numbered as in

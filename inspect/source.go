@@ -15,6 +15,11 @@ type Query struct {
 	// every socket. The netlink source sends it to the kernel as
 	// INET_DIAG_REQ_BYTECODE, the proc source applies Match.
 	Filter *Filter
+	// Info asks for Socket.Info and Memory for Socket.Memory. Only the
+	// netlink source has them: it asks the kernel for the extensions
+	// (idiag_ext) only when they are wanted, as they cost time per
+	// socket. The proc source ignores both.
+	Info, Memory bool
 }
 
 func (q *Query) protocols() []Protocol {

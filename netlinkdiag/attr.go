@@ -33,6 +33,14 @@ const (
 	AttrSockOpt       uint16 = 22 // struct inet_diag_sockopt
 )
 
+// The attributes nested in AttrULPInfo (INET_ULP_INFO_*), which the kernel
+// sends with AttrInfo for a socket with an upper layer protocol.
+const (
+	ULPInfoName  uint16 = 1 // the protocol's name, NUL-terminated: "tls", "mptcp"
+	ULPInfoTLS   uint16 = 2 // nested TLS_INFO_*
+	ULPInfoMPTCP uint16 = 3 // nested MPTCP_SUBFLOW_ATTR_*
+)
+
 // The flag bits of nla_type, from include/uapi/linux/netlink.h.
 const (
 	attrFlagNested uint16 = 0x8000 // NLA_F_NESTED

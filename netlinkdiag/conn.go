@@ -102,7 +102,7 @@ func (c *Conn) Close() error {
 // refusal (NLMSG_ERROR) is returned wrapping its unix.Errno.
 func (c *Conn) Dump(ctx context.Context, req Request, fn func(*Msg) error) error {
 	for attempt := 1; ; attempt++ {
-		intr, err := c.roundTrip(ctx, req, SockID{}, nlmFRequest|nlmFDump, fn)
+		intr, err := c.roundTrip(ctx, sockDiagByFamily, req, SockID{}, nlmFRequest|nlmFDump, fn)
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (c *Conn) Dump(ctx context.Context, req Request, fn func(*Msg) error) error
 // ErrDumpInterrupted, after fn has seen every message, if any carried
 // NLM_F_DUMP_INTR.
 func (c *Conn) DumpOnce(ctx context.Context, req Request, fn func(*Msg) error) error {
-	intr, err := c.roundTrip(ctx, req, SockID{}, nlmFRequest|nlmFDump, fn)
+	intr, err := c.roundTrip(ctx, sockDiagByFamily, req, SockID{}, nlmFRequest|nlmFDump, fn)
 	if err != nil {
 		return err
 	}
@@ -149,13 +149,33 @@ func (c *Conn) Lookup(ctx context.Context, req Request, id SockID, fn func(*Msg)
 	if req.Protocol == ipprotoUDP || req.Protocol == ipprotoUDPLite {
 		id.Src, id.Dst = id.Dst, id.Src
 	}
-	_, err := c.roundTrip(ctx, req, id, nlmFRequest, fn)
+	_, err := c.roundTrip(ctx, sockDiagByFamily, req, id, nlmFRequest, fn)
 	return err
 }
 
-// roundTrip sends one request and hands each message of its reply to fn.
-// It reports whether a message carried NLM_F_DUMP_INTR.
-func (c *Conn) roundTrip(ctx context.Context, req Request, id SockID, flags uint16, fn func(*Msg) error) (intr bool, err error) {
+// Destroy asks the kernel to close the one socket that id names, with a
+// SOCK_DESTROY request: the kernel aborts it as if by an error, so a TCP
+// peer receives a reset and the owner's next call fails with ECONNABORTED.
+// req gives the family and protocol; its other fields do not apply. A
+// non-zero id.Cookie makes the kernel close the socket only if it is still
+// the one with that cookie.
+//
+// The kernel's refusal comes back wrapped: ENOENT when no such socket
+// exists (any more), EPERM without CAP_NET_ADMIN in the socket's network
+// namespace, EOPNOTSUPP when it was built without
+// CONFIG_INET_DIAG_DESTROY or cannot close sockets of this protocol.
+func (c *Conn) Destroy(ctx context.Context, req Request, id SockID) error {
+	req.States = 0
+	req.Ext = 0
+	req.Bytecode = nil
+	_, err := c.roundTrip(ctx, sockDestroy, req, id, nlmFRequest|nlmFAck, func(*Msg) error { return nil })
+	return err
+}
+
+// roundTrip sends one request of the netlink message type typ and hands
+// each message of its reply to fn. It reports whether a message carried
+// NLM_F_DUMP_INTR.
+func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID, flags uint16, fn func(*Msg) error) (intr bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -175,7 +195,7 @@ func (c *Conn) roundTrip(ctx context.Context, req Request, id SockID, flags uint
 	}
 
 	c.seq++
-	c.req, err = appendRequest(c.req[:0], req, id, flags, c.seq)
+	c.req, err = appendTypedRequest(c.req[:0], typ, req, id, flags, c.seq)
 	if err != nil {
 		return false, err
 	}

@@ -1,15 +1,20 @@
 // Package netlinkdiag speaks the sock_diag protocol for inet sockets: it
-// encodes SOCK_DIAG_BY_FAMILY requests (struct inet_diag_req_v2) for a
-// NETLINK_SOCK_DIAG socket and decodes the replies (struct inet_diag_msg and
-// its attributes) into its own records.
+// encodes SOCK_DIAG_BY_FAMILY and SOCK_DESTROY requests (struct
+// inet_diag_req_v2) for a NETLINK_SOCK_DIAG socket and decodes the replies
+// (struct inet_diag_msg and its attributes: tcp_info, the SK_MEMINFO array,
+// tcp_bbr_info) into its own records.
 //
 // It knows kernel formats only and imports no other package of sockstate.
 // The formats come from:
 //
 //   - sock_diag(7), the manual page of the protocol;
-//   - include/uapi/linux/sock_diag.h (SOCK_DIAG_BY_FAMILY, SK_MEMINFO_*);
+//   - include/uapi/linux/sock_diag.h (SOCK_DIAG_BY_FAMILY, SOCK_DESTROY,
+//     SK_MEMINFO_*);
 //   - include/uapi/linux/inet_diag.h (inet_diag_req_v2, inet_diag_sockid,
-//     inet_diag_msg, the INET_DIAG_* attributes and the bytecode operations);
+//     inet_diag_msg, the INET_DIAG_* attributes, the bytecode operations,
+//     tcp_bbr_info);
+//   - include/uapi/linux/tcp.h (struct tcp_info and its TCPI_OPT_* bits, as
+//     of Linux 6.18; older kernels send a prefix of it);
 //   - include/uapi/linux/netlink.h (nlmsghdr, nlmsgerr, NLMSG_DONE,
 //     NLM_F_DUMP_INTR) and netlink(7).
 //

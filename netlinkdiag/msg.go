@@ -12,13 +12,17 @@ import (
 // platform and other systems number their families differently (AF_INET6 is
 // 30 on Darwin).
 const (
-	afINET  = 2
-	afINET6 = 10
+	afUNSPEC = 0
+	afINET   = 2
+	afINET6  = 10
+
+	ipprotoTCP = 6
 )
 
 // Sizes of the kernel structures, from include/uapi/linux/inet_diag.h.
 const (
 	sizeofInetDiagSockID = 48 // struct inet_diag_sockid
+	sizeofInetDiagReq    = 60 // struct inet_diag_req, the legacy request
 	sizeofInetDiagReqV2  = 56 // struct inet_diag_req_v2
 	sizeofInetDiagMsg    = 72 // struct inet_diag_msg
 )

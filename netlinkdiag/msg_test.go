@@ -271,7 +271,7 @@ func TestAppendRequestErrors(t *testing.T) {
 		err  string
 	}{
 		{name: "family AF_UNIX", req: Request{Family: 1, Protocol: 6}, err: "netlinkdiag: request for address family 1, want AF_INET or AF_INET6"},
-		{name: "family 0", req: Request{Protocol: 6}, err: "netlinkdiag: request for address family 0, want AF_INET or AF_INET6"},
+		{name: "family 0 lookup", req: Request{Protocol: 6}, err: "netlinkdiag: address family 0 (both) is for TCP dumps only"},
 		{name: "IPv6 source in AF_INET", req: Request{Family: afINET, Protocol: 6}, id: SockID{Src: netip.MustParseAddrPort("[::1]:1")}, err: "netlinkdiag: IPv6 address ::1 in an AF_INET request"},
 		{name: "IPv6 destination in AF_INET", req: Request{Family: afINET, Protocol: 6}, id: SockID{Dst: netip.MustParseAddrPort("[2001:db8::1]:1")}, err: "netlinkdiag: IPv6 address 2001:db8::1 in an AF_INET request"},
 		{name: "bytecode too long", req: Request{Family: afINET, Protocol: 6, Bytecode: make([]byte, maxBytecode+1)}, err: "netlinkdiag: bytecode of 65532 bytes, at most 65531 fit an attribute"},
@@ -287,5 +287,32 @@ func TestAppendRequestErrors(t *testing.T) {
 				t.Errorf("buffer after a failure (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestAppendCompatDump checks the TCPDIAG_GETSOCK dump that Family 0 sends:
+// struct inet_diag_req with the extensions and states, then the bytecode.
+func TestAppendCompatDump(t *testing.T) {
+	bc := []byte{1, 2, 3, 4}
+	got, err := appendRequest(nil, Request{Protocol: 6, States: 0xfff, Ext: ExtInfo, Bytecode: bc}, SockID{}, nlmFRequest|nlmFDump, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne := binary.NativeEndian
+	want := make([]byte, sizeofNlMsghdr+sizeofInetDiagReq)
+	ne.PutUint32(want[0:], uint32(len(want)+8))
+	ne.PutUint16(want[4:], tcpdiagGetSock)
+	ne.PutUint16(want[6:], nlmFRequest|nlmFDump)
+	ne.PutUint32(want[8:], 7)
+	want[sizeofNlMsghdr+3] = ExtInfo
+	ne.PutUint32(want[sizeofNlMsghdr+52:], 0xfff)
+	want = ne.AppendUint16(want, 8)
+	want = ne.AppendUint16(want, inetDiagReqBytecode)
+	want = append(want, bc...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := appendRequest(nil, Request{Protocol: 17}, SockID{}, nlmFRequest|nlmFDump, 1); err == nil {
+		t.Error("a UDP dump of family 0 was encoded")
 	}
 }

@@ -9,7 +9,8 @@ import (
 // reply follows the reply to one request across the datagrams that carry
 // it. The kernel answers a dump with NLM_F_MULTI messages closed by
 // NLMSG_DONE, an exact lookup with one message, and either with NLMSG_ERROR
-// when it refuses the request.
+// when it refuses the request. It answers SOCK_DESTROY, sent with
+// NLM_F_ACK, with NLMSG_ERROR alone: error 0 acknowledges success.
 type reply struct {
 	seq, pid uint32 // the request's nlmsg_seq and the socket's port id
 	dump     bool   // the request carried NLM_F_DUMP
@@ -59,7 +60,9 @@ func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 		case nlmsgDone:
 			r.done = true
 			return decodeError("NLMSG_DONE", payload, false)
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpdiagGetSock:
+			// The kernel answers a TCPDIAG_GETSOCK dump with messages
+			// of that type, and the same inet_diag_msg.
 			if err := DecodeMsg(payload, m); err != nil {
 				return err
 			}

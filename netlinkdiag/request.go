@@ -17,10 +17,13 @@ const (
 
 	nlmFRequest  = 0x1
 	nlmFMulti    = 0x2
+	nlmFAck      = 0x4
 	nlmFDumpIntr = 0x10
 	nlmFDump     = 0x300 // NLM_F_ROOT | NLM_F_MATCH
 
+	tcpdiagGetSock   = 18 // TCPDIAG_GETSOCK: the legacy request, struct inet_diag_req
 	sockDiagByFamily = 20
+	sockDestroy      = 21
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
 
@@ -33,8 +36,15 @@ const (
 const inetDiagNoCookie = ^uint64(0)
 
 // Request is an inet_diag_req_v2 dump request.
+//
+// A TCP dump with Family 0 (AF_UNSPEC) lists both families in one walk of
+// the kernel's socket tables, where one dump per family walks them twice,
+// each time skipping the other family's sockets. It goes as the legacy
+// TCPDIAG_GETSOCK request (struct inet_diag_req), which the kernel still
+// serves for TCP only, and sockets come in the kernel's table order with
+// the families mixed.
 type Request struct {
-	Family   uint8  // unix.AF_INET or unix.AF_INET6
+	Family   uint8  // unix.AF_INET or unix.AF_INET6; 0 for both (TCP dumps only)
 	Protocol uint8  // unix.IPPROTO_TCP or unix.IPPROTO_UDP
 	States   uint32 // idiag_states bit mask, bit N = state N (tcp_states.h)
 	Ext      uint8  // idiag_ext: bit (INET_DIAG_x - 1) per wanted extension; 0 = none
@@ -55,10 +65,23 @@ type SockID struct {
 // maxBytecode is the longest bytecode that fits an attribute's u16 length.
 const maxBytecode = 0xffff - sizeofNlAttr
 
-// appendRequest appends to b a SOCK_DIAG_BY_FAMILY request with the netlink
-// flags and sequence number given. All fields but the ports and addresses of
-// id are in native byte order.
+// appendRequest appends to b a SOCK_DIAG_BY_FAMILY request with the
+// netlink flags and sequence number given.
 func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+	return appendTypedRequest(b, sockDiagByFamily, req, id, flags, seq)
+}
+
+// appendTypedRequest appends to b a request of the netlink message type typ
+// (SOCK_DIAG_BY_FAMILY or SOCK_DESTROY) with the flags and sequence number
+// given. All fields but the ports and addresses of id are in native byte
+// order.
+func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint16, seq uint32) ([]byte, error) {
+	if req.Family == afUNSPEC {
+		if typ != sockDiagByFamily || flags&nlmFDump == 0 || req.Protocol != ipprotoTCP {
+			return b, fmt.Errorf("netlinkdiag: address family 0 (both) is for TCP dumps only")
+		}
+		return appendCompatDump(b, req, flags, seq)
+	}
 	if req.Family != afINET && req.Family != afINET6 {
 		return b, fmt.Errorf("netlinkdiag: request for address family %d, want AF_INET or AF_INET6", req.Family)
 	}
@@ -75,7 +98,7 @@ func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) (
 
 	ne := binary.NativeEndian
 	ne.PutUint32(m[0:4], uint32(size))
-	ne.PutUint16(m[4:6], sockDiagByFamily)
+	ne.PutUint16(m[4:6], typ)
 	ne.PutUint16(m[6:8], flags)
 	ne.PutUint32(m[8:12], seq)
 	// nlmsg_pid stays 0: the kernel knows the sender.
@@ -91,6 +114,41 @@ func appendRequest(b []byte, req Request, id SockID, flags uint16, seq uint32) (
 
 	if req.Bytecode != nil {
 		a := r[sizeofInetDiagReqV2:]
+		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(req.Bytecode)))
+		ne.PutUint16(a[2:4], inetDiagReqBytecode)
+		copy(a[sizeofNlAttr:], req.Bytecode)
+	}
+	return b, nil
+}
+
+// appendCompatDump appends a TCPDIAG_GETSOCK dump request: struct
+// inet_diag_req (idiag_family, idiag_src_len, idiag_dst_len, idiag_ext, a
+// zero inet_diag_sockid, idiag_states, idiag_dbs), then the bytecode. The
+// kernel's inet_diag_dump_compat runs it as an AF_UNSPEC dump. Fields in
+// native byte order.
+func appendCompatDump(b []byte, req Request, flags uint16, seq uint32) ([]byte, error) {
+	if len(req.Bytecode) > maxBytecode {
+		return b, fmt.Errorf("netlinkdiag: bytecode of %d bytes, at most %d fit an attribute", len(req.Bytecode), maxBytecode)
+	}
+	size := sizeofNlMsghdr + sizeofInetDiagReq
+	if req.Bytecode != nil {
+		size += align4(sizeofNlAttr + len(req.Bytecode))
+	}
+	start := len(b)
+	b = append(b, make([]byte, size)...)
+	m := b[start:]
+
+	ne := binary.NativeEndian
+	ne.PutUint32(m[0:4], uint32(size))
+	ne.PutUint16(m[4:6], tcpdiagGetSock)
+	ne.PutUint16(m[6:8], flags)
+	ne.PutUint32(m[8:12], seq)
+
+	r := m[sizeofNlMsghdr:]
+	r[3] = req.Ext
+	ne.PutUint32(r[4+sizeofInetDiagSockID:], req.States)
+	if req.Bytecode != nil {
+		a := r[sizeofInetDiagReq:]
 		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(req.Bytecode)))
 		ne.PutUint16(a[2:4], inetDiagReqBytecode)
 		copy(a[sizeofNlAttr:], req.Bytecode)

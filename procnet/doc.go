@@ -1,6 +1,7 @@
 // Package procnet parses the kernel's socket tables /proc/net/tcp, tcp6, udp
-// and udp6 into Records. It knows the file format only; turning Records into
-// sockstate's socket model is the inspect package's job.
+// and udp6 into Records, and the socket counters of /proc/net/sockstat and
+// sockstat6 into a Sockstat. It knows the file formats only; turning them
+// into sockstate's socket model is the inspect package's job.
 //
 // The format is described in proc(5) (/proc/net/tcp, /proc/net/udp) and in
 // the kernel's Documentation/networking/proc_net_tcp.rst; the source of truth
@@ -33,4 +34,8 @@
 // reads can list a socket twice when the hash table changes in between
 // (prometheus/procfs#576). FS.Read reads the whole file before parsing to
 // keep that window small, and Parse drops rows that repeat an earlier row.
+//
+// sockstat and sockstat6 are printed by sockstat_seq_show in
+// net/ipv4/proc.c and sockstat6_seq_show in net/ipv6/proc.c: a protocol name
+// with a colon, then "key value" pairs, one protocol a line.
 package procnet

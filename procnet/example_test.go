@@ -50,3 +50,21 @@ func ExampleFS_Read() {
 		fmt.Println(r.Local, r.Remote, r.State, r.Inode)
 	}
 }
+
+func ExampleParseSockstat() {
+	// sockstat and sockstat6 parse into one Sockstat.
+	var s procnet.Sockstat
+	for _, file := range []string{
+		"sockets: used 21\nTCP: inuse 9 orphan 0 tw 4 alloc 80006 mem 3\nUDP: inuse 2 mem 1\n",
+		"TCP6: inuse 4\nUDP6: inuse 2\n",
+	} {
+		if err := procnet.ParseSockstat(strings.NewReader(file), &s); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	fmt.Printf("sockets %d, TCP in use %d+%d, TIME_WAIT %d, UDP %d+%d\n",
+		s.Sockets, s.TCP.InUse, s.TCP6.InUse, s.TCP.TW, s.UDP.InUse, s.UDP6.InUse)
+	// Output:
+	// sockets 21, TCP in use 9+4, TIME_WAIT 4, UDP 2+2
+}

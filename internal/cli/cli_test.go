@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,9 +21,17 @@ import (
 
 // TestMain lets the test binary stand in for sockstate: with
 // SOCKSTATE_AS_CLI=1 it runs the command line it was given, so tests can
-// run it inside a namespace with ip netns exec.
+// run it inside a namespace with ip netns exec. With SOCKSTATE_AS_UID=N as
+// well it first drops to user and group N, with no supplementary groups
+// and so no capabilities, once inside.
 func TestMain(m *testing.M) {
 	if os.Getenv("SOCKSTATE_AS_CLI") == "1" {
+		if uid := os.Getenv("SOCKSTATE_AS_UID"); uid != "" {
+			if err := dropPrivileges(uid); err != nil {
+				fmt.Fprintf(os.Stderr, "test: drop privileges: %v\n", err)
+				os.Exit(3)
+			}
+		}
 		// As main does: signals end the context.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -246,6 +255,22 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"ls", "sport = :"}, "sockstate: ls: filter: expected port after ':' at column 9"},
 		{[]string{"ls", "(", "sport", "=", ":80"}, "sockstate: ls: filter: "},
 		{[]string{"ls", "src", "127.0.0.1/33"}, "sockstate: ls: filter: "},
+		{[]string{"ls", "-K"}, "sockstate: ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all"},
+		{[]string{"ls", "-Kta"}, "sockstate: ls: -K closes every socket listed; give a filter expression"},
+		{[]string{"ls", "-K", "state", "established"}, "sockstate: ls: -K closes every socket listed; give a filter expression"},
+		{[]string{"ls", "-K", "--source", "proc", "dport = :1"}, "sockstate: ls: -K closes sockets with sock_diag; it cannot use --source proc"},
+		{[]string{"ls", "-K", "-s", "dport = :1"}, "sockstate: ls: -K closes sockets and -s only counts them; give one"},
+		{[]string{"ls", "-i", "--source", "proc"}, "sockstate: ls: -i and -m come from sock_diag; --source proc has neither"},
+		{[]string{"ls", "-m", "--source=proc"}, "sockstate: ls: -i and -m come from sock_diag; --source proc has neither"},
+		{[]string{"ls", "-N", "sockstate-no-such-namespace"}, `sockstate: ls: netns "sockstate-no-such-namespace": no such namespace under /run/netns (see 'ip netns list')`},
+		{[]string{"ls", "--net=sockstate-no-such-namespace"}, `sockstate: ls: netns "sockstate-no-such-namespace": no such namespace under /run/netns`},
+		{[]string{"ls", "-N", "../etc"}, `sockstate: ls: netns "../etc": a namespace name has no slash; use --netns for a path`},
+		{[]string{"ls", "-N", ".."}, `sockstate: ls: netns "..": a namespace name has no slash; use --netns for a path`},
+		{[]string{"ls", "-N"}, "sockstate: ls: flag -N needs a value"},
+		{[]string{"ls", "--netns", "/proc/version"}, `sockstate: ls: --netns "/proc/version": /proc/version is not a network namespace`},
+		{[]string{"ls", "--netns", "/proc/self/ns/mnt"}, `sockstate: ls: --netns "/proc/self/ns/mnt": /proc/self/ns/mnt is not a network namespace`},
+		{[]string{"ls", "--netns", "/nonexistent/netns"}, `sockstate: ls: --netns "/nonexistent/netns": no such file`},
+		{[]string{"ls", "-N", "a", "--netns", "/b"}, "sockstate: ls: -N and --netns both name a namespace; give one"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

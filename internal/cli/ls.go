@@ -3,10 +3,16 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/netns"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -22,34 +28,66 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -n, --numeric      numeric output (always; accepted for ss compatibility)
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
+  -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
+  -p, --processes    add the processes holding each socket: users:(("comm",pid=N,fd=N))
+  -m, --memory       add a line of socket memory: skmem:(r,rb,t,tb,f,w,o,bl,d)
+  -i, --info         add a line of TCP internals (tcp_info) and the congestion control
+  -s, --summary      print ss -s's summary of socket counts instead of a list
   -j, --json         one JSON array, an object per socket
+  -N, --net NAME     inspect the network namespace NAME (under /run/netns)
+      --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
+  -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
+                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
   -h, --help         this text
+
+-K refuses to run without an EXPRESSION, as it would close every socket
+listed; the long --all (not -a) says that is what is meant.
 
 States: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed
 close-wait last-ack listening closing, and the groups all connected
 synchronized bucket big.
+
+Exit status: 0 on success, 2 for a mistake in the command line (a flag,
+state, expression, or a namespace that does not exist or is not one), 1
+when the system refuses at run time (no permission, a kernel without
+SOCK_DESTROY).
 `
 
 type lsOptions struct {
 	sel                      selection
 	all, listening           bool
 	noHeader, extended, json bool
-	source                   string
+	timers, processes        bool
+	memory, info, summary    bool
+	kill                     bool
+	// allLong is set by the spelled-out --all, which lets -K run without
+	// an expression.
+	allLong bool
+	source  string
+	netName string
+	netPath string
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := lsOptions{source: "auto"}
 	help := false
-	specs := append(opts.sel.specs(),
-		flagSpec{short: 'a', long: "all", set: boolFlag(&opts.all)},
-		flagSpec{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
-	)
-	specs = append(specs, []flagSpec{
+	specs := append(opts.sel.specs(), []flagSpec{
+		{short: 'a', set: boolFlag(&opts.all)},
+		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
 		{short: 'n', long: "numeric", set: func(string) error { return nil }},
 		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
 		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
+		{short: 'o', long: "options", set: boolFlag(&opts.timers)},
+		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
+		{short: 'm', long: "memory", set: boolFlag(&opts.memory)},
+		{short: 'i', long: "info", set: boolFlag(&opts.info)},
+		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
+		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
+		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
@@ -61,33 +99,187 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, lsUsage)
 		return errHelp
 	}
+	if err := opts.check(); err != nil {
+		return err
+	}
+	// A listing is built once, written and dropped, and at 100,000 sockets
+	// the collector's cycles while it grows cost a tenth of the run: it
+	// runs only if the heap nears a gigabyte.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	q, err := opts.query(words)
 	if err != nil {
 		return err
 	}
-	src, err := newSource(opts.source, stderr)
+	if opts.kill && q.Filter == nil && !opts.allLong {
+		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
+	}
+	nsFile, err := opts.openNetNS()
 	if err != nil {
 		return err
 	}
-	socks, err := src.Sockets(ctx, q)
+	nsFD := 0
+	if nsFile != nil {
+		defer nsFile.Close()
+		nsFD = int(nsFile.Fd())
+	}
+	src, err := newSource(opts.source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
+
 	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.summary {
+		sum, err := inspect.ReadSummary(ctx, src, nsFD)
+		if err != nil {
+			return err
+		}
+		if opts.json {
+			err = writeSummaryJSON(w, &sum)
+		} else {
+			err = writeSummary(w, &sum)
+		}
+		if err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+
+	// -p reads every process's descriptors while the kernel lists the
+	// sockets: the two are independent and each takes the kernel a while.
+	var procTable chan processTableResult
+	if opts.processes {
+		procTable = make(chan processTableResult, 1)
+		go func() {
+			t, err := inspect.ReadProcessTable(ctx, "")
+			procTable <- processTableResult{t, err}
+		}()
+	}
+
+	var socks []inspect.Socket
+	var killErr error
+	if opts.kill {
+		nl := &inspect.NetlinkSource{NetNS: nsFD}
+		listed, err := nl.Sockets(ctx, q)
+		if err != nil {
+			return err
+		}
+		socks, killErr = nl.Destroy(ctx, listed)
+		killErr = killError(killErr)
+	} else if socks, err = src.Sockets(ctx, q); err != nil {
+		return err
+	}
+
+	tOpts := tableOptions{
+		netid:    len(q.Protocols) != 1,
+		state:    q.States&(q.States-1) != 0,
+		header:   !opts.noHeader,
+		extended: opts.extended,
+		timers:   opts.timers,
+		info:     opts.info,
+		memory:   opts.memory,
+	}
+	skipped := 0
+	if procTable != nil {
+		r := <-procTable
+		if r.err != nil {
+			return r.err
+		}
+		tOpts.processes, skipped = r.table.Owners(socks), r.table.Skipped
+	}
 	if opts.json {
-		err = writeJSON(w, socks)
+		err = writeJSON(w, socks, tOpts)
 	} else {
-		err = writeTable(w, socks, tableOptions{
-			netid:    len(q.Protocols) != 1,
-			state:    q.States&(q.States-1) != 0,
-			header:   !opts.noHeader,
-			extended: opts.extended,
-		})
+		err = writeTable(w, socks, tOpts)
 	}
 	if err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if skipped > 0 {
+		fmt.Fprintln(stderr, skippedLine(skipped, os.Geteuid() == 0))
+	}
+	return killErr
+}
+
+type processTableResult struct {
+	table *inspect.ProcessTable
+	err   error
+}
+
+// skippedLine is the one line that says how many processes -p could not
+// read, and what would help.
+func skippedLine(n int, root bool) string {
+	what := "processes"
+	if n == 1 {
+		what = "process"
+	}
+	hint := "run as root to see them"
+	if root {
+		hint = "the kernel denies them even to root"
+	}
+	return fmt.Sprintf("sockstate: %d %s could not be read (%s)", n, what, hint)
+}
+
+// check rejects combinations of flags that cannot work together.
+func (o *lsOptions) check() error {
+	switch {
+	case o.netName != "" && o.netPath != "":
+		return usagef("ls: -N and --netns both name a namespace; give one")
+	case o.kill && o.source == "proc":
+		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
+	case o.kill && o.summary:
+		return usagef("ls: -K closes sockets and -s only counts them; give one")
+	case (o.info || o.memory) && o.source == "proc":
+		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
+	}
+	return nil
+}
+
+// openNetNS opens the namespace -N or --netns names; nil for neither. A
+// namespace that does not exist, or a path that is not one, is a usage
+// error; a namespace that may not be opened is a run-time one.
+func (o *lsOptions) openNetNS() (*os.File, error) {
+	var path, what string
+	switch {
+	case o.netName != "":
+		name := o.netName
+		if strings.ContainsRune(name, '/') || name == "." || name == ".." {
+			return nil, usagef("ls: netns %q: a namespace name has no slash; use --netns for a path", name)
+		}
+		path, what = netns.Dir+"/"+name, fmt.Sprintf("netns %q", name)
+	case o.netPath != "":
+		path, what = o.netPath, fmt.Sprintf("--netns %q", o.netPath)
+	default:
+		return nil, nil
+	}
+	f, err := netns.Open(path)
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, fs.ErrNotExist) && o.netName != "":
+		return nil, usagef("ls: %s: no such namespace under %s (see 'ip netns list')", what, netns.Dir)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usagef("ls: %s: no such file", what)
+	case errors.Is(err, netns.ErrNotNetNS):
+		return nil, usagef("ls: %s: %s is not a network namespace", what, path)
+	}
+	return nil, fmt.Errorf("ls: %s: %w", what, err)
+}
+
+// killError explains the refusals of SOCK_DESTROY that the user can act on.
+func killError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("ls: -K: closing sockets needs CAP_NET_ADMIN in their network namespace (run as root): %w", err)
+	case errors.Is(err, errors.ErrUnsupported):
+		return fmt.Errorf("ls: -K: this kernel cannot close sockets (it was built without CONFIG_INET_DIAG_DESTROY): %w", err)
+	}
+	return fmt.Errorf("ls: -K: %w", err)
 }
 
 // query turns the flags and the words after them into a Query, as ss
@@ -101,21 +293,28 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	case o.listening:
 		states = inspect.ListeningStates
 	}
-	return o.sel.query("ls", states, words)
+	q, err := o.sel.query("ls", states, words)
+	q.Info, q.Memory = o.info, o.memory
+	return q, err
 }
 
-// newSource returns the source --source names; the automatic one says on
-// stderr, once, that it fell back to /proc and why.
-func newSource(name string, stderr io.Writer) (inspect.Source, error) {
+// newSource returns the source --source names, for the namespace open at
+// nsFD (0: the caller's); the automatic one says on stderr, once, that it
+// fell back to /proc and why.
+func newSource(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
 	switch name {
 	case "auto":
-		return inspect.NewAutoSource(func(reason error) {
-			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
-		}), nil
+		return &inspect.AutoSource{
+			Netlink: &inspect.NetlinkSource{NetNS: nsFD},
+			Proc:    &inspect.ProcSource{NetNS: nsFD},
+			OnFallback: func(reason error) {
+				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
+			},
+		}, nil
 	case "netlink":
-		return &inspect.NetlinkSource{}, nil
+		return &inspect.NetlinkSource{NetNS: nsFD}, nil
 	case "proc":
-		return &inspect.ProcSource{}, nil
+		return &inspect.ProcSource{NetNS: nsFD}, nil
 	}
 	return nil, usagef("--source %q: use auto, netlink or proc", name)
 }

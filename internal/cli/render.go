@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -19,6 +22,13 @@ type tableOptions struct {
 	// netid and state show those columns; ss leaves them out when only
 	// one protocol, or one state, is listed.
 	netid, state, header, extended bool
+	// timers (-o) adds timer:(...), info (-i) the tcp_info line and
+	// memory (-m) the skmem line, as ss does.
+	timers, info, memory bool
+	// processes (-p), when not nil, holds the processes holding each
+	// socket (processes[i] for socks[i]), printed as users:(...) in a
+	// Process column.
+	processes [][]inspect.Process
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -28,6 +38,22 @@ func stateName(s *inspect.Socket) string {
 		return "UNCONN"
 	}
 	return s.State.String()
+}
+
+// appendEndpoint appends ap as ss prints it: [v6]:port, with * for port 0.
+func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
+	if ap.Addr().Is6() {
+		b = append(b, '[')
+		b = ap.Addr().AppendTo(b)
+		b = append(b, ']')
+	} else {
+		b = ap.Addr().AppendTo(b)
+	}
+	b = append(b, ':')
+	if ap.Port() == 0 {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
 // endpoint prints ap as ss does: [v6]:port, with * for port 0.
@@ -48,7 +74,7 @@ func endpoint(ap netip.AddrPort) string {
 const streamRows = 1000
 
 func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	if len(socks) >= streamRows {
+	if len(socks) >= streamRows || o.details() {
 		return writeAligned(w, socks, o)
 	}
 	t := tablewriter.NewTable(w,
@@ -110,63 +136,230 @@ func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
 	return dst
 }
 
-// writeAligned writes the table tablewriter would, left-aligned columns each
-// followed by one space, in two passes over socks: one to measure the
-// columns, one to write the rows. It holds one row at a time.
-func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	var widths []int
-	measure := func(cells []string) {
-		for len(widths) < len(cells) {
-			widths = append(widths, 0)
-		}
-		for i, c := range cells {
-			widths[i] = max(widths[i], len(c))
+// details reports whether the table has more than cells: the text of -p
+// and -o after them, or the second lines of -i and -m.
+func (o tableOptions) details() bool {
+	return o.processes != nil || o.timers || o.info || o.memory
+}
+
+// table lays out rows of left-aligned columns, each cell padded to its
+// column's width and followed by a space, as the table has always looked.
+// Only the cells are kept, in one buffer, so a listing of 100,000 sockets
+// makes no allocation per cell. What follows the cells on a row (ss's
+// Process column and the timer) and the second line (the -i and -m
+// details) are not aligned: they are made while the rows are written, one
+// at a time, and never all held at once.
+type table struct {
+	cols int
+	buf  []byte
+	ends []int32 // end of each cell in buf, row after row
+}
+
+func (t *table) end() { t.ends = append(t.ends, int32(len(t.buf))) }
+
+// cell returns cell i of row r.
+func (t *table) cell(r, i int) []byte {
+	k := r*t.cols + i
+	start := int32(0)
+	if k > 0 {
+		start = t.ends[k-1]
+	}
+	return t.buf[start:t.ends[k]]
+}
+
+// write writes the rows, padding each cell to its column's width. tail
+// appends what follows the cells of row r, its newline included; it must be
+// safe to call from several goroutines at once.
+//
+// Rows are formatted in blocks. A large table's blocks are shared among
+// GOMAXPROCS goroutines, each with two buffers it reuses, and written in
+// order as they are done: -i's lines take about as long to format as the
+// kernel takes to list the sockets.
+func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
+	widths := make([]int, t.cols)
+	rows := len(t.ends) / t.cols
+	for r := range rows {
+		for i := range t.cols {
+			widths[i] = max(widths[i], len(t.cell(r, i)))
 		}
 	}
-	var header []string
-	if o.header {
-		for _, h := range o.headerCells() {
-			header = append(header, h.(string))
+	format := func(b []byte, from, to int) []byte {
+		const spaces = "                                                                "
+		for r := from; r < to; r++ {
+			for i := range t.cols {
+				cell := t.cell(r, i)
+				b = append(b, cell...)
+				for pad := widths[i] - len(cell) + 1; pad > 0; pad -= len(spaces) {
+					b = append(b, spaces[:min(pad, len(spaces))]...)
+				}
+			}
+			b = tail(b, r)
 		}
-		measure(header)
+		return b
 	}
-	var cells []string
-	for i := range socks {
-		cells = o.cells(cells[:0], &socks[i])
-		measure(cells)
-	}
-	var line []byte
-	write := func(cells []string) error {
-		line = line[:0]
-		for i, c := range cells {
-			line = append(line, c...)
-			for n := len(c); n <= widths[i]; n++ {
-				line = append(line, ' ')
+
+	const blockRows = 1024
+	blocks := (rows + blockRows - 1) / blockRows
+	workers := min(runtime.GOMAXPROCS(0), blocks)
+	if workers <= 1 {
+		var b []byte
+		for from := 0; from < rows; from += blockRows {
+			b = format(b[:0], from, min(from+blockRows, rows))
+			if _, err := w.Write(b); err != nil {
+				return err
 			}
 		}
-		line = append(line, '\n')
-		_, err := w.Write(line)
-		return err
+		return nil
 	}
-	if o.header {
-		if err := write(header); err != nil {
+	// Worker k formats blocks k, k+workers, ...; the writer takes block n
+	// from worker n%workers and gives the buffer back when written.
+	type worker struct{ done, free chan []byte }
+	ws := make([]worker, workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for k := range ws {
+		ws[k] = worker{done: make(chan []byte, 2), free: make(chan []byte, 2)}
+		ws[k].free <- nil
+		ws[k].free <- nil
+		wg.Go(func() {
+			for n := k; n < blocks; n += workers {
+				var b []byte
+				select {
+				case b = <-ws[k].free:
+				case <-stop:
+					return
+				}
+				from := n * blockRows
+				ws[k].done <- format(b[:0], from, min(from+blockRows, rows))
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(stop)
+	for n := range blocks {
+		k := n % workers
+		b := <-ws[k].done
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
-	}
-	for i := range socks {
-		cells = o.cells(cells[:0], &socks[i])
-		if err := write(cells); err != nil {
-			return err
-		}
+		ws[k].free <- b
 	}
 	return nil
 }
 
-func cookieText(c uint64) string {
-	if c == 0 {
-		return "-"
+// writeAligned writes the table tablewriter would, left-aligned columns
+// each followed by one space, and what only it can: the free text after the
+// cells (-p, -o) and the second lines (-i, -m).
+func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
+	t := &table{cols: 4}
+	if o.netid {
+		t.cols++
 	}
-	return "0x" + strconv.FormatUint(c, 16)
+	if o.state {
+		t.cols++
+	}
+	if o.extended {
+		t.cols += 3
+	}
+	t.buf = make([]byte, 0, 64*(len(socks)+1))
+	t.ends = make([]int32, 0, t.cols*(len(socks)+1))
+	first := 0 // the row of socks[0]
+	if o.header {
+		first = 1
+		cell := func(s string) {
+			t.buf = append(t.buf, s...)
+			t.end()
+		}
+		if o.netid {
+			cell("Netid")
+		}
+		if o.state {
+			cell("State")
+		}
+		cell("Recv-Q")
+		cell("Send-Q")
+		cell("Local Address:Port")
+		cell("Peer Address:Port")
+		if o.extended {
+			cell("UID")
+			cell("Inode")
+			cell("Cookie")
+		}
+	}
+	for i := range socks {
+		s := &socks[i]
+		if o.netid {
+			t.buf = append(t.buf, s.Protocol.String()...)
+			t.end()
+		}
+		if o.state {
+			t.buf = append(t.buf, stateName(s)...)
+			t.end()
+		}
+		t.buf = strconv.AppendUint(t.buf, uint64(s.RecvQ), 10)
+		t.end()
+		t.buf = strconv.AppendUint(t.buf, uint64(s.SendQ), 10)
+		t.end()
+		t.buf = appendEndpoint(t.buf, s.Local)
+		t.end()
+		t.buf = appendEndpoint(t.buf, s.Peer)
+		t.end()
+		if o.extended {
+			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
+			t.end()
+			t.buf = strconv.AppendUint(t.buf, s.Inode, 10)
+			t.end()
+			t.buf = appendCookie(t.buf, s.Cookie)
+			t.end()
+		}
+	}
+	return t.write(w, func(b []byte, r int) []byte {
+		if r < first {
+			if o.processes != nil {
+				b = append(b, "Process"...)
+			}
+			return append(b, '\n')
+		}
+		i := r - first
+		s := &socks[i]
+		// Users, then the timer, as ss orders them.
+		start := len(b)
+		if o.processes != nil && len(o.processes[i]) > 0 {
+			b = appendUsers(b, o.processes[i])
+		}
+		if o.timers && s.Timer != inspect.TimerNone {
+			if len(b) > start {
+				b = append(b, ' ')
+			}
+			b = appendTimer(b, s)
+		}
+		b = append(b, '\n')
+		// ss prints the second line for every socket with -m, and for
+		// every TCP socket with -i, even when the kernel sent nothing
+		// to put on it (TIME_WAIT).
+		if !o.memory && !(o.info && s.Protocol == inspect.TCP) {
+			return b
+		}
+		b = append(b, '\t')
+		if o.memory && s.Memory != nil {
+			b = appendMemory(b, s.Memory)
+		}
+		if o.info && s.Info != nil {
+			b = appendInfo(b, s.State, s.Info, o.timers)
+		}
+		return append(b, '\n')
+	})
+}
+
+func cookieText(c uint64) string {
+	return string(appendCookie(nil, c))
+}
+
+func appendCookie(b []byte, c uint64) []byte {
+	if c == 0 {
+		return append(b, '-')
+	}
+	return strconv.AppendUint(append(b, "0x"...), c, 16)
 }
 
 type jsonEndpoint struct {
@@ -175,19 +368,158 @@ type jsonEndpoint struct {
 }
 
 type jsonSocket struct {
-	Netid  string       `json:"netid"`
-	Family string       `json:"family"`
-	State  string       `json:"state"`
-	RecvQ  uint32       `json:"recv_q"`
-	SendQ  uint32       `json:"send_q"`
-	Local  jsonEndpoint `json:"local"`
-	Peer   jsonEndpoint `json:"peer"`
-	UID    uint32       `json:"uid"`
-	Inode  uint64       `json:"inode"`
-	Cookie string       `json:"cookie,omitempty"`
+	Netid   string        `json:"netid"`
+	Family  string        `json:"family"`
+	State   string        `json:"state"`
+	RecvQ   uint32        `json:"recv_q"`
+	SendQ   uint32        `json:"send_q"`
+	Local   jsonEndpoint  `json:"local"`
+	Peer    jsonEndpoint  `json:"peer"`
+	UID     uint32        `json:"uid"`
+	Inode   uint64        `json:"inode"`
+	Cookie  string        `json:"cookie,omitempty"`
+	Timer   *jsonTimer    `json:"timer,omitempty"`
+	Process []jsonProcess `json:"process,omitempty"`
+	Memory  *jsonMemory   `json:"memory,omitempty"`
+	Info    *jsonTCPInfo  `json:"info,omitempty"`
 }
 
-func newJSONSocket(s *inspect.Socket) jsonSocket {
+type jsonTimer struct {
+	Name      string `json:"name"`
+	ExpiresMS int64  `json:"expires_ms"`
+	Retrans   uint8  `json:"retrans"`
+}
+
+type jsonProcess struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	FD   int    `json:"fd"`
+}
+
+type jsonMemory struct {
+	RmemAlloc  uint32  `json:"rmem_alloc"`
+	RcvBuf     uint32  `json:"rcvbuf"`
+	WmemAlloc  uint32  `json:"wmem_alloc"`
+	SndBuf     uint32  `json:"sndbuf"`
+	FwdAlloc   uint32  `json:"fwd_alloc"`
+	WmemQueued uint32  `json:"wmem_queued"`
+	OptMem     uint32  `json:"optmem"`
+	Backlog    *uint32 `json:"backlog,omitempty"`
+	Drops      *uint32 `json:"drops,omitempty"`
+}
+
+// jsonTCPInfo is -i's "info" object: times in milliseconds (fractions for
+// microsecond precision), rates in bits per second as ss prints them,
+// counts as the kernel keeps them.
+type jsonTCPInfo struct {
+	State         string   `json:"state"`
+	CAState       string   `json:"ca_state"`
+	Options       []string `json:"options"`
+	SndWScale     *uint8   `json:"snd_wscale,omitempty"`
+	RcvWScale     *uint8   `json:"rcv_wscale,omitempty"`
+	Congestion    string   `json:"congestion,omitempty"`
+	ULP           string   `json:"ulp,omitempty"`
+	RTOMS         float64  `json:"rto_ms"`
+	ATOMS         float64  `json:"ato_ms"`
+	RTTMS         float64  `json:"rtt_ms"`
+	RTTVarMS      float64  `json:"rttvar_ms"`
+	MinRTTMS      float64  `json:"min_rtt_ms"`
+	RcvRTTMS      float64  `json:"rcv_rtt_ms"`
+	Backoff       uint8    `json:"backoff"`
+	SndMSS        uint32   `json:"mss"`
+	RcvMSS        uint32   `json:"rcv_mss"`
+	AdvMSS        uint32   `json:"advmss"`
+	PMTU          uint32   `json:"pmtu"`
+	Cwnd          uint32   `json:"cwnd"`
+	SSThresh      *uint32  `json:"ssthresh,omitempty"`
+	RcvSSThresh   uint32   `json:"rcv_ssthresh"`
+	RcvSpace      uint32   `json:"rcv_space"`
+	Reordering    uint32   `json:"reordering"`
+	SndWnd        uint32   `json:"snd_wnd"`
+	RcvWnd        uint32   `json:"rcv_wnd"`
+	Unacked       uint32   `json:"unacked"`
+	Sacked        uint32   `json:"sacked"`
+	Lost          uint32   `json:"lost"`
+	Retrans       uint32   `json:"retrans"`
+	TotalRetrans  uint32   `json:"total_retrans"`
+	DSACKDups     uint32   `json:"dsack_dups"`
+	ReordSeen     uint32   `json:"reord_seen"`
+	RcvOOOPack    uint32   `json:"rcv_ooopack"`
+	NotSent       uint32   `json:"notsent"`
+	BytesSent     uint64   `json:"bytes_sent"`
+	BytesRetrans  uint64   `json:"bytes_retrans"`
+	BytesAcked    uint64   `json:"bytes_acked"`
+	BytesReceived uint64   `json:"bytes_received"`
+	SegsOut       uint32   `json:"segs_out"`
+	SegsIn        uint32   `json:"segs_in"`
+	DataSegsOut   uint32   `json:"data_segs_out"`
+	DataSegsIn    uint32   `json:"data_segs_in"`
+	Delivered     uint32   `json:"delivered"`
+	DeliveredCE   uint32   `json:"delivered_ce"`
+	LastSendMS    int64    `json:"lastsnd_ms"`
+	LastRecvMS    int64    `json:"lastrcv_ms"`
+	LastAckMS     int64    `json:"lastack_ms"`
+	PacingRate    *float64 `json:"pacing_rate_bps,omitempty"`
+	MaxPacingRate *float64 `json:"max_pacing_rate_bps,omitempty"`
+	DeliveryRate  float64  `json:"delivery_rate_bps"`
+	AppLimited    bool     `json:"app_limited"`
+	BusyMS        int64    `json:"busy_ms"`
+	RwndLimitedMS int64    `json:"rwnd_limited_ms"`
+	SndbufLimitMS int64    `json:"sndbuf_limited_ms"`
+	BBR           *jsonBBR `json:"bbr,omitempty"`
+}
+
+type jsonBBR struct {
+	BW         float64 `json:"bw_bps"`
+	MinRTTMS   float64 `json:"min_rtt_ms"`
+	PacingGain float64 `json:"pacing_gain"`
+	CwndGain   float64 `json:"cwnd_gain"`
+}
+
+func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
+	names := in.Options.Names()
+	if names == nil {
+		names = []string{}
+	}
+	j := &jsonTCPInfo{
+		State: in.State.String(), CAState: in.CAState.String(), Options: names, Congestion: in.Congestion, ULP: in.ULP,
+		RTOMS: ms(in.RTO), ATOMS: ms(in.ATO), RTTMS: ms(in.RTT), RTTVarMS: ms(in.RTTVar),
+		MinRTTMS: ms(in.MinRTT), RcvRTTMS: ms(in.RcvRTT), Backoff: in.Backoff,
+		SndMSS: in.SndMSS, RcvMSS: in.RcvMSS, AdvMSS: in.AdvMSS, PMTU: in.PMTU, Cwnd: in.SndCwnd,
+		RcvSSThresh: in.RcvSSThresh, RcvSpace: in.RcvSpace, Reordering: in.Reordering,
+		SndWnd: in.SndWnd, RcvWnd: in.RcvWnd, Unacked: in.Unacked, Sacked: in.Sacked, Lost: in.Lost,
+		Retrans: in.Retrans, TotalRetrans: in.TotalRetrans, DSACKDups: in.DSACKDups, ReordSeen: in.ReordSeen,
+		RcvOOOPack: in.RcvOOOPack, NotSent: in.NotSentBytes,
+		BytesSent: in.BytesSent, BytesRetrans: in.BytesRetrans, BytesAcked: in.BytesAcked, BytesReceived: in.BytesReceived,
+		SegsOut: in.SegsOut, SegsIn: in.SegsIn, DataSegsOut: in.DataSegsOut, DataSegsIn: in.DataSegsIn,
+		Delivered: in.Delivered, DeliveredCE: in.DeliveredCE,
+		LastSendMS: int64(in.LastDataSent / time.Millisecond), LastRecvMS: int64(in.LastDataRecv / time.Millisecond),
+		LastAckMS:    int64(in.LastAckRecv / time.Millisecond),
+		DeliveryRate: float64(in.DeliveryRate) * 8, AppLimited: in.AppLimited,
+		BusyMS: int64(in.BusyTime / time.Millisecond), RwndLimitedMS: int64(in.RwndLimited / time.Millisecond),
+		SndbufLimitMS: int64(in.SndbufLimited / time.Millisecond),
+	}
+	if in.Options&inspect.OptWScale != 0 {
+		j.SndWScale, j.RcvWScale = &in.SndWScale, &in.RcvWScale
+	}
+	if in.SndSSThresh < ssthreshNoLimit {
+		j.SSThresh = &in.SndSSThresh
+	}
+	if in.PacingRate != 0 && in.PacingRate != unlimitedRate {
+		r := float64(in.PacingRate) * 8
+		j.PacingRate = &r
+	}
+	if in.MaxPacingRate != 0 && in.MaxPacingRate != unlimitedRate {
+		r := float64(in.MaxPacingRate) * 8
+		j.MaxPacingRate = &r
+	}
+	if bbr := in.BBR; bbr != nil {
+		j.BBR = &jsonBBR{BW: float64(bbr.BW) * 8, MinRTTMS: ms(bbr.MinRTT), PacingGain: bbr.PacingGain, CwndGain: bbr.CwndGain}
+	}
+	return j
+}
+
+func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) jsonSocket {
 	j := jsonSocket{
 		Netid:  s.Protocol.String(),
 		Family: s.Family.String(),
@@ -202,18 +534,43 @@ func newJSONSocket(s *inspect.Socket) jsonSocket {
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
 	}
+	if o.timers && s.Timer != inspect.TimerNone {
+		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
+	}
+	for _, p := range procs {
+		j.Process = append(j.Process, jsonProcess(p))
+	}
+	if m := s.Memory; o.memory && m != nil {
+		j.Memory = &jsonMemory{RmemAlloc: m.RmemAlloc, RcvBuf: m.RcvBuf, WmemAlloc: m.WmemAlloc, SndBuf: m.SndBuf,
+			FwdAlloc: m.FwdAlloc, WmemQueued: m.WmemQueued, OptMem: m.OptMem}
+		if m.Vars > 7 {
+			j.Memory.Backlog = &m.Backlog
+		}
+		if m.Vars > 8 {
+			j.Memory.Drops = &m.Drops
+		}
+	}
+	if o.info && s.Info != nil {
+		j.Info = newJSONTCPInfo(s.Info)
+	}
 	return j
 }
 
-// writeJSON writes one JSON array, an object per socket and per line.
-func writeJSON(w io.Writer, socks []inspect.Socket) error {
+// writeJSON writes one JSON array, an object per socket and per line. The
+// timer, process, memory and info keys come with -o, -p, -m and -i, for
+// the sockets that have them.
+func writeJSON(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	sep := "["
 	for i := range socks {
 		buf.Reset()
 		buf.WriteString(sep)
-		if err := enc.Encode(newJSONSocket(&socks[i])); err != nil {
+		var procs []inspect.Process
+		if o.processes != nil {
+			procs = o.processes[i]
+		}
+		if err := enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
 		buf.Truncate(buf.Len() - 1) // the newline Encode ends with

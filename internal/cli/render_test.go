@@ -2,8 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -70,12 +75,78 @@ func TestWriteJSONShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := writeJSON(&b, tt.socks); err != nil {
+			if err := writeJSON(&b, tt.socks, tableOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// failingWriter fails every write after the first n.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if w.n == 0 {
+		return 0, errWriteFailed
+	}
+	w.n--
+	return len(b), nil
+}
+
+var errWriteFailed = errors.New("write failed")
+
+// TestWriteAlignedBlocks writes a table of many blocks, formatted on
+// several goroutines, and requires the rows in order, and a failed write
+// to stop the writing with its error.
+func TestWriteAlignedBlocks(t *testing.T) {
+	const n = 10*1024 + 3
+	socks := make([]inspect.Socket, n)
+	for i := range socks {
+		socks[i] = inspect.Socket{Protocol: inspect.TCP, State: inspect.Established, RecvQ: uint32(i),
+			Local: netip.MustParseAddrPort("127.0.0.1:1"), Peer: netip.MustParseAddrPort("127.0.0.1:2"), Timer: inspect.TimerKeepalive}
+	}
+	for _, procs := range []int{1, 2, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		var b bytes.Buffer
+		if err := writeAligned(&b, socks, tableOptions{state: true, timers: true}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		if len(lines) != n {
+			t.Fatalf("GOMAXPROCS %d: %d lines, want %d", procs, len(lines), n)
+		}
+		for i, l := range lines {
+			if f := strings.Fields(l); len(f) < 2 || f[1] != strconv.Itoa(i) {
+				t.Fatalf("GOMAXPROCS %d: line %d is %q", procs, i, l)
+			}
+		}
+		if err := writeAligned(&failingWriter{n: 3}, socks, tableOptions{state: true}); !errors.Is(err, errWriteFailed) {
+			t.Errorf("GOMAXPROCS %d: failing writer: %v", procs, err)
+		}
+		runtime.GOMAXPROCS(old)
+	}
+}
+
+// TestKillError checks the one line -K prints for each refusal of
+// SOCK_DESTROY that the user can act on, with the errno kept.
+func TestKillError(t *testing.T) {
+	for _, tt := range []struct {
+		errno syscall.Errno
+		want  string
+	}{
+		{syscall.EPERM, "ls: -K: closing sockets needs CAP_NET_ADMIN in their network namespace (run as root): inspect: destroy: operation not permitted"},
+		{syscall.EOPNOTSUPP, "ls: -K: this kernel cannot close sockets (it was built without CONFIG_INET_DIAG_DESTROY): inspect: destroy: operation not supported"},
+		{syscall.EINVAL, "ls: -K: inspect: destroy: invalid argument"},
+	} {
+		err := killError(fmt.Errorf("inspect: destroy: %w", tt.errno))
+		if err.Error() != tt.want || !errors.Is(err, tt.errno) {
+			t.Errorf("%v: %q, want %q wrapping the errno", tt.errno, err, tt.want)
+		}
+	}
+	if killError(nil) != nil {
+		t.Error("killError(nil) is not nil")
 	}
 }

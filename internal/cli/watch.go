@@ -164,7 +164,7 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 // is missed, and watches by polling alone. The function returned releases
 // the subscription.
 func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
-	src, err := newSource(source, stderr)
+	src, err := newSource(source, stderr, 0)
 	if err != nil {
 		return nil, nil, err
 	}

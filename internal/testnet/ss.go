@@ -66,8 +66,13 @@ func ParseTable(t testing.TB, text string, states map[string]string, cols Column
 	return out
 }
 
+// tableAddr parses an address column: 127.0.0.1:80, [::1]:80, with * for
+// port 0, and ss's * for the IPv6 wildcard address (*:22 is [::]:22).
 func tableAddr(t testing.TB, s string) netip.AddrPort {
 	t.Helper()
+	if strings.HasPrefix(s, "*:") {
+		s = "[::]" + s[1:]
+	}
 	ap, err := netip.ParseAddrPort(strings.Replace(s, ":*", ":0", 1))
 	if err != nil {
 		t.Fatalf("table address %q: %v", s, err)
