@@ -43,6 +43,9 @@
 //   - The task that is current when the tracepoint fires is often not the
 //     socket's owner (softirq context), so no pid or command is reported.
 //
+// Events turns the transitions into inspect.WatchEvents, with a sock_diag
+// dump at the start and after a loss, for sockstate watch and demo.
+//
 // Loading the program needs CAP_BPF and CAP_PERFMON (capabilities(7)),
 // kernel BTF and Linux 5.8 or later; Open says which is missing.
 package trace
