@@ -29,9 +29,11 @@ const (
 	EventNew    EventKind = iota + 1 // appeared
 	EventChange                      // changed state
 	EventGone                        // disappeared
-	// EventLost says that reports of destroyed sockets were lost (the
-	// kernel's queue overflowed): sockets that lived and died around then
-	// may be missing. Diff never returns it; a Watcher does.
+	// EventLost says that the kernel's reports were lost, of destroyed
+	// sockets (its queue overflowed) or, from trace.Events, of state
+	// changes (the ring buffer was full): sockets that lived and died
+	// around then may be missing. Diff never returns it; a Watcher and
+	// trace.Events do, each followed by what a fresh dump shows.
 	EventLost
 )
 

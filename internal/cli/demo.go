@@ -20,14 +20,19 @@ Run the textbook TCP server and client in this process, on loopback, one
 step at a time, and show each socket's states as the kernel reports them.
 Exits 0 when every state the textbook requires was observed: LISTEN,
 ESTABLISHED on both ends, FIN_WAIT1 or FIN_WAIT2 then TIME_WAIT on the
-side that closes first, CLOSE_WAIT on the other.
+side that closes first, CLOSE_WAIT on the other. With the tracer every
+socket's whole sequence is required, CLOSE included, and the times have
+microseconds.
 
       --closer SIDE   server (the default, as in the textbook) or client
       --step D        pause after each step (default 300ms)
-      --interval D    time between polls of the sockets (default 1ms)
+      --interval D    time between polls of the sockets (default 1ms); with
+                      the tracer, between looks when nothing happens
       --addr A:P      where the server binds (default 127.0.0.1:7788; a
                       free port if that one is taken)
-      --source S      auto (sock_diag, falling back to /proc), netlink or proc
+      --source S      auto (the tracer as root, else sock_diag, else /proc),
+                      trace (the eBPF tracer: every state change), netlink
+                      or proc
   -j, --json          the timeline as JSON Lines
   -h, --help          this text
 `
@@ -82,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
-	w, closeWatcher, err := newWatcher(source, q, interval, stderr)
+	w, closeWatcher, desc, traced, err := demoEvents(source, q, interval, stderr)
 	if err != nil {
 		return err
 	}
@@ -94,15 +99,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc := json.NewEncoder(out)
 		emit = func(e *demo.Entry) error { return enc.Encode(newJSONEntry(e)) }
 	} else {
-		p := timelinePrinter{w: out, color: isTerminal(stdout)}
+		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
 		emit = p.print
 	}
 	res, err := demo.Run(ctx, demo.Config{
-		Addr:   addr,
-		Closer: closer,
-		Step:   step,
-		Events: w,
-		Source: sourceDescription(source, interval, w.Destroyed != nil),
+		Addr:        addr,
+		Closer:      closer,
+		Step:        step,
+		Events:      w,
+		Source:      desc,
+		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
 			if err := emit(e); err != nil {
 				return err
@@ -126,6 +132,41 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return err
 }
 
+// demoEvents returns the demo's events as --source names them, a
+// description of them for the timeline's heading, and whether they come
+// from the tracer. auto traces when it can and polls otherwise, saying
+// why. The tracer reports the moves to CLOSE, so with it CLOSE is
+// selected too.
+func demoEvents(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (w watcher, release func(), desc string, traced bool, err error) {
+	switch source {
+	case "auto", "trace", "netlink", "proc":
+	default:
+		return nil, nil, "", false, usagef("demo: --source %q: use auto, netlink, proc or trace", source)
+	}
+	var traceErr error
+	if source == "auto" || source == "trace" {
+		tq := q
+		tq.States = inspect.AllStates
+		ev, err := openTrace(tq, interval)
+		if err == nil {
+			return ev, func() { ev.Tracer.Close() }, "the kernel's sock:inet_sock_set_state tracepoint (eBPF)", true, nil
+		}
+		if source == "trace" {
+			return nil, nil, "", false, err
+		}
+		traceErr = err
+	}
+	pw, release, err := newWatcher(source, q, interval, stderr)
+	if err != nil {
+		return nil, nil, "", false, err
+	}
+	desc = sourceDescription(source, interval, pw.Destroyed != nil)
+	if traceErr != nil {
+		desc += " (no tracing: " + traceErr.Error() + ")"
+	}
+	return pw, release, desc, false, nil
+}
+
 // sourceDescription says where the demo's states come from.
 func sourceDescription(source string, interval time.Duration, destroyed bool) string {
 	var s string
@@ -144,22 +185,31 @@ func sourceDescription(source string, interval time.Duration, destroyed bool) st
 	return s
 }
 
-// timelinePrinter writes the demo's timeline as text.
+// timelinePrinter writes the demo's timeline as text, the times in
+// milliseconds, with microseconds (micro) for the tracer's exact times.
 type timelinePrinter struct {
 	w     io.Writer
 	color bool
+	micro bool
 }
 
 // print writes e as one line, such as
 //
 //	902 ms  client       connect(127.0.0.1:7788)
 //	903 ms  server conn  SYN_RECV     passed through, not observed: a SYN came in; ...
+//
+// or with micro
+//
+//	902.114 ms  client       connect(127.0.0.1:7788)
 func (p *timelinePrinter) print(e *demo.Entry) error {
-	ms := e.Elapsed.Milliseconds()
+	ms := fmt.Sprintf("%6d", e.Elapsed.Milliseconds())
+	if p.micro {
+		ms = fmt.Sprintf("%10.3f", float64(e.Elapsed.Microseconds())/1000)
+	}
 	var err error
 	switch e.Kind {
 	case demo.EntryStep:
-		_, err = fmt.Fprintf(p.w, "%6d ms  %-11s  %s\n", ms, e.Actor, e.Text)
+		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s\n", ms, e.Actor, e.Text)
 	case demo.EntryState:
 		name := demo.StateName(e.State)
 		meaning := demo.Meaning(e.State)
@@ -173,9 +223,9 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 			}
 			padded = "\x1b[" + code + "m" + name + "\x1b[0m" + padded[len(name):]
 		}
-		_, err = fmt.Fprintf(p.w, "%6d ms  %-11s  %s  %s\n", ms, e.Socket, padded, meaning)
+		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s  %s\n", ms, e.Socket, padded, meaning)
 	default:
-		_, err = fmt.Fprintf(p.w, "%6d ms  %s\n", ms, e.Text)
+		_, err = fmt.Fprintf(p.w, "%s ms  %s\n", ms, e.Text)
 	}
 	return err
 }
@@ -183,6 +233,7 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 // jsonEntry is a timeline entry as -j prints it.
 type jsonEntry struct {
 	MS       int64  `json:"ms"`
+	US       int64  `json:"us"`
 	Type     string `json:"type"`
 	Actor    string `json:"actor,omitempty"`
 	Text     string `json:"text,omitempty"`
@@ -193,7 +244,7 @@ type jsonEntry struct {
 }
 
 func newJSONEntry(e *demo.Entry) jsonEntry {
-	j := jsonEntry{MS: e.Elapsed.Milliseconds(), Type: e.Kind.String(), Actor: e.Actor, Text: e.Text}
+	j := jsonEntry{MS: e.Elapsed.Milliseconds(), US: e.Elapsed.Microseconds(), Type: e.Kind.String(), Actor: e.Actor, Text: e.Text}
 	if e.Kind == demo.EntryState {
 		observed := e.Observed
 		j.Socket, j.State, j.Observed, j.Meaning = e.Socket.String(), demo.StateName(e.State), &observed, demo.Meaning(e.State)

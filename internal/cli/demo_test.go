@@ -22,6 +22,7 @@ import (
 // demoLine is any line of demo -j: a timeline entry or the result.
 type demoLine struct {
 	MS       *int64   `json:"ms"`
+	US       *int64   `json:"us"`
 	Type     string   `json:"type"`
 	Actor    string   `json:"actor"`
 	Text     string   `json:"text"`
@@ -148,12 +149,12 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestDemoText checks the text timeline's shape: the states that polling
-// cannot see on loopback are shown as passed through, and the last line
-// says the run succeeded.
+// TestDemoText checks the text timeline's shape with polling: the states
+// that polling cannot see on loopback are shown as passed through, and the
+// last line says the run succeeded.
 func TestDemoText(t *testing.T) {
 	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "--step", "100ms")
+	out, stderr, code := sockstate(t, ns, "demo", "--step", "100ms", "--source", "netlink")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}

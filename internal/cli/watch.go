@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/trace"
 )
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -29,12 +31,15 @@ unless a state selection says otherwise; filter expressions are ss's.
   -j, --json         JSON Lines, an object per event
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
-      --source S     auto (sock_diag, falling back to /proc), netlink or proc
+      --source S     auto (sock_diag, falling back to /proc), netlink, proc
+                     or trace (TCP only, as root: every state change the
+                     kernel makes, from an eBPF program)
   -h, --help         this text
 
 With sock_diag (auto, netlink) and root, the kernel also reports every
 socket it frees, so one that lives and dies between two polls is still
-printed, as gone in the state it died in.
+printed, as gone in the state it died in. auto polls rather than traces:
+the tracer sees TCP only and needs root.
 `
 
 type watchOptions struct {
@@ -83,7 +88,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	w, closeWatcher, err := newWatcher(opts.source, q, opts.interval, stderr)
+	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, stderr)
 	if err != nil {
 		return err
 	}
@@ -115,6 +120,42 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = flushErr
 	}
 	return err
+}
+
+// watcher reports socket events: an inspect.Watcher or a trace.Events.
+type watcher interface {
+	Watch(ctx context.Context, fn func([]inspect.WatchEvent) error) error
+}
+
+// newEvents returns the watcher --source names for command cmd: trace
+// events, or a polling watcher (newWatcher). The function returned
+// releases what it holds.
+func newEvents(cmd, source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, func(), error) {
+	switch source {
+	case "trace":
+		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
+			return nil, nil, usagef("%s: --source trace sees TCP sockets only", cmd)
+		}
+		ev, err := openTrace(q, interval)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ev, func() { ev.Tracer.Close() }, nil
+	case "auto", "netlink", "proc":
+		return newWatcher(source, q, interval, stderr)
+	}
+	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
+}
+
+// openTrace returns trace events of the caller's namespace for q, with an
+// empty batch after each idle interval. Without privilege the error is the
+// Tracer's one line naming the capabilities missing.
+func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
+	t, err := trace.Open(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &trace.Events{Tracer: t, Source: &inspect.NetlinkSource{}, Query: q, Idle: idle}, nil
 }
 
 // newWatcher returns a Watcher over the source --source names, with the
@@ -187,7 +228,7 @@ type eventPrinter struct {
 func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
 	if e.Kind == inspect.EventLost {
-		b = append(b, " lost: the kernel dropped destroy reports (receive buffer full); resynchronised from a fresh dump\n"...)
+		b = append(b, " lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full); resynchronised from a fresh dump\n"...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err

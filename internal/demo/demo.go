@@ -4,8 +4,9 @@
 // accepts, receives up to 1024 bytes, sends "thank you !" and closes; the
 // client connects, sends a message, receives the reply and closes.
 //
-// The states come from an Events source (an inspect.Watcher polling
-// sock_diag or /proc/net; later a tracer that sees every state). States
+// The states come from an Events source: an inspect.Watcher polling
+// sock_diag or /proc/net, or a tracer that reports every state change
+// (Config.EveryChange), of which nothing is inferred. With polling, states
 // that the exchange must go through but that were not seen, too brief for
 // polling on loopback (SYN_SENT, SYN_RECV, FIN_WAIT1, LAST_ACK), are
 // inferred by comparing what was seen of each socket with the sequence
@@ -30,7 +31,8 @@ var DefaultAddr = netip.MustParseAddrPort("127.0.0.1:7788")
 
 // Events is where the demo learns of state changes: it calls fn after each
 // look at the sockets, the first time with what exists, until ctx ends.
-// An *inspect.Watcher is one.
+// An *inspect.Watcher is one; a *trace.Events, which reports every state
+// change, is another.
 type Events interface {
 	Watch(ctx context.Context, fn func([]inspect.WatchEvent) error) error
 }
@@ -52,6 +54,12 @@ type Config struct {
 	NetNS int
 	// Source names the event source in the timeline's heading.
 	Source string
+	// EveryChange says that Events reports every state change as the
+	// kernel makes it (the tracer), not what looks at the sockets show:
+	// then each socket's whole textbook sequence, CLOSE included, must be
+	// observed in order, and Run waits for it (up to settleTimeout)
+	// after the last step.
+	EveryChange bool
 	// Out receives each entry of the timeline as it happens. If it fails,
 	// Run stops with its error.
 	Out func(*Entry) error
@@ -130,7 +138,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Addr = DefaultAddr
 	}
 	r := &run{cfg: cfg, start: time.Now(), looked: make(chan struct{}, 1), progress: map[Role]*progress{
-		Listener: newProgress(Listener, cfg.Closer), ServerConn: newProgress(ServerConn, cfg.Closer), Client: newProgress(Client, cfg.Closer),
+		Listener:   newProgress(Listener, cfg.Closer, cfg.EveryChange),
+		ServerConn: newProgress(ServerConn, cfg.Closer, cfg.EveryChange),
+		Client:     newProgress(Client, cfg.Closer, cfg.EveryChange),
 	}}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -181,6 +191,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := &Result{Missed: check(cfg.Closer, r.progress), Summary: summary(r.progress)}
+	if cfg.EveryChange {
+		res.Missed = checkEvery(r.progress)
+	}
 	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: res.Summary})
 	closer := ServerConn
 	if cfg.Closer == ClientCloses {
@@ -206,7 +219,7 @@ func (r *run) observe(batch []inspect.WatchEvent) error {
 	for i := range batch {
 		e := &batch[i]
 		if e.Kind == inspect.EventLost {
-			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: "reports of destroyed sockets were lost; states may be missing"})
+			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: "the kernel dropped reports (its buffer was full); states may be missing"})
 			continue
 		}
 		role, ok := r.roleOf(&e.Socket)
@@ -240,7 +253,10 @@ const settleTimeout = 5 * time.Second
 
 // settle waits until Events has looked at the sockets twice more, so that
 // one look began after the last step, however long a look takes: a dump
-// walks the kernel's whole TCP table, shared by every namespace.
+// walks the kernel's whole TCP table, shared by every namespace. With
+// EveryChange it waits, up to settleTimeout, until every socket reached
+// the end of its sequence too: the tracer confirms TIME_WAIT with lookups
+// that back off to a second apart.
 func (r *run) settle(ctx context.Context, watchDone <-chan error) error {
 	r.mu.Lock()
 	want := r.looks + 2
@@ -248,14 +264,23 @@ func (r *run) settle(ctx context.Context, watchDone <-chan error) error {
 	timeout := time.After(settleTimeout)
 	for {
 		r.mu.Lock()
-		looks := r.looks
+		done := r.looks >= want
+		if r.cfg.EveryChange {
+			for _, p := range r.progress {
+				done = done && p.pos == len(p.expect)-1
+			}
+		}
 		r.mu.Unlock()
-		if looks >= want {
+		if done {
 			return nil
 		}
 		select {
 		case <-r.looked:
 		case <-timeout:
+			if r.cfg.EveryChange {
+				// check names what is missing.
+				return nil
+			}
 			return fmt.Errorf("demo: no look at the sockets in %v after the last step", settleTimeout)
 		case err := <-watchDone:
 			return fmt.Errorf("demo: watching the sockets stopped: %w", err)

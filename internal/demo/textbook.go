@@ -74,13 +74,19 @@ func StateName(st inspect.State) string {
 // expected returns the states the TCP state machine takes r through when
 // closer closes first (RFC 9293, section 3.3.2): the order in which they
 // must be observed, and what "passed through, not observed" is computed
-// from.
-func expected(r Role, closer Closer) []inspect.State {
+// from. every adds the kernel's CLOSE before the socket is freed, which
+// only a source that reports every change sees (polls list no closed
+// connection).
+func expected(r Role, closer Closer, every bool) []inspect.State {
+	end := []inspect.State{Gone}
+	if every {
+		end = []inspect.State{inspect.Close, Gone}
+	}
 	activeClose := []inspect.State{inspect.Established, inspect.FinWait1, inspect.FinWait2, inspect.TimeWait}
-	passiveClose := []inspect.State{inspect.Established, inspect.CloseWait, inspect.LastAck, Gone}
+	passiveClose := append([]inspect.State{inspect.Established, inspect.CloseWait, inspect.LastAck}, end...)
 	switch {
 	case r == Listener:
-		return []inspect.State{inspect.Listen, Gone}
+		return append([]inspect.State{inspect.Listen}, end...)
 	case r == ServerConn && closer == ServerCloses:
 		return append([]inspect.State{inspect.SynRecv}, activeClose...)
 	case r == ServerConn:
@@ -103,6 +109,7 @@ var meanings = map[inspect.State]string{
 	inspect.LastAck:     "close() sent our FIN after the peer's and waits for its ACK",
 	inspect.TimeWait:    "both FINs acknowledged; kept for 2 MSL (60 s on Linux) so stray segments die out",
 	inspect.Closing:     "both sides sent a FIN at once; waiting for the ACK of ours",
+	inspect.Close:       "closed: the kernel's last state change, before it frees the socket",
 	Gone:                "closed: the kernel freed the socket",
 }
 
@@ -121,8 +128,8 @@ type progress struct {
 	observed []inspect.State // in the order observed
 }
 
-func newProgress(r Role, closer Closer) *progress {
-	return &progress{expect: expected(r, closer), pos: -1}
+func newProgress(r Role, closer Closer, every bool) *progress {
+	return &progress{expect: expected(r, closer, every), pos: -1}
 }
 
 // enter records that st was observed and returns the expected states the
@@ -174,15 +181,31 @@ func check(closer Closer, seen map[Role]*progress) []string {
 	return missed
 }
 
+// checkEvery returns, for a source that reports every state change, each
+// socket whose observed states are not exactly its expected sequence.
+func checkEvery(seen map[Role]*progress) []string {
+	var missed []string
+	for _, r := range []Role{Listener, ServerConn, Client} {
+		if p := seen[r]; !slices.Equal(p.observed, p.expect) {
+			missed = append(missed, fmt.Sprintf("the %s's states %s, want %s", r, names(p.observed), names(p.expect)))
+		}
+	}
+	return missed
+}
+
+func names(states []inspect.State) string {
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = StateName(st)
+	}
+	return strings.Join(out, " -> ")
+}
+
 // summary lists what was observed of each socket, in order.
 func summary(seen map[Role]*progress) string {
 	var parts []string
 	for _, r := range []Role{Listener, ServerConn, Client} {
-		names := make([]string, len(seen[r].observed))
-		for i, st := range seen[r].observed {
-			names[i] = StateName(st)
-		}
-		parts = append(parts, r.String()+" "+strings.Join(names, " -> "))
+		parts = append(parts, r.String()+" "+names(seen[r].observed))
 	}
 	return "observed: " + strings.Join(parts, "; ")
 }

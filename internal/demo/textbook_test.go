@@ -41,7 +41,7 @@ func TestProgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProgress(tt.role, tt.closer)
+			p := newProgress(tt.role, tt.closer, false)
 			var skipped [][]inspect.State
 			for _, st := range tt.seen {
 				skipped = append(skipped, p.enter(st))
@@ -57,7 +57,7 @@ func TestCheck(t *testing.T) {
 	seen := func(closer Closer, listener, server, client []inspect.State) map[Role]*progress {
 		m := map[Role]*progress{}
 		for r, sts := range map[Role][]inspect.State{Listener: listener, ServerConn: server, Client: client} {
-			m[r] = newProgress(r, closer)
+			m[r] = newProgress(r, closer, false)
 			for _, st := range sts {
 				m[r].enter(st)
 			}
