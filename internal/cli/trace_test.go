@@ -23,6 +23,24 @@ import (
 // traceHeading is what the demo's first line says of the tracer.
 const traceHeading = "states from the kernel's sock:inet_sock_set_state tracepoint (eBPF)"
 
+// traceDemo runs the demo with args in ns, a new namespace each attempt,
+// up to three times while it fails naming states it did not observe: the
+// known gap of inspect/trace's doc.go, where on a loaded machine (CI runs
+// inspect/trace's churn beside these tests) the kernel skips the program
+// for an orphaned socket's last transitions, uncounted. Every other
+// failure, and three misses in a row, is returned as it is.
+func traceDemo(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ns := testnet.New(t)
+		stdout, stderr, code = sockstate(t, ns, args...)
+		if code == 0 || attempt == 3 || !strings.HasPrefix(stderr, "sockstate: demo: not observed: ") {
+			return stdout, stderr, code
+		}
+		t.Logf("attempt %d: %s", attempt, strings.TrimSpace(stderr))
+	}
+}
+
 // TestDemoTrace runs the demo with the tracer in a namespace of its own,
 // with each closer, and requires exit 0, every socket's whole textbook
 // sequence observed in order and nothing inferred, and times in order.
@@ -31,8 +49,7 @@ func TestDemoTrace(t *testing.T) {
 	passive := []string{"ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE", "gone"}
 	for _, closer := range []string{"server", "client"} {
 		t.Run(closer, func(t *testing.T) {
-			ns := testnet.New(t)
-			out, stderr, code := sockstate(t, ns, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
+			out, stderr, code := traceDemo(t, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
 			if code != 0 || stderr != "" {
 				t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 			}
@@ -81,8 +98,7 @@ func TestDemoTrace(t *testing.T) {
 // TestDemoTraceText checks that auto uses the tracer as root, says so,
 // and prints times with microseconds.
 func TestDemoTraceText(t *testing.T) {
-	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "--step", "50ms")
+	out, stderr, code := traceDemo(t, "demo", "--step", "50ms")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}
