@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -207,50 +202,8 @@ func TestWatchJSON(t *testing.T) {
 			})
 			defer ln.Close()
 
-			self, err := os.Executable()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "watch", "-t", "-4", "-j", "--interval", "1ms", "--source", source)
-			cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			pipe, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string, 100)
-			go func() {
-				defer close(lines)
-				sc := bufio.NewScanner(pipe)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-			}()
-			var got []string
-			waitFor := func(substr string) {
-				t.Helper()
-				deadline := time.After(5 * time.Second)
-				for {
-					if slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, substr) }) {
-						return
-					}
-					select {
-					case l, ok := <-lines:
-						if !ok {
-							t.Fatalf("watch ended before %q; stderr %q; lines:\n%s", substr, stderr.String(), strings.Join(got, "\n"))
-						}
-						got = append(got, l)
-					case <-deadline:
-						cmd.Process.Kill()
-						t.Fatalf("no %q in 5s; lines:\n%s", substr, strings.Join(got, "\n"))
-					}
-				}
-			}
-			waitFor(`"to":"LISTEN"`)
+			w := startWatch(t, ns, "watch", "-t", "-4", "-j", "--interval", "1ms", "--source", source)
+			w.waitFor(`"to":"LISTEN"`)
 
 			var cl string
 			ns.Do(t, func() error {
@@ -263,30 +216,23 @@ func TestWatchJSON(t *testing.T) {
 					return err
 				}
 				cl = fmt.Sprint(c.LocalAddr().(*net.TCPAddr).Port)
-				waitFor(`"port":` + cl + `},"to":"ESTABLISHED"`)
+				// Both ends, before the close: a poll reads the table
+				// while the connection is being made, and may show
+				// the server's end before the client's.
+				w.waitFor(`"peer":{"addr":"127.0.0.1","port":`+cl+`}`, `"to":"ESTABLISHED"`)
+				w.waitFor(`"peer":{"addr":"127.0.0.1","port":7788}`, `"to":"ESTABLISHED"`)
 				s.Close()
-				waitFor(`"to":"CLOSE_WAIT"`)
-				waitFor(`"to":"FIN_WAIT2"`)
+				w.waitFor(`"to":"CLOSE_WAIT"`)
+				w.waitFor(`"to":"FIN_WAIT2"`)
 				c.Close()
 				return nil
 			})
-			waitFor(`"to":"TIME_WAIT"`)
-			waitFor(`"event":"gone"`)
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			for l := range lines {
-				got = append(got, l)
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("watch after SIGINT: %v, stderr %q", err, stderr.String())
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("stderr %q", stderr.String())
-			}
+			w.waitFor(`"to":"TIME_WAIT"`)
+			w.waitFor(`"event":"gone"`)
+			out := w.stop()
 
 			history := map[string][]string{}
-			for _, l := range decodeLines[watchLine](t, strings.Join(got, "\n")+"\n") {
+			for _, l := range decodeLines[watchLine](t, out) {
 				if _, err := time.Parse("2006-01-02T15:04:05.000000Z", l.Time); err != nil {
 					t.Errorf("time %q: %v", l.Time, err)
 				}
@@ -310,11 +256,16 @@ func TestWatchJSON(t *testing.T) {
 				case "gone":
 					history[key] = append(history[key], "gone")
 				default:
-					// FIN_WAIT1 and LAST_ACK last microseconds; CLOSE is
+					// The handshake's states, FIN_WAIT1 and LAST_ACK last
+					// microseconds, so a poll seldom shows them; CLOSE is
 					// the state a destroy report gives, shown when the
 					// report comes before a poll finds the socket gone.
-					if *l.To != "FIN_WAIT1" && *l.To != "LAST_ACK" && *l.To != "CLOSE" {
-						history[key] = append(history[key], *l.To)
+					h := history[key]
+					switch {
+					case *l.To == "ESTABLISHED" && len(h) == 1 && (h[0] == "new SYN_SENT" || h[0] == "new SYN_RECV"):
+						h[0] = "new ESTABLISHED"
+					case *l.To != "FIN_WAIT1" && *l.To != "LAST_ACK" && *l.To != "CLOSE":
+						history[key] = append(h, *l.To)
 					}
 				}
 			}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -11,9 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -142,47 +139,8 @@ func TestWatchTrace(t *testing.T) {
 	})
 	defer ln.Close()
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "watch", "-t", "-4", "-j", "--interval", "10ms", "--source", "trace")
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	var got []string
-	waitFor := func(substr string) {
-		t.Helper()
-		deadline := time.After(5 * time.Second)
-		for !strings.Contains(strings.Join(got, "\n"), substr) {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("watch ended before %q; stderr %q; lines:\n%s", substr, stderr.String(), strings.Join(got, "\n"))
-				}
-				got = append(got, l)
-			case <-deadline:
-				cmd.Process.Kill()
-				t.Fatalf("no %q in 5s; lines:\n%s", substr, strings.Join(got, "\n"))
-			}
-		}
-	}
-	waitFor(`"event":"new"`)
+	w := startWatch(t, ns, "watch", "-t", "-4", "-j", "--interval", "10ms", "--source", "trace")
+	w.waitFor(`"event":"new"`)
 
 	var cl string
 	ns.Do(t, func() error {
@@ -196,28 +154,17 @@ func TestWatchTrace(t *testing.T) {
 		}
 		cl = fmt.Sprint(c.LocalAddr().(*net.TCPAddr).Port)
 		s.Close()
-		waitFor(`"to":"FIN_WAIT2"`)
+		w.waitFor(`"to":"FIN_WAIT2"`)
 		c.Close()
 		return nil
 	})
-	waitFor(`"to":"TIME_WAIT"`)
+	w.waitFor(`"to":"TIME_WAIT"`)
 	ln.Close()
-	waitFor(`"port":7788},"peer":{"addr":"0.0.0.0","port":0},"from":"CLOSE","cookie"`)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	for l := range lines {
-		got = append(got, l)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("watch after SIGINT: %v, stderr %q", err, stderr.String())
-	}
-	if stderr.Len() != 0 {
-		t.Errorf("stderr %q", stderr.String())
-	}
+	w.waitFor(`"port":7788},"peer":{"addr":"0.0.0.0","port":0},"from":"CLOSE","cookie"`)
+	out := w.stop()
 
 	history := map[string][]string{}
-	for _, l := range decodeLines[watchLine](t, strings.Join(got, "\n")+"\n") {
+	for _, l := range decodeLines[watchLine](t, out) {
 		if l.Netid != "tcp" || l.Family != "inet" || l.Local == nil || l.Peer == nil || l.Cookie == nil {
 			t.Errorf("%+v: want tcp, inet, local, peer and cookie", l)
 			continue
