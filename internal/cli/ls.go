@@ -160,20 +160,6 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 
-	var socks []inspect.Socket
-	var killErr error
-	if opts.kill {
-		nl := &inspect.NetlinkSource{NetNS: nsFD}
-		listed, err := nl.Sockets(ctx, q)
-		if err != nil {
-			return err
-		}
-		socks, killErr = nl.Destroy(ctx, listed)
-		killErr = killError(killErr)
-	} else if socks, err = src.Sockets(ctx, q); err != nil {
-		return err
-	}
-
 	tOpts := tableOptions{
 		netid:    len(q.Protocols) != 1,
 		state:    q.States&(q.States-1) != 0,
@@ -183,27 +169,51 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		info:     opts.info,
 		memory:   opts.memory,
 	}
-	skipped := 0
-	if procTable != nil {
-		r := <-procTable
-		if r.err != nil {
-			return r.err
+	out := listWriter{w: w, json: opts.json}
+	var table *inspect.ProcessTable
+	// write writes a batch of sockets, with their processes for -p, the
+	// process table awaited on the first batch.
+	write := func(batch []inspect.Socket) error {
+		o := tOpts
+		if procTable != nil {
+			if table == nil {
+				r := <-procTable
+				if r.err != nil {
+					return r.err
+				}
+				table = r.table
+			}
+			o.processes = table.Owners(batch)
 		}
-		tOpts.processes, skipped = r.table.Owners(socks), r.table.Skipped
+		return out.write(batch, o)
 	}
-	if opts.json {
-		err = writeJSON(w, socks, tOpts)
+
+	var killErr error
+	if opts.kill {
+		nl := &inspect.NetlinkSource{NetNS: nsFD}
+		listed, err := nl.Sockets(ctx, q)
+		if err != nil {
+			return err
+		}
+		closed, err := nl.Destroy(ctx, listed)
+		killErr = killError(err)
+		err = write(closed)
 	} else {
-		err = writeTable(w, socks, tOpts)
+		// Sockets are written batch by batch as the kernel lists them,
+		// so a listing of any size holds one batch.
+		err = inspect.Each(ctx, src, q, write)
 	}
 	if err != nil {
+		return err
+	}
+	if err := out.close(tOpts); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(skipped, os.Geteuid() == 0))
+	if table != nil && table.Skipped > 0 {
+		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
 	}
 	return killErr
 }
