@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -171,17 +172,48 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	out := listWriter{w: w, json: opts.json}
 	var table *inspect.ProcessTable
-	// write writes a batch of sockets, with their processes for -p, the
-	// process table awaited on the first batch.
+	// For -p, batches that come before the process table is read are
+	// kept, copied, rather than waited on, so that the kernel goes on
+	// listing meanwhile.
+	var pending [][]inspect.Socket
+	withTable := func(wait bool) error {
+		if table != nil {
+			return nil
+		}
+		var r processTableResult
+		if wait {
+			r = <-procTable
+		} else {
+			select {
+			case r = <-procTable:
+			default:
+				return nil
+			}
+		}
+		if r.err != nil {
+			return r.err
+		}
+		table = r.table
+		for _, p := range pending {
+			o := tOpts
+			o.processes = table.Owners(p)
+			if err := out.write(p, o); err != nil {
+				return err
+			}
+		}
+		pending = nil
+		return nil
+	}
+	// write writes a batch of sockets, with their processes for -p.
 	write := func(batch []inspect.Socket) error {
 		o := tOpts
 		if procTable != nil {
+			if err := withTable(false); err != nil {
+				return err
+			}
 			if table == nil {
-				r := <-procTable
-				if r.err != nil {
-					return r.err
-				}
-				table = r.table
+				pending = append(pending, cloneSockets(batch))
+				return nil
 			}
 			o.processes = table.Owners(batch)
 		}
@@ -206,6 +238,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(pending) > 0 {
+		if err := withTable(true); err != nil {
+			return err
+		}
+	}
 	if err := out.close(tOpts); err != nil {
 		return err
 	}
@@ -216,6 +253,27 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
 	}
 	return killErr
+}
+
+// cloneSockets copies socks and the records they point to, which the
+// netlink source reuses once a batch is handed over.
+func cloneSockets(socks []inspect.Socket) []inspect.Socket {
+	c := slices.Clone(socks)
+	for i := range c {
+		if in := c[i].Info; in != nil {
+			info := *in
+			if info.BBR != nil {
+				bbr := *info.BBR
+				info.BBR = &bbr
+			}
+			c[i].Info = &info
+		}
+		if m := c[i].Memory; m != nil {
+			mem := *m
+			c[i].Memory = &mem
+		}
+	}
+	return c
 }
 
 type processTableResult struct {
