@@ -37,7 +37,7 @@ func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 	s.mu.Unlock()
 	if !fellBack {
 		socks, err := s.Netlink.Sockets(ctx, q)
-		if !netlinkUnavailable(err) {
+		if !NetlinkUnavailable(err) {
 			return socks, err
 		}
 		s.fallBack(err)
@@ -60,7 +60,7 @@ func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error)
 			handed = true
 			return fn(batch)
 		})
-		if handed || !netlinkUnavailable(err) {
+		if handed || !NetlinkUnavailable(err) {
 			return err
 		}
 		s.fallBack(err)
@@ -82,7 +82,7 @@ func (s *AutoSource) fallBack(reason error) {
 // netlinkUnavailable reports whether err means sock_diag cannot serve this
 // query at all (no NETLINK_SOCK_DIAG, no inet_diag module for the protocol,
 // or a sandbox that forbids the socket), as opposed to a failure of one dump.
-func netlinkUnavailable(err error) bool {
+func NetlinkUnavailable(err error) bool {
 	for _, errno := range []unix.Errno{
 		unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.ENOENT,
 		unix.EOPNOTSUPP, unix.EPERM, unix.EACCES,

@@ -29,9 +29,16 @@ const (
 	EventNew    EventKind = iota + 1 // appeared
 	EventChange                      // changed state
 	EventGone                        // disappeared
+	// EventLost says that the kernel's reports were lost, of destroyed
+	// sockets (its queue overflowed) or, from trace.Events, of state
+	// changes (the ring buffer was full): sockets that lived and died
+	// around then may be missing. Diff never returns it; a Watcher and
+	// trace.Events do, each followed by what a fresh dump shows.
+	EventLost
 )
 
-// String returns the name used in sockstate's output: new, change, gone.
+// String returns the name used in sockstate's output: new, change, gone,
+// lost.
 func (k EventKind) String() string {
 	switch k {
 	case EventNew:
@@ -40,6 +47,8 @@ func (k EventKind) String() string {
 		return "change"
 	case EventGone:
 		return "gone"
+	case EventLost:
+		return "lost"
 	}
 	return "unknown"
 }

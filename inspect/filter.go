@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The filter language is ss(8)'s, after the state selection: its grammar and
@@ -25,8 +26,20 @@ type FilterError struct {
 	Reason string
 }
 
+// maxReasonLen bounds the Reason that Error prints: a reason quotes the
+// word that failed, which may be a whole command line.
+const maxReasonLen = 200
+
 func (e *FilterError) Error() string {
-	return fmt.Sprintf("filter: %s at column %d", e.Reason, e.Column)
+	reason := e.Reason
+	if len(reason) > maxReasonLen {
+		cut := maxReasonLen
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut] + "..."
+	}
+	return fmt.Sprintf("filter: %s at column %d", reason, e.Column)
 }
 
 // Unwrap returns ErrFilterSyntax.

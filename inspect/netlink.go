@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,9 +20,23 @@ type NetlinkSource struct {
 	// NetNS is a network namespace file descriptor to query; 0 means the
 	// caller's own namespace.
 	NetNS int
+
+	// dial opens the sock_diag socket; nil means netlinkdiag.Dial. Tests
+	// script the kernel's replies with it.
+	dial func(*netlinkdiag.Config) (diagConn, error)
 }
 
 var _ Source = (*NetlinkSource)(nil)
+
+// diagConn is what Sockets needs of a *netlinkdiag.Conn.
+type diagConn interface {
+	DumpOnce(ctx context.Context, req netlinkdiag.Request, fn func(*netlinkdiag.Msg) error) error
+	Close() error
+}
+
+// maxDumpAttempts bounds how often Sockets dumps a table whose dump the
+// kernel keeps interrupting.
+const maxDumpAttempts = 3
 
 // Sockets dumps the sockets q selects, UDP before TCP and IPv4 before IPv6,
 // the order ss prints them in.
@@ -30,14 +45,18 @@ var _ Source = (*NetlinkSource)(nil)
 // 0), which walks the kernel's tables once instead of once per family,
 // when the filter compiles to the same bytecode for both; the IPv6 ones
 // are held back until the IPv4 ones are out, keeping the kernel's order
-// within each family.
+// within each family. Each socket is listed once (dropRepeats).
+//
+// A table whose dump the kernel interrupts (NLM_F_DUMP_INTR: the table
+// changed during the walk) is dumped again, up to 3 times in all. If every
+// attempt is interrupted, Sockets keeps the last attempt's sockets, goes on
+// with the other tables, and returns all it has with an error wrapping
+// netlinkdiag.ErrDumpInterrupted.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	out := make([]Socket, 0, sizeHint(s.NetNS, &q))
-	err := s.each(ctx, q, false, func(batch []Socket) error {
-		out = append(out, batch...)
-		return nil
-	})
-	return out, err
+	k := newSink(q, nil)
+	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
+	err := s.run(ctx, q, k)
+	return dropRepeats(k.out, &sightings{}), err
 }
 
 var _ Streamer = (*NetlinkSource)(nil)
@@ -48,23 +67,31 @@ var _ Streamer = (*NetlinkSource)(nil)
 // point to, are reused once fn returns: fn copies what it keeps. So a
 // listing of any size holds one batch, and fn's work, done on another
 // goroutine than the one receiving from the kernel, overlaps the kernel's.
+//
+// Each socket is handed over once. What is handed over cannot be taken
+// back, so where Sockets drops an interrupted attempt's sockets, Each
+// hands over those of the next attempt that it has not handed over yet.
 func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
-	return s.each(ctx, q, true, fn)
+	return s.run(ctx, q, newSink(q, fn))
 }
 
-func (s *NetlinkSource) each(ctx context.Context, q Query, reuse bool, fn func([]Socket) error) error {
-	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: s.NetNS})
+// run dumps the tables of q into k.
+func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
+	dial := s.dial
+	if dial == nil {
+		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
+	}
+	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
 		return fmt.Errorf("inspect: netlink: %w", err)
 	}
 	defer c.Close()
 
-	k := newSink(q, reuse, fn)
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
 	// goroutine does them while this one receives.
-	if k.ext.mask != 0 || reuse {
+	if k.ext.mask != 0 || k.fn != nil {
 		d.pl = startPipeline(k)
 	}
 	for _, p := range q.protocols() {
@@ -97,17 +124,23 @@ func (s *NetlinkSource) each(ctx context.Context, q Query, reuse bool, fn func([
 			}
 		}
 	}
-	return d.finish(nil)
+	err = d.finish(nil)
+	if err == nil && len(d.interrupted) > 0 {
+		err = fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
+	}
+	return err
 }
 
 // dumper runs the dumps of one listing, handing the sockets to the
 // pipeline if there is one, and to the sink directly if not.
 type dumper struct {
-	c    *netlinkdiag.Conn
+	c    diagConn
 	q    *Query
 	mask uint8
 	k    *sink
 	pl   *pipeline
+	// interrupted names the tables whose every attempt was interrupted.
+	interrupted []string
 }
 
 // dump lists the sockets of protocol p and family f (0: both) that the
@@ -120,21 +153,36 @@ func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, matc
 		Ext:      d.mask,
 		Bytecode: bc,
 	}
-	err := d.c.Dump(ctx, req, func(m *netlinkdiag.Msg) error {
-		s := socketFromMsg(p, m)
-		if match != nil && !match.Match(&s) {
-			return nil
+	// Each attempt starts the table afresh: an interrupted one may have
+	// listed a socket the next lists again.
+	d.mark(markTable)
+	var err error
+	for attempt := range maxDumpAttempts {
+		if attempt > 0 {
+			d.mark(markRetry)
 		}
-		if d.pl != nil {
-			return d.pl.add(&s, m.Attrs)
+		err = d.c.DumpOnce(ctx, req, func(m *netlinkdiag.Msg) error {
+			s := socketFromMsg(p, m)
+			if match != nil && !match.Match(&s) {
+				return nil
+			}
+			if d.pl != nil {
+				return d.pl.add(&s, m.Attrs)
+			}
+			return d.k.put(&s)
+		})
+		if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			break
 		}
-		return d.k.put(&s)
-	})
-	if err != nil {
-		name := "inet and inet6"
-		if f != 0 {
-			name = f.String()
-		}
+	}
+	name := "inet and inet6"
+	if f != 0 {
+		name = f.String()
+	}
+	switch {
+	case errors.Is(err, netlinkdiag.ErrDumpInterrupted):
+		d.interrupted = append(d.interrupted, fmt.Sprintf("%s/%s", p, name))
+	case err != nil:
 		return fmt.Errorf("inspect: netlink %s/%s dump: %w", p, name, err)
 	}
 	return nil

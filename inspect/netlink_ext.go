@@ -128,7 +128,7 @@ func next[T any](slab *[]T) *T {
 // recycle lets the next records reuse the current slabs from the start:
 // for a listing whose batches are handed out and dropped one by one. A
 // slab holds as many records as a batch has sockets, so a batch never
-// reaches past it.
+// reaches past it; records of sockets held back are copies.
 func (d *extDecoder) recycle() {
 	d.infos, d.mems, d.bbrs = d.infos[:0], d.mems[:0], d.bbrs[:0]
 }
@@ -136,30 +136,49 @@ func (d *extDecoder) recycle() {
 // BatchSize is the most sockets Each hands over at a time.
 const BatchSize = 4096
 
-// The marks of a listing's stream.
+// The marks of a listing's stream, which come between its sockets.
 const (
+	// markTable starts a table's dump.
+	markTable = iota + 1
+	// markRetry starts another attempt at the table, whose last was
+	// interrupted.
+	markRetry
 	// markHold starts a dump of both families: IPv6 sockets are held
 	// until markRelease, which hands them over after the IPv4 ones.
-	markHold = iota + 1
+	markHold
 	markRelease
 )
 
-// sink collects sockets into batches for the caller of Sockets or Each,
-// decoding their extensions first.
+// sink takes a listing's sockets, decoding their extensions first: into
+// out for Sockets, or in batches to fn for Each.
 type sink struct {
-	fn    func([]Socket) error
-	reuse bool // batches and their records are reused once fn returns
-	ext   *extDecoder
+	ext *extDecoder
 
-	batch   []Socket
-	held    []Socket // the IPv6 sockets of a dump of both families
-	holding bool
+	// Sockets: every socket kept, and where the current table's start.
+	out        []Socket
+	tableStart int
+
+	// Each: batches handed to fn and then reused, with the records
+	// their sockets point to; seen keeps every socket handed over, so
+	// that none is handed over twice.
+	fn    func([]Socket) error
+	batch []Socket
+	seen  sightings
 	// callerErr is fn's error, returned as it is.
 	callerErr error
+
+	held    []Socket // the IPv6 sockets of a dump of both families
+	holding bool
 }
 
-func newSink(q Query, reuse bool, fn func([]Socket) error) *sink {
-	return &sink{fn: fn, reuse: reuse, ext: newExtDecoder(q), batch: make([]Socket, 0, BatchSize)}
+// newSink returns a sink for Sockets, when fn is nil, or for Each.
+func newSink(q Query, fn func([]Socket) error) *sink {
+	k := &sink{ext: newExtDecoder(q), fn: fn}
+	if fn != nil {
+		k.batch = make([]Socket, 0, BatchSize)
+		k.seen.reset(BatchSize)
+	}
+	return k
 }
 
 // decodePut fills in s's extensions from its message's attributes and
@@ -173,16 +192,24 @@ func (k *sink) decodePut(s *Socket, attrs []byte) error {
 	return k.put(s)
 }
 
-// put adds s to the batch, handing a full batch over.
+// put keeps s, or holds it back, or adds it to the batch, handing a full
+// batch over.
 func (k *sink) put(s *Socket) error {
 	if k.holding && s.Family == INet6 {
 		h := *s
-		if k.reuse {
+		if k.fn != nil {
 			// The records s points to are reused with the batch; a
 			// held socket needs its own.
 			h.Info, h.Memory = cloneInfo(s.Info), clonePtr(s.Memory)
 		}
 		k.held = append(k.held, h)
+		return nil
+	}
+	if k.fn == nil {
+		k.out = append(k.out, *s)
+		return nil
+	}
+	if k.seen.repeat(s) {
 		return nil
 	}
 	k.batch = append(k.batch, *s)
@@ -199,18 +226,25 @@ func (k *sink) flush() error {
 	}
 	err := k.fn(k.batch)
 	k.batch = k.batch[:0]
-	if k.reuse {
-		k.ext.recycle()
-	}
+	k.ext.recycle()
 	if err != nil {
 		k.callerErr = err
 	}
 	return err
 }
 
-// mark starts or ends holding back IPv6 sockets.
+// mark acts on a mark between the sockets.
 func (k *sink) mark(m int) error {
 	switch m {
+	case markTable:
+		k.tableStart = len(k.out)
+	case markRetry:
+		// Sockets drops the interrupted attempt's sockets; Each has
+		// handed them over, and seen drops those the next one repeats.
+		if k.fn == nil {
+			k.out = k.out[:k.tableStart]
+			k.held = k.held[:0]
+		}
 	case markHold:
 		k.holding = true
 	case markRelease:
@@ -234,6 +268,9 @@ func (k *sink) end() error {
 	}
 	if err := k.mark(markRelease); err != nil {
 		return err
+	}
+	if k.fn == nil {
+		return nil
 	}
 	return k.flush()
 }

@@ -15,7 +15,7 @@ import (
 func runPipeline(t *testing.T, socks []Socket, hold int, fn func([]Socket) error) ([]uint64, error) {
 	t.Helper()
 	var got []uint64
-	k := newSink(Query{Memory: true}, true, func(batch []Socket) error {
+	k := newSink(Query{Memory: true}, func(batch []Socket) error {
 		if len(batch) > BatchSize {
 			t.Errorf("batch of %d", len(batch))
 		}

@@ -30,7 +30,7 @@ type ProcSource struct {
 var _ Source = (*ProcSource)(nil)
 
 // Sockets reads the tables q selects and keeps the sockets whose state is in
-// q.States.
+// q.States, each once (dropRepeats).
 func (s *ProcSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 	root := s.Root
 	if root == "" {
@@ -71,7 +71,7 @@ func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
 			}
 		}
 	}
-	return out, nil
+	return dropRepeats(out, &sightings{}), nil
 }
 
 func procFile(p Protocol, f Family) procnet.File {

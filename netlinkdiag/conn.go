@@ -182,27 +182,11 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 		return false, fmt.Errorf("netlinkdiag: %w", err)
 	}
 
-	// Every request sets the deadline anew, which also clears a past one
-	// that the previous request's cancellation left behind.
-	deadline, _ := ctx.Deadline()
-	if err := c.t.setReadDeadline(deadline); err != nil {
+	release, err := bindContext(ctx, c.t)
+	if err != nil {
 		return false, c.ioError(ctx, "set deadline", err)
 	}
-	if ctx.Done() != nil {
-		// Cancellation without a deadline wakes a blocked recv through a
-		// deadline in the past. Wait for the callback if it started, so it
-		// cannot strike the next request.
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			defer close(fired)
-			_ = c.t.setReadDeadline(time.Unix(1, 0))
-		})
-		defer func() {
-			if !stop() {
-				<-fired
-			}
-		}()
-	}
+	defer release()
 
 	if c.pending {
 		if err := c.drain(); err != nil {
@@ -248,6 +232,32 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 	return r.intr, nil
 }
 
+// bindContext makes a blocked or later recv on t end when ctx does, until
+// release is called. Every call sets the deadline anew, which also clears
+// a past one that an earlier cancellation left behind. Cancellation
+// without a deadline wakes a blocked recv through a deadline in the past;
+// release waits for that callback if it started, so it cannot strike the
+// next call.
+func bindContext(ctx context.Context, t transport) (release func(), err error) {
+	deadline, _ := ctx.Deadline()
+	if err := t.setReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if ctx.Done() == nil {
+		return func() {}, nil
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = t.setReadDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stop() {
+			<-fired
+		}
+	}, nil
+}
+
 // drain discards whatever is left of an earlier reply. The kernel queues
 // the next datagram of a dump while the previous one is being received, so
 // a socket with nothing queued has no dump running.
@@ -268,9 +278,24 @@ func (c *Conn) drain() error {
 // net.ErrClosed, which the os package's own errors do not match; a
 // deadline that ctx set becomes ctx's error.
 func (c *Conn) ioError(ctx context.Context, what string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = ctxErr
-	} else if c.closed.Load() {
+	return ioError(ctx, c.closed.Load(), what, err)
+}
+
+// ioError wraps err, an error of a socket that is closed or not.
+// The poller may report a deadline that ctx set a moment before ctx
+// itself ends, so a deadline past ctx's is ctx's too.
+func ioError(ctx context.Context, closed bool, what string, err error) error {
+	deadline, hasDeadline := ctx.Deadline()
+	switch {
+	case !errors.Is(err, os.ErrDeadlineExceeded):
+		if closed {
+			err = net.ErrClosed
+		}
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	case hasDeadline && !time.Now().Before(deadline):
+		err = context.DeadlineExceeded
+	case closed:
 		err = net.ErrClosed
 	}
 	return fmt.Errorf("netlinkdiag: %s: %w", what, err)

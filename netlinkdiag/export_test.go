@@ -5,3 +5,9 @@ package netlinkdiag
 func SetBufferSize(c *Conn, n int) {
 	c.buf = make([]byte, n)
 }
+
+// DialEventsBuffer is DialEvents with a receive buffer of n bytes, for
+// tests that overflow it.
+func DialEventsBuffer(cfg *Config, n int, groups ...Group) (*EventConn, error) {
+	return dialEvents(cfg, n, groups)
+}

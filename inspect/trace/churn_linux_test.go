@@ -245,17 +245,19 @@ func TestChurn(t *testing.T) {
 	}
 	t.Logf("%d connections in %v (%.0f/s), %d transitions traced, %d lost (%d loss reports), %d TIME_WAIT confirmed",
 		conns, elapsed.Round(time.Millisecond), float64(conns)/elapsed.Seconds(), c.traced, lost, c.lostErrs, c.timeWaits)
-	// The known gap of doc.go: about one transition in 300,000 reaches
-	// tracefs but neither copy of the program, uncounted. Allow one in
-	// 50,000, each spoiling at most one socket's sequence; anything a
-	// broken ring, counter or dedup loses is thousands.
+	// The known gaps of doc.go: a transition reaches tracefs but neither
+	// copy of the program, uncounted (seen from 1 in 300,000 to 1 in
+	// 28,000 with -race on a loaded machine); and a transition both copies
+	// delivered is counted lost as well. Allow one in 10,000 either way,
+	// each spoiling at most one socket's sequence; a broken ring, counter
+	// or dedup loses thousands.
 	unaccounted := total - c.traced - int(lost)
-	allowed := total / 50000
-	if unaccounted < 0 || unaccounted > allowed {
+	allowed := total / 10000
+	if unaccounted < -allowed || unaccounted > allowed {
 		t.Errorf("%d traced + %d lost = %d transitions, want %d (at most %d short) for %d connections", c.traced, lost, c.traced+int(lost), total, allowed, conns)
 	}
-	if unaccounted > 0 {
-		t.Logf("%d transitions unaccounted for: the known gap of doc.go", unaccounted)
+	if unaccounted != 0 {
+		t.Logf("%d transitions unaccounted for (negative: counted lost but delivered): the known gaps of doc.go", unaccounted)
 	}
 	if (lost > 0) != (c.lostErrs > 0) {
 		t.Fatalf("%d lost but %d loss reports from Read", lost, c.lostErrs)
@@ -286,7 +288,7 @@ func TestChurn(t *testing.T) {
 			counts["server"]++
 		default:
 			counts["spoilt"]++
-			if counts["spoilt"] > unaccounted {
+			if counts["spoilt"] > max(unaccounted, -unaccounted) {
 				t.Errorf("socket %d: %s", cookie, s)
 			}
 		}

@@ -26,11 +26,12 @@
 //   - The kernel skips a program that a state change interrupts on the
 //     same CPU (a recursion miss, kernel/trace/bpf_trace.c), so two
 //     copies run and cover for each other; see program.
-//   - Known gap: under churn on a busy machine, about once in 300,000
-//     transitions, an orphaned server socket's FIN_WAIT1 -> FIN_WAIT2 and
+//   - Known gap: under churn on a busy machine, once in 28,000 to
+//     300,000 transitions, an orphaned server socket's FIN_WAIT1 -> FIN_WAIT2 and
 //     FIN_WAIT2 -> CLOSE reach the tracefs record but neither copy of the
-//     program, and the kernel counts no recursion miss; TestChurn shows
-//     it when it happens.
+//     program, and the kernel counts no recursion miss; as rarely, a
+//     transition both copies delivered is counted lost too (seen once:
+//     2 over in 210,180). TestChurn logs both and bounds them.
 //   - The kernel filters by network namespace, comparing
 //     sk->__sk_common.skc_net.net->ns.inum with the inode number of the
 //     namespace's nsfs file (namespaces(7)).
@@ -41,6 +42,9 @@
 //     before it reports TIME_WAIT.
 //   - The task that is current when the tracepoint fires is often not the
 //     socket's owner (softirq context), so no pid or command is reported.
+//
+// Events turns the transitions into inspect.WatchEvents, with a sock_diag
+// dump at the start and after a loss, for sockstate watch and demo.
 //
 // Loading the program needs CAP_BPF and CAP_PERFMON (capabilities(7)),
 // kernel BTF and Linux 5.8 or later; Open says which is missing.

@@ -229,16 +229,14 @@ func missingCaps() string {
 //   - TIME_WAIT: after a socket goes from FIN_WAIT2 or CLOSING to CLOSE,
 //     Read looks up its addresses with sock_diag and returns a transition
 //     with TimeWait set once the time-wait socket is in TIME_WAIT (see
-//     Transition.TimeWait).
+//     Transition.TimeWait), after the transitions the ring buffer held
+//     when the lookup found it.
 //
 // After Close, Read returns an error wrapping os.ErrClosed.
 func (t *Tracer) Read() (Transition, error) {
 	for {
 		if t.closed.Load() {
 			return Transition{}, fmt.Errorf("trace: read: %w", os.ErrClosed)
-		}
-		if tr, ok := t.tw.next(); ok {
-			return tr, nil
 		}
 		if t.held != nil {
 			tr := *t.held
@@ -250,9 +248,6 @@ func (t *Tracer) Read() (Transition, error) {
 		if err := t.tw.lookUp(t.look, now, t.wall); err != nil {
 			return Transition{}, t.readError(err)
 		}
-		if t.tw.ready() {
-			continue
-		}
 
 		deadline := t.idleSeen.Add(idleCheck)
 		if !deadline.After(now) {
@@ -262,12 +257,21 @@ func (t *Tracer) Read() (Transition, error) {
 		if due, ok := t.tw.due(); ok && due.Before(deadline) {
 			deadline = due
 		}
+		if t.tw.ready() {
+			// A TIME_WAIT found waits for the records the ring holds
+			// already: they happened before the lookup found it, and
+			// some (the peer's FIN, as its move to LAST_ACK) caused it.
+			deadline = now
+		}
 		if !deadline.Equal(t.deadline) {
 			t.rd.SetDeadline(deadline)
 			t.deadline = deadline
 		}
 		err := t.rd.ReadInto(&t.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if tr, ok := t.tw.next(); ok {
+				return tr, nil
+			}
 			if err := t.checkDrops(); err != nil {
 				return Transition{}, err
 			}

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 )
 
 const usage = `usage: sockstate COMMAND [FLAGS] [FILTER]
 
 Commands:
+  demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
+  watch   print socket state changes as they happen (sockstate watch -h)
   help    show this text
 `
 
@@ -28,6 +31,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "ls":
 		err = runLs(ctx, args[1:], stdout, stderr)
+	case "watch":
+		err = runWatch(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -38,6 +45,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, syscall.EPIPE):
+		// The reader went away (sockstate ls | head -1) and the process
+		// ignores SIGPIPE, which otherwise ends it quietly: end as
+		// quietly, having written all anyone wanted.
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "sockstate: %v\n", err)

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +32,11 @@ func TestMain(m *testing.M) {
 				os.Exit(3)
 			}
 		}
-		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		// As main does: signals end the context.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -223,10 +229,40 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"ls", "--tcp=yes"}, "sockstate: ls: flag --tcp takes no value"},
 		{[]string{"ls", "state", "establisehd"}, `sockstate: ls: bad state selection: unknown state "establisehd"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
 		{[]string{"ls", "state"}, `sockstate: ls: bad state selection: "state" needs a state name after it, such as established`},
+		{[]string{"watch", "--interval", "500us"}, "sockstate: watch: --interval 500us: want at least 1ms"},
+		{[]string{"watch", "--interval", "0"}, "sockstate: watch: --interval 0: want at least 1ms"},
+		{[]string{"watch", "--interval=fast"}, `sockstate: watch: --interval "fast": not a duration such as 100ms or 2s`},
+		{[]string{"watch", "--interval"}, "sockstate: watch: flag --interval needs a value"},
+		{[]string{"watch", "--duration", "-1s"}, "sockstate: watch: --duration -1s: want at least 0s"},
+		{[]string{"watch", "--duration", "forever"}, `sockstate: watch: --duration "forever": not a duration such as 100ms or 2s`},
+		{[]string{"watch", "-a"}, "sockstate: watch: unknown flag -a; see 'sockstate watch -h'"},
+		{[]string{"watch", "--closer", "client"}, "sockstate: watch: unknown flag --closer; see 'sockstate watch -h'"},
+		{[]string{"watch", "--source", "ebpf"}, `sockstate: watch: --source "ebpf": use auto, netlink, proc or trace`},
+		{[]string{"watch", "-u", "--source", "trace"}, `sockstate: watch: --source trace sees TCP sockets only`},
+		{[]string{"watch", "state", "established", "exclude"}, `sockstate: watch: bad state selection: "exclude" needs a state name after it, such as established`},
+		{[]string{"watch", "sport", "=", ":notaport"}, "sockstate: watch: "},
+		{[]string{"demo", "--closer", "nobody"}, `sockstate: demo: --closer "nobody": use server or client`},
+		{[]string{"demo", "--closer"}, "sockstate: demo: flag --closer needs a value"},
+		{[]string{"demo", "--step", "0s"}, "sockstate: demo: --step 0s: want at least 1ms"},
+		{[]string{"demo", "--step", "slow"}, `sockstate: demo: --step "slow": not a duration such as 100ms or 2s`},
+		{[]string{"demo", "--interval", "100us"}, "sockstate: demo: --interval 100us: want at least 1ms"},
+		{[]string{"demo", "--addr", "localhost"}, `sockstate: demo: --addr "localhost": want an address and port such as 127.0.0.1:7788 or [::1]:7788`},
+		{[]string{"demo", "--source", "ebpf"}, `sockstate: demo: --source "ebpf": use auto, netlink, proc or trace`},
+		{[]string{"demo", "-t"}, "sockstate: demo: unknown flag -t; see 'sockstate demo -h'"},
+		{[]string{"demo", "--frob"}, "sockstate: demo: unknown flag --frob; see 'sockstate demo -h'"},
+		{[]string{"demo", "now"}, `sockstate: demo: unexpected "now": demo takes flags only`},
 		{[]string{"ls", "sport", "=", ":70000"}, "sockstate: ls: filter: "},
 		{[]string{"ls", "sport = :"}, "sockstate: ls: filter: expected port after ':' at column 9"},
 		{[]string{"ls", "(", "sport", "=", ":80"}, "sockstate: ls: filter: "},
 		{[]string{"ls", "src", "127.0.0.1/33"}, "sockstate: ls: filter: "},
+		{[]string{"ls", "sport = :80 )"}, `sockstate: ls: filter: ")" has no matching "(" at column 13`},
+		{[]string{"ls", ")"}, `sockstate: ls: filter: expected a condition, found ")" at column 1`},
+		{[]string{"ls", "src", "::1/129"}, `sockstate: ls: filter: bad prefix length "/129" for an IPv6 address at column 8`},
+		{[]string{"ls", "dport", "=", ":-1"}, `sockstate: ls: filter: port "-1" is not a number at column 10`},
+		{[]string{"ls", "not"}, `sockstate: ls: filter: expected a condition after "not", found end of input at column 4`},
+		{[]string{"ls", "--source="}, `sockstate: --source "": use auto, netlink or proc`},
+		{[]string{"watch", "--duration", "9999999999h"}, `sockstate: watch: --duration "9999999999h": not a duration such as 100ms or 2s`},
+		{[]string{"watch", "--interval", "1e400s"}, `sockstate: watch: --interval "1e400s": not a duration such as 100ms or 2s`},
 		{[]string{"ls", "-K"}, "sockstate: ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all"},
 		{[]string{"ls", "-Kta"}, "sockstate: ls: -K closes every socket listed; give a filter expression"},
 		{[]string{"ls", "-K", "state", "established"}, "sockstate: ls: -K closes every socket listed; give a filter expression"},

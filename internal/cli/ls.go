@@ -14,6 +14,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -56,8 +57,8 @@ SOCK_DESTROY).
 `
 
 type lsOptions struct {
-	tcp, udp, all, listening bool
-	ipv4, ipv6               bool
+	sel                      selection
+	all, listening           bool
 	noHeader, extended, json bool
 	timers, processes        bool
 	memory, info, summary    bool
@@ -73,14 +74,10 @@ type lsOptions struct {
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := lsOptions{source: "auto"}
 	help := false
-	specs := []flagSpec{
-		{short: 't', long: "tcp", set: boolFlag(&opts.tcp)},
-		{short: 'u', long: "udp", set: boolFlag(&opts.udp)},
+	specs := append(opts.sel.specs(), []flagSpec{
 		{short: 'a', set: boolFlag(&opts.all)},
 		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
 		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
-		{short: '4', long: "ipv4", set: boolFlag(&opts.ipv4)},
-		{short: '6', long: "ipv6", set: boolFlag(&opts.ipv6)},
 		{short: 'n', long: "numeric", set: func(string) error { return nil }},
 		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
 		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
@@ -95,7 +92,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
-	}
+	}...)
 	words, err := parseFlags("ls", args, specs)
 	if err != nil {
 		return err
@@ -220,7 +217,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return out.write(batch, o)
 	}
 
-	var killErr error
+	var killErr, listErr error
 	if opts.kill {
 		nl := &inspect.NetlinkSource{NetNS: nsFD}
 		listed, err := nl.Sockets(ctx, q)
@@ -234,6 +231,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Sockets are written batch by batch as the kernel lists them,
 		// so a listing of any size holds one batch.
 		err = inspect.Each(ctx, src, q, write)
+		// A dump the kernel kept interrupting still listed every socket
+		// that lived through it: they are printed, then the error.
+		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			listErr, err = err, nil
+		}
 	}
 	if err != nil {
 		return err
@@ -251,6 +253,9 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if table != nil && table.Skipped > 0 {
 		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
+	}
+	if listErr != nil {
+		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
 	return killErr
 }
@@ -354,52 +359,27 @@ func killError(err error) error {
 	return fmt.Errorf("ls: -K: %w", err)
 }
 
-// query turns the flags and the state selection into a Query, as ss does:
-// -a selects every state, -l the listening ones, neither the connected ones;
-// an explicit state selection replaces all three.
+// query turns the flags and the words after them into a Query, as ss
+// does: -a selects every state, -l the listening ones, neither the
+// connected ones; an explicit state selection replaces all three.
 func (o *lsOptions) query(words []string) (inspect.Query, error) {
-	q := inspect.Query{Info: o.info, Memory: o.memory}
-	if o.udp {
-		q.Protocols = append(q.Protocols, inspect.UDP)
-	}
-	if o.tcp {
-		q.Protocols = append(q.Protocols, inspect.TCP)
-	}
-	if o.ipv4 {
-		q.Families = append(q.Families, inspect.INet)
-	}
-	if o.ipv6 {
-		q.Families = append(q.Families, inspect.INet6)
-	}
+	states := inspect.DefaultStates
 	switch {
 	case o.all:
-		q.States = inspect.AllStates
+		states = inspect.AllStates
 	case o.listening:
-		q.States = inspect.ListeningStates
-	default:
-		q.States = inspect.DefaultStates
+		states = inspect.ListeningStates
 	}
-	states, given, rest, err := inspect.ParseStateSelection(words)
-	if err != nil {
-		return q, usagef("ls: %s", strings.TrimPrefix(err.Error(), "inspect: "))
-	}
-	if given {
-		q.States = states
-	}
-	if len(rest) > 0 {
-		f, err := inspect.ParseFilter(rest)
-		if err != nil {
-			return q, usagef("ls: %v", err)
-		}
-		q.Filter = f
-	}
-	return q, nil
+	q, err := o.sel.query("ls", states, words)
+	q.Info, q.Memory = o.info, o.memory
+	return q, err
 }
 
 // newSource returns the source --source names, for the namespace open at
 // nsFD (0: the caller's); the automatic one says on stderr, once, that it
-// fell back to /proc and why.
-func newSource(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
+// fell back to /proc and why. Tests replace it to script the kernel's
+// failures.
+var newSource = func(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
 	switch name {
 	case "auto":
 		return &inspect.AutoSource{
@@ -410,9 +390,21 @@ func newSource(name string, stderr io.Writer, nsFD int) (inspect.Source, error) 
 			},
 		}, nil
 	case "netlink":
-		return &inspect.NetlinkSource{NetNS: nsFD}, nil
+		return netlinkOnly{&inspect.NetlinkSource{NetNS: nsFD}}, nil
 	case "proc":
 		return &inspect.ProcSource{NetNS: nsFD}, nil
 	}
 	return nil, usagef("--source %q: use auto, netlink or proc", name)
+}
+
+// netlinkOnly is the netlink source that --source netlink asks for: when
+// sock_diag is unavailable it fails, saying what would work instead.
+type netlinkOnly struct{ inspect.Source }
+
+func (s netlinkOnly) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
+	socks, err := s.Source.Sockets(ctx, q)
+	if inspect.NetlinkUnavailable(err) {
+		return socks, fmt.Errorf("%w; --source proc reads /proc/net instead", err)
+	}
+	return socks, err
 }

@@ -53,6 +53,18 @@ func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
+// endpoint prints ap as ss does: [v6]:port, with * for port 0.
+func endpoint(ap netip.AddrPort) string {
+	port := "*"
+	if ap.Port() != 0 {
+		port = strconv.Itoa(int(ap.Port()))
+	}
+	if ap.Addr().Is6() {
+		return "[" + ap.Addr().String() + "]:" + port
+	}
+	return ap.Addr().String() + ":" + port
+}
+
 // writeTable writes socks as an aligned table (writeAligned). It once
 // used tablewriter for tables under 1,000 rows; TestWriteAlignedMatchesTablewriter
 // holds the output to tablewriter's, byte for byte, but tablewriter took

@@ -217,15 +217,3 @@ func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
 	}
 	return dst
 }
-
-// endpoint prints ap as ss does: [v6]:port, with * for port 0.
-func endpoint(ap netip.AddrPort) string {
-	port := "*"
-	if ap.Port() != 0 {
-		port = strconv.Itoa(int(ap.Port()))
-	}
-	if ap.Addr().Is6() {
-		return "[" + ap.Addr().String() + "]:" + port
-	}
-	return ap.Addr().String() + ":" + port
-}

@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/demo"
+)
+
+const demoUsage = `usage: sockstate demo [FLAGS]
+
+Run the textbook TCP server and client in this process, on loopback, one
+step at a time, and show each socket's states as the kernel reports them.
+Exits 0 when every state the textbook requires was observed: LISTEN,
+ESTABLISHED on both ends, FIN_WAIT1 or FIN_WAIT2 then TIME_WAIT on the
+side that closes first, CLOSE_WAIT on the other. With the tracer every
+socket's whole sequence is required, CLOSE included, and the times have
+microseconds.
+
+      --closer SIDE   server (the default, as in the textbook) or client
+      --step D        pause after each step (default 300ms)
+      --interval D    time between polls of the sockets (default 1ms); with
+                      the tracer, between looks when nothing happens
+      --addr A:P      where the server binds (default 127.0.0.1:7788; a
+                      free port if that one is taken)
+      --source S      auto (the tracer as root, else sock_diag, else /proc),
+                      trace (the eBPF tracer: every state change), netlink
+                      or proc
+  -j, --json          the timeline as JSON Lines
+  -h, --help          this text
+`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	step, interval := 300*time.Millisecond, time.Millisecond
+	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
+	jsonOut, help := false, false
+	specs := []flagSpec{
+		{long: "closer", hasValue: true, set: func(v string) error {
+			c, err := demo.ParseCloser(v)
+			if err != nil {
+				return usagef("demo: --closer %q: use server or client", v)
+			}
+			closer = c
+			return nil
+		}},
+		{long: "step", hasValue: true, set: durationFlag("demo", "step", &step, time.Millisecond)},
+		{long: "interval", hasValue: true, set: durationFlag("demo", "interval", &interval, time.Millisecond)},
+		{long: "addr", hasValue: true, set: func(v string) error {
+			a, err := netip.ParseAddrPort(v)
+			if err != nil {
+				return usagef("demo: --addr %q: want an address and port such as 127.0.0.1:7788 or [::1]:7788", v)
+			}
+			addr = a
+			return nil
+		}},
+		{long: "source", hasValue: true, set: func(v string) error { source = v; return nil }},
+		{short: 'j', long: "json", set: boolFlag(&jsonOut)},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}
+	words, err := parseFlags("demo", args, specs)
+	if err != nil {
+		return err
+	}
+	if help {
+		fmt.Fprint(stdout, demoUsage)
+		return errHelp
+	}
+	if len(words) > 0 {
+		return usagef("demo: unexpected %q: demo takes flags only", words[0])
+	}
+	family := inspect.INet6
+	if addr.Addr().Is4() {
+		family = inspect.INet
+	}
+	// CLOSE is left out: only sock_diag lists sockets in it (bound, not
+	// yet listening or connected), and the demo shows the same with
+	// either source.
+	q := inspect.Query{
+		Protocols: []inspect.Protocol{inspect.TCP},
+		Families:  []inspect.Family{family},
+		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
+	}
+	w, closeWatcher, desc, traced, err := demoEvents(source, q, interval, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeWatcher()
+
+	out := bufio.NewWriter(stdout)
+	var emit func(*demo.Entry) error
+	if jsonOut {
+		enc := json.NewEncoder(out)
+		emit = func(e *demo.Entry) error { return enc.Encode(newJSONEntry(e)) }
+	} else {
+		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
+		emit = p.print
+	}
+	res, err := demo.Run(ctx, demo.Config{
+		Addr:        addr,
+		Closer:      closer,
+		Step:        step,
+		Events:      w,
+		Source:      desc,
+		EveryChange: traced,
+		Out: func(e *demo.Entry) error {
+			if err := emit(e); err != nil {
+				return err
+			}
+			return out.Flush()
+		},
+	})
+	if err == nil {
+		if jsonOut {
+			err = json.NewEncoder(out).Encode(jsonResult{Type: "result", OK: len(res.Missed) == 0, Missed: append([]string{}, res.Missed...)})
+		} else if len(res.Missed) == 0 {
+			_, err = fmt.Fprintln(out, "ok: every state the textbook requires was observed")
+		}
+	}
+	if flushErr := out.Flush(); err == nil {
+		err = flushErr
+	}
+	if err == nil && len(res.Missed) > 0 {
+		err = fmt.Errorf("demo: not observed: %s", strings.Join(res.Missed, "; "))
+	}
+	return err
+}
+
+// demoEvents returns the demo's events as --source names them, a
+// description of them for the timeline's heading, and whether they come
+// from the tracer. auto traces when it can and polls otherwise, saying
+// why. The tracer reports the moves to CLOSE, so with it CLOSE is
+// selected too.
+func demoEvents(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (w watcher, release func(), desc string, traced bool, err error) {
+	switch source {
+	case "auto", "trace", "netlink", "proc":
+	default:
+		return nil, nil, "", false, usagef("demo: --source %q: use auto, netlink, proc or trace", source)
+	}
+	var traceErr error
+	if source == "auto" || source == "trace" {
+		tq := q
+		tq.States = inspect.AllStates
+		ev, err := openTrace(tq, interval)
+		if err == nil {
+			return ev, func() { ev.Tracer.Close() }, "the kernel's sock:inet_sock_set_state tracepoint (eBPF)", true, nil
+		}
+		if source == "trace" {
+			return nil, nil, "", false, err
+		}
+		traceErr = err
+	}
+	pw, release, err := newWatcher(source, q, interval, stderr)
+	if err != nil {
+		return nil, nil, "", false, err
+	}
+	desc = sourceDescription(source, interval, pw.Destroyed != nil)
+	if traceErr != nil {
+		desc += " (no tracing: " + traceErr.Error() + ")"
+	}
+	return pw, release, desc, false, nil
+}
+
+// sourceDescription says where the demo's states come from.
+func sourceDescription(source string, interval time.Duration, destroyed bool) string {
+	var s string
+	switch source {
+	case "proc":
+		s = "/proc/net"
+	case "netlink":
+		s = "sock_diag"
+	default:
+		s = "sock_diag (or /proc/net where it is refused)"
+	}
+	s += " polled every " + interval.String()
+	if destroyed {
+		s += ", and the kernel's reports of freed sockets"
+	}
+	return s
+}
+
+// timelinePrinter writes the demo's timeline as text, the times in
+// milliseconds, with microseconds (micro) for the tracer's exact times.
+type timelinePrinter struct {
+	w     io.Writer
+	color bool
+	micro bool
+}
+
+// print writes e as one line, such as
+//
+//	902 ms  client       connect(127.0.0.1:7788)
+//	903 ms  server conn  SYN_RECV     passed through, not observed: a SYN came in; ...
+//
+// or with micro
+//
+//	902.114 ms  client       connect(127.0.0.1:7788)
+func (p *timelinePrinter) print(e *demo.Entry) error {
+	ms := fmt.Sprintf("%6d", e.Elapsed.Milliseconds())
+	if p.micro {
+		ms = fmt.Sprintf("%10.3f", float64(e.Elapsed.Microseconds())/1000)
+	}
+	var err error
+	switch e.Kind {
+	case demo.EntryStep:
+		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s\n", ms, e.Actor, e.Text)
+	case demo.EntryState:
+		name := demo.StateName(e.State)
+		meaning := demo.Meaning(e.State)
+		if !e.Observed {
+			meaning = "passed through, not observed: " + meaning
+		}
+		padded := fmt.Sprintf("%-11s", name)
+		if code, ok := stateColors[e.State]; ok && p.color {
+			if !e.Observed {
+				code = "2"
+			}
+			padded = "\x1b[" + code + "m" + name + "\x1b[0m" + padded[len(name):]
+		}
+		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s  %s\n", ms, e.Socket, padded, meaning)
+	default:
+		_, err = fmt.Fprintf(p.w, "%s ms  %s\n", ms, e.Text)
+	}
+	return err
+}
+
+// jsonEntry is a timeline entry as -j prints it.
+type jsonEntry struct {
+	MS       int64  `json:"ms"`
+	US       int64  `json:"us"`
+	Type     string `json:"type"`
+	Actor    string `json:"actor,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Socket   string `json:"socket,omitempty"`
+	State    string `json:"state,omitempty"`
+	Observed *bool  `json:"observed,omitempty"`
+	Meaning  string `json:"meaning,omitempty"`
+}
+
+func newJSONEntry(e *demo.Entry) jsonEntry {
+	j := jsonEntry{MS: e.Elapsed.Milliseconds(), US: e.Elapsed.Microseconds(), Type: e.Kind.String(), Actor: e.Actor, Text: e.Text}
+	if e.Kind == demo.EntryState {
+		observed := e.Observed
+		j.Socket, j.State, j.Observed, j.Meaning = e.Socket.String(), demo.StateName(e.State), &observed, demo.Meaning(e.State)
+	}
+	return j
+}
+
+// jsonResult is the last line of the JSON timeline.
+type jsonResult struct {
+	Type   string   `json:"type"`
+	OK     bool     `json:"ok"`
+	Missed []string `json:"missed"`
+}

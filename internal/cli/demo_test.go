@@ -1,0 +1,331 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/internal/testnet"
+)
+
+// demoLine is any line of demo -j: a timeline entry or the result.
+type demoLine struct {
+	MS       *int64   `json:"ms"`
+	US       *int64   `json:"us"`
+	Type     string   `json:"type"`
+	Actor    string   `json:"actor"`
+	Text     string   `json:"text"`
+	Socket   string   `json:"socket"`
+	State    string   `json:"state"`
+	Observed *bool    `json:"observed"`
+	Meaning  string   `json:"meaning"`
+	OK       *bool    `json:"ok"`
+	Missed   []string `json:"missed"`
+}
+
+func decodeLines[T any](t *testing.T, out string) []T {
+	t.Helper()
+	var lines []T
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		lines = append(lines, v)
+	}
+	return lines
+}
+
+// TestDemo runs the demo in a namespace of its own with each closer and
+// each source and requires exit 0, the textbook's steps in order, and each
+// socket's states in the textbook's order, the required ones observed.
+func TestDemo(t *testing.T) {
+	closerSteps := map[string][]string{
+		"server": {"server close()", "client close()"},
+		"client": {"client close()", `server recv(1024) = "" (end of file: the client closed)`, "server close()"},
+	}
+	active := []string{"ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"}
+	passive := []string{"ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "gone"}
+	for _, source := range []string{"netlink", "proc"} {
+		for _, closer := range []string{"server", "client"} {
+			t.Run(source+"/"+closer, func(t *testing.T) {
+				ns := testnet.New(t)
+				out, stderr, code := sockstate(t, ns, "demo", "-j", "--step", "100ms", "--source", source, "--closer", closer)
+				if code != 0 || stderr != "" {
+					t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
+				}
+				lines := decodeLines[demoLine](t, out)
+				last := lines[len(lines)-1]
+				if last.Type != "result" || last.OK == nil || !*last.OK || last.Missed == nil || len(last.Missed) != 0 {
+					t.Errorf("last line %+v, want an ok result with missed []", last)
+				}
+				var steps []string
+				states := map[string][]string{}
+				observed := map[string][]string{}
+				var prevMS int64
+				for _, l := range lines[:len(lines)-1] {
+					if l.MS == nil {
+						t.Fatalf("entry %+v without ms", l)
+					}
+					switch l.Type {
+					case "step":
+						steps = append(steps, l.Actor+" "+l.Text)
+						if *l.MS < prevMS {
+							t.Errorf("step %q at %d ms, before the step at %d ms", l.Text, *l.MS, prevMS)
+						}
+						prevMS = *l.MS
+					case "state":
+						if l.Observed == nil || l.Meaning == "" {
+							t.Errorf("state entry %+v: observed or meaning missing", l)
+						}
+						states[l.Socket] = append(states[l.Socket], l.State)
+						if *l.Observed {
+							observed[l.Socket] = append(observed[l.Socket], l.State)
+						}
+					case "note":
+					default:
+						t.Errorf("line of type %q", l.Type)
+					}
+				}
+				wantSteps := append([]string{
+					"server socket(); bind(127.0.0.1:7788)",
+					"server listen(5)",
+					"client socket(); bind(127.0.0.1:0)",
+					"client connect(127.0.0.1:7788)",
+					"server accept()",
+					`client send("hello from the client")`,
+					`server recv(1024) = "hello from the client"`,
+					`server send("thank you !")`,
+					`client recv(1024) = "thank you !"`,
+				}, closerSteps[closer]...)
+				wantSteps = append(wantSteps, "server close() the listening socket")
+				if diff := cmp.Diff(wantSteps, steps); diff != "" {
+					t.Errorf("steps (-want +got):\n%s", diff)
+				}
+				server, client := active, passive
+				if closer == "client" {
+					server, client = passive, active
+				}
+				want := map[string][]string{
+					"listener":    {"LISTEN", "gone"},
+					"server conn": append([]string{"SYN_RECV"}, server...),
+					"client":      append([]string{"SYN_SENT"}, client...),
+				}
+				if diff := cmp.Diff(want, states); diff != "" {
+					t.Errorf("states, observed or passed through (-want +got):\n%s", diff)
+				}
+				closing := map[string]string{"server": "server conn", "client": "client"}[closer]
+				other := map[string]string{"server": "client", "client": "server conn"}[closer]
+				required := map[string][]string{
+					"listener": {"LISTEN"}, "server conn": {"ESTABLISHED"}, "client": {"ESTABLISHED"},
+				}
+				required[closing] = append(required[closing], "TIME_WAIT")
+				required[other] = append(required[other], "CLOSE_WAIT")
+				for sock, sts := range required {
+					for _, st := range sts {
+						if !slices.Contains(observed[sock], st) {
+							t.Errorf("%s: %s not observed; observed %q", sock, st, observed[sock])
+						}
+					}
+				}
+				if !slices.Contains(observed[closing], "FIN_WAIT1") && !slices.Contains(observed[closing], "FIN_WAIT2") {
+					t.Errorf("%s: neither FIN_WAIT observed; observed %q", closing, observed[closing])
+				}
+			})
+		}
+	}
+}
+
+// TestDemoText checks the text timeline's shape with polling: the states
+// that polling cannot see on loopback are shown as passed through, and the
+// last line says the run succeeded.
+func TestDemoText(t *testing.T) {
+	ns := testnet.New(t)
+	out, stderr, code := sockstate(t, ns, "demo", "--step", "100ms", "--source", "netlink")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
+	}
+	for _, want := range []string{
+		"  server       listen(5)\n",
+		"  listener     LISTEN       waiting for connections",
+		"  client       SYN_SENT     passed through, not observed: connect() sent a SYN",
+		"  server conn  SYN_RECV     passed through, not observed: ",
+		"  client       CLOSE_WAIT   the peer sent its FIN",
+		"  server conn  TIME_WAIT    both FINs acknowledged",
+		"  the server conn stays in TIME_WAIT for 60 s after the demo ends\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.HasSuffix(out, "\nok: every state the textbook requires was observed\n") {
+		t.Errorf("output does not end with the verdict:\n%s", out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("colours in piped output:\n%q", out)
+	}
+}
+
+type watchLine struct {
+	Time      string   `json:"time"`
+	Event     string   `json:"event"`
+	Netid     string   `json:"netid"`
+	Family    string   `json:"family"`
+	Local     *jsonEnd `json:"local"`
+	Peer      *jsonEnd `json:"peer"`
+	From      *string  `json:"from"`
+	To        *string  `json:"to"`
+	Cookie    *string  `json:"cookie"`
+	InStateMS *int64   `json:"in_state_ms"`
+}
+
+// TestWatchJSON runs watch -j in a namespace, drives a connection through
+// its states, interrupts watch with SIGINT and requires exit 0, every line
+// whole and in the documented shape, and each socket's history.
+func TestWatchJSON(t *testing.T) {
+	for _, source := range []string{"netlink", "proc"} {
+		t.Run(source, func(t *testing.T) {
+			ns := testnet.New(t)
+			var ln net.Listener
+			ns.Do(t, func() error {
+				var err error
+				ln, err = net.Listen("tcp4", "127.0.0.1:7788")
+				return err
+			})
+			defer ln.Close()
+
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "watch", "-t", "-4", "-j", "--interval", "1ms", "--source", source)
+			cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			pipe, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string, 100)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(pipe)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			var got []string
+			waitFor := func(substr string) {
+				t.Helper()
+				deadline := time.After(5 * time.Second)
+				for {
+					if slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, substr) }) {
+						return
+					}
+					select {
+					case l, ok := <-lines:
+						if !ok {
+							t.Fatalf("watch ended before %q; stderr %q; lines:\n%s", substr, stderr.String(), strings.Join(got, "\n"))
+						}
+						got = append(got, l)
+					case <-deadline:
+						cmd.Process.Kill()
+						t.Fatalf("no %q in 5s; lines:\n%s", substr, strings.Join(got, "\n"))
+					}
+				}
+			}
+			waitFor(`"to":"LISTEN"`)
+
+			var cl string
+			ns.Do(t, func() error {
+				c, err := net.Dial("tcp4", "127.0.0.1:7788")
+				if err != nil {
+					return err
+				}
+				s, err := ln.Accept()
+				if err != nil {
+					return err
+				}
+				cl = fmt.Sprint(c.LocalAddr().(*net.TCPAddr).Port)
+				waitFor(`"port":` + cl + `},"to":"ESTABLISHED"`)
+				s.Close()
+				waitFor(`"to":"CLOSE_WAIT"`)
+				waitFor(`"to":"FIN_WAIT2"`)
+				c.Close()
+				return nil
+			})
+			waitFor(`"to":"TIME_WAIT"`)
+			waitFor(`"event":"gone"`)
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			for l := range lines {
+				got = append(got, l)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("watch after SIGINT: %v, stderr %q", err, stderr.String())
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr %q", stderr.String())
+			}
+
+			history := map[string][]string{}
+			for _, l := range decodeLines[watchLine](t, strings.Join(got, "\n")+"\n") {
+				if _, err := time.Parse("2006-01-02T15:04:05.000000Z", l.Time); err != nil {
+					t.Errorf("time %q: %v", l.Time, err)
+				}
+				if l.Netid != "tcp" || l.Family != "inet" || l.Local == nil || l.Peer == nil {
+					t.Errorf("%+v: want tcp, inet, local and peer", l)
+					continue
+				}
+				if (l.From == nil) != (l.Event == "new") || (l.To == nil) != (l.Event == "gone") {
+					t.Errorf("%s event with from %v, to %v", l.Event, l.From, l.To)
+				}
+				if (l.Cookie != nil) != (source == "netlink") {
+					t.Errorf("%s source: cookie %v", source, l.Cookie)
+				}
+				if l.Event == "change" && (l.InStateMS == nil || *l.InStateMS < 0) {
+					t.Errorf("change without in_state_ms: %+v", l)
+				}
+				key := fmt.Sprintf("%s:%d-%d", l.Local.Addr, l.Local.Port, l.Peer.Port)
+				switch l.Event {
+				case "new":
+					history[key] = append(history[key], "new "+*l.To)
+				case "gone":
+					history[key] = append(history[key], "gone")
+				default:
+					// FIN_WAIT1 and LAST_ACK last microseconds; CLOSE is
+					// the state a destroy report gives, shown when the
+					// report comes before a poll finds the socket gone.
+					if *l.To != "FIN_WAIT1" && *l.To != "LAST_ACK" && *l.To != "CLOSE" {
+						history[key] = append(history[key], *l.To)
+					}
+				}
+			}
+			want := map[string][]string{
+				"127.0.0.1:7788-0":          {"new LISTEN"},
+				"127.0.0.1:7788-" + cl:      {"new ESTABLISHED", "FIN_WAIT2", "TIME_WAIT"},
+				"127.0.0.1:" + cl + "-7788": {"new ESTABLISHED", "CLOSE_WAIT", "gone"},
+			}
+			if diff := cmp.Diff(want, history); diff != "" {
+				t.Errorf("histories (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

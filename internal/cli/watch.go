@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/trace"
+)
+
+const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
+
+Print socket state changes as they happen, one line per event: the time,
+netid, local and peer address, FROM -> TO, and how long the socket was seen
+in FROM. The first poll prints every socket as new. Every state is watched
+unless a state selection says otherwise; filter expressions are ss's.
+
+  -t, --tcp          TCP sockets
+  -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -4, --ipv4         IPv4 only
+  -6, --ipv6         IPv6 only
+  -j, --json         JSON Lines, an object per event
+      --interval D   time between polls, at least 1ms (default 100ms)
+      --duration D   stop after D (default 0: until interrupted)
+      --source S     auto (sock_diag, falling back to /proc), netlink, proc
+                     or trace (TCP only, as root: every state change the
+                     kernel makes, from an eBPF program)
+  -h, --help         this text
+
+With sock_diag (auto, netlink) and root, the kernel also reports every
+socket it frees, so one that lives and dies between two polls is still
+printed, as gone in the state it died in. auto polls rather than traces:
+the tracer sees TCP only and needs root.
+`
+
+type watchOptions struct {
+	sel      selection
+	json     bool
+	interval time.Duration
+	duration time.Duration
+	source   string
+}
+
+// durationFlag returns a setter that parses a duration of at least min
+// into *p.
+func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return usagef("%s: --%s %q: not a duration such as 100ms or 2s", cmd, name, v)
+		}
+		if d < min {
+			return usagef("%s: --%s %s: want at least %v", cmd, name, v, min)
+		}
+		*p = d
+		return nil
+	}
+}
+
+func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto"}
+	help := false
+	specs := append(opts.sel.specs(), []flagSpec{
+		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
+		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
+		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}...)
+	words, err := parseFlags("watch", args, specs)
+	if err != nil {
+		return err
+	}
+	if help {
+		fmt.Fprint(stdout, watchUsage)
+		return errHelp
+	}
+	q, err := opts.sel.query("watch", inspect.AllStates, words)
+	if err != nil {
+		return err
+	}
+	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeWatcher()
+
+	if opts.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.duration)
+		defer cancel()
+	}
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	var write func(*inspect.WatchEvent) error
+	if opts.json {
+		enc := json.NewEncoder(out)
+		write = func(e *inspect.WatchEvent) error { return enc.Encode(newJSONEvent(e)) }
+	} else {
+		p := eventPrinter{w: out, color: isTerminal(stdout)}
+		write = p.print
+	}
+	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
+		for i := range batch {
+			if err := write(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return out.Flush()
+	})
+	if flushErr := out.Flush(); err == nil {
+		err = flushErr
+	}
+	return err
+}
+
+// watcher reports socket events: an inspect.Watcher or a trace.Events.
+type watcher interface {
+	Watch(ctx context.Context, fn func([]inspect.WatchEvent) error) error
+}
+
+// newEvents returns the watcher --source names for command cmd: trace
+// events, or a polling watcher (newWatcher). The function returned
+// releases what it holds.
+func newEvents(cmd, source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, func(), error) {
+	switch source {
+	case "trace":
+		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
+			return nil, nil, usagef("%s: --source trace sees TCP sockets only", cmd)
+		}
+		ev, err := openTrace(q, interval)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ev, func() { ev.Tracer.Close() }, nil
+	case "auto", "netlink", "proc":
+		return newWatcher(source, q, interval, stderr)
+	}
+	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
+}
+
+// openTrace returns trace events of the caller's namespace for q, with an
+// empty batch after each idle interval. Without privilege the error is the
+// Tracer's one line naming the capabilities missing.
+func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
+	t, err := trace.Open(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &trace.Events{Tracer: t, Source: &inspect.NetlinkSource{}, Query: q, Idle: idle}, nil
+}
+
+// newWatcher returns a Watcher over the source --source names, with the
+// kernel's destroy reports beside sock_diag. Without them (no
+// CAP_NET_ADMIN, or the proc source chosen) it says once on stderr what
+// is missed, and watches by polling alone. The function returned releases
+// the subscription.
+func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
+	src, err := newSource(source, stderr, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &inspect.Watcher{Source: src, Query: q, Interval: interval}
+	if source == "proc" {
+		return w, func() {}, nil
+	}
+	d, err := inspect.SubscribeDestroyed(0, q)
+	if err != nil {
+		hint := ""
+		if errors.Is(err, os.ErrPermission) {
+			hint = " (run as root for them)"
+		}
+		fmt.Fprintf(stderr, "sockstate: no destroy reports%s, so sockets that live and die between two polls are missed: %v\n", hint, err)
+		return w, func() {}, nil
+	}
+	w.Destroyed = d
+	return w, func() { d.Close() }, nil
+}
+
+// isTerminal reports whether w is a terminal, the only place colours go.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// eventState names state st of a socket of protocol p as sockstate prints
+// states: the kernel's name, UNCONN for a UDP socket in CLOSE.
+func eventState(p inspect.Protocol, st inspect.State) string {
+	s := inspect.Socket{Protocol: p, State: st}
+	return stateName(&s)
+}
+
+// stateColors are the ANSI colours of states on a terminal: green while
+// data flows, yellow for the handshake and the closing states, cyan for
+// listeners, blue for TIME_WAIT, red for the end.
+var stateColors = map[inspect.State]string{
+	inspect.Established: "32",
+	inspect.SynSent:     "33", inspect.SynRecv: "33", inspect.NewSynRecv: "33",
+	inspect.FinWait1: "33", inspect.FinWait2: "33", inspect.CloseWait: "33",
+	inspect.LastAck: "33", inspect.Closing: "33",
+	inspect.TimeWait: "34",
+	inspect.Listen:   "36",
+	inspect.Close:    "31",
+}
+
+// eventPrinter writes watch events as text lines.
+type eventPrinter struct {
+	w     io.Writer
+	color bool
+	buf   []byte
+}
+
+// print writes e as one line:
+//
+//	10:00:00.123456 tcp 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT  after 301ms
+func (p *eventPrinter) print(e *inspect.WatchEvent) error {
+	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
+	if e.Kind == inspect.EventLost {
+		b = append(b, " lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full); resynchronised from a fresh dump\n"...)
+		p.buf = b
+		_, err := p.w.Write(b)
+		return err
+	}
+	s := &e.Socket
+	b = append(b, ' ')
+	b = append(b, s.Protocol.String()...)
+	b = append(b, ' ')
+	b = pad(b, endpoint(s.Local), 22)
+	b = append(b, ' ')
+	b = pad(b, endpoint(s.Peer), 22)
+	b = append(b, ' ')
+	from, to := "new", "gone"
+	var fromState, toState inspect.State
+	if e.Kind != inspect.EventNew {
+		from, fromState = eventState(s.Protocol, e.From), e.From
+	}
+	if e.Kind != inspect.EventGone {
+		to, toState = eventState(s.Protocol, e.To), e.To
+	}
+	b = p.state(b, from, fromState, 11)
+	b = append(b, " -> "...)
+	if e.InState > 0 {
+		b = p.state(b, to, toState, 11)
+		b = append(b, " after "...)
+		b = append(b, roundDuration(e.InState).String()...)
+	} else {
+		b = p.state(b, to, toState, 0)
+	}
+	b = append(b, '\n')
+	p.buf = b
+	_, err := p.w.Write(b)
+	return err
+}
+
+// state appends name, coloured for st on a terminal (not for the words
+// new and gone, st 0), padded to width.
+func (p *eventPrinter) state(b []byte, name string, st inspect.State, width int) []byte {
+	code, ok := stateColors[st]
+	if !p.color || !ok {
+		return pad(b, name, width)
+	}
+	b = append(b, "\x1b["+code+"m"...)
+	b = append(b, name...)
+	b = append(b, "\x1b[0m"...)
+	for n := len(name); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func pad(b []byte, s string, width int) []byte {
+	b = append(b, s...)
+	for n := len(s); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// roundDuration keeps three significant digits: 301ms, 1.23s, 450µs.
+func roundDuration(d time.Duration) time.Duration {
+	for unit := time.Duration(1); unit < time.Hour; unit *= 10 {
+		if d < 1000*unit {
+			return d.Round(unit)
+		}
+	}
+	return d.Round(time.Second)
+}
+
+// jsonEvent is a watch event as -j prints it; from is absent on new, to
+// on gone, in_state_ms when the time in from is not known.
+type jsonEvent struct {
+	Time      string        `json:"time"`
+	Event     string        `json:"event"`
+	Netid     string        `json:"netid,omitempty"`
+	Family    string        `json:"family,omitempty"`
+	Local     *jsonEndpoint `json:"local,omitempty"`
+	Peer      *jsonEndpoint `json:"peer,omitempty"`
+	From      string        `json:"from,omitempty"`
+	To        string        `json:"to,omitempty"`
+	Cookie    string        `json:"cookie,omitempty"`
+	InStateMS *int64        `json:"in_state_ms,omitempty"`
+}
+
+func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
+	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
+	if e.Kind == inspect.EventLost {
+		return j
+	}
+	s := &e.Socket
+	j.Netid, j.Family = s.Protocol.String(), s.Family.String()
+	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
+	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
+	if e.Kind != inspect.EventNew {
+		j.From = eventState(s.Protocol, e.From)
+	}
+	if e.Kind != inspect.EventGone {
+		j.To = eventState(s.Protocol, e.To)
+	}
+	if s.Cookie != 0 {
+		j.Cookie = cookieText(s.Cookie)
+	}
+	if e.InState > 0 {
+		ms := e.InState.Milliseconds()
+		j.InStateMS = &ms
+	}
+	return j
+}
