@@ -40,15 +40,43 @@ func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 		if !NetlinkUnavailable(err) {
 			return socks, err
 		}
-		s.mu.Lock()
-		first := !s.fellBack
-		s.fellBack = true
-		s.mu.Unlock()
-		if first && s.OnFallback != nil {
-			s.OnFallback(err)
-		}
+		s.fallBack(err)
 	}
 	return s.Proc.Sockets(ctx, q)
+}
+
+var _ Streamer = (*AutoSource)(nil)
+
+// Each lists in batches as Sockets lists, with the netlink source's Each
+// while it has not fallen back; it falls back to /proc only if netlink
+// failed before handing over any socket.
+func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
+	s.mu.Lock()
+	fellBack := s.fellBack
+	s.mu.Unlock()
+	if !fellBack {
+		handed := false
+		err := Each(ctx, s.Netlink, q, func(batch []Socket) error {
+			handed = true
+			return fn(batch)
+		})
+		if handed || !NetlinkUnavailable(err) {
+			return err
+		}
+		s.fallBack(err)
+	}
+	return Each(ctx, s.Proc, q, fn)
+}
+
+// fallBack switches to /proc for good, telling OnFallback the first time.
+func (s *AutoSource) fallBack(reason error) {
+	s.mu.Lock()
+	first := !s.fellBack
+	s.fellBack = true
+	s.mu.Unlock()
+	if first && s.OnFallback != nil {
+		s.OnFallback(reason)
+	}
 }
 
 // netlinkUnavailable reports whether err means sock_diag cannot serve this

@@ -2,7 +2,8 @@
 // it: a Socket with its State, Timer and, when asked for, its TCPInfo and
 // Memory; a Query (protocols, families, states, an ss filter expression);
 // and the Sources that answer one — NetlinkSource over sock_diag,
-// ProcSource over /proc/net, AutoSource trying both. Around them: the ss
+// ProcSource over /proc/net, AutoSource trying both; the Streamers among
+// them hand a listing over batch by batch (Each). Around them: the ss
 // filter language (ParseFilter, Match, Bytecode), Diff of two listings,
 // the process table that says which processes hold which sockets
 // (ReadProcessTable, Processes), ss -s's Summary, and closing sockets with
@@ -16,7 +17,9 @@
 //     reports over netlink, SOCK_DESTROY included;
 //   - include/uapi/linux/tcp.h for struct tcp_info and enum tcp_ca_state;
 //   - proc(5) for /proc/net/{tcp,udp}{,6}, /proc/net/sockstat and the
-//     /proc/<pid>/fd links ("socket:[INODE]");
+//     /proc/<pid>/fd links ("socket:[INODE]"), and
+//     Documentation/bpf/bpf_iterators.rst for the task_file iterator that
+//     reads the same faster;
 //   - ss(8) and iproute2's misc/ss.c for the filter language, the state
 //     groups and how ss -s combines its counters.
 package inspect

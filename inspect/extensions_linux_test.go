@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -158,5 +159,152 @@ func TestNetlinkOrderMatchesSS(t *testing.T) {
 	}
 	if diff := cmp.Diff(ssOrder, got); diff != "" {
 		t.Errorf("order (-ss +netlink):\n%s", diff)
+	}
+}
+
+// TestEachMatchesSockets lists the same sockets with Each and with Sockets,
+// tcp_info and memory included, and requires the same sockets in the same
+// order, with the same extensions, copied out of each batch before it is
+// reused.
+func TestEachMatchesSockets(t *testing.T) {
+	ns := testnet.New(t)
+	want := testnet.Strings(append(ns.Textbook(t, "::1"), ns.Textbook(t, "127.0.0.1")...))
+	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	q := inspect.Query{States: inspect.AllStates, Info: true, Memory: true}
+	if got := settle(t, src, inspect.Query{States: inspect.AllStates}, want); !slices.Equal(got, want) {
+		t.Fatalf("sockets did not settle: %v", got)
+	}
+	type entry struct {
+		Line   string
+		Info   inspect.TCPInfo
+		Memory inspect.Memory
+	}
+	flatten := func(socks []inspect.Socket) []entry {
+		var out []entry
+		for _, s := range socks {
+			e := entry{Line: lineOf(s)}
+			if s.Info != nil {
+				e.Info = *s.Info
+				e.Info.BBR = nil
+				// What moves between two listings of the same sockets.
+				e.Info.LastDataSent, e.Info.LastDataRecv, e.Info.LastAckRecv = 0, 0, 0
+			}
+			if s.Memory != nil {
+				e.Memory = *s.Memory
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	socks, err := src.Sockets(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed []entry
+	batches := 0
+	err = src.Each(context.Background(), q, func(batch []inspect.Socket) error {
+		batches++
+		if len(batch) == 0 || len(batch) > inspect.BatchSize {
+			t.Errorf("batch of %d", len(batch))
+		}
+		streamed = append(streamed, flatten(batch)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(flatten(socks), streamed); diff != "" {
+		t.Errorf("Each (+) and Sockets (-) differ:\n%s", diff)
+	}
+	if batches != 1 {
+		t.Errorf("%d batches for %d sockets", batches, len(socks))
+	}
+	errStop := errors.New("stop")
+	if err := src.Each(context.Background(), q, func([]inspect.Socket) error { return errStop }); err != errStop {
+		t.Errorf("Each returned %v, want the callback's error as it is", err)
+	}
+}
+
+// TestEachManyBatches lists more sockets than a batch holds, of both
+// families, so that batches, and the records they point to, are reused,
+// and the IPv6 sockets of the one dump of both families are held back:
+// Each must hand over what Sockets returns, in the same order.
+func TestEachManyBatches(t *testing.T) {
+	ns := testnet.New(t)
+	open := func(addr string, pairs int) {
+		var conns []io.Closer
+		t.Cleanup(func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		ns.Do(t, func() error {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, ln)
+			for range pairs {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					return err
+				}
+				s, err := ln.Accept()
+				if err != nil {
+					c.Close()
+					return err
+				}
+				conns = append(conns, c, s)
+			}
+			return nil
+		})
+	}
+	open("[::1]:0", 700)
+	open("127.0.0.1:0", inspect.BatchSize/2+20)
+	type entry struct {
+		Line                    string
+		MSS, Cwnd, AdvMSS, Opts uint32
+		InfoState               inspect.State
+	}
+	flatten := func(socks []inspect.Socket) []entry {
+		var out []entry
+		for _, s := range socks {
+			e := entry{Line: lineOf(s)}
+			if s.Info != nil {
+				e.MSS, e.Cwnd, e.AdvMSS, e.Opts, e.InfoState = s.Info.SndMSS, s.Info.SndCwnd, s.Info.AdvMSS, uint32(s.Info.Options), s.Info.State
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates, Info: true}
+	socks, err := src.Sockets(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := 2 + 2*700 + 2*(inspect.BatchSize/2+20); len(socks) != n {
+		t.Fatalf("%d sockets, want %d", len(socks), n)
+	}
+	var streamed []entry
+	batches := 0
+	err = src.Each(context.Background(), q, func(batch []inspect.Socket) error {
+		batches++
+		streamed = append(streamed, flatten(batch)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(flatten(socks), streamed); diff != "" {
+		t.Errorf("Each (+) and Sockets (-) differ:\n%s", diff)
+	}
+	if batches != 2 {
+		t.Errorf("%d batches, want 2", batches)
+	}
+	for i, s := range socks {
+		if s.Family == inspect.INet6 && i < len(socks)-1401 {
+			t.Fatalf("IPv6 socket %d of %d comes before IPv4 ones", i, len(socks))
+		}
 	}
 }

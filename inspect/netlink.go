@@ -43,9 +43,9 @@ const maxDumpAttempts = 3
 //
 // TCP sockets of both families come from one dump (netlinkdiag's Family
 // 0), which walks the kernel's tables once instead of once per family,
-// when the filter compiles to the same bytecode for both; the sockets are
-// then put in family order, keeping the kernel's order within each. Each
-// socket is listed once (dropRepeats).
+// when the filter compiles to the same bytecode for both; the IPv6 ones
+// are held back until the IPv4 ones are out, keeping the kernel's order
+// within each family. Each socket is listed once (dropRepeats).
 //
 // A table whose dump the kernel interrupts (NLM_F_DUMP_INTR: the table
 // changed during the walk) is dumped again, up to 3 times in all. If every
@@ -53,39 +53,58 @@ const maxDumpAttempts = 3
 // with the other tables, and returns all it has with an error wrapping
 // netlinkdiag.ErrDumpInterrupted.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+	k := newSink(q, nil)
+	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
+	err := s.run(ctx, q, k)
+	return dropRepeats(k.out, &sightings{}), err
+}
+
+var _ Streamer = (*NetlinkSource)(nil)
+
+// Each lists what Sockets lists, in the same order, handing the sockets to
+// fn in batches of at most BatchSize as they arrive, and stops at fn's first
+// error, which it returns. A batch, and the TCPInfo and Memory its sockets
+// point to, are reused once fn returns: fn copies what it keeps. So a
+// listing of any size holds one batch, and fn's work, done on another
+// goroutine than the one receiving from the kernel, overlaps the kernel's.
+//
+// Each socket is handed over once. What is handed over cannot be taken
+// back, so where Sockets drops an interrupted attempt's sockets, Each
+// hands over those of the next attempt that it has not handed over yet.
+func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
+	return s.run(ctx, q, newSink(q, fn))
+}
+
+// run dumps the tables of q into k.
+func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
 	dial := s.dial
 	if dial == nil {
 		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
 	}
 	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
-		return nil, fmt.Errorf("inspect: netlink: %w", err)
+		return fmt.Errorf("inspect: netlink: %w", err)
 	}
 	defer c.Close()
 
-	d := dumper{c: c, q: &q, ext: newExtDecoder(q)}
-	hint := sizeHint(s.NetNS, &q)
-	// Decoding the extensions takes about as long as the kernel takes to
-	// send them: with any asked for, another goroutine decodes while this
-	// one receives.
-	if d.ext.mask != 0 {
-		d.pl = startExtPipeline(d.ext, hint)
-	} else {
-		d.out = make([]Socket, 0, hint)
+	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
+	// Decoding the extensions, and a caller's work on each batch, take
+	// about as long as the kernel takes to send the sockets: then another
+	// goroutine does them while this one receives.
+	if k.ext.mask != 0 || k.fn != nil {
+		d.pl = startPipeline(k)
 	}
-	// mixed lists the runs of d.out that hold both families.
-	var mixed [][2]int
 	for _, p := range q.protocols() {
 		fams := q.families()
 		if p == TCP && slices.Contains(fams, INet) && slices.Contains(fams, INet6) {
 			bc4, err4 := q.Filter.Bytecode(INet)
 			bc6, err6 := q.Filter.Bytecode(INet6)
 			if err4 == nil && err6 == nil && bytes.Equal(bc4, bc6) {
-				start := d.added
+				d.mark(markHold)
 				if err := d.dump(ctx, p, 0, bc4, nil); err != nil {
 					return d.finish(err)
 				}
-				mixed = append(mixed, [2]int{start, d.added})
+				d.mark(markRelease)
 				continue
 			}
 		}
@@ -105,26 +124,21 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 			}
 		}
 	}
-	out, err := d.finish(nil)
-	for _, run := range mixed {
-		if run[1] <= len(out) {
-			partitionByFamily(out[run[0]:run[1]])
-		}
-	}
+	err = d.finish(nil)
 	if err == nil && len(d.interrupted) > 0 {
 		err = fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}
-	return dropRepeats(out, &sightings{}), err
+	return err
 }
 
-// dumper runs the dumps of one Sockets call.
+// dumper runs the dumps of one listing, handing the sockets to the
+// pipeline if there is one, and to the sink directly if not.
 type dumper struct {
-	c     diagConn
-	q     *Query
-	ext   *extDecoder
-	pl    *extPipeline
-	out   []Socket
-	added int // sockets kept so far
+	c    diagConn
+	q    *Query
+	mask uint8
+	k    *sink
+	pl   *pipeline
 	// interrupted names the tables whose every attempt was interrupted.
 	interrupted []string
 }
@@ -136,29 +150,26 @@ func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, matc
 		Family:   uint8(f),
 		Protocol: uint8(p),
 		States:   uint32(d.q.States),
-		Ext:      d.ext.mask,
+		Ext:      d.mask,
 		Bytecode: bc,
 	}
 	// Each attempt starts the table afresh: an interrupted one may have
 	// listed a socket the next lists again.
-	start := d.added
+	d.mark(markTable)
 	var err error
 	for attempt := range maxDumpAttempts {
 		if attempt > 0 {
-			d.truncate(start)
+			d.mark(markRetry)
 		}
 		err = d.c.DumpOnce(ctx, req, func(m *netlinkdiag.Msg) error {
 			s := socketFromMsg(p, m)
 			if match != nil && !match.Match(&s) {
 				return nil
 			}
-			d.added++
 			if d.pl != nil {
-				d.pl.add(&s, m.Attrs)
-				return nil
+				return d.pl.add(&s, m.Attrs)
 			}
-			d.out = append(d.out, s)
-			return nil
+			return d.k.put(&s)
 		})
 		if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
 			break
@@ -177,43 +188,30 @@ func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, matc
 	return nil
 }
 
-// truncate drops the sockets kept after the first n.
-func (d *dumper) truncate(n int) {
-	d.added = n
+// mark passes a mark to the sink after the sockets before it.
+func (d *dumper) mark(m int) {
 	if d.pl != nil {
-		d.pl.truncate(n)
+		d.pl.mark(m)
 		return
 	}
-	d.out = d.out[:n]
+	d.k.mark(m)
 }
 
-// finish collects the sockets from the pipeline, if there is one, and
-// returns them with err, or the pipeline's error if err is nil.
-func (d *dumper) finish(err error) ([]Socket, error) {
+// finish waits for the pipeline, hands the last batch to the sink's
+// caller, and returns err or, if it is nil, the first error after it.
+func (d *dumper) finish(err error) error {
+	var kerr error
 	if d.pl != nil {
-		var perr error
-		d.out, perr = d.pl.finish()
-		if err == nil {
-			err = perr
-		}
+		kerr = d.pl.finish()
+	} else {
+		kerr = d.k.end()
 	}
-	return d.out, err
-}
-
-// partitionByFamily moves socks' IPv4 sockets before its IPv6 ones, keeping
-// the order within each family.
-func partitionByFamily(socks []Socket) {
-	var v6 []Socket
-	n := 0
-	for i := range socks {
-		if socks[i].Family == INet6 {
-			v6 = append(v6, socks[i])
-			continue
-		}
-		socks[n] = socks[i]
-		n++
+	// The caller's error, or a decoding error, explains a dump stopped
+	// by errPipelineStopped.
+	if kerr != nil && (err == nil || errors.Is(err, errPipelineStopped)) {
+		return kerr
 	}
-	copy(socks[n:], v6)
+	return err
 }
 
 // socketFromMsg copies what the model keeps out of m, whose attributes alias

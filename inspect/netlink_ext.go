@@ -2,7 +2,9 @@ package inspect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -25,8 +27,8 @@ type extDecoder struct {
 	ulp   string
 }
 
-// slabSize is how many records each slab holds.
-const slabSize = 512
+// slabSize is how many records each slab holds: a batch's worth.
+const slabSize = BatchSize
 
 func newExtDecoder(q Query) *extDecoder {
 	d := &extDecoder{}
@@ -111,9 +113,10 @@ func trimNUL(b []byte) []byte {
 	return b
 }
 
-// next returns a pointer to a new zero record from the slab *slab,
-// starting a new slab when it is full. Records stay where they are: a full
-// slab is left to the records that point into it.
+// next returns a pointer to the next record of the slab *slab, starting a
+// new slab when it is full; the caller overwrites the whole record, which
+// may hold a recycled one. Records stay where they are: a full slab is
+// left to the records that point into it.
 func next[T any](slab *[]T) *T {
 	if len(*slab) == cap(*slab) {
 		*slab = make([]T, 0, slabSize)
@@ -122,33 +125,196 @@ func next[T any](slab *[]T) *T {
 	return &(*slab)[len(*slab)-1]
 }
 
-// extPipeline decodes extensions on a goroutine of its own. The receiving
-// goroutine copies each socket and its attributes into a chunk and hands
-// full chunks over; the decoder fills in the extensions and appends the
-// sockets in the order they came. Chunks go back to the receiver to be
-// reused, and at most pipelineDepth wait, so memory stays bounded when the
-// decoder falls behind.
-type extPipeline struct {
-	cur  *extChunk
-	full chan *extChunk
-	free chan *extChunk
-	done chan struct{}
+// recycle lets the next records reuse the current slabs from the start:
+// for a listing whose batches are handed out and dropped one by one. A
+// slab holds as many records as a batch has sockets, so a batch never
+// reaches past it; records of sockets held back are copies.
+func (d *extDecoder) recycle() {
+	d.infos, d.mems, d.bbrs = d.infos[:0], d.mems[:0], d.bbrs[:0]
+}
 
-	// Written by the decoder, read after done is closed.
-	out []Socket
+// BatchSize is the most sockets Each hands over at a time.
+const BatchSize = 4096
+
+// The marks of a listing's stream, which come between its sockets.
+const (
+	// markTable starts a table's dump.
+	markTable = iota + 1
+	// markRetry starts another attempt at the table, whose last was
+	// interrupted.
+	markRetry
+	// markHold starts a dump of both families: IPv6 sockets are held
+	// until markRelease, which hands them over after the IPv4 ones.
+	markHold
+	markRelease
+)
+
+// sink takes a listing's sockets, decoding their extensions first: into
+// out for Sockets, or in batches to fn for Each.
+type sink struct {
+	ext *extDecoder
+
+	// Sockets: every socket kept, and where the current table's start.
+	out        []Socket
+	tableStart int
+
+	// Each: batches handed to fn and then reused, with the records
+	// their sockets point to; seen keeps every socket handed over, so
+	// that none is handed over twice.
+	fn    func([]Socket) error
+	batch []Socket
+	seen  sightings
+	// callerErr is fn's error, returned as it is.
+	callerErr error
+
+	held    []Socket // the IPv6 sockets of a dump of both families
+	holding bool
+}
+
+// newSink returns a sink for Sockets, when fn is nil, or for Each.
+func newSink(q Query, fn func([]Socket) error) *sink {
+	k := &sink{ext: newExtDecoder(q), fn: fn}
+	if fn != nil {
+		k.batch = make([]Socket, 0, BatchSize)
+		k.seen.reset(BatchSize)
+	}
+	return k
+}
+
+// decodePut fills in s's extensions from its message's attributes and
+// puts it.
+func (k *sink) decodePut(s *Socket, attrs []byte) error {
+	if k.ext.mask != 0 {
+		if err := k.ext.decode(attrs, s); err != nil {
+			return err
+		}
+	}
+	return k.put(s)
+}
+
+// put keeps s, or holds it back, or adds it to the batch, handing a full
+// batch over.
+func (k *sink) put(s *Socket) error {
+	if k.holding && s.Family == INet6 {
+		h := *s
+		if k.fn != nil {
+			// The records s points to are reused with the batch; a
+			// held socket needs its own.
+			h.Info, h.Memory = cloneInfo(s.Info), clonePtr(s.Memory)
+		}
+		k.held = append(k.held, h)
+		return nil
+	}
+	if k.fn == nil {
+		k.out = append(k.out, *s)
+		return nil
+	}
+	if k.seen.repeat(s) {
+		return nil
+	}
+	k.batch = append(k.batch, *s)
+	if len(k.batch) < BatchSize {
+		return nil
+	}
+	return k.flush()
+}
+
+// flush hands the batch over.
+func (k *sink) flush() error {
+	if len(k.batch) == 0 {
+		return nil
+	}
+	err := k.fn(k.batch)
+	k.batch = k.batch[:0]
+	k.ext.recycle()
+	if err != nil {
+		k.callerErr = err
+	}
+	return err
+}
+
+// mark acts on a mark between the sockets.
+func (k *sink) mark(m int) error {
+	switch m {
+	case markTable:
+		k.tableStart = len(k.out)
+	case markRetry:
+		// Sockets drops the interrupted attempt's sockets; Each has
+		// handed them over, and seen drops those the next one repeats.
+		if k.fn == nil {
+			k.out = k.out[:k.tableStart]
+			k.held = k.held[:0]
+		}
+	case markHold:
+		k.holding = true
+	case markRelease:
+		k.holding = false
+		held := k.held
+		k.held = nil
+		for i := range held {
+			if err := k.put(&held[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// end hands the last batch over; it returns the caller's error if it
+// stopped the listing.
+func (k *sink) end() error {
+	if k.callerErr != nil {
+		return k.callerErr
+	}
+	if err := k.mark(markRelease); err != nil {
+		return err
+	}
+	if k.fn == nil {
+		return nil
+	}
+	return k.flush()
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+func cloneInfo(in *TCPInfo) *TCPInfo {
+	c := clonePtr(in)
+	if c != nil {
+		c.BBR = clonePtr(c.BBR)
+	}
+	return c
+}
+
+// pipeline runs a sink on a goroutine of its own. The receiving goroutine
+// copies each socket and its attributes into a chunk and hands full chunks
+// over; the sink's goroutine decodes them, in the order they came, and
+// hands batches to the caller. Chunks go back to the receiver to be reused,
+// and at most pipelineDepth wait, so memory stays bounded when the sink
+// falls behind.
+type pipeline struct {
+	cur    *chunk
+	full   chan *chunk
+	free   chan *chunk
+	done   chan struct{}
+	failed atomic.Bool // the sink's goroutine stopped at an error
+
+	// Written by the sink's goroutine, read after done is closed.
 	err error
 }
 
-// extChunk is a run of sockets whose attributes are in attrs, socket i's
-// ending at ends[i].
-type extChunk struct {
+// chunk is a run of sockets whose attributes are in attrs, socket i's
+// ending at ends[i], then a mark, if mark is not 0.
+type chunk struct {
 	socks []Socket
 	attrs []byte
 	ends  []int32
-	// cut, when set, makes the decoder keep only the first keep sockets
-	// of its output once it has appended this chunk's.
-	cut  bool
-	keep int
+	mark  int
 }
 
 const (
@@ -156,32 +322,27 @@ const (
 	pipelineDepth = 8
 )
 
-// startExtPipeline starts the decoder, with room for hint sockets.
-func startExtPipeline(ext *extDecoder, hint int) *extPipeline {
-	p := &extPipeline{
-		cur:  &extChunk{},
-		full: make(chan *extChunk, pipelineDepth),
-		free: make(chan *extChunk, pipelineDepth+1),
+// errPipelineStopped is what the receiver's callback returns to end a dump
+// once the sink's goroutine has stopped; finish returns the real error.
+var errPipelineStopped = errors.New("listing stopped")
+
+func startPipeline(k *sink) *pipeline {
+	p := &pipeline{
+		cur:  &chunk{},
+		full: make(chan *chunk, pipelineDepth),
+		free: make(chan *chunk, pipelineDepth+1),
 		done: make(chan struct{}),
-		out:  make([]Socket, 0, hint),
 	}
 	go func() {
 		defer close(p.done)
 		for c := range p.full {
-			start := int32(0)
-			for i := range c.socks {
-				if p.err == nil {
-					if err := ext.decode(c.attrs[start:c.ends[i]], &c.socks[i]); err != nil {
-						p.err = err
-					}
+			if p.err == nil {
+				p.err = p.drain(k, c)
+				if p.err != nil {
+					p.failed.Store(true)
 				}
-				start = c.ends[i]
 			}
-			p.out = append(p.out, c.socks...)
-			if c.cut {
-				p.out = p.out[:c.keep]
-			}
-			c.socks, c.attrs, c.ends, c.cut = c.socks[:0], c.attrs[:0], c.ends[:0], false
+			c.socks, c.attrs, c.ends, c.mark = c.socks[:0], c.attrs[:0], c.ends[:0], 0
 			// The receiver makes a new chunk whenever none is free, so
 			// more can come back than free holds, and after the last
 			// one it takes none: a chunk with no room is dropped.
@@ -190,46 +351,66 @@ func startExtPipeline(ext *extDecoder, hint int) *extPipeline {
 			default:
 			}
 		}
+		if p.err == nil {
+			p.err = k.end()
+		} else if k.callerErr != nil {
+			p.err = k.callerErr
+		}
 	}()
 	return p
 }
 
-// add queues s, with its message's attributes, which it copies.
-func (p *extPipeline) add(s *Socket, attrs []byte) {
+// drain puts the sockets of c into the sink, then its mark.
+func (p *pipeline) drain(k *sink, c *chunk) error {
+	start := int32(0)
+	for i := range c.socks {
+		if err := k.decodePut(&c.socks[i], c.attrs[start:c.ends[i]]); err != nil {
+			return err
+		}
+		start = c.ends[i]
+	}
+	return k.mark(c.mark)
+}
+
+// add queues s, with its message's attributes, which it copies. It
+// returns an error once the sink's goroutine has stopped, to end the dump.
+func (p *pipeline) add(s *Socket, attrs []byte) error {
+	if p.failed.Load() {
+		return errPipelineStopped
+	}
 	c := p.cur
 	c.socks = append(c.socks, *s)
 	c.attrs = append(c.attrs, attrs...)
 	c.ends = append(c.ends, int32(len(c.attrs)))
-	if len(c.socks) < chunkSockets {
-		return
+	if len(c.socks) >= chunkSockets {
+		p.send()
 	}
-	p.handOver()
+	return nil
 }
 
-// truncate drops every socket added after the first n: a dump that is
-// asked again drops what its interrupted attempt added.
-func (p *extPipeline) truncate(n int) {
-	p.cur.cut, p.cur.keep = true, n
-	p.handOver()
+// mark queues a mark after the sockets queued so far.
+func (p *pipeline) mark(m int) {
+	p.cur.mark = m
+	p.send()
 }
 
-// handOver queues the current chunk for the decoder and takes a free one.
-func (p *extPipeline) handOver() {
+// send hands the current chunk over and takes another.
+func (p *pipeline) send() {
 	p.full <- p.cur
 	select {
 	case p.cur = <-p.free:
 	default:
-		p.cur = &extChunk{}
+		p.cur = &chunk{}
 	}
 }
 
-// finish hands over what is queued, waits for the decoder, and returns
-// every socket added, in order, and the first decoding error.
-func (p *extPipeline) finish() ([]Socket, error) {
+// finish hands over what is queued, waits for the sink's goroutine, and
+// returns its first error: the caller's as it is, or a decoding error.
+func (p *pipeline) finish() error {
 	if len(p.cur.socks) > 0 {
 		p.full <- p.cur
 	}
 	close(p.full)
 	<-p.done
-	return p.out, p.err
+	return p.err
 }

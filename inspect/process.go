@@ -22,11 +22,29 @@ type Process struct {
 // ProcessTable is a snapshot of the socket descriptors of every process:
 // which socket inode each refers to. Join it to a listing with Owners.
 type ProcessTable struct {
-	hits  []fdHit
+	hits []fdHit
+	// head maps an inode to one of its descriptors in hits, and next
+	// links each to another of the same inode (-1: none), so that Owners
+	// costs a lookup per socket, whatever the table's size.
+	head  map[uint64]int32
+	next  []int32
 	comms map[int32]string
 	// Skipped counts the processes whose descriptors could not be read
 	// (another user's, for a caller without CAP_SYS_PTRACE).
 	Skipped int
+}
+
+// newProcessTable indexes hits by inode.
+func newProcessTable(hits []fdHit, comms map[int32]string, skipped int) *ProcessTable {
+	t := &ProcessTable{hits: hits, head: make(map[uint64]int32, len(hits)), next: make([]int32, len(hits)), comms: comms, Skipped: skipped}
+	for k := range hits {
+		t.next[k] = -1
+		if h, ok := t.head[hits[k].inode]; ok {
+			t.next[k] = h
+		}
+		t.head[hits[k].inode] = int32(k)
+	}
+	return t
 }
 
 // fdHit is one descriptor that refers to a socket.
@@ -66,55 +84,29 @@ func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 // Owners returns, for each of socks, the descriptors that refer to it:
 // owners[i] holds socks[i]'s, ordered by process id and then descriptor,
 // and is nil for a socket no process holds, such as one in TIME_WAIT
-// (inode 0).
+// (inode 0). The slices share one array.
 func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 	owners := make([][]Process, len(socks))
-	index := make(map[uint64]int32, len(socks))
-	var dups []int32 // sockets listed twice (a retried dump): copied at the end
-	for i := range socks {
-		ino := socks[i].Inode
-		if ino == 0 {
-			continue
-		}
-		if _, ok := index[ino]; ok {
-			dups = append(dups, int32(i))
-			continue
-		}
-		index[ino] = int32(i)
-	}
-	// A counting sort by socket: the hits of socket i end up in
-	// all[start[i]:start[i+1]], one array for the whole listing.
-	sockOf := make([]int32, len(t.hits))
-	start := make([]int32, len(socks)+1)
 	n := 0
-	for k, h := range t.hits {
-		i, ok := index[h.inode]
-		if !ok {
-			sockOf[k] = -1
-			continue
-		}
-		sockOf[k] = i
-		start[i+1]++
-		n++
-	}
 	for i := range socks {
-		start[i+1] += start[i]
-	}
-	all := make([]Process, n)
-	fill := slices.Clone(start[:len(socks)])
-	for k, h := range t.hits {
-		i := sockOf[k]
-		if i < 0 {
-			continue
+		if k, ok := t.head[socks[i].Inode]; ok && socks[i].Inode != 0 {
+			for ; k >= 0; k = t.next[k] {
+				n++
+			}
 		}
-		all[fill[i]] = Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)}
-		fill[i]++
 	}
+	all := make([]Process, 0, n)
 	for i := range socks {
-		if start[i] == start[i+1] {
+		k, ok := t.head[socks[i].Inode]
+		if !ok || socks[i].Inode == 0 {
 			continue
 		}
-		ps := all[start[i]:start[i+1]:start[i+1]]
+		start := len(all)
+		for ; k >= 0; k = t.next[k] {
+			h := &t.hits[k]
+			all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
+		}
+		ps := all[start:len(all):len(all)]
 		if len(ps) > 1 {
 			slices.SortFunc(ps, func(a, b Process) int {
 				if a.PID != b.PID {
@@ -124,9 +116,6 @@ func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 			})
 		}
 		owners[i] = ps
-	}
-	for _, i := range dups {
-		owners[i] = owners[index[socks[i].Inode]]
 	}
 	return owners
 }

@@ -209,13 +209,16 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 		return nil, fmt.Errorf("inspect: processes: task_file iterator returned %d bytes, not whole %d-byte records", len(data), fdRecordSize)
 	}
 
-	t := &ProcessTable{hits: make([]fdHit, 0, len(data)/fdRecordSize), comms: map[int32]string{}}
+	hits := make([]fdHit, 0, len(data)/fdRecordSize)
+	comms := map[int32]string{}
 	ne := binary.NativeEndian
+	lastPID := int32(-1) // the iterator goes process by process
 	for b := data; len(b) > 0; b = b[fdRecordSize:] {
 		h := fdHit{inode: ne.Uint64(b), pid: int32(ne.Uint32(b[8:])), fd: int32(ne.Uint32(b[12:]))}
-		t.hits = append(t.hits, h)
-		if _, ok := t.comms[h.pid]; !ok {
-			t.comms[h.pid] = ""
+		hits = append(hits, h)
+		if h.pid != lastPID {
+			comms[h.pid] = ""
+			lastPID = h.pid
 		}
 	}
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -224,8 +227,8 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 	}
 	defer unix.Close(rootFD)
 	sc := procScanner{rootFD: rootFD}
-	for pid := range t.comms {
-		t.comms[pid] = sc.comm(pid)
+	for pid := range comms {
+		comms[pid] = sc.comm(pid)
 	}
-	return t, nil
+	return newProcessTable(hits, comms, 0), nil
 }

@@ -80,23 +80,23 @@ func readProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 	}
 	wg.Wait()
 
-	t := &ProcessTable{comms: map[int32]string{}}
-	nhits := 0
+	skipped, nhits := 0, 0
 	for _, sc := range scanners {
 		if sc.err != nil {
 			return nil, fmt.Errorf("inspect: processes: %w", sc.err)
 		}
-		t.Skipped += sc.skipped
+		skipped += sc.skipped
 		nhits += len(sc.hits)
 	}
-	t.hits = make([]fdHit, 0, nhits)
+	hits := make([]fdHit, 0, nhits)
+	comms := map[int32]string{}
 	for _, sc := range scanners {
-		t.hits = append(t.hits, sc.hits...)
+		hits = append(hits, sc.hits...)
 		for pid, comm := range sc.comms {
-			t.comms[pid] = comm
+			comms[pid] = comm
 		}
 	}
-	return t, nil
+	return newProcessTable(hits, comms, skipped), nil
 }
 
 // listPIDs returns the numeric entries of the directory open at fd.

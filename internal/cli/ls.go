@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -157,25 +158,6 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 
-	var socks []inspect.Socket
-	var killErr, listErr error
-	if opts.kill {
-		nl := &inspect.NetlinkSource{NetNS: nsFD}
-		listed, err := nl.Sockets(ctx, q)
-		if err != nil {
-			return err
-		}
-		socks, killErr = nl.Destroy(ctx, listed)
-		killErr = killError(killErr)
-	} else {
-		socks, listErr = src.Sockets(ctx, q)
-		// A dump the kernel kept interrupting still listed every socket
-		// that lived through it: print them, then the error.
-		if listErr != nil && !errors.Is(listErr, netlinkdiag.ErrDumpInterrupted) {
-			return listErr
-		}
-	}
-
 	tOpts := tableOptions{
 		netid:    len(q.Protocols) != 1,
 		state:    q.States&(q.States-1) != 0,
@@ -185,32 +167,118 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		info:     opts.info,
 		memory:   opts.memory,
 	}
-	skipped := 0
-	if procTable != nil {
-		r := <-procTable
+	out := listWriter{w: w, json: opts.json}
+	var table *inspect.ProcessTable
+	// For -p, batches that come before the process table is read are
+	// kept, copied, rather than waited on, so that the kernel goes on
+	// listing meanwhile.
+	var pending [][]inspect.Socket
+	withTable := func(wait bool) error {
+		if table != nil {
+			return nil
+		}
+		var r processTableResult
+		if wait {
+			r = <-procTable
+		} else {
+			select {
+			case r = <-procTable:
+			default:
+				return nil
+			}
+		}
 		if r.err != nil {
 			return r.err
 		}
-		tOpts.processes, skipped = r.table.Owners(socks), r.table.Skipped
+		table = r.table
+		for _, p := range pending {
+			o := tOpts
+			o.processes = table.Owners(p)
+			if err := out.write(p, o); err != nil {
+				return err
+			}
+		}
+		pending = nil
+		return nil
 	}
-	if opts.json {
-		err = writeJSON(w, socks, tOpts)
+	// write writes a batch of sockets, with their processes for -p.
+	write := func(batch []inspect.Socket) error {
+		o := tOpts
+		if procTable != nil {
+			if err := withTable(false); err != nil {
+				return err
+			}
+			if table == nil {
+				pending = append(pending, cloneSockets(batch))
+				return nil
+			}
+			o.processes = table.Owners(batch)
+		}
+		return out.write(batch, o)
+	}
+
+	var killErr, listErr error
+	if opts.kill {
+		nl := &inspect.NetlinkSource{NetNS: nsFD}
+		listed, err := nl.Sockets(ctx, q)
+		if err != nil {
+			return err
+		}
+		closed, err := nl.Destroy(ctx, listed)
+		killErr = killError(err)
+		err = write(closed)
 	} else {
-		err = writeTable(w, socks, tOpts)
+		// Sockets are written batch by batch as the kernel lists them,
+		// so a listing of any size holds one batch.
+		err = inspect.Each(ctx, src, q, write)
+		// A dump the kernel kept interrupting still listed every socket
+		// that lived through it: they are printed, then the error.
+		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			listErr, err = err, nil
+		}
 	}
 	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		if err := withTable(true); err != nil {
+			return err
+		}
+	}
+	if err := out.close(tOpts); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(skipped, os.Geteuid() == 0))
+	if table != nil && table.Skipped > 0 {
+		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
 	}
 	if listErr != nil {
 		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
 	return killErr
+}
+
+// cloneSockets copies socks and the records they point to, which the
+// netlink source reuses once a batch is handed over.
+func cloneSockets(socks []inspect.Socket) []inspect.Socket {
+	c := slices.Clone(socks)
+	for i := range c {
+		if in := c[i].Info; in != nil {
+			info := *in
+			if info.BBR != nil {
+				bbr := *info.BBR
+				info.BBR = &bbr
+			}
+			c[i].Info = &info
+		}
+		if m := c[i].Memory; m != nil {
+			mem := *m
+			c[i].Memory = &mem
+		}
+	}
+	return c
 }
 
 type processTableResult struct {

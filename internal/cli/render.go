@@ -7,13 +7,10 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/sockstate/sockstate/inspect"
 )
@@ -68,72 +65,13 @@ func endpoint(ap netip.AddrPort) string {
 	return ap.Addr().String() + ":" + port
 }
 
-// streamRows is the size from which a table is written by writeAligned
-// instead of tablewriter: measured on 20,000 sockets, tablewriter spent
-// 300 ms of CPU where ss takes 86 ms in all.
-const streamRows = 1000
-
+// writeTable writes socks as an aligned table (writeAligned). It once
+// used tablewriter for tables under 1,000 rows; TestWriteAlignedMatchesTablewriter
+// holds the output to tablewriter's, byte for byte, but tablewriter took
+// 10 ms of CPU for 500 rows, which is the whole of ss's time for a
+// filtered listing of 10,000 sockets.
 func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	if len(socks) >= streamRows || o.details() {
-		return writeAligned(w, socks, o)
-	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithPadding(tw.Padding{Right: " ", Overwrite: true}),
-	)
-	if o.header {
-		t.Header(o.headerCells()...)
-	}
-	var cells []string
-	for i := range socks {
-		cells = o.cells(cells[:0], &socks[i])
-		row := make([]any, len(cells))
-		for j, c := range cells {
-			row[j] = c
-		}
-		if err := t.Append(row...); err != nil {
-			return err
-		}
-	}
-	return t.Render()
-}
-
-// headerCells returns the header of the columns o shows.
-func (o tableOptions) headerCells() []any {
-	h := []any{"Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
-	if o.state {
-		h = append([]any{"State"}, h...)
-	}
-	if o.netid {
-		h = append([]any{"Netid"}, h...)
-	}
-	if o.extended {
-		h = append(h, "UID", "Inode", "Cookie")
-	}
-	return h
-}
-
-// cells appends the cells of s's row to dst.
-func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
-	if o.netid {
-		dst = append(dst, s.Protocol.String())
-	}
-	if o.state {
-		dst = append(dst, stateName(s))
-	}
-	dst = append(dst, strconv.FormatUint(uint64(s.RecvQ), 10), strconv.FormatUint(uint64(s.SendQ), 10),
-		endpoint(s.Local), endpoint(s.Peer))
-	if o.extended {
-		dst = append(dst, strconv.FormatUint(uint64(s.UID), 10), strconv.FormatUint(s.Inode, 10), cookieText(s.Cookie))
-	}
-	return dst
+	return writeAligned(w, socks, o)
 }
 
 // details reports whether the table has more than cells: the text of -p
@@ -153,6 +91,10 @@ type table struct {
 	cols int
 	buf  []byte
 	ends []int32 // end of each cell in buf, row after row
+	// serial formats the rows on the calling goroutine, into line, which
+	// it keeps, as a table written batch by batch reuses one table.
+	serial bool
+	line   []byte
 }
 
 func (t *table) end() { t.ends = append(t.ends, int32(len(t.buf))) }
@@ -201,11 +143,10 @@ func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
 	const blockRows = 1024
 	blocks := (rows + blockRows - 1) / blockRows
 	workers := min(runtime.GOMAXPROCS(0), blocks)
-	if workers <= 1 {
-		var b []byte
+	if workers <= 1 || t.serial {
 		for from := 0; from < rows; from += blockRows {
-			b = format(b[:0], from, min(from+blockRows, rows))
-			if _, err := w.Write(b); err != nil {
+			t.line = format(t.line[:0], from, min(from+blockRows, rows))
+			if _, err := w.Write(t.line); err != nil {
 				return err
 			}
 		}
@@ -251,7 +192,12 @@ func (t *table) write(w io.Writer, tail func(b []byte, r int) []byte) error {
 // each followed by one space, and what only it can: the free text after the
 // cells (-p, -o) and the second lines (-i, -m).
 func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	t := &table{cols: 4}
+	return (&table{}).writeSockets(w, socks, o)
+}
+
+// writeSockets lays out socks in t, reusing its buffers, and writes them.
+func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions) error {
+	t.cols = 4
 	if o.netid {
 		t.cols++
 	}
@@ -261,8 +207,8 @@ func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	if o.extended {
 		t.cols += 3
 	}
-	t.buf = make([]byte, 0, 64*(len(socks)+1))
-	t.ends = make([]int32, 0, t.cols*(len(socks)+1))
+	t.buf = slices.Grow(t.buf[:0], 64*(len(socks)+1))
+	t.ends = slices.Grow(t.ends[:0], t.cols*(len(socks)+1))
 	first := 0 // the row of socks[0]
 	if o.header {
 		first = 1
@@ -560,29 +506,78 @@ func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) 
 // timer, process, memory and info keys come with -o, -p, -m and -i, for
 // the sockets that have them.
 func writeJSON(w io.Writer, socks []inspect.Socket, o tableOptions) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	sep := "["
+	l := listWriter{w: w, json: true}
+	if err := l.write(socks, o); err != nil {
+		return err
+	}
+	return l.close(o)
+}
+
+// listWriter writes a listing that comes in batches: a table whose
+// columns are aligned within each batch, as ss aligns each part of its
+// output it buffers, or one JSON array.
+type listWriter struct {
+	w       io.Writer
+	json    bool
+	started bool // a batch was written
+	table   table
+	buf     bytes.Buffer
+	enc     *json.Encoder
+}
+
+// write writes socks; o.processes, if set, holds their processes. The
+// table's header, if o asks for one, comes with the first batch.
+func (l *listWriter) write(socks []inspect.Socket, o tableOptions) error {
+	if len(socks) == 0 {
+		return nil
+	}
+	first := !l.started
+	l.started = true
+	if !l.json {
+		o.header = o.header && first
+		// The batches come on a goroutine that overlaps the kernel's
+		// work already: each is formatted serially, in one reused table.
+		l.table.serial = true
+		return l.table.writeSockets(l.w, socks, o)
+	}
+	if l.enc == nil {
+		l.enc = json.NewEncoder(&l.buf)
+	}
+	sep := ",\n"
+	if first {
+		sep = "["
+	}
 	for i := range socks {
-		buf.Reset()
-		buf.WriteString(sep)
+		l.buf.Reset()
+		l.buf.WriteString(sep)
 		var procs []inspect.Process
 		if o.processes != nil {
 			procs = o.processes[i]
 		}
-		if err := enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
+		if err := l.enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
 			return fmt.Errorf("json: %w", err)
 		}
-		buf.Truncate(buf.Len() - 1) // the newline Encode ends with
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		l.buf.Truncate(l.buf.Len() - 1) // the newline Encode ends with
+		if _, err := l.w.Write(l.buf.Bytes()); err != nil {
 			return err
 		}
 		sep = ",\n"
 	}
-	if len(socks) == 0 {
-		_, err := io.WriteString(w, "[]\n")
+	return nil
+}
+
+// close ends the listing: the header of an empty table, the end of the
+// JSON array.
+func (l *listWriter) close(o tableOptions) error {
+	switch {
+	case l.json && !l.started:
+		_, err := io.WriteString(l.w, "[]\n")
 		return err
+	case l.json:
+		_, err := io.WriteString(l.w, "]\n")
+		return err
+	case !l.started:
+		return writeTable(l.w, nil, o)
 	}
-	_, err := io.WriteString(w, "]\n")
-	return err
+	return nil
 }

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/sockstate/sockstate/inspect"
 )
@@ -36,7 +41,7 @@ func TestWriteAlignedMatchesTablewriter(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
 			var tw, al bytes.Buffer
-			if err := writeTable(&tw, socks, o); err != nil {
+			if err := writeTablewriter(&tw, socks, o); err != nil {
 				t.Fatal(err)
 			}
 			if err := writeAligned(&al, socks, o); err != nil {
@@ -149,4 +154,66 @@ func TestKillError(t *testing.T) {
 	if killError(nil) != nil {
 		t.Error("killError(nil) is not nil")
 	}
+}
+
+// writeTablewriter writes the table with tablewriter, as ls did before
+// writeAligned: the reference the aligned writer is held to.
+func writeTablewriter(w io.Writer, socks []inspect.Socket, o tableOptions) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithPadding(tw.Padding{Right: " ", Overwrite: true}),
+	)
+	if o.header {
+		t.Header(o.headerCells()...)
+	}
+	var cells []string
+	for i := range socks {
+		cells = o.cells(cells[:0], &socks[i])
+		row := make([]any, len(cells))
+		for j, c := range cells {
+			row[j] = c
+		}
+		if err := t.Append(row...); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// headerCells returns the header of the columns o shows.
+func (o tableOptions) headerCells() []any {
+	h := []any{"Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"}
+	if o.state {
+		h = append([]any{"State"}, h...)
+	}
+	if o.netid {
+		h = append([]any{"Netid"}, h...)
+	}
+	if o.extended {
+		h = append(h, "UID", "Inode", "Cookie")
+	}
+	return h
+}
+
+// cells appends the cells of s's row to dst.
+func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
+	if o.netid {
+		dst = append(dst, s.Protocol.String())
+	}
+	if o.state {
+		dst = append(dst, stateName(s))
+	}
+	dst = append(dst, strconv.FormatUint(uint64(s.RecvQ), 10), strconv.FormatUint(uint64(s.SendQ), 10),
+		endpoint(s.Local), endpoint(s.Peer))
+	if o.extended {
+		dst = append(dst, strconv.FormatUint(uint64(s.UID), 10), strconv.FormatUint(s.Inode, 10), cookieText(s.Cookie))
+	}
+	return dst
 }

@@ -1,0 +1,37 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
+)
+
+// Streamer is a Source that can hand its sockets over in batches as they
+// come, holding one batch at a time: NetlinkSource and AutoSource.
+type Streamer interface {
+	// Each lists what Sockets lists, in the same order, handing the
+	// sockets to fn in batches; a batch is valid only until fn returns.
+	// It stops at fn's first error and returns it.
+	Each(ctx context.Context, q Query, fn func([]Socket) error) error
+}
+
+// Each lists q from src in batches, with src's Each if it is a Streamer
+// and otherwise with its Sockets, handing fn the whole listing at once,
+// also when Sockets' error says only that a dump was interrupted
+// (netlinkdiag.ErrDumpInterrupted), as a Streamer hands over what it has.
+func Each(ctx context.Context, src Source, q Query, fn func([]Socket) error) error {
+	if st, ok := src.(Streamer); ok {
+		return st.Each(ctx, q, fn)
+	}
+	socks, err := src.Sockets(ctx, q)
+	if err != nil && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		return err
+	}
+	if len(socks) > 0 {
+		if ferr := fn(socks); ferr != nil {
+			return ferr
+		}
+	}
+	return err
+}
