@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -223,13 +222,9 @@ func TestFilterKernelProperty(t *testing.T) {
 	addrs, n := randomSockets(t, ns, rng)
 	all := ns.settle(t, n)
 	g := &exprGen{rng: rng, addrs: addrs}
-	deadline := time.Now().Add(30 * time.Second)
 	kept := 0
 	const exprs = 300
 	for i := range exprs {
-		if time.Now().After(deadline) {
-			t.Fatalf("seed %d: only %d expressions in time", filterPropertySeed, i)
-		}
 		words := g.words()
 		f, err := ParseFilter(words)
 		if err != nil {
