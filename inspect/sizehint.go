@@ -18,18 +18,7 @@ const maxSizeHint = 1 << 22
 // time at 100,000 sockets; memory reserved and not written costs nothing
 // but address space. 0 when the counters cannot be read.
 func sizeHint(netNS int, q *Query) int {
-	var st procnet.Sockstat
-	read := func() error {
-		var err error
-		st, err = procnet.NewFS("/proc/thread-self").ReadSockstat()
-		return err
-	}
-	var err error
-	if netNS == 0 {
-		err = read()
-	} else {
-		err = netns.Do(netNS, read)
-	}
+	st, err := readSockstat(netNS)
 	if err != nil {
 		return 0
 	}
@@ -42,4 +31,19 @@ func sizeHint(netNS int, q *Query) int {
 		n += st.UDP.InUse + st.UDP6.InUse
 	}
 	return int(min(max(n, 0), maxSizeHint))
+}
+
+// readSockstat reads sockstat and sockstat6 of the network namespace open
+// at netNS (0: the caller's), from a thread in that namespace.
+func readSockstat(netNS int) (procnet.Sockstat, error) {
+	var st procnet.Sockstat
+	read := func() error {
+		var err error
+		st, err = procnet.NewFS("/proc/thread-self").ReadSockstat()
+		return err
+	}
+	if netNS == 0 {
+		return st, read()
+	}
+	return st, netns.Do(netNS, read)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 
@@ -76,18 +75,7 @@ func summaryFrom(st *procnet.Sockstat, established int64) Summary {
 // sockets instead gives the same number at one instant, and works with
 // either source.
 func ReadSummary(ctx context.Context, src Source, netNS int) (Summary, error) {
-	var st procnet.Sockstat
-	read := func() error {
-		var err error
-		st, err = procnet.NewFS("/proc/thread-self").ReadSockstat()
-		return err
-	}
-	var err error
-	if netNS == 0 {
-		err = read()
-	} else {
-		err = netns.Do(netNS, read)
-	}
+	st, err := readSockstat(netNS)
 	if err != nil {
 		return Summary{}, fmt.Errorf("inspect: summary: %w", err)
 	}

@@ -85,38 +85,17 @@ func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint
 	if req.Family != afINET && req.Family != afINET6 {
 		return b, fmt.Errorf("netlinkdiag: request for address family %d, want AF_INET or AF_INET6", req.Family)
 	}
-	if len(req.Bytecode) > maxBytecode {
-		return b, fmt.Errorf("netlinkdiag: bytecode of %d bytes, at most %d fit an attribute", len(req.Bytecode), maxBytecode)
-	}
-	size := sizeofNlMsghdr + sizeofInetDiagReqV2
-	if req.Bytecode != nil {
-		size += align4(sizeofNlAttr + len(req.Bytecode))
-	}
 	start := len(b)
-	b = append(b, make([]byte, size)...)
-	m := b[start:]
-
-	ne := binary.NativeEndian
-	ne.PutUint32(m[0:4], uint32(size))
-	ne.PutUint16(m[4:6], typ)
-	ne.PutUint16(m[6:8], flags)
-	ne.PutUint32(m[8:12], seq)
-	// nlmsg_pid stays 0: the kernel knows the sender.
-
-	r := m[sizeofNlMsghdr:]
+	b, r, err := appendMsg(b, typ, flags, seq, sizeofInetDiagReqV2, req.Bytecode)
+	if err != nil {
+		return b, err
+	}
 	r[0] = req.Family
 	r[1] = req.Protocol
 	r[2] = req.Ext
-	ne.PutUint32(r[4:8], req.States)
+	binary.NativeEndian.PutUint32(r[4:8], req.States)
 	if err := putSockID(r[8:8+sizeofInetDiagSockID], req.Family, id); err != nil {
 		return b[:start], err
-	}
-
-	if req.Bytecode != nil {
-		a := r[sizeofInetDiagReqV2:]
-		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(req.Bytecode)))
-		ne.PutUint16(a[2:4], inetDiagReqBytecode)
-		copy(a[sizeofNlAttr:], req.Bytecode)
 	}
 	return b, nil
 }
@@ -127,12 +106,28 @@ func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint
 // kernel's inet_diag_dump_compat runs it as an AF_UNSPEC dump. Fields in
 // native byte order.
 func appendCompatDump(b []byte, req Request, flags uint16, seq uint32) ([]byte, error) {
-	if len(req.Bytecode) > maxBytecode {
-		return b, fmt.Errorf("netlinkdiag: bytecode of %d bytes, at most %d fit an attribute", len(req.Bytecode), maxBytecode)
+	b, r, err := appendMsg(b, tcpdiagGetSock, flags, seq, sizeofInetDiagReq, req.Bytecode)
+	if err != nil {
+		return b, err
 	}
-	size := sizeofNlMsghdr + sizeofInetDiagReq
-	if req.Bytecode != nil {
-		size += align4(sizeofNlAttr + len(req.Bytecode))
+	r[3] = req.Ext
+	binary.NativeEndian.PutUint32(r[4+sizeofInetDiagSockID:], req.States)
+	return b, nil
+}
+
+// appendMsg appends to b a netlink message of type typ with the flags and
+// sequence number given, whose payload is a zeroed request of bodyLen
+// bytes and then, unless it is nil, bytecode as an INET_DIAG_REQ_BYTECODE
+// attribute. It returns b and the request, for the caller to fill in.
+// Header fields are in native byte order; nlmsg_pid stays 0: the kernel
+// knows the sender.
+func appendMsg(b []byte, typ, flags uint16, seq uint32, bodyLen int, bytecode []byte) ([]byte, []byte, error) {
+	if len(bytecode) > maxBytecode {
+		return b, nil, fmt.Errorf("netlinkdiag: bytecode of %d bytes, at most %d fit an attribute", len(bytecode), maxBytecode)
+	}
+	size := sizeofNlMsghdr + bodyLen
+	if bytecode != nil {
+		size += align4(sizeofNlAttr + len(bytecode))
 	}
 	start := len(b)
 	b = append(b, make([]byte, size)...)
@@ -140,20 +135,16 @@ func appendCompatDump(b []byte, req Request, flags uint16, seq uint32) ([]byte, 
 
 	ne := binary.NativeEndian
 	ne.PutUint32(m[0:4], uint32(size))
-	ne.PutUint16(m[4:6], tcpdiagGetSock)
+	ne.PutUint16(m[4:6], typ)
 	ne.PutUint16(m[6:8], flags)
 	ne.PutUint32(m[8:12], seq)
-
-	r := m[sizeofNlMsghdr:]
-	r[3] = req.Ext
-	ne.PutUint32(r[4+sizeofInetDiagSockID:], req.States)
-	if req.Bytecode != nil {
-		a := r[sizeofInetDiagReq:]
-		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(req.Bytecode)))
+	if bytecode != nil {
+		a := m[sizeofNlMsghdr+bodyLen:]
+		ne.PutUint16(a[0:2], uint16(sizeofNlAttr+len(bytecode)))
 		ne.PutUint16(a[2:4], inetDiagReqBytecode)
-		copy(a[sizeofNlAttr:], req.Bytecode)
+		copy(a[sizeofNlAttr:], bytecode)
 	}
-	return b, nil
+	return b, m[sizeofNlMsghdr : sizeofNlMsghdr+bodyLen], nil
 }
 
 // putSockID writes id into the zeroed inet_diag_sockid b for a request of
