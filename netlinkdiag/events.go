@@ -2,7 +2,6 @@ package netlinkdiag
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -147,20 +146,12 @@ func (c *EventConn) ioError(ctx context.Context, what string, err error) error {
 // headers are in native byte order.
 func parseEvents(b []byte, ev *Event, fn func(*Event) error) error {
 	for len(b) > 0 {
-		if len(b) < sizeofNlMsghdr {
-			return fmt.Errorf("netlinkdiag: nlmsghdr in %d bytes: %w", len(b), ErrShort)
+		h, payload, rest, err := nextMsg(b)
+		if err != nil {
+			return err
 		}
-		length := binary.NativeEndian.Uint32(b[0:4])
-		switch {
-		case length < sizeofNlMsghdr:
-			return fmt.Errorf("netlinkdiag: nlmsg_len %d below its header: %w", length, ErrMalformed)
-		case length > uint32(len(b)):
-			return fmt.Errorf("netlinkdiag: nlmsg_len %d with %d bytes left: %w", length, len(b), ErrShort)
-		}
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		payload := b[sizeofNlMsghdr:length]
-		b = b[min(align4(int(length)), len(b)):]
-		if typ != sockDiagByFamily {
+		b = rest
+		if h.typ != sockDiagByFamily {
 			continue
 		}
 		var m Msg

@@ -24,36 +24,20 @@ type reply struct {
 // types it does not know, such as NLMSG_NOOP, and stops at the end of the
 // reply, at the first malformed message, and when fn returns an error,
 // which it returns as is.
-//
-// Netlink headers are in native byte order.
 func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 	for len(b) > 0 {
-		if len(b) < sizeofNlMsghdr {
-			return fmt.Errorf("netlinkdiag: nlmsghdr in %d bytes: %w", len(b), ErrShort)
+		h, payload, rest, err := nextMsg(b)
+		if err != nil {
+			return err
 		}
-		length := binary.NativeEndian.Uint32(b[0:4])
-		switch {
-		case length < sizeofNlMsghdr:
-			return fmt.Errorf("netlinkdiag: nlmsg_len %d below its header: %w", length, ErrMalformed)
-		case length > uint32(len(b)):
-			return fmt.Errorf("netlinkdiag: nlmsg_len %d with %d bytes left: %w", length, len(b), ErrShort)
-		}
-		n := int(length)
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		flags := binary.NativeEndian.Uint16(b[6:8])
-		seq := binary.NativeEndian.Uint32(b[8:12])
-		pid := binary.NativeEndian.Uint32(b[12:16])
-		payload := b[sizeofNlMsghdr:n]
-		// The last message may go without its padding.
-		b = b[min(align4(n), len(b)):]
-
-		if seq != r.seq || pid != r.pid {
+		b = rest
+		if h.seq != r.seq || h.pid != r.pid {
 			continue
 		}
-		if flags&nlmFDumpIntr != 0 {
+		if h.flags&nlmFDumpIntr != 0 {
 			r.intr = true
 		}
-		switch typ {
+		switch h.typ {
 		case nlmsgError:
 			r.done = true
 			return decodeError("nlmsgerr", payload, true)
@@ -66,7 +50,7 @@ func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 			if err := DecodeMsg(payload, m); err != nil {
 				return err
 			}
-			if !r.dump && flags&nlmFMulti == 0 {
+			if !r.dump && h.flags&nlmFMulti == 0 {
 				r.done = true
 			}
 			if err := fn(m); err != nil {
@@ -78,6 +62,32 @@ func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 		}
 	}
 	return nil
+}
+
+// nlMsghdr holds the fields of a struct nlmsghdr past its length.
+type nlMsghdr struct {
+	typ, flags uint16
+	seq, pid   uint32
+}
+
+// nextMsg splits the first netlink message off b: its header, its payload,
+// and the messages after it. The last message may go without its padding.
+// Netlink headers are in native byte order.
+func nextMsg(b []byte) (h nlMsghdr, payload, rest []byte, err error) {
+	if len(b) < sizeofNlMsghdr {
+		return h, nil, nil, fmt.Errorf("netlinkdiag: nlmsghdr in %d bytes: %w", len(b), ErrShort)
+	}
+	ne := binary.NativeEndian
+	length := ne.Uint32(b[0:4])
+	switch {
+	case length < sizeofNlMsghdr:
+		return h, nil, nil, fmt.Errorf("netlinkdiag: nlmsg_len %d below its header: %w", length, ErrMalformed)
+	case length > uint32(len(b)):
+		return h, nil, nil, fmt.Errorf("netlinkdiag: nlmsg_len %d with %d bytes left: %w", length, len(b), ErrShort)
+	}
+	h = nlMsghdr{typ: ne.Uint16(b[4:6]), flags: ne.Uint16(b[6:8]), seq: ne.Uint32(b[8:12]), pid: ne.Uint32(b[12:16])}
+	n := int(length)
+	return h, b[sizeofNlMsghdr:n], b[min(align4(n), len(b)):], nil
 }
 
 // decodeError decodes the error code that starts the payload of an
