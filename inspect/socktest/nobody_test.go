@@ -2,12 +2,13 @@ package socktest_test
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sockstate/sockstate/internal/testnet"
 )
 
 // nobody is the user and group the package's tests are run as by
@@ -33,7 +34,7 @@ func TestAsNobody(t *testing.T) {
 	// The kernel lets a process read its own /proc/self/fd only if it may
 	// read its executable (else exec makes it undumpable, and /proc/self
 	// root's), so nobody must be able to read the binary and to reach it.
-	bin := copyForAll(t)
+	bin := testnet.CopyForAll(t)
 	cmd := exec.Command(setpriv, "--reuid="+nobody, "--regid="+nobody, "--clear-groups",
 		bin, "-test.count=1", "-test.v")
 	cmd.Dir = filepath.Dir(bin)
@@ -50,56 +51,4 @@ func TestAsNobody(t *testing.T) {
 			t.Errorf("tests as nobody: output lacks %q:\n%s", want, out)
 		}
 	}
-}
-
-// copyForAll copies the test binary into a new directory that every user
-// may enter, and returns the copy's path; both go when the test ends.
-func copyForAll(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "socktest-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			t.Fatalf("%s is %v: nobody cannot reach %s; set TMPDIR to a directory everyone may enter", d, fi.Mode().Perm(), dir)
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, filepath.Base(exe))
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// Whatever the umask took away.
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -202,7 +201,7 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setpriv (util-linux): %v", err)
 	}
-	bin := copyForAll(t)
+	bin := testnet.CopyForAll(t)
 	ns := testnet.New(t)
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
@@ -238,44 +237,4 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	if !strings.HasSuffix(out, "\nok: every state the textbook requires was observed\n") {
 		t.Errorf("output does not end with the verdict:\n%s", out)
 	}
-}
-
-// copyForAll copies the test binary into a new directory that every user
-// may enter, and returns the copy's path; both go when the test ends. Go
-// builds test binaries in a directory only its owner may enter.
-func copyForAll(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sockstate-cli-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, filepath.Base(exe))
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }
