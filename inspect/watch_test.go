@@ -366,6 +366,43 @@ func TestWatcherListedTwice(t *testing.T) {
 	}
 }
 
+// TestWatcherSuperseded: a snapshot that shows a connection at two stages
+// of its making (a walk that read the table while it moved on) shows the
+// later only: the full socket rather than the request it replaced, the
+// accepted socket rather than the same one queued without a file. Entries
+// that say nothing of the handshake, a request alone, and one on another
+// connection stay.
+func TestWatcherSuperseded(t *testing.T) {
+	req := sock(0, SynRecv, wLn, wCl, 0)
+	queued := sock(0, Established, wLn, wCl, 0)
+	S := sock(0, Established, wLn, wCl, 11)
+	other := sock(0, SynRecv, wLn, netip.MustParseAddrPort("127.0.0.1:40000"), 0)
+	tw := sock(0, TimeWait, wCl, wLn, 0)
+	C := sock(0, Established, wCl, wLn, 12)
+	src := &scriptedSource{snaps: [][]Socket{
+		{req},
+		{req, queued, other},
+		{S, queued, other, req},
+		{S, other, tw, C},
+	}}
+	got, err := runWatch(t, 4, func() *Watcher {
+		return &Watcher{Source: src, Query: Query{States: AllStates}, Interval: 10 * time.Millisecond}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"0s new 127.0.0.1:7788 -> SYN_RECV",
+		"10ms change 127.0.0.1:7788 SYN_RECV -> ESTABLISHED after 10ms",
+		"10ms new 127.0.0.1:7788 -> SYN_RECV",
+		"30ms new 127.0.0.1:51234 -> TIME_WAIT",
+		"30ms new 127.0.0.1:51234 -> ESTABLISHED",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
 // TestWatcherLateDestroy: a destroy report that comes after the poll that
 // found the socket gone is not reported again.
 func TestWatcherLateDestroy(t *testing.T) {
