@@ -195,13 +195,8 @@ func TestWatchTextbook(t *testing.T) {
 				ns := testnet.New(t)
 				wt := startWatching(t, newWatcher(t, ns, src, tcpQuery, time.Millisecond))
 
-				var ln net.Listener
+				ln := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 				var client, server net.Conn
-				ns.Do(t, func() error {
-					var err error
-					ln, err = net.Listen("tcp4", "127.0.0.1:7788")
-					return err
-				})
 				lnAddr := netip.MustParseAddrPort("127.0.0.1:7788")
 				any4 := netip.MustParseAddrPort("0.0.0.0:0")
 				wt.waitFor(t, "LISTEN", seen(inspect.EventNew, lnAddr, any4, inspect.Listen))
@@ -281,13 +276,7 @@ func TestWatchBetweenPolls(t *testing.T) {
 	for _, src := range watchSources {
 		t.Run(src.name, func(t *testing.T) {
 			ns := testnet.New(t)
-			var ln net.Listener
-			ns.Do(t, func() error {
-				var err error
-				ln, err = net.Listen("tcp4", "127.0.0.1:7788")
-				return err
-			})
-			defer ln.Close()
+			ln := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 			q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
 			wt := startWatching(t, newWatcher(t, ns, src, q, 500*time.Millisecond))
 

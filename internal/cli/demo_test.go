@@ -194,13 +194,7 @@ func TestWatchJSON(t *testing.T) {
 	for _, source := range []string{"netlink", "proc"} {
 		t.Run(source, func(t *testing.T) {
 			ns := testnet.New(t)
-			var ln net.Listener
-			ns.Do(t, func() error {
-				var err error
-				ln, err = net.Listen("tcp4", "127.0.0.1:7788")
-				return err
-			})
-			defer ln.Close()
+			ln := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 
 			w := startWatch(t, ns, "watch", "-t", "-4", "-j", "--interval", "1ms", "--source", source)
 			w.waitFor(`"to":"LISTEN"`)

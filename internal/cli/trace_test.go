@@ -130,13 +130,7 @@ func TestDemoTraceText(t *testing.T) {
 // requires exactly each socket's transitions, in order.
 func TestWatchTrace(t *testing.T) {
 	ns := testnet.New(t)
-	var ln net.Listener
-	ns.Do(t, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", "127.0.0.1:7788")
-		return err
-	})
-	defer ln.Close()
+	ln := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 
 	w := startWatch(t, ns, "watch", "-t", "-4", "-j", "--interval", "10ms", "--source", "trace")
 	w.waitFor(`"event":"new"`)

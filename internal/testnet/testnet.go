@@ -6,6 +6,7 @@ package testnet
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -81,4 +82,19 @@ func (ns *NS) Do(t testing.TB, fn func() error) {
 	if err := netns.Do(ns.fd, fn); err != nil {
 		t.Fatalf("in %s: %v", ns.Name, err)
 	}
+}
+
+// Listen listens on the network and address given inside the namespace,
+// as net.Listen does; the listener is closed when the test ends, if the
+// test has not closed it before.
+func (ns *NS) Listen(t testing.TB, network, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	ns.Do(t, func() error {
+		var err error
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
