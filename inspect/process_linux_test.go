@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -134,27 +133,7 @@ func TestProcessesErrors(t *testing.T) {
 // and nothing else.
 func TestProcessesChild(t *testing.T) {
 	ns := testnet.New(t)
-	var ln *net.TCPListener
-	ns.Do(t, func() error {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		ln, _ = l.(*net.TCPListener)
-		return err
-	})
-	f, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sleep", "60")
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	f.Close()
-	ln.Close()
+	cmd := testnet.GiveAway(t, ns.Listen(t, "tcp", "127.0.0.1:0").(*net.TCPListener))
 
 	socks, err := (&inspect.NetlinkSource{NetNS: ns.FD()}).Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
 	if err != nil {

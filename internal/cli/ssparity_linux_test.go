@@ -82,17 +82,7 @@ func (c conn) serverKey() string {
 // listen opens a TCP listener in ns on addr, closed when the test ends.
 func listen(t *testing.T, ns *testnet.NS, addr string) *net.TCPListener {
 	t.Helper()
-	var ln *net.TCPListener
-	ns.Do(t, func() error {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return err
-		}
-		ln = l.(*net.TCPListener)
-		return nil
-	})
-	t.Cleanup(func() { ln.Close() })
-	return ln
+	return ns.Listen(t, "tcp", addr).(*net.TCPListener)
 }
 
 // dial connects to ln from ns and returns both ends, closed when the test
@@ -383,34 +373,12 @@ func TestLsTimersMatchSS(t *testing.T) {
 	t.Errorf("client %v not in the JSON", client)
 }
 
-// startHolder starts `sleep` holding ln's socket as its descriptor 3, then
-// closes every copy the test has, so that the child is its only holder.
-func startHolder(t *testing.T, ln *net.TCPListener) *exec.Cmd {
-	t.Helper()
-	f, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sleep", "60")
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	f.Close()
-	ln.Close()
-	return cmd
-}
-
 // TestLsProcesses gives a listener made in a test namespace to a child
 // process as its descriptor 3 and requires -p to name the child, its pid
 // and that descriptor, as ss -p does, in the table and in JSON.
 func TestLsProcesses(t *testing.T) {
 	ns := testnet.New(t)
-	child := startHolder(t, listen(t, ns, "127.0.0.1:0"))
+	child := testnet.GiveAway(t, listen(t, ns, "127.0.0.1:0"))
 	want := fmt.Sprintf(`users:(("sleep",pid=%d,fd=3))`, child.Process.Pid)
 
 	got := agreeWithSS(t, ns, "-tlnpH")
@@ -501,7 +469,7 @@ func TestLsNetNS(t *testing.T) {
 		}
 	}
 
-	child := startHolder(t, listen(t, ns, "127.0.0.1:0"))
+	child := testnet.GiveAway(t, listen(t, ns, "127.0.0.1:0"))
 	got := parseDetails(t, mustRun(t, nil, "ls", "-tlnpH", "-N", ns.Name))
 	wantUsers := fmt.Sprintf(`users:(("sleep",pid=%d,fd=3))`, child.Process.Pid)
 	found := false

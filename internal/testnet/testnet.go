@@ -98,3 +98,26 @@ func (ns *NS) Listen(t testing.TB, network, addr string) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+// GiveAway starts `sleep 60` holding ln's socket as its descriptor 3,
+// then closes every copy the test has, so that the child is the socket's
+// only holder. The child is killed when the test ends.
+func GiveAway(t testing.TB, ln *net.TCPListener) *exec.Cmd {
+	t.Helper()
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "60")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	f.Close()
+	ln.Close()
+	return cmd
+}
