@@ -4,34 +4,14 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/testnet"
 )
-
-// fileInode returns the inode of the socket behind c, which sock_diag
-// reports as idiag_inode.
-func fileInode(t *testing.T, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st.Ino
-}
 
 // looked is what TestNetlinkLookup compares of a socket: what identifies
 // it, not its timers and queues, which move between two requests.
@@ -98,9 +78,9 @@ func TestNetlinkLookup(t *testing.T) {
 				wantPeer    netip.AddrPort
 				inode       uint64
 			}{
-				{"listener", addr(ln.Addr()), netip.AddrPort{}, inspect.Listen, netip.AddrPortFrom(tc.any, 0), fileInode(t, ln.(*net.TCPListener))},
-				{"client", addr(c.LocalAddr()), addr(c.RemoteAddr()), inspect.Established, addr(c.RemoteAddr()), fileInode(t, c.(*net.TCPConn))},
-				{"server", addr(s.LocalAddr()), addr(s.RemoteAddr()), inspect.Established, addr(s.RemoteAddr()), fileInode(t, s.(*net.TCPConn))},
+				{"listener", addr(ln.Addr()), netip.AddrPort{}, inspect.Listen, netip.AddrPortFrom(tc.any, 0), testnet.Inode(t, ln.(*net.TCPListener))},
+				{"client", addr(c.LocalAddr()), addr(c.RemoteAddr()), inspect.Established, addr(c.RemoteAddr()), testnet.Inode(t, c.(*net.TCPConn))},
+				{"server", addr(s.LocalAddr()), addr(s.RemoteAddr()), inspect.Established, addr(s.RemoteAddr()), testnet.Inode(t, s.(*net.TCPConn))},
 			} {
 				got, found, err := src.Lookup(context.Background(), inspect.TCP, e.local, e.peer)
 				if err != nil || !found {

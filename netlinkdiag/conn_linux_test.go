@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 	"golang.org/x/sys/unix"
 )
@@ -92,19 +93,7 @@ func addrPort(t *testing.T, a net.Addr) netip.AddrPort {
 // inode returns the inode of c's socket, as fstat(2) reports it.
 func inode(t *testing.T, c syscall.Conn) uint32 {
 	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return uint32(st.Ino)
+	return uint32(testnet.Inode(t, c))
 }
 
 func dial(t testing.TB) *netlinkdiag.Conn {

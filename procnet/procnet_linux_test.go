@@ -10,28 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sockstate/sockstate/internal/testnet"
 )
-
-// inode returns the inode of the socket behind c, which is what the
-// kernel prints in the inode column.
-func inode(t *testing.T, c syscall.Conn) uint64 {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		st      syscall.Stat_t
-		statErr error
-	)
-	if err := raw.Control(func(fd uintptr) { statErr = syscall.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	if statErr != nil {
-		t.Fatalf("fstat: %v", statErr)
-	}
-	return st.Ino
-}
 
 // unavailable reports whether err from binding addr means the host has no
 // such address or family, the only reason to skip.
@@ -84,15 +64,15 @@ func TestKernelTCP(t *testing.T) {
 				// backlog limit.
 				{listenAddr, tt.any}: {
 					Local: listenAddr, Remote: tt.any, State: 0x0A,
-					UID: uid, Inode: inode(t, l.(*net.TCPListener)),
+					UID: uid, Inode: testnet.Inode(t, l.(*net.TCPListener)),
 				},
 				{clientAddr, serverAddr}: {
 					Local: clientAddr, Remote: serverAddr, State: 0x01,
-					UID: uid, Inode: inode(t, client.(*net.TCPConn)),
+					UID: uid, Inode: testnet.Inode(t, client.(*net.TCPConn)),
 				},
 				{serverAddr, clientAddr}: {
 					Local: serverAddr, Remote: clientAddr, State: 0x01,
-					UID: uid, Inode: inode(t, server.(*net.TCPConn)),
+					UID: uid, Inode: testnet.Inode(t, server.(*net.TCPConn)),
 				},
 			}
 
@@ -141,7 +121,7 @@ func TestKernelUDP(t *testing.T) {
 			defer c.Close()
 			local := c.LocalAddr().(*net.UDPAddr).AddrPort()
 			// An unconnected UDP socket is in TCP_CLOSE.
-			want := []Record{{Local: local, Remote: tt.any, State: 0x07, UID: uint32(os.Getuid()), Inode: inode(t, c.(*net.UDPConn))}}
+			want := []Record{{Local: local, Remote: tt.any, State: 0x07, UID: uint32(os.Getuid()), Inode: testnet.Inode(t, c.(*net.UDPConn))}}
 
 			recs, err := NewFS("/proc").Read(tt.file)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -120,4 +121,23 @@ func GiveAway(t testing.TB, ln *net.TCPListener) *exec.Cmd {
 	f.Close()
 	ln.Close()
 	return cmd
+}
+
+// Inode returns the inode of c's socket, as fstat(2) reports it and the
+// kernel's socket tables show it.
+func Inode(t testing.TB, c syscall.Conn) uint64 {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st.Ino
 }
