@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -21,7 +22,10 @@ import (
 // So after such a move to CLOSE the Tracer looks the addresses up: a
 // time-wait socket in TIME_WAIT is reported at once; one in FIN_WAIT2 is
 // looked up again, each time twice as late, until it is in TIME_WAIT or
-// gone; nothing found, nothing reported.
+// gone; nothing found, nothing reported. When the peer is on this machine
+// too, its own transitions say when its FIN comes: its move to LAST_ACK
+// (it sent the FIN) or from there to CLOSE (the time-wait socket
+// acknowledged it) starts the lookups over at once.
 const (
 	// firstRetry is the first wait before looking again at a time-wait
 	// socket in FIN_WAIT2; maxRetry the longest.
@@ -45,6 +49,7 @@ type lookupFunc func(tr *Transition) (inspect.State, uint64, error)
 type timeWaits struct {
 	fresh   []Transition // moves to CLOSE not looked up yet, in order
 	waiting retryHeap    // time-wait sockets in FIN_WAIT2
+	byConn  map[conn]*retry
 	out     []Transition // TIME_WAIT transitions to return, in order
 	head    int          // the next of out to return
 }
@@ -55,12 +60,25 @@ type retry struct {
 	due   time.Time
 	wait  time.Duration
 	until time.Time
+	index int // in timeWaits.waiting
 }
 
-// watch notes tr if it may have left a time-wait socket behind.
+// conn is a connection's addresses, as one of its ends sees them.
+type conn struct {
+	local, peer netip.AddrPort
+}
+
+// watch notes tr if it may have left a time-wait socket behind, and, if
+// it is the peer's FIN of one waiting in FIN_WAIT2, makes that one due.
 func (w *timeWaits) watch(tr *Transition) {
-	if tr.To == inspect.Close && (tr.From == inspect.FinWait2 || tr.From == inspect.Closing) {
+	switch {
+	case tr.To == inspect.Close && (tr.From == inspect.FinWait2 || tr.From == inspect.Closing):
 		w.fresh = append(w.fresh, *tr)
+	case tr.To == inspect.LastAck || (tr.From == inspect.LastAck && tr.To == inspect.Close):
+		if r, ok := w.byConn[conn{tr.Peer, tr.Local}]; ok {
+			r.due, r.wait = time.Time{}, firstRetry
+			heap.Fix(&w.waiting, r.index)
+		}
 	}
 }
 
@@ -88,6 +106,15 @@ func (w *timeWaits) due() (time.Time, bool) {
 	return w.waiting[0].due, true
 }
 
+// wait follows r, a time-wait socket in FIN_WAIT2.
+func (w *timeWaits) wait(r *retry) {
+	if w.byConn == nil {
+		w.byConn = map[conn]*retry{}
+	}
+	w.byConn[conn{r.close.Local, r.close.Peer}] = r
+	heap.Push(&w.waiting, r)
+}
+
 // lookUp makes the lookups due at now: every fresh move to CLOSE, then
 // the retries whose time has come. wall converts now to the kernel's
 // CLOCK_MONOTONIC (wall clock minus wall). It stops at the first error
@@ -102,8 +129,9 @@ func (w *timeWaits) lookUp(look lookupFunc, now time.Time, wall int64) error {
 	}
 	w.fresh = w.fresh[:0]
 	for len(w.waiting) > 0 && !w.waiting[0].due.After(now) {
-		r := heap.Pop(&w.waiting).(retry)
-		if err := w.check(look, &r, now, wall); err != nil {
+		r := heap.Pop(&w.waiting).(*retry)
+		delete(w.byConn, conn{r.close.Local, r.close.Peer})
+		if err := w.check(look, r, now, wall); err != nil {
 			return err
 		}
 	}
@@ -134,21 +162,29 @@ func (w *timeWaits) check(look lookupFunc, r *retry, now time.Time, wall int64) 
 		}
 		r.due = now.Add(r.wait)
 		r.wait = min(2*r.wait, maxRetry)
-		heap.Push(&w.waiting, *r)
+		w.wait(r)
 	}
 	return nil
 }
 
-// retryHeap orders retries by due time.
-type retryHeap []retry
+// retryHeap orders retries by due time, and keeps each one's index.
+type retryHeap []*retry
 
 func (h retryHeap) Len() int           { return len(h) }
 func (h retryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *retryHeap) Push(x any)        { *h = append(*h, x.(retry)) }
+func (h retryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *retryHeap) Push(x any) {
+	r := x.(*retry)
+	r.index = len(*h)
+	*h = append(*h, r)
+}
 func (h *retryHeap) Pop() any {
 	old := *h
 	r := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return r
 }

@@ -225,3 +225,65 @@ func TestTimeWaitsBound(t *testing.T) {
 		t.Errorf("%d moves to CLOSE not looked up", len(w.fresh))
 	}
 }
+
+// TestTimeWaitsPeerFIN: a time-wait socket waiting in FIN_WAIT2 is looked
+// up at once when its peer, on this machine, moves to LAST_ACK (its FIN
+// is on the way) and again when it moves from there to CLOSE; the peer
+// of another connection changes nothing.
+func TestTimeWaitsPeerFIN(t *testing.T) {
+	start := time.Unix(1000, 0)
+	const wall = int64(900 * time.Second)
+	closed := closing(1, inspect.FinWait2)
+	f := &fakeDiag{answers: map[netip.AddrPort][]answer{
+		closed.Local: {
+			{state: inspect.FinWait2, cookie: 1},
+			{state: inspect.FinWait2, cookie: 1},
+			{state: inspect.TimeWait, cookie: 1},
+		},
+	}}
+	var w timeWaits
+	w.watch(&closed)
+	if err := w.lookUp(f.look, start, wall); err != nil {
+		t.Fatal(err)
+	}
+	peer := func(port uint16, from, to inspect.State) *Transition {
+		return &Transition{
+			Protocol: inspect.TCP, Family: inspect.INet,
+			Local: closed.Peer, Peer: netip.AddrPortFrom(closed.Local.Addr(), port),
+			From: from, To: to,
+		}
+	}
+	steps := []struct {
+		peer    *Transition
+		at      time.Duration
+		wantDue time.Duration
+	}{
+		{peer(2, inspect.CloseWait, inspect.LastAck), 100 * time.Microsecond, time.Millisecond},
+		{peer(1, inspect.CloseWait, inspect.LastAck), 200 * time.Microsecond, 0},
+		{peer(1, inspect.LastAck, inspect.Close), 300 * time.Microsecond, 0},
+	}
+	for _, s := range steps {
+		w.watch(s.peer)
+		due, ok := w.due()
+		if want := start.Add(s.wantDue); !ok || (s.wantDue != 0 && !due.Equal(want)) || (s.wantDue == 0 && due.After(start)) {
+			t.Fatalf("after %v -> %v of %v: retry due %v (pending %v), want %v", s.peer.From, s.peer.To, s.peer.Local, due, ok, want)
+		}
+		if err := w.lookUp(f.look, start.Add(s.at), wall); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []Transition
+	for tr, ok := w.next(); ok; tr, ok = w.next() {
+		got = append(got, tr)
+	}
+	want := []Transition{timeWait(1, 1, start.Add(300*time.Microsecond), wall)}
+	if diff := cmp.Diff(want, got, equateAddrs); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	if len(f.asked) != 3 {
+		t.Errorf("lookups %v, want 3: at the close and at each of the peer's moves", f.asked)
+	}
+	if _, pending := w.due(); pending {
+		t.Error("a retry is pending after TIME_WAIT was found")
+	}
+}
