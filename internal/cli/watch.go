@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/trace"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -161,8 +162,9 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 // newWatcher returns a Watcher over the source --source names, with the
 // kernel's destroy reports beside sock_diag. Without them (no
 // CAP_NET_ADMIN, or the proc source chosen) it says once on stderr what
-// is missed, and watches by polling alone. The function returned releases
-// the subscription.
+// is missed, and watches by polling alone. Where no sock_diag socket can
+// be opened at all, auto says so in one line and polls /proc, and netlink
+// fails. The function returned releases the subscription.
 func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
 	src, err := newSource(source, stderr, 0)
 	if err != nil {
@@ -174,6 +176,17 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	}
 	d, err := inspect.SubscribeDestroyed(0, q)
 	if err != nil {
+		// Tell a kernel or sandbox without sock_diag, which fails the
+		// dumps too, from one that only refuses the destroy groups: one
+		// line for the cause, not one per symptom.
+		if dialErr := dialSockDiag(); inspect.NetlinkUnavailable(dialErr) {
+			if source == "netlink" {
+				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
+			}
+			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): %v\n", dialErr)
+			w.Source = &inspect.ProcSource{}
+			return w, func() {}, nil
+		}
 		hint := ""
 		if errors.Is(err, os.ErrPermission) {
 			hint = " (run as root for them)"
@@ -183,6 +196,16 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	}
 	w.Destroyed = d
 	return w, func() { d.Close() }, nil
+}
+
+// dialSockDiag opens a sock_diag socket and closes it, returning why it
+// could not.
+func dialSockDiag() error {
+	c, err := netlinkdiag.Dial(nil)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // isTerminal reports whether w is a terminal, the only place colours go.
