@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // WatchEvent is an Event as a Watcher reports it: when it was seen, and
@@ -48,7 +50,18 @@ type Watcher struct {
 	// must be keyed as the Source's are (KeyOf): with cookies beside the
 	// netlink source; by tuple beside the proc source, which has none.
 	Destroyed DestroySource
+	// Interrupted, when set, is called after each poll skipped because
+	// the kernel interrupted every attempt at its dump (the error wraps
+	// netlinkdiag.ErrDumpInterrupted), with the number of polls skipped
+	// so far in this watch and the poll's error.
+	Interrupted func(skipped int, err error)
 }
+
+// MaxInterruptedPolls is how many polls in a row may be skipped for
+// interrupted dumps before Watch gives up. Each poll has already tried
+// every table three times; a hundred polls in a row (ten seconds at the
+// CLI's 100ms) means the tables change faster than they can be walked.
+const MaxInterruptedPolls = 100
 
 // Watch polls until ctx ends, and after every poll calls fn with what
 // changed since the one before, possibly nothing; the first poll reports
@@ -64,8 +77,14 @@ type Watcher struct {
 // the kernel frees every TCP socket in CLOSE. After a loss, Watch polls at once rather than at the next
 // tick.
 //
+// A poll whose dump the kernel kept interrupting (its tables changed
+// during every attempt) is skipped: fn is not called, the next poll is
+// compared with the last complete one, and reports of destroyed sockets
+// wait for it. Interrupted hears of each skip.
+//
 // Watch returns nil when ctx ends, fn's error when fn fails, and the
-// error of a failed poll or destroy subscription.
+// error of a failed poll or destroy subscription, or of the last of
+// MaxInterruptedPolls interrupted polls in a row.
 func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error {
 	if w.Interval <= 0 {
 		return fmt.Errorf("inspect: watch interval %v, want more than 0", w.Interval)
@@ -84,16 +103,40 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
+	var resync <-chan struct{}
+	if feed != nil {
+		resync = feed.resync
+	}
 	var prev []Socket
-	for {
+	skipped, inARow := 0, 0
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticker.C:
+			case <-resync:
+			}
+		}
 		start := time.Now()
 		next, err := w.Source.Sockets(ctx, w.Query)
 		if ended(ctx, err) {
 			return nil
 		}
+		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			skipped++
+			if inARow++; inARow == MaxInterruptedPolls {
+				return fmt.Errorf("inspect: watch: %d polls in a row: %w", inARow, err)
+			}
+			if w.Interrupted != nil {
+				w.Interrupted(skipped, err)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("inspect: watch: %w", err)
 		}
+		inARow = 0
 		now := time.Now()
 		var lost []time.Time
 		var destroyed []destroyedSocket
@@ -111,16 +154,6 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 			return err
 		}
 		prev = next
-		var resync <-chan struct{}
-		if feed != nil {
-			resync = feed.resync
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		case <-resync:
-		}
 	}
 }
 

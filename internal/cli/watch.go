@@ -41,6 +41,11 @@ With sock_diag (auto, netlink) and root, the kernel also reports every
 socket it frees, so one that lives and dies between two polls is still
 printed, as gone in the state it died in. auto polls rather than traces:
 the tracer sees TCP only and needs root.
+
+When the kernel's tables change during every attempt at a sock_diag dump
+(ss: "Dump was interrupted and may be inconsistent"), that poll is skipped,
+said once on stderr, and the next poll shows its changes; watch stops after
+100 such polls in a row.
 `
 
 type watchOptions struct {
@@ -171,6 +176,11 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 		return nil, nil, err
 	}
 	w := &inspect.Watcher{Source: src, Query: q, Interval: interval}
+	w.Interrupted = func(skipped int, err error) {
+		if skipped == 1 {
+			fmt.Fprintf(stderr, "sockstate: watch: %v; a poll whose dump is interrupted is skipped and the next shows its changes (watch stops after %d in a row)\n", err, inspect.MaxInterruptedPolls)
+		}
+	}
 	if source == "proc" {
 		return w, func() {}, nil
 	}
