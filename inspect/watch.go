@@ -74,8 +74,10 @@ const MaxInterruptedPolls = 100
 // showed, and which the query selects in that state, gets a change into
 // it first. A socket freed before any poll saw it is reported gone if the
 // query selects its protocol, family and addresses, whatever its states:
-// the kernel frees every TCP socket in CLOSE. After a loss, Watch polls at once rather than at the next
-// tick.
+// the kernel frees every TCP socket in CLOSE. A report whose tuple the
+// kernel cleared (clearedTuple) names the socket the previous poll showed
+// under its cookie, and is left out if no poll showed it. After a loss,
+// Watch polls at once rather than at the next tick.
 //
 // A poll whose dump the kernel kept interrupting (its tables changed
 // during every attempt) is skipped: fn is not called, the next poll is
@@ -349,7 +351,9 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			if s.Cookie != 0 {
 				byKey[Key{Cookie: s.Cookie}] = i
 			}
-			byKey[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}] = i
+			if !clearedTuple(s) {
+				byKey[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}] = i
+			}
 		}
 		// A timewait socket is found by its tuple too: it inherits the
 		// full socket's cookie only if one was made (sockets get theirs
@@ -389,6 +393,10 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
 		case t.reportedGone(&d.Socket):
+		case clearedTuple(&d.Socket):
+			// Never seen, and its addresses are gone: reporting it would
+			// print a socket that never was, such as 0.0.0.0:51234 to
+			// 127.0.0.1:0.
 		case t.q.keepsFreed(&d.Socket):
 			// Lived and died between two polls.
 			batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at})
@@ -430,6 +438,17 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i]})
 	}
 	return batch, unresolved
+}
+
+// clearedTuple reports whether s, as the kernel reported it destroyed, has
+// a tuple no socket had: a peer address without its port, or a peer
+// without a local address. tcp_disconnect, which closing with SO_LINGER
+// {on, 0} runs, clears the source address and the destination port
+// before the socket is freed (the source port and destination address
+// stay), and the destroy report carries what is left.
+func clearedTuple(s *Socket) bool {
+	peer := s.Peer.Addr().IsValid() && !s.Peer.Addr().IsUnspecified()
+	return peer && (s.Peer.Port() == 0 || s.Local.Addr().IsUnspecified())
 }
 
 // reportedGone reports whether a recent poll found s gone already, under

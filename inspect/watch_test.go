@@ -478,3 +478,64 @@ func TestWatcherInterruptedGivesUp(t *testing.T) {
 		t.Errorf("Interrupted called %d times, last with %d skipped; want %d and %d", calls, last, wantCalls, wantCalls)
 	}
 }
+
+// TestWatcherClearedTuple: the destroy report of a socket closed with
+// SO_LINGER 0 has no source address nor destination port. It is reported
+// with the addresses the previous poll showed under its cookie, or not at
+// all when no poll showed it; beside the proc source, which has no
+// cookies, the poll reports the socket gone.
+func TestWatcherClearedTuple(t *testing.T) {
+	C := sock(3, Established, wCl, wLn, 12)
+	cleared := func(s Socket) *Socket {
+		s.State, s.Inode = Close, 0
+		s.Local = netip.AddrPortFrom(netip.IPv4Unspecified(), s.Local.Port())
+		s.Peer = netip.AddrPortFrom(s.Peer.Addr(), 0)
+		return &s
+	}
+	never := sock(9, Established, wCl, netip.MustParseAddrPort("127.0.0.1:7789"), 0)
+	procC := C
+	procC.Cookie = 0
+	tests := []struct {
+		name  string
+		snaps [][]Socket
+		want  []string
+	}{
+		{"netlink", [][]Socket{{C}, {}}, []string{
+			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"change 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 127.0.0.1:51234 127.0.0.1:7788",
+		}},
+		{"proc", [][]Socket{{procC}, {}}, []string{
+			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 127.0.0.1:51234 127.0.0.1:7788",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			synctest.Test(t, func(t *testing.T) {
+				d := &scriptedDestroys{c: make(chan any)}
+				d.sendAt(50*time.Millisecond, cleared(never), cleared(C))
+				w := &Watcher{Source: &scriptedSource{snaps: tt.snaps}, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond, Destroyed: d}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				polls := 0
+				err := w.Watch(ctx, func(batch []WatchEvent) error {
+					for _, e := range batch {
+						got = append(got, fmt.Sprintf("%s %v %v", e.Kind, e.Socket.Local, e.Socket.Peer))
+					}
+					if polls++; polls == len(tt.snaps) {
+						cancel()
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
