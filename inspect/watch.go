@@ -75,7 +75,8 @@ const MaxInterruptedPolls = 100
 // it first. A socket freed before any poll saw it is reported gone if the
 // query selects its protocol, family and addresses, whatever its states:
 // the kernel frees every TCP socket in CLOSE. A report whose tuple the
-// kernel cleared (clearedTuple) names the socket the previous poll showed
+// kernel cleared (a socket closed with SO_LINGER 0 loses its source
+// address and destination port) names the socket the previous poll showed
 // under its cookie, and is left out if no poll showed it. After a loss,
 // Watch polls at once rather than at the next tick.
 //

@@ -438,4 +438,33 @@ func TestWatchDumpInterrupted(t *testing.T) {
 	if src.polls != len(src.snaps)+1 {
 		t.Errorf("%d polls, want %d", src.polls, len(src.snaps)+1)
 	}
+
+	t.Run("gives up", func(t *testing.T) {
+		src := &scriptedPolls{
+			snaps:  make([][]inspect.Socket, inspect.MaxInterruptedPolls+1),
+			errs:   map[int]error{},
+			cancel: func() {},
+		}
+		src.snaps[0] = []inspect.Socket{L}
+		for n := 1; n <= inspect.MaxInterruptedPolls; n++ {
+			src.errs[n] = intr
+		}
+		newSource = func(string, io.Writer, int) (inspect.Source, error) { return src, nil }
+		var stdout, stderr bytes.Buffer
+		var code int
+		testnet.New(t).Do(t, func() error {
+			code = Run(context.Background(), []string{"watch", "--interval", "1ms"}, &stdout, &stderr)
+			return nil
+		})
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		if lines := strings.Count(stdout.String(), "\n"); lines != 1 {
+			t.Errorf("stdout has %d lines, want 1, the listener's:\n%s", lines, stdout.String())
+		}
+		wantErr += fmt.Sprintf("sockstate: inspect: watch: %d polls in a row: inspect: netlink dump of tcp/inet, 3 attempts each: dump interrupted; --source proc reads /proc/net, which is never interrupted\n", inspect.MaxInterruptedPolls)
+		if stderr.String() != wantErr {
+			t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
+		}
+	})
 }

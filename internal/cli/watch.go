@@ -125,6 +125,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
 	}
+	if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		err = fmt.Errorf("%w; --source proc reads /proc/net, which is never interrupted", err)
+	}
 	return err
 }
 
