@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -91,19 +96,43 @@ func TestSockDiagDenied(t *testing.T) {
 				}
 			})
 			t.Run("watch", func(t *testing.T) {
-				stdout, stderr, code := run(t, "watch", "-j", "--duration", "300ms")
-				if code != 0 {
-					t.Errorf("exit %d, want 0; stderr %q", code, stderr)
+				// watch runs until the first poll's sockets are out, then
+				// is stopped as ^C would: a fixed --duration may end before
+				// a slow start has polled.
+				cmd := cliCommand(t, ns, self, nil, "watch", "-j")
+				cmd.Env = append(cmd.Env, "SOCKSTATE_DENY_SOCK_DIAG="+strconv.Itoa(int(errno)))
+				stdout, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
 				}
-				wantErr := "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): netlinkdiag: dial: socket: " + errno.Error() + "\n"
-				if stderr != wantErr {
-					t.Errorf("stderr %q, want %q", stderr, wantErr)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
+				timer := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+				defer timer.Stop()
 				var news []string
-				for _, e := range decodeLines[watchLine](t, stdout) {
+				lines := bufio.NewScanner(stdout)
+				for n := 0; len(news) < len(want) && n < 1000 && lines.Scan(); n++ {
+					var e watchLine
+					if err := json.Unmarshal(lines.Bytes(), &e); err != nil {
+						t.Fatalf("line %q: %v", lines.Text(), err)
+					}
 					if e.Event == "new" && e.To != nil && e.Local != nil && e.Peer != nil {
 						news = append(news, testnet.Want{Netid: e.Netid, State: *e.To, Local: e.Local.addrPort(), Peer: e.Peer.addrPort()}.String())
 					}
+				}
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, stdout)
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("watch: %v, want exit 0; stderr %q", err, stderr.String())
+				}
+				wantErr := "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): netlinkdiag: dial: socket: " + errno.Error() + "\n"
+				if stderr.String() != wantErr {
+					t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
 				}
 				slices.Sort(news)
 				if diff := cmp.Diff(want, news); diff != "" {
