@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // WatchEvent is an Event as a Watcher reports it: when it was seen, and
@@ -49,7 +51,18 @@ type Watcher struct {
 	// must be keyed as the Source's are (KeyOf): with cookies beside the
 	// netlink source; by tuple beside the proc source, which has none.
 	Destroyed DestroySource
+	// Interrupted, when set, is called after each poll skipped because
+	// the kernel interrupted every attempt at its dump (the error wraps
+	// netlinkdiag.ErrDumpInterrupted), with the number of polls skipped
+	// so far in this watch and the poll's error.
+	Interrupted func(skipped int, err error)
 }
+
+// MaxInterruptedPolls is how many polls in a row may be skipped for
+// interrupted dumps before Watch gives up. Each poll has already tried
+// every table three times; a hundred polls in a row (ten seconds at the
+// CLI's 100ms) means the tables change faster than they can be walked.
+const MaxInterruptedPolls = 100
 
 // Watch polls until ctx ends, and after every poll calls fn with what
 // changed since the one before, possibly nothing; the first poll reports
@@ -62,11 +75,20 @@ type Watcher struct {
 // showed, and which the query selects in that state, gets a change into
 // it first. A socket freed before any poll saw it is reported gone if the
 // query selects its protocol, family and addresses, whatever its states:
-// the kernel frees every TCP socket in CLOSE. After a loss, Watch polls at once rather than at the next
-// tick.
+// the kernel frees every TCP socket in CLOSE. A report whose tuple the
+// kernel cleared (a socket closed with SO_LINGER 0 loses its source
+// address and destination port) names the socket the previous poll showed
+// under its cookie, and is left out if no poll showed it. After a loss,
+// Watch polls at once rather than at the next tick.
+//
+// A poll whose dump the kernel kept interrupting (its tables changed
+// during every attempt) is skipped: fn is not called, the next poll is
+// compared with the last complete one, and reports of destroyed sockets
+// wait for it. Interrupted hears of each skip.
 //
 // Watch returns nil when ctx ends, fn's error when fn fails, and the
-// error of a failed poll or destroy subscription.
+// error of a failed poll or destroy subscription, or of the last of
+// MaxInterruptedPolls interrupted polls in a row.
 func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error {
 	if w.Interval <= 0 {
 		return fmt.Errorf("inspect: watch interval %v, want more than 0", w.Interval)
@@ -85,16 +107,40 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
+	var resync <-chan struct{}
+	if feed != nil {
+		resync = feed.resync
+	}
 	var prev []Socket
-	for {
+	skipped, inARow := 0, 0
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticker.C:
+			case <-resync:
+			}
+		}
 		start := time.Now()
 		next, err := w.Source.Sockets(ctx, w.Query)
 		if ended(ctx, err) {
 			return nil
 		}
+		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			skipped++
+			if inARow++; inARow == MaxInterruptedPolls {
+				return fmt.Errorf("inspect: watch: %d polls in a row: %w", inARow, err)
+			}
+			if w.Interrupted != nil {
+				w.Interrupted(skipped, err)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("inspect: watch: %w", err)
 		}
+		inARow = 0
 		now := time.Now()
 		var lost []time.Time
 		var destroyed []destroyedSocket
@@ -112,16 +158,6 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 			return err
 		}
 		prev = next
-		var resync <-chan struct{}
-		if feed != nil {
-			resync = feed.resync
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		case <-resync:
-		}
 	}
 }
 
@@ -383,7 +419,9 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			if s.Cookie != 0 {
 				byKey[Key{Cookie: s.Cookie}] = i
 			}
-			byKey[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}] = i
+			if !clearedTuple(s) {
+				byKey[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}] = i
+			}
 		}
 		// A timewait socket is found by its tuple too: it inherits the
 		// full socket's cookie only if one was made (sockets get theirs
@@ -423,6 +461,10 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
 		case t.reportedGone(&d.Socket):
+		case clearedTuple(&d.Socket):
+			// Never seen, and its addresses are gone: reporting it would
+			// print a socket that never was, such as 0.0.0.0:51234 to
+			// 127.0.0.1:0.
 		case t.q.keepsFreed(&d.Socket):
 			// Lived and died between two polls.
 			batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at})
@@ -464,6 +506,17 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i]})
 	}
 	return batch, unresolved
+}
+
+// clearedTuple reports whether s, as the kernel reported it destroyed, has
+// a tuple no socket had: a peer address without its port, or a peer
+// without a local address. tcp_disconnect, which closing with SO_LINGER
+// {on, 0} runs, clears the source address and the destination port
+// before the socket is freed (the source port and destination address
+// stay), and the destroy report carries what is left.
+func clearedTuple(s *Socket) bool {
+	peer := s.Peer.Addr().IsValid() && !s.Peer.Addr().IsUnspecified()
+	return peer && (s.Peer.Port() == 0 || s.Local.Addr().IsUnspecified())
 }
 
 // reportedGone reports whether a recent poll found s gone already, under

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -323,5 +324,113 @@ func TestWatchBetweenPolls(t *testing.T) {
 				t.Errorf("events after the first poll (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// resetTuple reports whether s has a tuple no live socket has: a peer
+// address without a port, or a peer without a local address. The kernel
+// reports such a tuple for a socket closed with SO_LINGER 0, as
+// tcp_disconnect clears its source address and destination port.
+func resetTuple(s *inspect.Socket) bool {
+	peer := s.Peer.Addr().IsValid() && !s.Peer.Addr().IsUnspecified()
+	return peer && (s.Peer.Port() == 0 || s.Local.Addr().IsUnspecified())
+}
+
+// TestWatchLingerReset resets a connection by closing its client with
+// SO_LINGER {on, 0}, once after a poll saw it and once between two
+// polls, and requires every event to name a socket that existed: the
+// kernel's destroy report of the client has no source address nor
+// destination port, and must be matched by cookie to the socket the poll
+// showed, or left out.
+func TestWatchLingerReset(t *testing.T) {
+	for _, src := range watchSources {
+		for _, between := range []bool{false, true} {
+			name := src.name + "/seen"
+			interval := 10 * time.Millisecond
+			if between {
+				name, interval = src.name+"/between polls", 500*time.Millisecond
+			}
+			t.Run(name, func(t *testing.T) {
+				ns := testnet.New(t)
+				var ln net.Listener
+				ns.Do(t, func() error {
+					var err error
+					ln, err = net.Listen("tcp4", "127.0.0.1:7788")
+					return err
+				})
+				defer ln.Close()
+				lnAddr := netip.MustParseAddrPort("127.0.0.1:7788")
+				q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
+				wt := startWatching(t, newWatcher(t, ns, src, q, interval))
+
+				var client *net.TCPConn
+				var server net.Conn
+				ns.Do(t, func() error {
+					c, err := net.Dial("tcp4", "127.0.0.1:7788")
+					if err != nil {
+						return err
+					}
+					client = c.(*net.TCPConn)
+					server, err = ln.Accept()
+					return err
+				})
+				cl := client.LocalAddr().(*net.TCPAddr).AddrPort()
+				if !between {
+					wt.waitFor(t, "the connection", func(events []inspect.WatchEvent) bool {
+						return seen(inspect.EventNew, cl, lnAddr, inspect.Established)(events) &&
+							(seen(inspect.EventNew, lnAddr, cl, inspect.Established)(events) ||
+								seen(inspect.EventChange, lnAddr, cl, inspect.Established)(events))
+					})
+				}
+				if err := client.SetLinger(0); err != nil {
+					t.Fatal(err)
+				}
+				client.Close()
+				if _, err := server.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+					t.Errorf("server read: %v, want ECONNRESET", err)
+				}
+				server.Close()
+				switch {
+				case !between:
+					wt.waitFor(t, "the server's end gone", seen(inspect.EventGone, lnAddr, cl, 0))
+					wt.waitFor(t, "the client gone", seen(inspect.EventGone, cl, lnAddr, 0))
+				case src.destroyed:
+					wt.waitFor(t, "the server's end gone", seen(inspect.EventGone, lnAddr, cl, 0))
+				default:
+					// Without destroy reports nothing shows the
+					// connection: wait for a poll after it.
+					wt.waitBatches(t, 2)
+				}
+				wt.stop()
+
+				for _, e := range wt.events {
+					if resetTuple(&e.Socket) {
+						t.Errorf("%s %v -> %v (cookie %#x): no socket had that tuple", e.Kind, e.Socket.Local, e.Socket.Peer, e.Socket.Cookie)
+					}
+				}
+				if between {
+					return
+				}
+				// Whether CLOSE shows depends on what came first: a poll
+				// after the close, which finds the socket gone from the
+				// state it last showed, or the destroy report, which says
+				// it died in CLOSE. Both name the socket by its tuple.
+				want := []string{"new ESTABLISHED", "gone"}
+				notClose := func(h []string) []string {
+					return slices.DeleteFunc(h, func(s string) bool { return s == "CLOSE" })
+				}
+				if diff := cmp.Diff(want, notClose(sequence(wt.events, cl, lnAddr))); diff != "" {
+					t.Errorf("client (-want +got):\n%s\nevents:\n%s", diff, wt.dump())
+				}
+				// The server's end may have been seen in SYN_RECV first.
+				srv := sequence(wt.events, lnAddr, cl)
+				if len(srv) > 1 && srv[0] == "new SYN_RECV" && srv[1] == "ESTABLISHED" {
+					srv = append([]string{"new ESTABLISHED"}, srv[2:]...)
+				}
+				if diff := cmp.Diff(want, notClose(srv)); diff != "" {
+					t.Errorf("server's end (-want +got):\n%s\nevents:\n%s", diff, wt.dump())
+				}
+			})
+		}
 	}
 }

@@ -12,12 +12,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// scriptedSource returns one snapshot per poll; hook, when set, runs
-// before a poll returns and gets its number (from 0).
+// scriptedSource returns one snapshot per poll, with the error errs has
+// for the poll's number (from 0); hook, when set, runs before a poll
+// returns and gets its number.
 type scriptedSource struct {
 	snaps [][]Socket
+	errs  map[int]error
 	hook  func(poll int)
 	polls int
 }
@@ -31,7 +35,7 @@ func (s *scriptedSource) Sockets(ctx context.Context, q Query) ([]Socket, error)
 	if n >= len(s.snaps) {
 		return nil, errors.New("script exhausted")
 	}
-	return s.snaps[n], nil
+	return s.snaps[n], s.errs[n]
 }
 
 // scriptedDestroys hands out what is sent on c: a *Socket or an error.
@@ -424,5 +428,151 @@ func TestWatcherLateDestroy(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatcherInterrupted: a poll whose dump the kernel kept interrupting
+// is skipped, reporting nothing, and the next complete poll is compared
+// with the last complete one; destroy reports wait for it.
+func TestWatcherInterrupted(t *testing.T) {
+	L := sock(1, Listen, wLn, netip.MustParseAddrPort("0.0.0.0:0"), 10)
+	S := sock(2, Established, wLn, wCl, 11)
+	C := sock(3, Established, wCl, wLn, 12)
+	X := sock(4, Established, wLn, netip.MustParseAddrPort("127.0.0.1:51235"), 13)
+	intr := fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	// Polls 1 and 2 are interrupted and miss sockets that are still
+	// there, or list one twice; reported, they would be gone and new.
+	src := &scriptedSource{
+		snaps: [][]Socket{{L, X}, {L}, {L, L, S}, {L, S, C}},
+		errs:  map[int]error{1: intr, 2: intr},
+	}
+	var skips []int
+	got, err := runWatch(t, 2, func() *Watcher {
+		d := &scriptedDestroys{c: make(chan any)}
+		gone := X
+		gone.State = Close
+		d.sendAt(150*time.Millisecond, &gone)
+		return &Watcher{
+			Source: src, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond, Destroyed: d,
+			Interrupted: func(skipped int, err error) {
+				if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+					t.Errorf("Interrupted with %v, want ErrDumpInterrupted", err)
+				}
+				skips = append(skips, skipped)
+			},
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"0s new 0x1 -> LISTEN",
+		"0s new 0x4 -> ESTABLISHED",
+		"150ms change 0x4 ESTABLISHED -> CLOSE after 150ms",
+		"150ms gone 0x4 CLOSE ->",
+		"300ms new 0x2 -> ESTABLISHED",
+		"300ms new 0x3 -> ESTABLISHED",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{1, 2}, skips); diff != "" {
+		t.Errorf("Interrupted calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatcherInterruptedGivesUp: Watch gives up at the
+// MaxInterruptedPolls-th interrupted poll in a row, and a complete poll
+// starts the count again.
+func TestWatcherInterruptedGivesUp(t *testing.T) {
+	intr := fmt.Errorf("scripted: %w", netlinkdiag.ErrDumpInterrupted)
+	// Poll 0 is complete, then MaxInterruptedPolls-1 are interrupted,
+	// one is complete, and MaxInterruptedPolls are interrupted.
+	polls := 2*MaxInterruptedPolls + 1
+	src := &scriptedSource{snaps: make([][]Socket, polls), errs: map[int]error{}}
+	for n := 1; n < polls; n++ {
+		if n != MaxInterruptedPolls {
+			src.errs[n] = intr
+		}
+	}
+	calls, last := 0, 0
+	var err error
+	synctest.Test(t, func(t *testing.T) {
+		w := &Watcher{Source: src, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond,
+			Interrupted: func(skipped int, _ error) { calls, last = calls+1, skipped },
+		}
+		err = w.Watch(context.Background(), func([]WatchEvent) error { return nil })
+	})
+	want := fmt.Sprintf("inspect: watch: %d polls in a row: scripted: dump interrupted", MaxInterruptedPolls)
+	if err == nil || err.Error() != want || !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		t.Errorf("Watch: %v, want %q wrapping ErrDumpInterrupted", err, want)
+	}
+	if src.polls != polls {
+		t.Errorf("%d polls, want %d", src.polls, polls)
+	}
+	// The poll that gives up is reported by the error, not Interrupted.
+	if wantCalls := 2*MaxInterruptedPolls - 2; calls != wantCalls || last != wantCalls {
+		t.Errorf("Interrupted called %d times, last with %d skipped; want %d and %d", calls, last, wantCalls, wantCalls)
+	}
+}
+
+// TestWatcherClearedTuple: the destroy report of a socket closed with
+// SO_LINGER 0 has no source address nor destination port. It is reported
+// with the addresses the previous poll showed under its cookie, or not at
+// all when no poll showed it; beside the proc source, which has no
+// cookies, the poll reports the socket gone.
+func TestWatcherClearedTuple(t *testing.T) {
+	C := sock(3, Established, wCl, wLn, 12)
+	cleared := func(s Socket) *Socket {
+		s.State, s.Inode = Close, 0
+		s.Local = netip.AddrPortFrom(netip.IPv4Unspecified(), s.Local.Port())
+		s.Peer = netip.AddrPortFrom(s.Peer.Addr(), 0)
+		return &s
+	}
+	never := sock(9, Established, wCl, netip.MustParseAddrPort("127.0.0.1:7789"), 0)
+	procC := C
+	procC.Cookie = 0
+	tests := []struct {
+		name  string
+		snaps [][]Socket
+		want  []string
+	}{
+		{"netlink", [][]Socket{{C}, {}}, []string{
+			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"change 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 127.0.0.1:51234 127.0.0.1:7788",
+		}},
+		{"proc", [][]Socket{{procC}, {}}, []string{
+			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 127.0.0.1:51234 127.0.0.1:7788",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			synctest.Test(t, func(t *testing.T) {
+				d := &scriptedDestroys{c: make(chan any)}
+				d.sendAt(50*time.Millisecond, cleared(never), cleared(C))
+				w := &Watcher{Source: &scriptedSource{snaps: tt.snaps}, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond, Destroyed: d}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				polls := 0
+				err := w.Watch(ctx, func(batch []WatchEvent) error {
+					for _, e := range batch {
+						got = append(got, fmt.Sprintf("%s %v %v", e.Kind, e.Socket.Local, e.Socket.Peer))
+					}
+					if polls++; polls == len(tt.snaps) {
+						cancel()
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/internal/testnet"
 )
@@ -23,9 +25,21 @@ import (
 // SOCKSTATE_AS_CLI=1 it runs the command line it was given, so tests can
 // run it inside a namespace with ip netns exec. With SOCKSTATE_AS_UID=N as
 // well it first drops to user and group N, with no supplementary groups
-// and so no capabilities, once inside.
+// and so no capabilities, once inside. With SOCKSTATE_DENY_SOCK_DIAG=N it
+// first makes every NETLINK_SOCK_DIAG socket fail with errno N, as a kernel
+// without sock_diag or a sandbox does.
 func TestMain(m *testing.M) {
 	if os.Getenv("SOCKSTATE_AS_CLI") == "1" {
+		if errno := os.Getenv("SOCKSTATE_DENY_SOCK_DIAG"); errno != "" {
+			n, err := strconv.Atoi(errno)
+			if err == nil {
+				err = denySockDiag(unix.Errno(n))
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "test: deny sock_diag: %v\n", err)
+				os.Exit(3)
+			}
+		}
 		if uid := os.Getenv("SOCKSTATE_AS_UID"); uid != "" {
 			if err := dropPrivileges(uid); err != nil {
 				fmt.Fprintf(os.Stderr, "test: drop privileges: %v\n", err)

@@ -372,3 +372,99 @@ func TestLsDumpInterrupted(t *testing.T) {
 		t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
 	}
 }
+
+// scriptedPolls is a source whose n-th poll (from 0) returns snaps[n] with
+// errs[n]; after the last it ends the watch by cancelling.
+type scriptedPolls struct {
+	snaps  [][]inspect.Socket
+	errs   map[int]error
+	cancel context.CancelFunc
+	polls  int
+}
+
+func (s *scriptedPolls) Sockets(ctx context.Context, _ inspect.Query) ([]inspect.Socket, error) {
+	n := s.polls
+	s.polls++
+	if n >= len(s.snaps) {
+		s.cancel()
+		return nil, ctx.Err()
+	}
+	return s.snaps[n], s.errs[n]
+}
+
+// TestWatchDumpInterrupted requires watch, when the kernel interrupted
+// every attempt at some polls' dumps, to print nothing for them, the
+// changes at the next complete poll, and one notice on stderr however
+// many polls it skipped. It runs in a namespace of its own, where no
+// socket is destroyed meanwhile.
+func TestWatchDumpInterrupted(t *testing.T) {
+	if want := fmt.Sprintf("\n%d such polls in a row", inspect.MaxInterruptedPolls); !strings.Contains(watchUsage, want) {
+		t.Errorf("watch -h does not say %q", want)
+	}
+	L := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("0.0.0.0:0"), Cookie: 1}
+	E := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("127.0.0.1:40000"), Cookie: 2}
+	intr := fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &scriptedPolls{
+		snaps:  [][]inspect.Socket{{L}, {}, {L, L}, {}, {L, E}},
+		errs:   map[int]error{1: intr, 2: intr, 3: intr},
+		cancel: cancel,
+	}
+	defer func(f func(string, io.Writer, int) (inspect.Source, error)) { newSource = f }(newSource)
+	newSource = func(string, io.Writer, int) (inspect.Source, error) { return src, nil }
+
+	var stdout, stderr bytes.Buffer
+	var code int
+	testnet.New(t).Do(t, func() error {
+		code = Run(ctx, []string{"watch", "-j", "--interval", "1ms"}, &stdout, &stderr)
+		return nil
+	})
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	var got []string
+	for _, e := range decodeLines[watchLine](t, stdout.String()) {
+		got = append(got, fmt.Sprintf("%s %s %s", e.Event, *e.Cookie, *e.To))
+	}
+	want := []string{"new 0x1 LISTEN", "new 0x2 ESTABLISHED"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	wantErr := fmt.Sprintf("sockstate: watch: inspect: netlink dump of tcp/inet, 3 attempts each: dump interrupted; a poll whose dump is interrupted is skipped and the next shows its changes (watch stops after %d in a row)\n", inspect.MaxInterruptedPolls)
+	if stderr.String() != wantErr {
+		t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
+	}
+	if src.polls != len(src.snaps)+1 {
+		t.Errorf("%d polls, want %d", src.polls, len(src.snaps)+1)
+	}
+
+	t.Run("gives up", func(t *testing.T) {
+		src := &scriptedPolls{
+			snaps:  make([][]inspect.Socket, inspect.MaxInterruptedPolls+1),
+			errs:   map[int]error{},
+			cancel: func() {},
+		}
+		src.snaps[0] = []inspect.Socket{L}
+		for n := 1; n <= inspect.MaxInterruptedPolls; n++ {
+			src.errs[n] = intr
+		}
+		newSource = func(string, io.Writer, int) (inspect.Source, error) { return src, nil }
+		var stdout, stderr bytes.Buffer
+		var code int
+		testnet.New(t).Do(t, func() error {
+			code = Run(context.Background(), []string{"watch", "--interval", "1ms"}, &stdout, &stderr)
+			return nil
+		})
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		if lines := strings.Count(stdout.String(), "\n"); lines != 1 {
+			t.Errorf("stdout has %d lines, want 1, the listener's:\n%s", lines, stdout.String())
+		}
+		wantErr += fmt.Sprintf("sockstate: inspect: watch: %d polls in a row: inspect: netlink dump of tcp/inet, 3 attempts each: dump interrupted; --source proc reads /proc/net, which is never interrupted\n", inspect.MaxInterruptedPolls)
+		if stderr.String() != wantErr {
+			t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/trace"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -40,6 +41,11 @@ With sock_diag (auto, netlink) and root, the kernel also reports every
 socket it frees, so one that lives and dies between two polls is still
 printed, as gone in the state it died in. auto polls rather than traces:
 the tracer sees TCP only and needs root.
+
+When the kernel's tables change during every attempt at a sock_diag dump
+(ss: "Dump was interrupted and may be inconsistent"), that poll is skipped,
+said once on stderr, and the next poll shows its changes; watch stops after
+100 such polls in a row.
 `
 
 type watchOptions struct {
@@ -119,6 +125,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
 	}
+	if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		err = fmt.Errorf("%w; --source proc reads /proc/net, which is never interrupted", err)
+	}
 	return err
 }
 
@@ -161,19 +170,36 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 // newWatcher returns a Watcher over the source --source names, with the
 // kernel's destroy reports beside sock_diag. Without them (no
 // CAP_NET_ADMIN, or the proc source chosen) it says once on stderr what
-// is missed, and watches by polling alone. The function returned releases
-// the subscription.
+// is missed, and watches by polling alone. Where no sock_diag socket can
+// be opened at all, auto says so in one line and polls /proc, and netlink
+// fails. The function returned releases the subscription.
 func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
 	src, err := newSource(source, stderr, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	w := &inspect.Watcher{Source: src, Query: q, Interval: interval}
+	w.Interrupted = func(skipped int, err error) {
+		if skipped == 1 {
+			fmt.Fprintf(stderr, "sockstate: watch: %v; a poll whose dump is interrupted is skipped and the next shows its changes (watch stops after %d in a row)\n", err, inspect.MaxInterruptedPolls)
+		}
+	}
 	if source == "proc" {
 		return w, func() {}, nil
 	}
 	d, err := inspect.SubscribeDestroyed(0, q)
 	if err != nil {
+		// Tell a kernel or sandbox without sock_diag, which fails the
+		// dumps too, from one that only refuses the destroy groups: one
+		// line for the cause, not one per symptom.
+		if dialErr := dialSockDiag(); inspect.NetlinkUnavailable(dialErr) {
+			if source == "netlink" {
+				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
+			}
+			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): %v\n", dialErr)
+			w.Source = &inspect.ProcSource{}
+			return w, func() {}, nil
+		}
 		hint := ""
 		if errors.Is(err, os.ErrPermission) {
 			hint = " (run as root for them)"
@@ -183,6 +209,16 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	}
 	w.Destroyed = d
 	return w, func() { d.Close() }, nil
+}
+
+// dialSockDiag opens a sock_diag socket and closes it, returning why it
+// could not.
+func dialSockDiag() error {
+	c, err := netlinkdiag.Dial(nil)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // isTerminal reports whether w is a terminal, the only place colours go.
