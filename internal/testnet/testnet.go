@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -120,7 +121,21 @@ func GiveAway(t testing.TB, ln *net.TCPListener) *exec.Cmd {
 	})
 	f.Close()
 	ln.Close()
-	return cmd
+	// Start returns once the exec has closed the child's copy of Go's
+	// error pipe, which may be before the kernel names the child anew.
+	comm := fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid)
+	for range 5000 {
+		b, err := os.ReadFile(comm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "sleep\n" {
+			return cmd
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s never said sleep", comm)
+	return nil
 }
 
 // Inode returns the inode of c's socket, as fstat(2) reports it and the
