@@ -278,7 +278,14 @@ func TestNothingWritten(t *testing.T) {
 		cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR="+tmp, "XDG_CACHE_HOME=", "XDG_CONFIG_HOME=")
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case args[0] == "demo" && errors.As(err, &ee) && ee.ExitCode() == 1 && strings.HasPrefix(stderr.String(), "sockstate: demo: not observed: "):
+			// A state missed under load (see traceDemo) is not what
+			// this test is about: what the run wrote is.
+			t.Logf("demo: %s", strings.TrimSpace(stderr.String()))
+		case err != nil:
 			t.Fatalf("%s: %v, stderr %q", args[0], err, stderr.String())
 		}
 		for _, dir := range []string{work, home, tmp} {
