@@ -27,7 +27,7 @@ const (
 	// gapSettle is how far past a lookup the reader must have read before
 	// the lookup is trusted: a record's time is taken just after its
 	// place in the ring.
-	gapSettle = 10 * time.Millisecond
+	gapSettle = 100 * time.Millisecond
 	// gapMaxRetry is the longest wait between lookups of one socket, and
 	// gapGiveUp how long after its move it is followed at all: past
 	// tcp_fin_timeout's default of 60 s.
