@@ -89,7 +89,8 @@ type maps struct {
 // (an upper bound: it counts other namespaces' events too, and is 0 in
 // practice). When more than 16 state changes come between the copies of
 // one event, the backup no longer finds the token and records the event
-// again; the reader drops that repeat (see repeats).
+// again, counting it as a skipped primary's; the reader drops that repeat
+// (see repeats), and the count can hide only a loss of the third level.
 func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	const (
 		ctx    = asm.R6
