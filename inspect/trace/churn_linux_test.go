@@ -200,10 +200,11 @@ func startTally(tr *Tracer) *churnTally {
 	return c
 }
 
-// wait waits, up to five seconds, until the tally holds total transitions
-// less those lost, and a TIME_WAIT for every FIN_WAIT2 -> CLOSE.
+// wait waits, up to ten seconds, until the tally holds total transitions
+// less those lost, and a TIME_WAIT for every FIN_WAIT2 -> CLOSE: a reader
+// under -race on two busy cores can trail the churn by seconds.
 func (c *churnTally) wait(tr *Tracer, total int) {
-	for range 100 {
+	for range 200 {
 		c.mu.Lock()
 		complete := uint64(c.traced)+tr.Lost() >= uint64(total) && c.timeWaits >= c.finCloses
 		c.mu.Unlock()
