@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,11 @@ type Tracer struct {
 	closed  atomic.Bool
 	lost    atomic.Uint64
 	gapLost atomic.Uint64
+	// mu keeps Close from closing the programs and maps while
+	// readLosses, called by Read or Lost on other goroutines, reads
+	// them; released says Close has.
+	mu       sync.Mutex
+	released bool
 }
 
 // idleCheck is how often an idle Read reads the drop counter, so that a
@@ -386,6 +392,16 @@ func monoNow() time.Duration {
 // for the moment between the two, it reads the backup's count again once
 // that moment is long past.
 func (t *Tracer) readLosses() (drops, misses uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.released {
+		return 0, 0, os.ErrClosed
+	}
+	return t.readLossesLocked()
+}
+
+// readLossesLocked is readLosses with mu held.
+func (t *Tracer) readLossesLocked() (drops, misses uint64, err error) {
 	stats, err := t.progs[0].Stats()
 	if err != nil {
 		return 0, 0, fmt.Errorf("program statistics: %w", err)
@@ -453,9 +469,12 @@ func (t *Tracer) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	if drops, misses, err := t.readLosses(); err == nil {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if drops, misses, err := t.readLossesLocked(); err == nil {
 		t.lost.Store(drops + misses + t.gapLost.Load())
 	}
+	t.released = true
 	return t.release()
 }
 
