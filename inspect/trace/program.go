@@ -73,18 +73,24 @@ type maps struct {
 // that interrupts the program, say while close(2) moves a socket to
 // FIN_WAIT1, is skipped and only counted as a recursion miss. Under churn
 // that loses about one transition in 3,000. The tracepoint calls the
-// copies one after the other, primary first. The primary records every
-// event it runs for and then writes the event's token (cookie << 16 |
-// oldstate << 8 | newstate) into one of 16 per-CPU slots in turn. The
+// copies one after the other, primary first. The primary first writes the
+// event's token (cookie << 16 | oldstate << 8 | newstate) into one of 16
+// per-CPU slots in turn, then records the event if it is one to keep. The
 // backup runs next: finding the token, it clears it and stops; not finding
-// it, the primary was skipped, so it records the event and counts it. An
-// event interrupting the primary finds the primary busy and the backup
-// free; one interrupting the backup finds the primary free. Only a third
-// level of nesting could skip both, and the reader can tell: the
-// primary's recursion misses less the backup's count. When more than 16
-// state changes come between the copies of one event, the backup no
-// longer finds the token and records the event again; the reader drops
-// that repeat (see repeats).
+// it, the primary was skipped, so it counts the event and records it if it
+// is one to keep. Both do this for every event of the tracepoint, before
+// the protocol and namespace filters, because the kernel counts the
+// primary's recursion misses for every event: a count of the kept ones
+// only would leave the misses of other namespaces' events, and of MPTCP
+// sockets, looking like losses. An event interrupting the primary finds
+// the primary busy and the backup free; one interrupting the backup finds
+// the primary free. Only a third level of nesting could skip both, and the
+// reader can tell: the primary's recursion misses less the backup's count
+// (an upper bound: it counts other namespaces' events too, and is 0 in
+// practice). When more than 16 state changes come between the copies of
+// one event, the backup no longer finds the token and records the event
+// again, counting it as a skipped primary's; the reader drops that repeat
+// (see repeats), and the count can hide only a loss of the third level.
 func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	const (
 		ctx    = asm.R6
@@ -127,17 +133,12 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	insns := asm.Instructions{
 		asm.Mov.Reg(ctx, asm.R1),
 		asm.LoadMem(sk, ctx, 0, asm.DWord),
-		// TCP only: SCTP and MPTCP sockets change state through the
-		// same tracepoint.
-		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half),
-		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
-		// Only the namespace asked for: sk->__sk_common.skc_net.net->ns.inum.
-		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
-		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
-		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
 
-		// The event's token. The cookie stands for the socket: the
-		// verifier forbids arithmetic on the pointer.
+		// The event's token, for every event of the tracepoint, before
+		// any filter: the kernel counts the primary's recursion misses
+		// whatever the socket, so the backup must tell them all. The
+		// cookie stands for the socket: the verifier forbids arithmetic
+		// on the pointer.
 		asm.Mov.Reg(asm.R1, sk),
 		asm.FnGetSocketCookie.Call(),
 		asm.Mov.Reg(token, asm.R0),
@@ -152,7 +153,7 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	}
 	if backup {
 		insns = append(insns, lookup(m.claims)...)
-		insns = append(insns, asm.JEq.Imm(asm.R0, 0, "record"))
+		insns = append(insns, asm.JEq.Imm(asm.R0, 0, "filter"))
 		for i := int16(0); i < claimSlotCount; i++ {
 			next := fmt.Sprintf("slot%d", i+1)
 			insns = append(insns,
@@ -170,12 +171,31 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 			asm.Mov.Imm(asm.R2, 1).WithSymbol(fmt.Sprintf("slot%d", claimSlotCount)),
 			asm.AddAtomic.Mem(asm.R0, asm.R2, asm.DWord, claimBackup),
 		)
+	} else {
+		// slots[next % claimSlotCount] = token; next++
+		insns = append(insns, lookup(m.claims)...)
+		insns = append(insns,
+			asm.JEq.Imm(asm.R0, 0, "filter"),
+			asm.LoadMem(asm.R1, asm.R0, claimNext, asm.DWord),
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.Add.Imm(asm.R2, 1),
+			asm.StoreMem(asm.R0, claimNext, asm.R2, asm.DWord),
+			asm.And.Imm(asm.R1, claimSlotCount-1),
+			asm.LSh.Imm(asm.R1, 3),
+			asm.Add.Reg(asm.R0, asm.R1),
+			asm.StoreMem(asm.R0, claimSlots, token, asm.DWord),
+		)
 	}
-	// Where the primary goes after recording: to write its token.
-	done := "out"
-	if !backup {
-		done = "claim"
-	}
+	insns = append(insns,
+		// TCP only: SCTP and MPTCP sockets change state through the
+		// same tracepoint.
+		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half).WithSymbol("filter"),
+		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
+		// Only the namespace asked for: sk->__sk_common.skc_net.net->ns.inum.
+		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
+		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
+	)
 
 	insns = append(insns,
 		asm.LoadMapPtr(asm.R1, m.events).WithSymbol("record"),
@@ -217,29 +237,14 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		asm.Mov.Reg(asm.R1, rec),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRingbufSubmit.Call(),
-		asm.Ja.Label(done),
+		asm.Ja.Label("out"),
 	)
 	insns = append(insns, labelled("lost", lookup(m.drops))...)
 	insns = append(insns,
-		asm.JEq.Imm(asm.R0, 0, done),
+		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.Mov.Imm(asm.R1, 1),
 		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
 	)
-	if !backup {
-		// slots[next % claimSlotCount] = token; next++
-		insns = append(insns, labelled("claim", lookup(m.claims))...)
-		insns = append(insns,
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.LoadMem(asm.R1, asm.R0, claimNext, asm.DWord),
-			asm.Mov.Reg(asm.R2, asm.R1),
-			asm.Add.Imm(asm.R2, 1),
-			asm.StoreMem(asm.R0, claimNext, asm.R2, asm.DWord),
-			asm.And.Imm(asm.R1, claimSlotCount-1),
-			asm.LSh.Imm(asm.R1, 3),
-			asm.Add.Reg(asm.R0, asm.R1),
-			asm.StoreMem(asm.R0, claimSlots, token, asm.DWord),
-		)
-	}
 	insns = append(insns,
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),

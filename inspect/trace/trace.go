@@ -84,9 +84,11 @@ func (tr *Transition) String() string {
 	return s
 }
 
-// ErrLost is wrapped by the error Read returns when the kernel dropped
-// transitions because the ring buffer was full. The Tracer goes on; the
-// caller's picture is incomplete until it lists the sockets again.
+// ErrLost is wrapped by the error Read returns when transitions were lost:
+// the kernel dropped them because the ring buffer was full, ran neither
+// copy of the program for them, or a lookup found a socket moved on
+// without them (see doc.go). The Tracer goes on; the caller's picture is
+// incomplete until it lists the sockets again.
 var ErrLost = errors.New("trace: transitions lost")
 
 // ErrMalformed is wrapped by decoding errors: a record that is too short

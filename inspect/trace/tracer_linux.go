@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,11 +29,12 @@ type Tracer struct {
 	events, drops, claims *ebpf.Map
 	// The primary and backup copies of the program (see program) and
 	// their links, in the order they are attached.
-	progs [2]*ebpf.Program
-	links [2]link.Link
-	rd    *ringbuf.Reader
-	diag  *netlinkdiag.Conn
-	look  lookupFunc
+	progs   [2]*ebpf.Program
+	links   [2]link.Link
+	rd      *ringbuf.Reader
+	diag    *netlinkdiag.Conn
+	look    lookupFunc
+	gapLook gapLookupFunc
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
@@ -41,18 +43,32 @@ type Tracer struct {
 	rec      ringbuf.Record
 	deadline time.Time // the deadline set on rd
 	idleSeen time.Time // when the drop counter was last read while idle
-	// reportedDrops and reportedMisses are the losses Read has reported:
-	// records the full ring refused, and events both copies of the
-	// program missed. held is a transition read after a gap, returned
-	// after the error that reports the gap.
+	// reportedDrops, reportedMisses and reportedGaps are the losses Read
+	// has reported: records the full ring refused, events both copies of
+	// the program missed, and transitions gaps found missing. held is a
+	// transition read after a gap, returned after the error that reports
+	// the gap.
 	reportedDrops  uint64
 	reportedMisses uint64
+	reportedGaps   uint64
 	held           *Transition
 	tw             timeWaits
 	repeats        repeats
+	gaps           gaps
+	// read is the CLOCK_MONOTONIC time up to which the ring's records
+	// have been read; gapsChecked is when gaps last looked for sockets
+	// due.
+	read        time.Duration
+	gapsChecked time.Time
 
-	closed atomic.Bool
-	lost   atomic.Uint64
+	closed  atomic.Bool
+	lost    atomic.Uint64
+	gapLost atomic.Uint64
+	// mu keeps Close from closing the programs and maps while
+	// readLosses, called by Read or Lost on other goroutines, reads
+	// them; released says Close has.
+	mu       sync.Mutex
+	released bool
 }
 
 // idleCheck is how often an idle Read reads the drop counter, so that a
@@ -138,7 +154,14 @@ func Open(opts *Options) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	t.look = func(tr *Transition) (inspect.State, uint64, error) { return lookupTimeWait(t.diag, tr) }
+	t.look = func(tr *Transition) (inspect.State, uint64, error) {
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Cookie, err
+	}
+	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Timer == timerTimeWait, err
+	}
 	t.rd, err = ringbuf.NewReader(t.events)
 	if err != nil {
 		return nil, fmt.Errorf("trace: ring buffer reader: %w", err)
@@ -225,7 +248,9 @@ func missingCaps() string {
 //   - a gap: when the kernel dropped transitions because the ring buffer
 //     was full, Read returns an error wrapping ErrLost before the first
 //     transition after the gap (or, when none follows, within a quarter of
-//     a second). The Tracer goes on.
+//     a second); when the kernel ran neither copy of the program, as soon
+//     as it reads the count, or, for the uncounted gap of doc.go, once a
+//     lookup finds the socket moved on (see gaps). The Tracer goes on.
 //   - TIME_WAIT: after a socket goes from FIN_WAIT2 or CLOSING to CLOSE,
 //     Read looks up its addresses with sock_diag and returns a transition
 //     with TimeWait set once the time-wait socket is in TIME_WAIT (see
@@ -242,11 +267,31 @@ func (t *Tracer) Read() (Transition, error) {
 			tr := *t.held
 			t.held = nil
 			t.tw.watch(&tr)
+			t.gaps.watch(&tr)
 			return tr, nil
 		}
 		now := time.Now()
 		if err := t.tw.lookUp(t.look, now, t.wall); err != nil {
 			return Transition{}, t.readError(err)
+		}
+		if now.Sub(t.gapsChecked) >= gapInterval {
+			t.gapsChecked = now
+			lost, err := t.gaps.check(t.gapLook, t.read, monoNow())
+			if err != nil {
+				return Transition{}, t.readError(err)
+			}
+			if lost > 0 {
+				drops, misses, err := t.readLosses()
+				if err != nil {
+					return Transition{}, t.readError(err)
+				}
+				// Transitions the kernel counted as lost may be the
+				// ones the lookups found missing: count them once.
+				if drops == t.reportedDrops && misses <= t.reportedMisses {
+					t.gapLost.Add(lost)
+				}
+				return Transition{}, t.lostError(drops, misses)
+			}
 		}
 
 		deadline := t.idleSeen.Add(idleCheck)
@@ -269,6 +314,9 @@ func (t *Tracer) Read() (Transition, error) {
 		}
 		err := t.rd.ReadInto(&t.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Nothing committed is left unread; what is in flight is
+			// younger than gapSettle.
+			t.read = max(t.read, monoNow())
 			if tr, ok := t.tw.next(); ok {
 				return tr, nil
 			}
@@ -285,6 +333,7 @@ func (t *Tracer) Read() (Transition, error) {
 		if err != nil {
 			return Transition{}, err
 		}
+		t.read = max(t.read, tr.Mono)
 		if t.repeats.seen(&tr) {
 			continue
 		}
@@ -294,6 +343,7 @@ func (t *Tracer) Read() (Transition, error) {
 			return Transition{}, t.lostError(drops, t.reportedMisses)
 		}
 		t.tw.watch(&tr)
+		t.gaps.watch(&tr)
 		return tr, nil
 	}
 }
@@ -311,29 +361,62 @@ func (t *Tracer) checkDrops() error {
 	return nil
 }
 
+// lostError reports the losses not reported yet: drops and misses as
+// readLosses returned them, and what gaps found.
 func (t *Tracer) lostError(drops, misses uint64) error {
-	n := drops - t.reportedDrops + misses - t.reportedMisses
-	t.reportedDrops, t.reportedMisses = drops, misses
-	t.lost.Store(drops + misses)
-	return fmt.Errorf("trace: %d transitions lost (%d in all): %w", n, drops+misses, ErrLost)
+	drops, misses = max(drops, t.reportedDrops), max(misses, t.reportedMisses)
+	if drops > t.reportedDrops || misses > t.reportedMisses {
+		// The sockets gaps follows may have lost their next transition
+		// among these: follow only those seen from now on.
+		t.gaps = gaps{}
+	}
+	gapLost := t.gapLost.Load()
+	n := drops - t.reportedDrops + misses - t.reportedMisses + gapLost - t.reportedGaps
+	t.reportedDrops, t.reportedMisses, t.reportedGaps = drops, misses, gapLost
+	all := drops + misses + gapLost
+	t.lost.Store(all)
+	return fmt.Errorf("trace: %d transitions lost (%d in all): %w", n, all, ErrLost)
+}
+
+// monoNow returns CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+func monoNow() time.Duration {
+	var ts unix.Timespec
+	// clock_gettime(2) fails only for a bad clock id or address.
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Duration(ts.Nano())
 }
 
 // readLosses returns the records the full ring buffer refused, and the
 // events both copies of the program missed: the primary's recursion
-// misses that the backup did not record. It reads the misses before the
-// backup's count, which the backup raises right after the primary's miss.
+// misses that the backup did not count. The kernel counts a miss, then
+// runs the backup, which counts it in the same tracepoint call: so it reads
+// the misses first, and when they exceed the backup's count, which they do
+// for the moment between the two, it reads the backup's count again once
+// that moment is long past.
 func (t *Tracer) readLosses() (drops, misses uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.released {
+		return 0, 0, os.ErrClosed
+	}
+	return t.readLossesLocked()
+}
+
+// readLossesLocked is readLosses with mu held.
+func (t *Tracer) readLossesLocked() (drops, misses uint64, err error) {
 	stats, err := t.progs[0].Stats()
 	if err != nil {
 		return 0, 0, fmt.Errorf("program statistics: %w", err)
 	}
-	var claims [][claimSize]byte
-	if err := t.claims.Lookup(uint32(0), &claims); err != nil {
-		return 0, 0, fmt.Errorf("claims: %w", err)
+	backups, err := t.readBackups()
+	if err != nil {
+		return 0, 0, err
 	}
-	var backups uint64
-	for _, c := range claims {
-		backups += binary.NativeEndian.Uint64(c[claimBackup:])
+	if stats.RecursionMisses > backups {
+		time.Sleep(missSettle)
+		if backups, err = t.readBackups(); err != nil {
+			return 0, 0, err
+		}
 	}
 	if err := t.drops.Lookup(uint32(0), &drops); err != nil {
 		return 0, 0, fmt.Errorf("drop counter: %w", err)
@@ -342,6 +425,25 @@ func (t *Tracer) readLosses() (drops, misses uint64, err error) {
 		misses = stats.RecursionMisses - backups
 	}
 	return drops, misses, nil
+}
+
+// missSettle is how long readLosses waits for the backup to count a miss
+// the kernel counted: far longer than a tracepoint call, which runs with
+// preemption off.
+const missSettle = 10 * time.Millisecond
+
+// readBackups returns the events the backup copy found the primary
+// skipped, over all CPUs.
+func (t *Tracer) readBackups() (uint64, error) {
+	var claims [][claimSize]byte
+	if err := t.claims.Lookup(uint32(0), &claims); err != nil {
+		return 0, fmt.Errorf("claims: %w", err)
+	}
+	var backups uint64
+	for _, c := range claims {
+		backups += binary.NativeEndian.Uint64(c[claimBackup:])
+	}
+	return backups, nil
 }
 
 // readError wraps err, or says the Tracer is closed if it is.
@@ -354,10 +456,11 @@ func (t *Tracer) readError(err error) error {
 
 // Lost returns how many transitions went unreported since Open: records
 // the full ring buffer refused, and state changes the kernel ran neither
-// copy of the program for.
+// copy of the program for, whether the kernel counted them or sock_diag
+// lookups found them missing (see gaps).
 func (t *Tracer) Lost() uint64 {
 	if drops, misses, err := t.readLosses(); err == nil {
-		return drops + misses
+		return drops + misses + t.gapLost.Load()
 	}
 	return t.lost.Load()
 }
@@ -368,9 +471,12 @@ func (t *Tracer) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
-	if drops, misses, err := t.readLosses(); err == nil {
-		t.lost.Store(drops + misses)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if drops, misses, err := t.readLossesLocked(); err == nil {
+		t.lost.Store(drops + misses + t.gapLost.Load())
 	}
+	t.released = true
 	return t.release()
 }
 
@@ -411,7 +517,11 @@ func (t *Tracer) release() error {
 	return nil
 }
 
-// lookupTimeWait asks sock_diag for the socket with tr's addresses and
+// timerTimeWait is the timer sock_diag reports for a time-wait socket
+// (inet_twsk_diag_fill), and for no other.
+const timerTimeWait = 3
+
+// lookupSocket asks sock_diag for the socket with tr's addresses and
 // cookie. The time-wait socket inherits the cookie (inet_twsk_alloc); the
 // cookie keeps a new connection on the same addresses, whose server end
 // may be in TIME_WAIT by the time of the lookup, from being taken for it.
@@ -419,16 +529,17 @@ func (t *Tracer) release() error {
 // it at every transition, so it exists before the time-wait socket is
 // made, unless the socket's first transition the Tracer saw was its move
 // to CLOSE: then no TIME_WAIT is reported.
-func lookupTimeWait(c *netlinkdiag.Conn, tr *Transition) (state inspect.State, cookie uint64, err error) {
+func lookupSocket(c *netlinkdiag.Conn, tr *Transition) (netlinkdiag.Msg, error) {
 	af := uint8(unix.AF_INET)
 	if tr.Family == inspect.INet6 {
 		af = unix.AF_INET6
 	}
 	req := netlinkdiag.Request{Family: af, Protocol: unix.IPPROTO_TCP}
 	id := netlinkdiag.SockID{Src: tr.Local, Dst: tr.Peer, Cookie: tr.Cookie}
-	err = c.Lookup(context.Background(), req, id, func(m *netlinkdiag.Msg) error {
-		state, cookie = inspect.State(m.State), m.Cookie
+	var msg netlinkdiag.Msg
+	err := c.Lookup(context.Background(), req, id, func(m *netlinkdiag.Msg) error {
+		msg = *m
 		return nil
 	})
-	return state, cookie, err
+	return msg, err
 }

@@ -23,8 +23,9 @@ const traceHeading = "states from the kernel's sock:inet_sock_set_state tracepoi
 // up to three times while it fails naming states it did not observe: the
 // known gap of inspect/trace's doc.go, where on a loaded machine (CI runs
 // inspect/trace's churn beside these tests) the kernel skips the program
-// for an orphaned socket's last transitions, uncounted. Every other
-// failure, and three misses in a row, is returned as it is.
+// for an orphaned socket's last transitions: the tracer counts them lost,
+// but their states are not observed. Every other failure, and three
+// misses in a row, is returned as it is.
 func traceDemo(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {

@@ -264,7 +264,7 @@ type eventPrinter struct {
 func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
 	if e.Kind == inspect.EventLost {
-		b = append(b, " lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full); resynchronised from a fresh dump\n"...)
+		b = append(b, " lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err

@@ -35,7 +35,7 @@ func TestEventPrinter(t *testing.T) {
 		{"udp unconnected", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: udp, From: inspect.Close}, Time: at}, false,
 			"10:00:00.123456 udp [::1]:5353             [::]:*                 UNCONN      -> gone\n"},
 		{"lost", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at}, false,
-			"10:00:00.123456 lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full); resynchronised from a fresh dump\n"},
+			"10:00:00.123456 lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
 		{"colour", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.TimeWait}, Time: at, InState: 2 * time.Second}, true,
 			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        \x1b[32mESTABLISHED\x1b[0m -> \x1b[34mTIME_WAIT\x1b[0m   after 2s\n"},
 		{"colour new", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventNew, Socket: tcp, To: inspect.Listen}, Time: at}, true,

@@ -219,7 +219,7 @@ func (r *run) observe(batch []inspect.WatchEvent) error {
 	for i := range batch {
 		e := &batch[i]
 		if e.Kind == inspect.EventLost {
-			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: "the kernel dropped reports (its buffer was full); states may be missing"})
+			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: "the kernel dropped reports (its buffer was full, or the tracer found a state change it was not given); states may be missing"})
 			continue
 		}
 		role, ok := r.roleOf(&e.Socket)
