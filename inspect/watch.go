@@ -26,6 +26,10 @@ type WatchEvent struct {
 	// for new and lost events, and for a socket whose only sighting is its
 	// destruction.
 	InState time.Duration
+	// Lost is, for an EventLost, how many reports were lost, when the
+	// source counts them (the trace source does; the kernel does not
+	// count the destroy reports it drops): 0 when not known.
+	Lost uint64
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag

@@ -198,7 +198,11 @@ type follower struct {
 // take adds what one read brings to batch.
 func (f *follower) take(ctx context.Context, src inspect.Source, batch []inspect.WatchEvent, r *read) ([]inspect.WatchEvent, error) {
 	if errors.Is(r.err, ErrLost) {
-		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: time.Now()})
+		lost := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: time.Now()}
+		if le, ok := errors.AsType[*LostError](r.err); ok {
+			lost.Lost = le.N
+		}
+		batch = append(batch, lost)
 		more, err := f.resync(ctx, src, f.known)
 		return append(batch, more...), err
 	}

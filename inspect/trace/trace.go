@@ -91,6 +91,19 @@ func (tr *Transition) String() string {
 // incomplete until it lists the sockets again.
 var ErrLost = errors.New("trace: transitions lost")
 
+// LostError is the error Read returns when transitions were lost: how
+// many since the last report, and since the Tracer opened. It wraps
+// ErrLost.
+type LostError struct {
+	N, All uint64
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("trace: %d transitions lost (%d in all)", e.N, e.All)
+}
+
+func (e *LostError) Unwrap() error { return ErrLost }
+
 // ErrMalformed is wrapped by decoding errors: a record that is too short
 // or names an address family other than AF_INET and AF_INET6.
 var ErrMalformed = errors.New("trace: malformed record")

@@ -375,7 +375,7 @@ func (t *Tracer) lostError(drops, misses uint64) error {
 	t.reportedDrops, t.reportedMisses, t.reportedGaps = drops, misses, gapLost
 	all := drops + misses + gapLost
 	t.lost.Store(all)
-	return fmt.Errorf("trace: %d transitions lost (%d in all): %w", n, all, ErrLost)
+	return &LostError{N: n, All: all}
 }
 
 // monoNow returns CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.

@@ -107,13 +107,19 @@ func TestLoss(t *testing.T) {
 	// What fitted, then the loss report: the idle check finds the drops
 	// within a quarter of a second.
 	read, reports := 0, 0
+	var reported uint64
 	deadline := time.After(5 * time.Second)
 	for reports == 0 {
 		select {
 		case x := <-r.items:
 			switch {
 			case errors.Is(x.err, ErrLost):
+				le, ok := errors.AsType[*LostError](x.err)
+				if !ok {
+					t.Fatalf("Read: %v, want a *LostError", x.err)
+				}
 				reports++
+				reported = le.N
 			case x.err != nil:
 				t.Fatalf("Read: %v", x.err)
 			case !x.tr.TimeWait:
@@ -127,6 +133,9 @@ func TestLoss(t *testing.T) {
 	t.Logf("%d read, %d lost", read, lost)
 	if lost == 0 || uint64(read)+lost != burst*perConversation {
 		t.Errorf("%d read + %d lost, want %d in all", read, lost, burst*perConversation)
+	}
+	if reported != lost {
+		t.Errorf("the loss report counted %d, Lost() %d", reported, lost)
 	}
 	// Then only the burst's time-wait confirmations.
 	for quiet := false; !quiet; {

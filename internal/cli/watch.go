@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -264,7 +265,12 @@ type eventPrinter struct {
 func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
 	if e.Kind == inspect.EventLost {
-		b = append(b, " lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
+		b = append(b, " lost: "...)
+		if e.Lost > 0 {
+			b = strconv.AppendUint(b, e.Lost, 10)
+			b = append(b, " state changes, "...)
+		}
+		b = append(b, "the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err
@@ -335,7 +341,8 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // jsonEvent is a watch event as -j prints it; from is absent on new, to
-// on gone, in_state_ms when the time in from is not known.
+// on gone, in_state_ms when the time in from is not known; lost, on a lost
+// event, counts the state changes lost when the source knows.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -347,11 +354,13 @@ type jsonEvent struct {
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
+	Lost      uint64        `json:"lost,omitempty"`
 }
 
 func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
 	if e.Kind == inspect.EventLost {
+		j.Lost = e.Lost
 		return j
 	}
 	s := &e.Socket

@@ -36,6 +36,8 @@ func TestEventPrinter(t *testing.T) {
 			"10:00:00.123456 udp [::1]:5353             [::]:*                 UNCONN      -> gone\n"},
 		{"lost", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at}, false,
 			"10:00:00.123456 lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
+		{"lost, counted", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at, Lost: 3}, false,
+			"10:00:00.123456 lost: 3 state changes, the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
 		{"colour", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.TimeWait}, Time: at, InState: 2 * time.Second}, true,
 			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        \x1b[32mESTABLISHED\x1b[0m -> \x1b[34mTIME_WAIT\x1b[0m   after 2s\n"},
 		{"colour new", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventNew, Socket: tcp, To: inspect.Listen}, Time: at}, true,
@@ -69,6 +71,8 @@ func TestJSONEvent(t *testing.T) {
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"new","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"to":"LISTEN","cookie":"0x2a"}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at},
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"lost"}`},
+		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at, Lost: 3},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"lost","lost":3}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.e.Kind.String(), func(t *testing.T) {

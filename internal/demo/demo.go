@@ -219,7 +219,11 @@ func (r *run) observe(batch []inspect.WatchEvent) error {
 	for i := range batch {
 		e := &batch[i]
 		if e.Kind == inspect.EventLost {
-			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: "the kernel dropped reports (its buffer was full, or the tracer found a state change it was not given); states may be missing"})
+			text := "the kernel dropped reports (its buffer was full, or the tracer found a state change it was not given); states may be missing"
+			if e.Lost > 0 {
+				text = fmt.Sprintf("%d state changes lost: %s", e.Lost, text)
+			}
+			r.emit(&Entry{Elapsed: e.Time.Sub(r.start), Kind: EntryNote, Text: text})
 			continue
 		}
 		role, ok := r.roleOf(&e.Socket)
