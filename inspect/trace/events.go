@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // Events reports a Tracer's transitions as inspect.WatchEvents, so that the
@@ -301,7 +302,7 @@ func selects(q *inspect.Query, s *inspect.Socket) bool {
 // resync dumps the sockets and reports how they differ from known (nil at
 // the start, when every socket is new), then takes the dump as known.
 func (f *follower) resync(ctx context.Context, src inspect.Source, known map[uint64]inspect.Socket) ([]inspect.WatchEvent, error) {
-	dump, err := src.Sockets(ctx, *f.q)
+	dump, err := list(ctx, src, *f.q)
 	if err != nil {
 		return nil, fmt.Errorf("trace: watch: listing the sockets: %w", err)
 	}
@@ -355,7 +356,7 @@ func (f *follower) following() bool {
 func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect.WatchEvent) ([]inspect.WatchEvent, error) {
 	q := *f.q
 	q.States = inspect.StatesOf(inspect.FinWait2, inspect.Closing, inspect.TimeWait)
-	dump, err := src.Sockets(ctx, q)
+	dump, err := list(ctx, src, q)
 	if err != nil {
 		return batch, fmt.Errorf("trace: watch: listing the time-wait sockets: %w", err)
 	}
@@ -372,4 +373,22 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 		f.forget(c)
 	}
 	return batch, nil
+}
+
+// list lists q from src, again while the kernel interrupts the dump (each
+// dump tried each table a few times already), up to
+// inspect.MaxInterruptedPolls times, 10 ms apart, as a Watcher skips that
+// many polls before it gives up.
+func list(ctx context.Context, src inspect.Source, q inspect.Query) ([]inspect.Socket, error) {
+	for attempt := 1; ; attempt++ {
+		socks, err := src.Sockets(ctx, q)
+		if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) || attempt == inspect.MaxInterruptedPolls {
+			return socks, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

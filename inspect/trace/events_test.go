@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // fakeSource returns its sockets, whatever the query.
@@ -216,5 +218,47 @@ func TestFollowerResync(t *testing.T) {
 	}
 	if _, ok := f.known[1]; ok || len(f.known) != 2 {
 		t.Errorf("known after the resync: %v", f.known)
+	}
+}
+
+// interruptedSource fails its first n dumps as a kernel that keeps
+// interrupting them does, then returns its sockets.
+type interruptedSource struct {
+	n, calls int
+	socks    []inspect.Socket
+}
+
+func (s *interruptedSource) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
+	s.calls++
+	if s.calls <= s.n {
+		return nil, fmt.Errorf("dump: %w", netlinkdiag.ErrDumpInterrupted)
+	}
+	return s.socks, nil
+}
+
+// TestFollowerResyncInterrupted: a resync whose dump the kernel keeps
+// interrupting dumps again, as a Watcher polls again, and gives up with
+// the error after inspect.MaxInterruptedPolls tries.
+func TestFollowerResyncInterrupted(t *testing.T) {
+	q := inspect.Query{States: inspect.AllStates}
+	listener := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: srv, Peer: any4, Cookie: 1}
+	for _, tt := range []struct {
+		interrupted int
+		wantNew     int
+		wantErr     bool
+	}{
+		{3, 1, false},
+		{inspect.MaxInterruptedPolls, 0, true},
+	} {
+		f := follower{q: &q, known: map[uint64]inspect.Socket{}, since: map[uint64]time.Time{},
+			parked: map[uint64]bool{}, held: map[uint64]Transition{}}
+		src := &interruptedSource{n: tt.interrupted, socks: []inspect.Socket{listener}}
+		batch, err := f.resync(context.Background(), src, nil)
+		if (err != nil) != tt.wantErr || tt.wantErr && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+			t.Errorf("%d interrupted: error %v, want one: %v", tt.interrupted, err, tt.wantErr)
+		}
+		if len(batch) != tt.wantNew || src.calls != min(tt.interrupted+1, inspect.MaxInterruptedPolls) {
+			t.Errorf("%d interrupted: %d events after %d dumps", tt.interrupted, len(batch), src.calls)
+		}
 	}
 }
