@@ -70,12 +70,30 @@ type Event struct {
 // inodes are both known and differ is a new socket on a reused tuple: gone
 // for the old one, new for the new one.
 func Diff(prev, next []Socket) []Event {
-	before := make(map[Key]int, len(prev))
+	var d differ
+	return d.diff(prev, next)
+}
+
+// differ is Diff with memory that it reuses from one call to the next: a
+// Watcher's polls. The events it returns are valid until the next call.
+type differ struct {
+	before  map[Key]int
+	matched []bool
+	events  []Event
+}
+
+// diff returns Diff(prev, next).
+func (d *differ) diff(prev, next []Socket) []Event {
+	if d.before == nil {
+		d.before = make(map[Key]int, len(prev))
+	}
+	before := d.before
+	clear(before)
 	for i := range prev {
 		before[KeyOf(&prev[i])] = i
 	}
-	var events []Event
-	matched := make([]bool, len(prev))
+	events := d.events[:0]
+	matched := append(d.matched[:0], make([]bool, len(prev))...)
 	for i := range next {
 		n := &next[i]
 		j, ok := before[KeyOf(n)]
@@ -99,6 +117,7 @@ func Diff(prev, next []Socket) []Event {
 			events = append(events, Event{Kind: EventGone, Socket: prev[j], From: prev[j].State})
 		}
 	}
+	d.matched, d.events = matched, events
 	return events
 }
 

@@ -75,18 +75,31 @@ func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) err
 	return s.run(ctx, q, newSink(q, fn))
 }
 
-// run dumps the tables of q into k.
+// run dumps the tables of q into k over a connection of its own.
 func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
+	c, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return dumpTables(ctx, c, q, k)
+}
+
+// open opens a sock_diag socket in the source's namespace.
+func (s *NetlinkSource) open() (diagConn, error) {
 	dial := s.dial
 	if dial == nil {
 		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
 	}
 	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
-		return fmt.Errorf("inspect: netlink: %w", err)
+		return nil, fmt.Errorf("inspect: netlink: %w", err)
 	}
-	defer c.Close()
+	return c, nil
+}
 
+// dumpTables dumps the tables of q over c into k.
+func dumpTables(ctx context.Context, c diagConn, q Query, k *sink) error {
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
@@ -124,7 +137,7 @@ func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
 			}
 		}
 	}
-	err = d.finish(nil)
+	err := d.finish(nil)
 	if err == nil && len(d.interrupted) > 0 {
 		err = fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}

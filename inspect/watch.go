@@ -84,10 +84,13 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
-	var prev []Socket
+	p := newPoller(w.Source)
+	defer p.close()
+	// Each poll lists into the memory of the one before the last.
+	var prev, spare []Socket
 	for {
 		start := time.Now()
-		next, err := w.Source.Sockets(ctx, w.Query)
+		next, err := p.poll(ctx, w.Query, spare, &t.seen)
 		if ended(ctx, err) {
 			return nil
 		}
@@ -102,7 +105,6 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 				return fmt.Errorf("inspect: watch: %w", err)
 			}
 		}
-		next = t.dedup(next)
 		batch, unresolved := t.step(prev, next, start, now, lost, destroyed)
 		if feed != nil {
 			feed.putBack(unresolved)
@@ -110,7 +112,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 		if err := fn(batch); err != nil {
 			return err
 		}
-		prev = next
+		prev, spare = next, prev
 		var resync <-chan struct{}
 		if feed != nil {
 			resync = feed.resync
@@ -212,7 +214,8 @@ func (f *destroyFeed) putBack(d []destroyedSocket) {
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
-	seen  sightings // dedup's, kept to reuse its memory
+	seen  sightings // the poller's, kept to reuse its memory
+	diff  differ
 	// polledGone holds the sockets a poll found gone, until
 	// polledGoneFor has passed: the kernel sends its destroy report from
 	// a workqueue, which may deliver it after a poll that no longer saw
@@ -229,13 +232,6 @@ const polledGoneFor = time.Second
 type sighting struct {
 	key   Key
 	inode uint64
-}
-
-// dedup drops the later of two entries for one socket, as dropRepeats
-// does, reusing its memory from poll to poll. The sources drop them
-// already; a Watcher may be given another Source.
-func (t *tracker) dedup(socks []Socket) []Socket {
-	return dropRepeats(socks, &t.seen)
 }
 
 // dropRepeats drops the later of two entries for one socket, using seen
@@ -302,7 +298,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 	for _, at := range lost {
 		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: at})
 	}
-	events := Diff(prev, next)
+	events := t.diff.diff(prev, next)
 	slices.SortStableFunc(destroyed, func(a, b destroyedSocket) int { return a.at.Compare(b.at) })
 
 	// Each destroyed socket is looked up under both keys, since the
