@@ -77,26 +77,34 @@ func Diff(prev, next []Socket) []Event {
 // differ is Diff with memory that it reuses from one call to the next: a
 // Watcher's polls. The events it returns are valid until the next call.
 type differ struct {
-	before  map[Key]int
+	// The index in prev of each key: cookies apart, as 64-bit map keys
+	// hash several times faster than a Key.
+	cookies map[uint64]int
+	tuples  map[Key]int
 	matched []bool
 	events  []Event
 }
 
 // diff returns Diff(prev, next).
 func (d *differ) diff(prev, next []Socket) []Event {
-	if d.before == nil {
-		d.before = make(map[Key]int, len(prev))
+	if d.cookies == nil {
+		d.cookies = make(map[uint64]int, len(prev))
+		d.tuples = map[Key]int{}
 	}
-	before := d.before
-	clear(before)
+	clear(d.cookies)
+	clear(d.tuples)
 	for i := range prev {
-		before[KeyOf(&prev[i])] = i
+		if c := prev[i].Cookie; c != 0 {
+			d.cookies[c] = i
+		} else {
+			d.tuples[KeyOf(&prev[i])] = i
+		}
 	}
 	events := d.events[:0]
 	matched := append(d.matched[:0], make([]bool, len(prev))...)
 	for i := range next {
 		n := &next[i]
-		j, ok := before[KeyOf(n)]
+		j, ok := d.before(n)
 		if ok && matched[j] {
 			ok = false
 		}
@@ -119,6 +127,16 @@ func (d *differ) diff(prev, next []Socket) []Event {
 	}
 	d.matched, d.events = matched, events
 	return events
+}
+
+// before returns the index in prev of the socket with n's key.
+func (d *differ) before(n *Socket) (int, bool) {
+	if n.Cookie != 0 {
+		j, ok := d.cookies[n.Cookie]
+		return j, ok
+	}
+	j, ok := d.tuples[KeyOf(n)]
+	return j, ok
 }
 
 // reused reports whether next, found under prev's key, is another socket:
