@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
+	"github.com/sockstate/sockstate/procnet"
 )
 
 // poller lists a Source's sockets again and again, keeping what it can
@@ -24,7 +25,7 @@ func newPoller(src Source) poller {
 	case *NetlinkSource:
 		return &netlinkPoller{s: s}
 	case *ProcSource:
-		return procPoller{s: s}
+		return &procPoller{s: s, r: procnet.Reader{FS: s.fs()}}
 	case *AutoSource:
 		return &autoPoller{s: s}
 	}
@@ -75,14 +76,17 @@ func (p *netlinkPoller) close() {
 	}
 }
 
-// procPoller polls /proc.
-type procPoller struct{ s *ProcSource }
-
-func (p procPoller) poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error) {
-	return p.s.read(ctx, q, dst, seen)
+// procPoller polls /proc, keeping the buffers of its reads.
+type procPoller struct {
+	s *ProcSource
+	r procnet.Reader
 }
 
-func (procPoller) close() {}
+func (p *procPoller) poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error) {
+	return p.s.read(ctx, q, p.r.Read, dst, seen)
+}
+
+func (*procPoller) close() {}
 
 // autoPoller polls as AutoSource.Sockets lists: netlink until it is
 // unavailable, /proc from then on.
