@@ -53,7 +53,7 @@ const maxDumpAttempts = 3
 // with the other tables, and returns all it has with an error wrapping
 // netlinkdiag.ErrDumpInterrupted.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	k := newSink(q, nil)
+	k := newSink(q, nil, 0)
 	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
 	err := s.run(ctx, q, k)
 	return dropRepeats(k.out, &sightings{}), err
@@ -72,7 +72,7 @@ var _ Streamer = (*NetlinkSource)(nil)
 // back, so where Sockets drops an interrupted attempt's sockets, Each
 // hands over those of the next attempt that it has not handed over yet.
 func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
-	return s.run(ctx, q, newSink(q, fn))
+	return s.run(ctx, q, newSink(q, fn, sizeHint(s.NetNS, &q)))
 }
 
 // run dumps the tables of q into k over a connection of its own.

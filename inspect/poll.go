@@ -57,7 +57,7 @@ func (p *netlinkPoller) poll(ctx context.Context, q Query, dst []Socket, seen *s
 		}
 		p.c = c
 	}
-	k := newSink(q, nil)
+	k := newSink(q, nil, 0)
 	k.out = dst[:0]
 	if cap(k.out) == 0 {
 		k.out = make([]Socket, 0, sizeHint(p.s.NetNS, &q))

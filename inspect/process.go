@@ -86,36 +86,36 @@ func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 // and is nil for a socket no process holds, such as one in TIME_WAIT
 // (inode 0). The slices share one array.
 func (t *ProcessTable) Owners(socks []Socket) [][]Process {
+	// One lookup per socket: each socket's descriptors go into all, and
+	// ends[i] records where socks[i]'s end; the slices are cut once all
+	// has stopped growing. Most sockets have one owner or none.
 	owners := make([][]Process, len(socks))
-	n := 0
+	ends := make([]int32, len(socks))
+	all := make([]Process, 0, len(socks))
 	for i := range socks {
 		if k, ok := t.head[socks[i].Inode]; ok && socks[i].Inode != 0 {
+			start := len(all)
 			for ; k >= 0; k = t.next[k] {
-				n++
+				h := &t.hits[k]
+				all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
+			}
+			if ps := all[start:]; len(ps) > 1 {
+				slices.SortFunc(ps, func(a, b Process) int {
+					if a.PID != b.PID {
+						return a.PID - b.PID
+					}
+					return a.FD - b.FD
+				})
 			}
 		}
+		ends[i] = int32(len(all))
 	}
-	all := make([]Process, 0, n)
-	for i := range socks {
-		k, ok := t.head[socks[i].Inode]
-		if !ok || socks[i].Inode == 0 {
-			continue
+	start := int32(0)
+	for i, end := range ends {
+		if end > start {
+			owners[i] = all[start:end:end]
 		}
-		start := len(all)
-		for ; k >= 0; k = t.next[k] {
-			h := &t.hits[k]
-			all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
-		}
-		ps := all[start:len(all):len(all)]
-		if len(ps) > 1 {
-			slices.SortFunc(ps, func(a, b Process) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-		owners[i] = ps
+		start = end
 	}
 	return owners
 }
