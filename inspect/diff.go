@@ -80,10 +80,10 @@ func Diff(prev, next []Socket) []Event {
 // differ is Diff with memory that it reuses from one call to the next: a
 // Watcher's polls. The events it returns are valid until the next call.
 type differ struct {
-	// The index in prev of each key: cookies, and tuples packed into
-	// words, apart, as their map keys hash as plain memory, several times
-	// faster than a Key; tuples that do not pack are in zoned.
-	cookies map[uint64]int
+	// The index in prev of each key: cookies in a u64Map, and tuples
+	// packed into words, whose map keys hash as plain memory, several
+	// times faster than a Key; tuples that do not pack are in zoned.
+	cookies u64Map
 	tuples  map[packedTuple]int
 	zoned   map[Key]int
 	matched []bool
@@ -126,18 +126,17 @@ func addrKind(a netip.Addr) (kind uint64, ok bool) {
 
 // diff returns Diff(prev, next).
 func (d *differ) diff(prev, next []Socket) []Event {
-	if d.cookies == nil {
-		d.cookies = make(map[uint64]int, len(prev))
+	if d.tuples == nil {
 		d.tuples = map[packedTuple]int{}
 		d.zoned = map[Key]int{}
 	}
-	clear(d.cookies)
+	d.cookies.reset(len(prev))
 	clear(d.tuples)
 	clear(d.zoned)
 	for i := range prev {
 		p := &prev[i]
 		if p.Cookie != 0 {
-			d.cookies[p.Cookie] = i
+			d.cookies.put(p.Cookie, uint64(i))
 			continue
 		}
 		k := KeyOf(p)
@@ -179,8 +178,8 @@ func (d *differ) diff(prev, next []Socket) []Event {
 // before returns the index in prev of the socket with n's key.
 func (d *differ) before(n *Socket) (int, bool) {
 	if n.Cookie != 0 {
-		j, ok := d.cookies[n.Cookie]
-		return j, ok
+		j, ok := d.cookies.get(n.Cookie)
+		return int(j), ok
 	}
 	k := KeyOf(n)
 	if t, ok := packTuple(&k); ok {

@@ -259,23 +259,24 @@ func dropRepeats(socks []Socket, seen *sightings) []Socket {
 
 // sightings is a set of sockets seen in one listing. A socket is
 // remembered by its cookie, or without one by its inode, mapped to the
-// inode or key it was first seen with: 64-bit map keys hash several times
-// faster than a Key and its inode. The rare socket seen again with another
-// inode or key (one listed with its file and then as a timewait socket,
-// inode 0) and the sockets with neither cookie nor inode go to others.
+// inode or key it was first seen with: 64-bit keys hash several times
+// faster than a Key and its inode, and cookies go in a u64Map. The rare
+// socket seen again with another inode or key (one listed with its file
+// and then as a timewait socket, inode 0) and the sockets with neither
+// cookie nor inode go to others.
 type sightings struct {
-	cookies map[uint64]uint64
+	cookies u64Map
 	inodes  map[uint64]Key
 	others  map[sighting]struct{}
 }
 
+// reset empties s, making room for n sockets.
 func (s *sightings) reset(n int) {
-	if s.cookies == nil {
-		s.cookies = make(map[uint64]uint64, n)
+	if s.inodes == nil {
 		s.inodes = map[uint64]Key{}
 		s.others = map[sighting]struct{}{}
 	}
-	clear(s.cookies)
+	s.cookies.reset(n)
 	clear(s.inodes)
 	clear(s.others)
 }
@@ -284,9 +285,8 @@ func (s *sightings) reset(n int) {
 func (s *sightings) repeat(so *Socket) bool {
 	switch {
 	case so.Cookie != 0:
-		inode, ok := s.cookies[so.Cookie]
-		if !ok {
-			s.cookies[so.Cookie] = so.Inode
+		inode, found := s.cookies.getOrPut(so.Cookie, so.Inode)
+		if !found {
 			return false
 		}
 		if inode == so.Inode {
