@@ -97,8 +97,8 @@ func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 		if h, ok := t.head.get(socks[i].Inode); ok && socks[i].Inode != 0 {
 			start := len(all)
 			for k := int32(h); k >= 0; k = t.next[k] {
-				h := &t.hits[k]
-				all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
+				hit := &t.hits[k]
+				all = append(all, Process{PID: int(hit.pid), Comm: t.comms[hit.pid], FD: int(hit.fd)})
 			}
 			if ps := all[start:]; len(ps) > 1 {
 				slices.SortFunc(ps, func(a, b Process) int {
