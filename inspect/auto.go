@@ -32,10 +32,7 @@ func NewAutoSource(onFallback func(reason error)) *AutoSource {
 
 // Sockets asks netlink first and /proc when netlink is unavailable.
 func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	s.mu.Lock()
-	fellBack := s.fellBack
-	s.mu.Unlock()
-	if !fellBack {
+	if !s.hasFallenBack() {
 		socks, err := s.Netlink.Sockets(ctx, q)
 		if !NetlinkUnavailable(err) {
 			return socks, err
@@ -51,10 +48,7 @@ var _ Streamer = (*AutoSource)(nil)
 // while it has not fallen back; it falls back to /proc only if netlink
 // failed before handing over any socket.
 func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
-	s.mu.Lock()
-	fellBack := s.fellBack
-	s.mu.Unlock()
-	if !fellBack {
+	if !s.hasFallenBack() {
 		handed := false
 		err := Each(ctx, s.Netlink, q, func(batch []Socket) error {
 			handed = true
@@ -66,6 +60,13 @@ func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error)
 		s.fallBack(err)
 	}
 	return Each(ctx, s.Proc, q, fn)
+}
+
+// hasFallenBack reports whether s has switched to /proc.
+func (s *AutoSource) hasFallenBack() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fellBack
 }
 
 // fallBack switches to /proc for good, telling OnFallback the first time.

@@ -1,6 +1,9 @@
 package inspect
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // Key identifies a socket across snapshots. sock_diag gives every socket a
 // cookie that survives its move into TIME_WAIT, so where there is one the
@@ -70,15 +73,84 @@ type Event struct {
 // inodes are both known and differ is a new socket on a reused tuple: gone
 // for the old one, new for the new one.
 func Diff(prev, next []Socket) []Event {
-	before := make(map[Key]int, len(prev))
-	for i := range prev {
-		before[KeyOf(&prev[i])] = i
+	var d differ
+	return d.diff(prev, next)
+}
+
+// differ is Diff with memory that it reuses from one call to the next: a
+// Watcher's polls. The events it returns are valid until the next call.
+type differ struct {
+	// The index in prev of each key: cookies in a u64Map, and tuples
+	// packed into words, whose map keys hash as plain memory, several
+	// times faster than a Key; tuples that do not pack are in zoned.
+	cookies u64Map
+	tuples  map[packedTuple]int
+	zoned   map[Key]int
+	matched []bool
+	events  []Event
+}
+
+// packedTuple is a Key without a cookie: the local and the peer address
+// (As16), then the protocol, the ports and the kind of each address.
+type packedTuple [5]uint64
+
+// packTuple packs k, a Key without a cookie; ok is false for an address
+// with an IPv6 zone, which does not fit.
+func packTuple(k *Key) (p packedTuple, ok bool) {
+	l, r := k.Local.Addr(), k.Peer.Addr()
+	lk, ok1 := addrKind(l)
+	rk, ok2 := addrKind(r)
+	if !ok1 || !ok2 {
+		return p, false
 	}
-	var events []Event
-	matched := make([]bool, len(prev))
+	a, b := l.As16(), r.As16()
+	p[0] = binary.NativeEndian.Uint64(a[:8])
+	p[1] = binary.NativeEndian.Uint64(a[8:])
+	p[2] = binary.NativeEndian.Uint64(b[:8])
+	p[3] = binary.NativeEndian.Uint64(b[8:])
+	p[4] = uint64(k.Protocol)<<40 | uint64(k.Local.Port())<<24 | uint64(k.Peer.Port())<<8 | lk<<2 | rk
+	return p, true
+}
+
+// addrKind tells the addresses As16 does not: the zero Addr 0, IPv4 1,
+// IPv6 2. ok is false for a zoned IPv6 address.
+func addrKind(a netip.Addr) (kind uint64, ok bool) {
+	switch {
+	case a.Is4():
+		return 1, true
+	case a.Is6():
+		return 2, a.Zone() == ""
+	}
+	return 0, true
+}
+
+// diff returns Diff(prev, next).
+func (d *differ) diff(prev, next []Socket) []Event {
+	if d.tuples == nil {
+		d.tuples = map[packedTuple]int{}
+		d.zoned = map[Key]int{}
+	}
+	d.cookies.reset(len(prev))
+	clear(d.tuples)
+	clear(d.zoned)
+	for i := range prev {
+		p := &prev[i]
+		if p.Cookie != 0 {
+			d.cookies.put(p.Cookie, uint64(i))
+			continue
+		}
+		k := KeyOf(p)
+		if t, ok := packTuple(&k); ok {
+			d.tuples[t] = i
+		} else {
+			d.zoned[k] = i
+		}
+	}
+	events := d.events[:0]
+	matched := append(d.matched[:0], make([]bool, len(prev))...)
 	for i := range next {
 		n := &next[i]
-		j, ok := before[KeyOf(n)]
+		j, ok := d.before(n)
 		if ok && matched[j] {
 			ok = false
 		}
@@ -99,7 +171,23 @@ func Diff(prev, next []Socket) []Event {
 			events = append(events, Event{Kind: EventGone, Socket: prev[j], From: prev[j].State})
 		}
 	}
+	d.matched, d.events = matched, events
 	return events
+}
+
+// before returns the index in prev of the socket with n's key.
+func (d *differ) before(n *Socket) (int, bool) {
+	if n.Cookie != 0 {
+		j, ok := d.cookies.get(n.Cookie)
+		return int(j), ok
+	}
+	k := KeyOf(n)
+	if t, ok := packTuple(&k); ok {
+		j, ok := d.tuples[t]
+		return j, ok
+	}
+	j, ok := d.zoned[k]
+	return j, ok
 }
 
 // reused reports whether next, found under prev's key, is another socket:

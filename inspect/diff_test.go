@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,5 +74,87 @@ func BenchmarkDiff(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Diff(prev, next)
+	}
+}
+
+// TestDiffTupleKeys checks that sockets without cookies are told apart by
+// every part of their tuple, also where differ packs it: the zone, IPv4
+// against IPv4-mapped IPv6, the protocol, the zero address. Each socket
+// in turn changes state among the others, listed in reverse.
+func TestDiffTupleKeys(t *testing.T) {
+	sock := func(p Protocol, local, peer string) Socket {
+		s := Socket{Protocol: p, State: Established, Local: netip.MustParseAddrPort(local)}
+		if peer != "" {
+			s.Peer = netip.MustParseAddrPort(peer)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		sock Socket
+	}{
+		{"zone eth0", sock(TCP, "[fe80::1%eth0]:80", "[fe80::2%eth0]:5000")},
+		{"zone eth1", sock(TCP, "[fe80::1%eth1]:80", "[fe80::2%eth0]:5000")},
+		{"no zone", sock(TCP, "[fe80::1]:80", "[fe80::2]:5000")},
+		{"IPv4", sock(TCP, "1.2.3.4:80", "5.6.7.8:5000")},
+		{"IPv4-mapped", sock(TCP, "[::ffff:1.2.3.4]:80", "5.6.7.8:5000")},
+		{"UDP", sock(UDP, "1.2.3.4:80", "5.6.7.8:5000")},
+		{"no peer", sock(TCP, "1.2.3.4:80", "")},
+	}
+	var socks []Socket
+	for _, tt := range tests {
+		socks = append(socks, tt.sock)
+	}
+	var d differ
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := slices.Clone(socks)
+			slices.Reverse(next)
+			changed := &next[len(next)-1-i]
+			changed.State = CloseWait
+			want := []Event{{Kind: EventChange, Socket: *changed, From: Established, To: CloseWait}}
+			opt := cmpopts.EquateComparable(netip.AddrPort{})
+			if diff := cmp.Diff(want, Diff(socks, next), opt); diff != "" {
+				t.Errorf("Diff (-want +got):\n%s", diff)
+			}
+			// A differ reused from call to call gives the same.
+			if diff := cmp.Diff(want, d.diff(socks, next), opt); diff != "" {
+				t.Errorf("differ (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDropRepeats checks which entries dropRepeats takes for one socket
+// listed again: same cookie and inode, or without a cookie same key and
+// inode; a cookie or tuple seen with another inode is another sighting.
+func TestDropRepeats(t *testing.T) {
+	a := netip.MustParseAddrPort("127.0.0.1:80")
+	b := netip.MustParseAddrPort("127.0.0.1:5000")
+	s := func(cookie, inode uint64, local, peer netip.AddrPort) Socket {
+		return Socket{Protocol: TCP, Family: INet, State: Established, Local: local, Peer: peer, Cookie: cookie, Inode: inode}
+	}
+	tw := s(1, 0, a, b)
+	tw.State = TimeWait
+	tests := []struct {
+		name  string
+		socks []Socket
+		want  []Socket
+	}{
+		{"cookie twice", []Socket{s(1, 10, a, b), s(2, 11, b, a), s(1, 10, a, b)}, []Socket{s(1, 10, a, b), s(2, 11, b, a)}},
+		{"cookie with its file, then as timewait", []Socket{s(1, 10, a, b), tw, tw, s(1, 10, a, b)}, []Socket{s(1, 10, a, b), tw}},
+		{"inode twice", []Socket{s(0, 10, a, b), s(0, 10, a, b)}, []Socket{s(0, 10, a, b)}},
+		{"inode under another tuple", []Socket{s(0, 10, a, b), s(0, 10, b, a), s(0, 10, b, a), s(0, 10, a, b)}, []Socket{s(0, 10, a, b), s(0, 10, b, a)}},
+		{"reuseport listeners share a tuple", []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}, []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}},
+		{"timewait tuple twice", []Socket{s(0, 0, a, b), s(0, 0, b, a), s(0, 0, a, b)}, []Socket{s(0, 0, a, b), s(0, 0, b, a)}},
+	}
+	var seen sightings
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := dropRepeats(slices.Clone(tt.socks), &seen)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
+				t.Errorf("dropRepeats (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

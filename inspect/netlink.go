@@ -53,7 +53,7 @@ const maxDumpAttempts = 3
 // with the other tables, and returns all it has with an error wrapping
 // netlinkdiag.ErrDumpInterrupted.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	k := newSink(q, nil)
+	k := newSink(q, nil, 0)
 	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
 	err := s.run(ctx, q, k)
 	return dropRepeats(k.out, &sightings{}), err
@@ -72,21 +72,41 @@ var _ Streamer = (*NetlinkSource)(nil)
 // back, so where Sockets drops an interrupted attempt's sockets, Each
 // hands over those of the next attempt that it has not handed over yet.
 func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
-	return s.run(ctx, q, newSink(q, fn))
+	// The namespace's counters size the listing's sightings only when it
+	// lists every socket: a hash table is written all over, so room for
+	// 100,000 sockets costs its every page even when a filter keeps 5,000.
+	n := 0
+	if q.Filter == nil && q.States == AllStates {
+		n = sizeHint(s.NetNS, &q)
+	}
+	return s.run(ctx, q, newSink(q, fn, n))
 }
 
-// run dumps the tables of q into k.
+// run dumps the tables of q into k over a connection of its own.
 func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
+	c, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return dumpTables(ctx, c, q, k)
+}
+
+// open opens a sock_diag socket in the source's namespace.
+func (s *NetlinkSource) open() (diagConn, error) {
 	dial := s.dial
 	if dial == nil {
 		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
 	}
 	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
-		return fmt.Errorf("inspect: netlink: %w", err)
+		return nil, fmt.Errorf("inspect: netlink: %w", err)
 	}
-	defer c.Close()
+	return c, nil
+}
 
+// dumpTables dumps the tables of q over c into k.
+func dumpTables(ctx context.Context, c diagConn, q Query, k *sink) error {
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
@@ -124,7 +144,7 @@ func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
 			}
 		}
 	}
-	err = d.finish(nil)
+	err := d.finish(nil)
 	if err == nil && len(d.interrupted) > 0 {
 		err = fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
 	}

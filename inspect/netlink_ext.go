@@ -171,12 +171,14 @@ type sink struct {
 	holding bool
 }
 
-// newSink returns a sink for Sockets, when fn is nil, or for Each.
-func newSink(q Query, fn func([]Socket) error) *sink {
+// newSink returns a sink for Sockets, when fn is nil, or for Each, whose
+// sightings it makes room for n sockets up front: grown from 4,096 as a
+// listing of 100,000 comes in, they would be rehashed six times.
+func newSink(q Query, fn func([]Socket) error, n int) *sink {
 	k := &sink{ext: newExtDecoder(q), fn: fn}
 	if fn != nil {
 		k.batch = make([]Socket, 0, BatchSize)
-		k.seen.reset(BatchSize)
+		k.seen.reset(max(n, BatchSize))
 	}
 	return k
 }

@@ -23,7 +23,7 @@ func runPipeline(t *testing.T, socks []Socket, hold int, fn func([]Socket) error
 			got = append(got, s.Inode)
 		}
 		return fn(batch)
-	})
+	}, 0)
 	p := startPipeline(k)
 	for i := range socks {
 		if i == hold {

@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sockstate/sockstate/internal/netns"
@@ -32,34 +33,46 @@ var _ Source = (*ProcSource)(nil)
 // Sockets reads the tables q selects and keeps the sockets whose state is in
 // q.States, each once (dropRepeats).
 func (s *ProcSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+	return s.read(ctx, q, s.fs().Read, nil, &sightings{})
+}
+
+// fs returns the tables under s.Root.
+func (s *ProcSource) fs() procnet.FS {
 	root := s.Root
 	if root == "" {
 		root = "/proc/thread-self"
 	}
+	return procnet.NewFS(root)
+}
+
+// read reads the tables q selects with readTable as Sockets does,
+// appending the sockets to dst[:0] and dropping repeats with seen.
+func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.File) ([]procnet.Record, error), dst []Socket, seen *sightings) ([]Socket, error) {
 	if s.NetNS == 0 {
-		return readProc(ctx, procnet.NewFS(root), q)
+		return readProc(ctx, readTable, q, dst, seen)
 	}
 	var out []Socket
 	err := netns.Do(s.NetNS, func() error {
 		var err error
-		out, err = readProc(ctx, procnet.NewFS(root), q)
+		out, err = readProc(ctx, readTable, q, dst, seen)
 		return err
 	})
 	return out, err
 }
 
-func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
-	var out []Socket
+func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q Query, dst []Socket, seen *sightings) ([]Socket, error) {
+	out := dst[:0]
 	for _, p := range q.protocols() {
 		for _, f := range q.families() {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
 			file := procFile(p, f)
-			recs, err := fs.Read(file)
+			recs, err := readTable(file)
 			if err != nil {
 				return out, fmt.Errorf("inspect: %w", err)
 			}
+			out = slices.Grow(out, len(recs))
 			for i := range recs {
 				if !q.States.Has(State(recs[i].State)) {
 					continue
@@ -71,7 +84,7 @@ func readProc(ctx context.Context, fs procnet.FS, q Query) ([]Socket, error) {
 			}
 		}
 	}
-	return dropRepeats(out, &sightings{}), nil
+	return dropRepeats(out, seen), nil
 }
 
 func procFile(p Protocol, f Family) procnet.File {

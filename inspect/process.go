@@ -26,7 +26,7 @@ type ProcessTable struct {
 	// head maps an inode to one of its descriptors in hits, and next
 	// links each to another of the same inode (-1: none), so that Owners
 	// costs a lookup per socket, whatever the table's size.
-	head  map[uint64]int32
+	head  u64Map
 	next  []int32
 	comms map[int32]string
 	// Skipped counts the processes whose descriptors could not be read
@@ -36,13 +36,14 @@ type ProcessTable struct {
 
 // newProcessTable indexes hits by inode.
 func newProcessTable(hits []fdHit, comms map[int32]string, skipped int) *ProcessTable {
-	t := &ProcessTable{hits: hits, head: make(map[uint64]int32, len(hits)), next: make([]int32, len(hits)), comms: comms, Skipped: skipped}
+	t := &ProcessTable{hits: hits, next: make([]int32, len(hits)), comms: comms, Skipped: skipped}
+	t.head.reset(len(hits))
 	for k := range hits {
 		t.next[k] = -1
-		if h, ok := t.head[hits[k].inode]; ok {
-			t.next[k] = h
+		if h, ok := t.head.get(hits[k].inode); ok {
+			t.next[k] = int32(h)
 		}
-		t.head[hits[k].inode] = int32(k)
+		t.head.put(hits[k].inode, uint64(k))
 	}
 	return t
 }
@@ -86,36 +87,36 @@ func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 // and is nil for a socket no process holds, such as one in TIME_WAIT
 // (inode 0). The slices share one array.
 func (t *ProcessTable) Owners(socks []Socket) [][]Process {
+	// One lookup per socket: each socket's descriptors go into all, and
+	// ends[i] records where socks[i]'s end; the slices are cut once all
+	// has stopped growing. Most sockets have one owner or none.
 	owners := make([][]Process, len(socks))
-	n := 0
+	ends := make([]int32, len(socks))
+	all := make([]Process, 0, len(socks))
 	for i := range socks {
-		if k, ok := t.head[socks[i].Inode]; ok && socks[i].Inode != 0 {
-			for ; k >= 0; k = t.next[k] {
-				n++
+		if h, ok := t.head.get(socks[i].Inode); ok && socks[i].Inode != 0 {
+			start := len(all)
+			for k := int32(h); k >= 0; k = t.next[k] {
+				hit := &t.hits[k]
+				all = append(all, Process{PID: int(hit.pid), Comm: t.comms[hit.pid], FD: int(hit.fd)})
+			}
+			if ps := all[start:]; len(ps) > 1 {
+				slices.SortFunc(ps, func(a, b Process) int {
+					if a.PID != b.PID {
+						return a.PID - b.PID
+					}
+					return a.FD - b.FD
+				})
 			}
 		}
+		ends[i] = int32(len(all))
 	}
-	all := make([]Process, 0, n)
-	for i := range socks {
-		k, ok := t.head[socks[i].Inode]
-		if !ok || socks[i].Inode == 0 {
-			continue
+	start := int32(0)
+	for i, end := range ends {
+		if end > start {
+			owners[i] = all[start:end:end]
 		}
-		start := len(all)
-		for ; k >= 0; k = t.next[k] {
-			h := &t.hits[k]
-			all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
-		}
-		ps := all[start:len(all):len(all)]
-		if len(ps) > 1 {
-			slices.SortFunc(ps, func(a, b Process) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-		owners[i] = ps
+		start = end
 	}
 	return owners
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -201,7 +202,7 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 		return nil, fmt.Errorf("%w: open: %w", errNoBPFTable, err)
 	}
 	defer rd.Close()
-	data, err := io.ReadAll(rd)
+	data, err := readAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: processes: read the task_file iterator: %w", err)
 	}
@@ -231,4 +232,28 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 		comms[pid] = sc.comm(pid)
 	}
 	return newProcessTable(hits, comms, 0), nil
+}
+
+// iterReadSize is the buffer the iterator is first read into, room for
+// 65,536 records: io.ReadAll's starts at 512 bytes and, growing a quarter
+// at a time, copies 100,000 sockets' records over and over. Pages not
+// written are never touched.
+const iterReadSize = 1 << 20
+
+// readAll reads r to its end, doubling its buffer as it fills.
+func readAll(r io.Reader) ([]byte, error) {
+	b := make([]byte, 0, iterReadSize)
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b))
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

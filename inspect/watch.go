@@ -111,11 +111,14 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
+	p := newPoller(w.Source)
+	defer p.close()
 	var resync <-chan struct{}
 	if feed != nil {
 		resync = feed.resync
 	}
-	var prev []Socket
+	// Each poll lists into the memory of the one before the last.
+	var prev, spare []Socket
 	skipped, inARow := 0, 0
 	for first := true; ; first = false {
 		if !first {
@@ -127,7 +130,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 			}
 		}
 		start := time.Now()
-		next, err := w.Source.Sockets(ctx, w.Query)
+		next, err := p.poll(ctx, w.Query, spare, &t.seen)
 		if ended(ctx, err) {
 			return nil
 		}
@@ -153,7 +156,6 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 				return fmt.Errorf("inspect: watch: %w", err)
 			}
 		}
-		next = t.dedup(next)
 		batch, unresolved := t.step(prev, next, start, now, lost, destroyed)
 		if feed != nil {
 			feed.putBack(unresolved)
@@ -161,7 +163,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 		if err := fn(batch); err != nil {
 			return err
 		}
-		prev = next
+		prev, spare = next, prev
 	}
 }
 
@@ -253,7 +255,8 @@ func (f *destroyFeed) putBack(d []destroyedSocket) {
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
-	seen  sightings // dedup's, kept to reuse its memory
+	seen  sightings // the poller's, kept to reuse its memory
+	diff  differ
 	// polledGone holds the sockets a poll found gone, until
 	// polledGoneFor has passed: the kernel sends its destroy report from
 	// a workqueue, which may deliver it after a poll that no longer saw
@@ -272,18 +275,12 @@ type sighting struct {
 	inode uint64
 }
 
-// dedup drops the later of two entries for one socket, as dropRepeats
-// does, reusing its memory from poll to poll. The sources drop them
-// already; a Watcher may be given another Source.
-func (t *tracker) dedup(socks []Socket) []Socket {
-	return dropRepeats(socks, &t.seen)
-}
-
 // dropRepeats drops the later of two entries for one socket, using seen
 // (cleared first, made if empty) to remember them. Neither /proc nor
-// sock_diag reads the socket tables at one instant: each read of a table walks the hash table
-// on from where the last one stopped, and a socket added meanwhile can
-// shift the walk so that it lists another socket twice (seen here with
+// sock_diag reads the socket tables at one instant: each read of a table
+// walks the hash table on from where the last one stopped, and a socket
+// added meanwhile can shift the walk so that it lists another socket
+// twice (seen here with
 // three sockets: the server's end of a fresh connection twice and the
 // client's end not at all; the rows differed in their timers, so procnet's
 // exact-duplicate rule kept both; and under churn, TIME_WAIT sockets in
@@ -368,35 +365,54 @@ func dropSuperseded(socks []Socket) []Socket {
 	})
 }
 
-// sightings is a set of sockets seen in one listing. A socket with a
-// cookie is remembered by its cookie and inode, which hash three times
-// faster than a Key and its inode (14ms against 48ms for 100,000 sockets
-// on the 2-core test machine).
+// sightings is a set of sockets seen in one listing. A socket is
+// remembered by its cookie, or without one by its inode, mapped to the
+// inode or key it was first seen with: 64-bit keys hash several times
+// faster than a Key and its inode, and cookies go in a u64Map. The rare
+// socket seen again with another inode or key (one listed with its file
+// and then as a timewait socket, inode 0) and the sockets with neither
+// cookie nor inode go to others.
 type sightings struct {
-	cookies map[[2]uint64]struct{}
-	tuples  map[sighting]struct{}
+	cookies u64Map
+	inodes  map[uint64]Key
+	others  map[sighting]struct{}
 }
 
+// reset empties s, making room for n sockets.
 func (s *sightings) reset(n int) {
-	if s.cookies == nil {
-		s.cookies = make(map[[2]uint64]struct{}, n)
-		s.tuples = map[sighting]struct{}{}
+	if s.inodes == nil {
+		s.inodes = map[uint64]Key{}
+		s.others = map[sighting]struct{}{}
 	}
-	clear(s.cookies)
-	clear(s.tuples)
+	s.cookies.reset(n)
+	clear(s.inodes)
+	clear(s.others)
 }
 
 // repeat reports whether so was seen already, and remembers it.
 func (s *sightings) repeat(so *Socket) bool {
-	if so.Cookie != 0 {
-		k := [2]uint64{so.Cookie, so.Inode}
-		_, dup := s.cookies[k]
-		s.cookies[k] = struct{}{}
-		return dup
+	switch {
+	case so.Cookie != 0:
+		inode, found := s.cookies.getOrPut(so.Cookie, so.Inode)
+		if !found {
+			return false
+		}
+		if inode == so.Inode {
+			return true
+		}
+	case so.Inode != 0:
+		k, ok := s.inodes[so.Inode]
+		if !ok {
+			s.inodes[so.Inode] = KeyOf(so)
+			return false
+		}
+		if k == KeyOf(so) {
+			return true
+		}
 	}
 	k := sighting{KeyOf(so), so.Inode}
-	_, dup := s.tuples[k]
-	s.tuples[k] = struct{}{}
+	_, dup := s.others[k]
+	s.others[k] = struct{}{}
 	return dup
 }
 
@@ -409,7 +425,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 	for _, at := range lost {
 		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: at})
 	}
-	events := Diff(prev, next)
+	events := t.diff.diff(prev, next)
 	slices.SortStableFunc(destroyed, func(a, b destroyedSocket) int { return a.at.Compare(b.at) })
 
 	// Each destroyed socket is looked up under both keys, since the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -102,14 +103,15 @@ func readAndParse(r io.Reader, f File) ([]Record, error) {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("procnet: %s: %w", f, err)
 	}
-	return parse(buf.Bytes(), f)
+	return parse(buf.Bytes(), f, &uniq{})
 }
 
 // parse parses a whole table held in data. Two rows are duplicates when all
 // their Record fields are equal; the sl column is left out because it is
 // the row's position in the kernel's walk, which differs for a socket
-// listed twice. The first of the duplicates is kept.
-func parse(data []byte, f File) ([]Record, error) {
+// listed twice. The first of the duplicates is kept. The records go into
+// u, which parse empties first.
+func parse(data []byte, f File, u *uniq) ([]Record, error) {
 	digits, err := f.addrDigits()
 	if err != nil {
 		return nil, err
@@ -122,7 +124,7 @@ func parse(data []byte, f File) ([]Record, error) {
 	if len(rest) > 0 && rest[len(rest)-1] != '\n' {
 		rows++
 	}
-	u := uniq{recs: make([]Record, 0, rows), first: make(map[uint64]int32, rows)}
+	u.reset(rows)
 	seed := maphash.MakeSeed()
 	for n := 2; len(rest) > 0; n++ {
 		var line []byte
@@ -144,6 +146,16 @@ type uniq struct {
 	// free key; as keys are never deleted, a later copy of it walks the
 	// same keys and meets it before reaching a free key.
 	first map[uint64]int32
+}
+
+// reset empties u, making room for n records.
+func (u *uniq) reset(n int) {
+	if u.first == nil {
+		u.first = make(map[uint64]int32, n)
+		u.recs = make([]Record, 0, n)
+	}
+	clear(u.first)
+	u.recs = slices.Grow(u.recs[:0], n)
 }
 
 // add appends r unless an equal record is in u.recs; h is r's hash.

@@ -502,6 +502,84 @@ func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) 
 	return j
 }
 
+// appendJSONSocket appends what json.Encoder writes of newJSONSocket(s,
+// procs, o), without its newline, by hand: reflection was two thirds of
+// ls -j's rendering. It reports false, appending nothing, for a socket
+// with a timer, memory or info to write, which are left to json.Encoder.
+func appendJSONSocket(b []byte, s *inspect.Socket, procs []inspect.Process, o *tableOptions) ([]byte, bool) {
+	if (o.timers && s.Timer != inspect.TimerNone) || (o.memory && s.Memory != nil) || (o.info && s.Info != nil) {
+		return b, false
+	}
+	b = append(b, `{"netid":`...)
+	b = appendJSONString(b, s.Protocol.String())
+	b = append(b, `,"family":`...)
+	b = appendJSONString(b, s.Family.String())
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, stateName(s))
+	b = append(b, `,"recv_q":`...)
+	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	b = append(b, `,"send_q":`...)
+	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	b = append(b, `,"local":`...)
+	b = appendJSONEndpoint(b, s.Local)
+	b = append(b, `,"peer":`...)
+	b = appendJSONEndpoint(b, s.Peer)
+	b = append(b, `,"uid":`...)
+	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	b = append(b, `,"inode":`...)
+	b = strconv.AppendUint(b, s.Inode, 10)
+	if s.Cookie != 0 {
+		b = append(b, `,"cookie":"`...)
+		b = append(appendCookie(b, s.Cookie), '"')
+	}
+	if len(procs) > 0 {
+		b = append(b, `,"process":[`...)
+		for i, p := range procs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"pid":`...)
+			b = strconv.AppendInt(b, int64(p.PID), 10)
+			b = append(b, `,"comm":`...)
+			b = appendJSONString(b, p.Comm)
+			b = append(b, `,"fd":`...)
+			b = strconv.AppendInt(b, int64(p.FD), 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), true
+}
+
+// appendJSONEndpoint appends a jsonEndpoint of ap as json.Encoder writes
+// it.
+func appendJSONEndpoint(b []byte, ap netip.AddrPort) []byte {
+	b = append(b, `{"addr":`...)
+	// An address without a zone is hex digits, dots and colons, which
+	// need no escaping; a zone is an interface name, which may.
+	if a := ap.Addr(); a.IsValid() && a.Zone() == "" {
+		b = append(a.AppendTo(append(b, '"')), '"')
+	} else {
+		b = appendJSONString(b, a.String())
+	}
+	b = append(b, `,"port":`...)
+	b = strconv.AppendUint(b, uint64(ap.Port()), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as json.Encoder writes it: printable ASCII
+// other than the quote, the backslash and the HTML characters it escapes
+// (<, >, &) as it is, and anything else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
 // writeJSON writes one JSON array, an object per socket and per line. The
 // timer, process, memory and info keys come with -o, -p, -m and -i, for
 // the sockets that have them.
@@ -521,6 +599,7 @@ type listWriter struct {
 	json    bool
 	started bool // a batch was written
 	table   table
+	line    []byte
 	buf     bytes.Buffer
 	enc     *json.Encoder
 }
@@ -540,25 +619,28 @@ func (l *listWriter) write(socks []inspect.Socket, o tableOptions) error {
 		l.table.serial = true
 		return l.table.writeSockets(l.w, socks, o)
 	}
-	if l.enc == nil {
-		l.enc = json.NewEncoder(&l.buf)
-	}
 	sep := ",\n"
 	if first {
 		sep = "["
 	}
 	for i := range socks {
-		l.buf.Reset()
-		l.buf.WriteString(sep)
 		var procs []inspect.Process
 		if o.processes != nil {
 			procs = o.processes[i]
 		}
-		if err := l.enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
-			return fmt.Errorf("json: %w", err)
+		line, ok := appendJSONSocket(append(l.line[:0], sep...), &socks[i], procs, &o)
+		if !ok {
+			if l.enc == nil {
+				l.enc = json.NewEncoder(&l.buf)
+			}
+			l.buf.Reset()
+			if err := l.enc.Encode(newJSONSocket(&socks[i], procs, &o)); err != nil {
+				return fmt.Errorf("json: %w", err)
+			}
+			line = append(line, l.buf.Bytes()[:l.buf.Len()-1]...) // without the newline Encode ends with
 		}
-		l.buf.Truncate(l.buf.Len() - 1) // the newline Encode ends with
-		if _, err := l.w.Write(l.buf.Bytes()); err != nil {
+		l.line = line
+		if _, err := l.w.Write(line); err != nil {
 			return err
 		}
 		sep = ",\n"

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -216,4 +219,69 @@ func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
 		dst = append(dst, strconv.FormatUint(uint64(s.UID), 10), strconv.FormatUint(s.Inode, 10), cookieText(s.Cookie))
 	}
 	return dst
+}
+
+// TestAppendJSONSocket checks that the hand-written JSON of a socket is
+// byte for byte what json.Encoder writes of newJSONSocket, and that the
+// sockets it leaves to json.Encoder are those with a timer, memory or info
+// to write.
+func TestAppendJSONSocket(t *testing.T) {
+	base := inspect.Socket{
+		Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established,
+		Local: netip.MustParseAddrPort("127.0.0.1:5000"), Peer: netip.MustParseAddrPort("127.0.0.1:41234"),
+		RecvQ: 7, SendQ: 4294967295, UID: 1000, Inode: 18446744073709551615, Cookie: 0xdeadbeef,
+	}
+	with := func(f func(*inspect.Socket)) inspect.Socket { s := base; f(&s); return s }
+	tests := []struct {
+		name  string
+		sock  inspect.Socket
+		procs []inspect.Process
+		opts  tableOptions
+		hand  bool // written by appendJSONSocket
+	}{
+		{name: "established", sock: base, hand: true},
+		{name: "no cookie", sock: with(func(s *inspect.Socket) { s.Cookie = 0 }), hand: true},
+		{name: "listener, no peer", sock: with(func(s *inspect.Socket) { s.State, s.Peer = inspect.Listen, netip.AddrPort{} }), hand: true},
+		{name: "udp unconn", sock: with(func(s *inspect.Socket) { s.Protocol, s.State = inspect.UDP, inspect.Close }), hand: true},
+		{name: "ipv6", sock: with(func(s *inspect.Socket) {
+			s.Family, s.Local, s.Peer = inspect.INet6, netip.MustParseAddrPort("[2001:db8::1]:443"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:5")
+		}), hand: true},
+		{name: "zones to escape", sock: with(func(s *inspect.Socket) {
+			s.Family, s.Local, s.Peer = inspect.INet6, netip.MustParseAddrPort(`[fe80::1%a"b<c>&\d]:1`), netip.MustParseAddrPort("[fe80::2%eth0]:2")
+		}), hand: true},
+		{name: "processes", sock: base, procs: []inspect.Process{
+			{PID: 1, Comm: "systemd", FD: 3},
+			{PID: 42, Comm: "a \"q\" \\ <b>&\t\x01\x7f é \u2028 \xff", FD: 2147483647},
+		}, opts: tableOptions{processes: [][]inspect.Process{}}, hand: true},
+		{name: "each character to escape", sock: base, procs: []inspect.Process{
+			{PID: 1, Comm: "<", FD: 1}, {PID: 1, Comm: ">", FD: 2}, {PID: 1, Comm: "&", FD: 3}, {PID: 1, Comm: `"`, FD: 4},
+			{PID: 1, Comm: `\`, FD: 5}, {PID: 1, Comm: "\n", FD: 6}, {PID: 1, Comm: "\x7f", FD: 7}, {PID: 1, Comm: "é", FD: 8},
+		}, hand: true},
+		{name: "timers without one", sock: base, opts: tableOptions{timers: true}, hand: true},
+		{name: "timer", sock: with(func(s *inspect.Socket) { s.Timer, s.Expires = inspect.TimerKeepalive, 1500*time.Millisecond }), opts: tableOptions{timers: true}},
+		{name: "timer not asked for", sock: with(func(s *inspect.Socket) { s.Timer = inspect.TimerOn }), hand: true},
+		{name: "memory", sock: with(func(s *inspect.Socket) { s.Memory = &inspect.Memory{RcvBuf: 1} }), opts: tableOptions{memory: true}},
+		{name: "info", sock: with(func(s *inspect.Socket) { s.Info = &inspect.TCPInfo{} }), opts: tableOptions{info: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want bytes.Buffer
+			if err := json.NewEncoder(&want).Encode(newJSONSocket(&tt.sock, tt.procs, &tt.opts)); err != nil {
+				t.Fatal(err)
+			}
+			got, hand := appendJSONSocket([]byte("x"), &tt.sock, tt.procs, &tt.opts)
+			if hand != tt.hand {
+				t.Fatalf("appendJSONSocket wrote it: %v, want %v", hand, tt.hand)
+			}
+			if !hand {
+				if string(got) != "x" {
+					t.Errorf("appendJSONSocket appended %q to what it left to json.Encoder", got[1:])
+				}
+				return
+			}
+			if diff := cmp.Diff(strings.TrimSuffix(want.String(), "\n"), string(got[1:])); diff != "" {
+				t.Errorf("(-json.Encoder +appendJSONSocket):\n%s", diff)
+			}
+		})
+	}
 }

@@ -1,0 +1,122 @@
+package inspect
+
+import "math/bits"
+
+// u64Map maps uint64 keys to uint64 values: an open-addressing table with
+// linear probing and Fibonacci hashing. The keys it holds, socket cookies
+// and inode numbers, are counters the kernel hands out in order, which
+// Fibonacci hashing spreads evenly; a lookup then reads one cache line
+// where a Go map of 100,000 entries reads two or three, and the lookups
+// of a listing's dedup and of ls -p's owners were a tenth of ls -tanp's
+// time. Key 0, which marks a free slot, is held apart.
+type u64Map struct {
+	slots []u64Slot // a power of two long, at most three quarters full
+	n     int
+	shift uint8 // 64 - log2(len(slots))
+
+	zero    uint64 // the value of key 0
+	hasZero bool
+}
+
+type u64Slot struct{ key, val uint64 }
+
+// fibonacci is 2^64 divided by the golden ratio.
+const fibonacci = 0x9E3779B97F4A7C15
+
+// reset empties m and makes room for n keys.
+func (m *u64Map) reset(n int) {
+	size := 16
+	for size*3/4 < n {
+		size *= 2
+	}
+	if len(m.slots) < size {
+		m.slots = make([]u64Slot, size)
+	} else {
+		clear(m.slots)
+	}
+	m.n, m.hasZero = 0, false
+	m.shift = uint8(64 - bits.TrailingZeros(uint(len(m.slots))))
+}
+
+// get returns the value of key k.
+func (m *u64Map) get(k uint64) (uint64, bool) {
+	if k == 0 {
+		return m.zero, m.hasZero
+	}
+	if len(m.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(m.slots) - 1)
+	for i := k * fibonacci >> m.shift; ; i = (i + 1) & mask {
+		s := &m.slots[i]
+		if s.key == k {
+			return s.val, true
+		}
+		if s.key == 0 {
+			return 0, false
+		}
+	}
+}
+
+// getOrPut returns the value of key k if m has it, and otherwise sets it
+// to v.
+func (m *u64Map) getOrPut(k, v uint64) (old uint64, found bool) {
+	if k == 0 {
+		if m.hasZero {
+			return m.zero, true
+		}
+		m.zero, m.hasZero = v, true
+		return 0, false
+	}
+	if (m.n+1)*4 > len(m.slots)*3 {
+		m.grow()
+	}
+	mask := uint64(len(m.slots) - 1)
+	for i := k * fibonacci >> m.shift; ; i = (i + 1) & mask {
+		s := &m.slots[i]
+		if s.key == k {
+			return s.val, true
+		}
+		if s.key == 0 {
+			s.key, s.val = k, v
+			m.n++
+			return 0, false
+		}
+	}
+}
+
+// put sets the value of key k to v.
+func (m *u64Map) put(k, v uint64) {
+	if k == 0 {
+		m.zero, m.hasZero = v, true
+		return
+	}
+	if (m.n+1)*4 > len(m.slots)*3 {
+		m.grow()
+	}
+	mask := uint64(len(m.slots) - 1)
+	for i := k * fibonacci >> m.shift; ; i = (i + 1) & mask {
+		s := &m.slots[i]
+		if s.key == k || s.key == 0 {
+			if s.key == 0 {
+				m.n++
+			}
+			s.key, s.val = k, v
+			return
+		}
+	}
+}
+
+// grow doubles the table.
+func (m *u64Map) grow() {
+	old := m.slots
+	zero, hasZero := m.zero, m.hasZero
+	m.slots = nil
+	m.reset(max(2*len(old)*3/4, 1))
+	m.zero, m.hasZero = zero, hasZero
+	for _, s := range old {
+		if s.key != 0 {
+			m.put(s.key, s.val)
+		}
+	}
+}
