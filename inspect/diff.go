@@ -71,7 +71,9 @@ type Event struct {
 // only in next, gone for each only in prev. New and change events come in
 // next's order, then gone events in prev's. A key present in both whose
 // inodes are both known and differ is a new socket on a reused tuple: gone
-// for the old one, new for the new one.
+// for the old one, new for the new one. Sockets without cookies that share
+// a tuple, such as SO_REUSEPORT listeners under /proc, are told apart by
+// their inodes.
 func Diff(prev, next []Socket) []Event {
 	var d differ
 	return d.diff(prev, next)
@@ -86,6 +88,9 @@ type differ struct {
 	cookies u64Map
 	tuples  map[packedTuple]int
 	zoned   map[Key]int
+	// inodes holds the index of each socket without a cookie that has a
+	// file, to tell apart sockets that share a tuple.
+	inodes  u64Map
 	matched []bool
 	events  []Event
 }
@@ -131,6 +136,7 @@ func (d *differ) diff(prev, next []Socket) []Event {
 		d.zoned = map[Key]int{}
 	}
 	d.cookies.reset(len(prev))
+	d.inodes.reset(0)
 	clear(d.tuples)
 	clear(d.zoned)
 	for i := range prev {
@@ -138,6 +144,9 @@ func (d *differ) diff(prev, next []Socket) []Event {
 		if p.Cookie != 0 {
 			d.cookies.put(p.Cookie, uint64(i))
 			continue
+		}
+		if p.Inode != 0 {
+			d.inodes.put(p.Inode, uint64(i))
 		}
 		k := KeyOf(p)
 		if t, ok := packTuple(&k); ok {
@@ -150,7 +159,7 @@ func (d *differ) diff(prev, next []Socket) []Event {
 	matched := append(d.matched[:0], make([]bool, len(prev))...)
 	for i := range next {
 		n := &next[i]
-		j, ok := d.before(n)
+		j, ok := d.before(prev, n)
 		if ok && matched[j] {
 			ok = false
 		}
@@ -175,13 +184,19 @@ func (d *differ) diff(prev, next []Socket) []Event {
 	return events
 }
 
-// before returns the index in prev of the socket with n's key.
-func (d *differ) before(n *Socket) (int, bool) {
+// before returns the index in prev of the socket with n's key: without a
+// cookie, the one with n's inode too if there is one.
+func (d *differ) before(prev []Socket, n *Socket) (int, bool) {
 	if n.Cookie != 0 {
 		j, ok := d.cookies.get(n.Cookie)
 		return int(j), ok
 	}
 	k := KeyOf(n)
+	if n.Inode != 0 {
+		if j, ok := d.inodes.get(n.Inode); ok && KeyOf(&prev[j]) == k {
+			return int(j), true
+		}
+	}
 	if t, ok := packTuple(&k); ok {
 		j, ok := d.tuples[t]
 		return j, ok

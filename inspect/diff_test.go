@@ -47,6 +47,10 @@ func TestDiff(t *testing.T) {
 			{Kind: EventNew, Socket: noCookie(with(client, Established, 99)), To: Established},
 			{Kind: EventGone, Socket: noCookie(client), From: Established},
 		}},
+		{"proc: SO_REUSEPORT listeners share a tuple, matched by inode", []Socket{noCookie(listener), noCookie(with(listener, Listen, 13))}, []Socket{noCookie(with(listener, Listen, 13)), noCookie(listener)}, nil},
+		{"proc: one of two listeners on a tuple closed", []Socket{noCookie(listener), noCookie(with(listener, Listen, 13))}, []Socket{noCookie(with(listener, Listen, 13))}, []Event{
+			{Kind: EventGone, Socket: noCookie(listener), From: Listen},
+		}},
 		{"netlink: tuple reused by a new socket has a new cookie", []Socket{client}, []Socket{func() Socket { s := client; s.Cookie = 0x9; return s }()}, []Event{
 			{Kind: EventNew, Socket: func() Socket { s := client; s.Cookie = 0x9; return s }(), To: Established},
 			{Kind: EventGone, Socket: client, From: Established},
