@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/testnet"
@@ -432,5 +433,53 @@ func TestWatchLingerReset(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWatchReusePort opens two SO_REUSEPORT listeners on one address and
+// requires each source to report them new once and nothing more over ten
+// polls: /proc gives them one tuple, and only their inodes tell them
+// apart.
+func TestWatchReusePort(t *testing.T) {
+	for _, src := range watchSources {
+		t.Run(src.name, func(t *testing.T) {
+			ns := testnet.New(t)
+			lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+				var serr error
+				if err := c.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+				}); err != nil {
+					return err
+				}
+				return serr
+			}}
+			var inodes []uint64
+			for range 2 {
+				var ln net.Listener
+				ns.Do(t, func() error {
+					var err error
+					ln, err = lc.Listen(context.Background(), "tcp4", "127.0.0.1:7788")
+					return err
+				})
+				t.Cleanup(func() { ln.Close() })
+				inodes = append(inodes, testnet.Inode(t, ln.(*net.TCPListener)))
+			}
+			wt := startWatching(t, newWatcher(t, ns, src, tcpQuery, time.Millisecond))
+			wt.waitBatches(t, 10)
+			wt.stop()
+			var got []string
+			for _, e := range wt.events {
+				got = append(got, fmt.Sprintf("%s %v %v -> %v inode %d", e.Kind, e.Socket.Local, e.Socket.Peer, e.To, e.Socket.Inode))
+			}
+			slices.Sort(got)
+			want := []string{
+				fmt.Sprintf("new 127.0.0.1:7788 0.0.0.0:0 -> LISTEN inode %d", inodes[0]),
+				fmt.Sprintf("new 127.0.0.1:7788 0.0.0.0:0 -> LISTEN inode %d", inodes[1]),
+			}
+			slices.Sort(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("events over ten polls (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
