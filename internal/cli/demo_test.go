@@ -156,14 +156,22 @@ func TestDemoText(t *testing.T) {
 	for _, want := range []string{
 		"  server       listen(5)\n",
 		"  listener     LISTEN       waiting for connections",
-		"  client       SYN_SENT     passed through, not observed: connect() sent a SYN",
-		"  server conn  SYN_RECV     passed through, not observed: ",
 		"  client       CLOSE_WAIT   the peer sent its FIN",
 		"  server conn  TIME_WAIT    both FINs acknowledged",
 		"  the server conn stays in TIME_WAIT for 60 s after the demo ends\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The handshake's states last microseconds on loopback: a poll
+	// seldom sees them, but a loaded machine may stretch them past one.
+	for _, state := range []string{
+		"  client       SYN_SENT     ",
+		"  server conn  SYN_RECV     ",
+	} {
+		if !strings.Contains(out, state+"passed through, not observed: ") && !strings.Contains(out, state+"a SYN came in") && !strings.Contains(out, state+"connect() sent a SYN") {
+			t.Errorf("output lacks %q, passed through or observed:\n%s", state, out)
 		}
 	}
 	if !strings.HasSuffix(out, "\nok: every state the textbook requires was observed\n") {

@@ -20,6 +20,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/demo"
 )
 
 // TestWriteAlignedMatchesTablewriter holds the streaming renderer used for
@@ -283,5 +284,28 @@ func TestAppendJSONSocket(t *testing.T) {
 				t.Errorf("(-json.Encoder +appendJSONSocket):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestTimelinePrinter: the demo's text lines, an unobserved state marked
+// as passed through, colours only on a terminal.
+func TestTimelinePrinter(t *testing.T) {
+	entries := []demo.Entry{
+		{Elapsed: 902 * time.Millisecond, Kind: demo.EntryStep, Actor: "client", Text: "connect(127.0.0.1:7788)"},
+		{Elapsed: 903 * time.Millisecond, Kind: demo.EntryState, Socket: demo.ServerConn, State: inspect.SynRecv},
+		{Elapsed: 904 * time.Millisecond, Kind: demo.EntryState, Socket: demo.Client, State: inspect.Established, Observed: true},
+	}
+	var b bytes.Buffer
+	p := &timelinePrinter{w: &b}
+	for i := range entries {
+		if err := p.print(&entries[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "   902 ms  client       connect(127.0.0.1:7788)\n" +
+		"   903 ms  server conn  SYN_RECV     passed through, not observed: " + demo.Meaning(inspect.SynRecv) + "\n" +
+		"   904 ms  client       ESTABLISHED  " + demo.Meaning(inspect.Established) + "\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 }
