@@ -23,9 +23,11 @@ type Process struct {
 // which socket inode each refers to. Join it to a listing with Owners.
 type ProcessTable struct {
 	hits []fdHit
-	// head maps an inode to one of its descriptors in hits, and next
-	// links each to another of the same inode (-1: none), so that Owners
-	// costs a lookup per socket, whatever the table's size.
+	// head maps an inode to its descriptor, packed (packHit), when it
+	// has one; otherwise to shared and one of its descriptors in hits,
+	// and next links each to another of the same inode (-1: none). Owners
+	// then costs a lookup per socket, whatever the table's size, and
+	// most lookups read nothing else.
 	head  u64Map
 	next  []int32
 	comms map[int32]string
@@ -45,8 +47,26 @@ func newProcessTable(hits []fdHit, comms map[int32]string, skipped int) *Process
 		}
 		t.head.put(hits[k].inode, uint64(k))
 	}
+	// Each inode's head is now its last descriptor; pack the lone ones
+	// and mark the rest. A packed value is at least 1<<32, past any index.
+	for k := range hits {
+		if h, _ := t.head.get(hits[k].inode); h == uint64(k) {
+			if t.next[k] < 0 {
+				t.head.put(hits[k].inode, packHit(hits[k]))
+			} else {
+				t.head.put(hits[k].inode, shared|h)
+			}
+		}
+	}
 	return t
 }
+
+// shared marks a head value that is an index into hits. A packed
+// descriptor never has it: process ids are positive int32s.
+const shared = 1 << 63
+
+// packHit packs a descriptor's process id and number into a head value.
+func packHit(h fdHit) uint64 { return uint64(h.pid)<<32 | uint64(uint32(h.fd)) }
 
 // fdHit is one descriptor that refers to a socket.
 type fdHit struct {
@@ -94,7 +114,12 @@ func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 	ends := make([]int32, len(socks))
 	all := make([]Process, 0, len(socks))
 	for i := range socks {
-		if h, ok := t.head.get(socks[i].Inode); ok && socks[i].Inode != 0 {
+		h, ok := t.head.get(socks[i].Inode)
+		if ok && socks[i].Inode != 0 && h&shared == 0 {
+			pid := int32(h >> 32)
+			all = append(all, Process{PID: int(pid), Comm: t.comms[pid], FD: int(int32(uint32(h)))})
+		} else if ok && socks[i].Inode != 0 {
+			h &^= shared
 			start := len(all)
 			for k := int32(h); k >= 0; k = t.next[k] {
 				hit := &t.hits[k]
