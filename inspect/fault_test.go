@@ -16,7 +16,7 @@ import (
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// scriptedDiag is a diagConn whose n-th dump (from 0) replies with cookies
+// scriptedDiag is a DiagConn whose n-th dump (from 0) replies with cookies
 // 10n+1, 10n+2, 10n+3, interrupted when intr[n] says so.
 type scriptedDiag struct {
 	intr  []bool
@@ -70,7 +70,7 @@ func TestNetlinkDumpInterrupted(t *testing.T) {
 		for _, info := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/info=%v", tt.name, info), func(t *testing.T) {
 				d := &scriptedDiag{intr: tt.intr}
-				src := &NetlinkSource{dial: func(*netlinkdiag.Config) (diagConn, error) { return d, nil }}
+				src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
 				q := Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates, Info: info}
 				socks, err := src.Sockets(context.Background(), q)
 				if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
@@ -96,7 +96,7 @@ func TestNetlinkDumpInterrupted(t *testing.T) {
 // attempt, once each, and the error names the interrupted table.
 func TestNetlinkDumpInterruptedKeepsOtherTables(t *testing.T) {
 	d := &scriptedDiag{intr: []bool{true, true, true, false}}
-	src := &NetlinkSource{dial: func(*netlinkdiag.Config) (diagConn, error) { return d, nil }}
+	src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
 	// UDP: TCP's two families may come from one dump.
 	q := Query{Protocols: []Protocol{UDP}, Families: []Family{INet, INet6}, States: AllStates}
 	socks, err := src.Sockets(context.Background(), q)

@@ -21,15 +21,15 @@ type NetlinkSource struct {
 	// caller's own namespace.
 	NetNS int
 
-	// dial opens the sock_diag socket; nil means netlinkdiag.Dial. Tests
-	// script the kernel's replies with it.
-	dial func(*netlinkdiag.Config) (diagConn, error)
+	// Dial opens the sock_diag socket; nil means netlinkdiag.Dial. Tests
+	// count or script the connections with it.
+	Dial func(*netlinkdiag.Config) (DiagConn, error)
 }
 
 var _ Source = (*NetlinkSource)(nil)
 
-// diagConn is what Sockets needs of a *netlinkdiag.Conn.
-type diagConn interface {
+// DiagConn is what a NetlinkSource needs of a *netlinkdiag.Conn.
+type DiagConn interface {
 	DumpOnce(ctx context.Context, req netlinkdiag.Request, fn func(*netlinkdiag.Msg) error) error
 	Close() error
 }
@@ -51,7 +51,7 @@ const maxDumpAttempts = 3
 // changed during the walk) is dumped again, up to 3 times in all. If every
 // attempt is interrupted, Sockets keeps the last attempt's sockets, goes on
 // with the other tables, and returns all it has with an error wrapping
-// netlinkdiag.ErrDumpInterrupted.
+// netlinkdiag.ErrDumpInterrupted that is also ErrIncomplete.
 func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 	k := newSink(q, nil, 0)
 	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
@@ -93,10 +93,10 @@ func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
 }
 
 // open opens a sock_diag socket in the source's namespace.
-func (s *NetlinkSource) open() (diagConn, error) {
-	dial := s.dial
+func (s *NetlinkSource) open() (DiagConn, error) {
+	dial := s.Dial
 	if dial == nil {
-		dial = func(cfg *netlinkdiag.Config) (diagConn, error) { return netlinkdiag.Dial(cfg) }
+		dial = func(cfg *netlinkdiag.Config) (DiagConn, error) { return netlinkdiag.Dial(cfg) }
 	}
 	c, err := dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
@@ -105,8 +105,19 @@ func (s *NetlinkSource) open() (diagConn, error) {
 	return c, nil
 }
 
+// Probe opens a sock_diag socket in the namespace open at netNS (0: the
+// caller's) and closes it, returning why it could not: NetlinkUnavailable
+// tells a kernel or sandbox without sock_diag.
+func Probe(netNS int) error {
+	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: netNS})
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 // dumpTables dumps the tables of q over c into k.
-func dumpTables(ctx context.Context, c diagConn, q Query, k *sink) error {
+func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
@@ -146,7 +157,7 @@ func dumpTables(ctx context.Context, c diagConn, q Query, k *sink) error {
 	}
 	err := d.finish(nil)
 	if err == nil && len(d.interrupted) > 0 {
-		err = fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted)
+		err = Incomplete(fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted))
 	}
 	return err
 }
@@ -154,7 +165,7 @@ func dumpTables(ctx context.Context, c diagConn, q Query, k *sink) error {
 // dumper runs the dumps of one listing, handing the sockets to the
 // pipeline if there is one, and to the sink directly if not.
 type dumper struct {
-	c    diagConn
+	c    DiagConn
 	q    *Query
 	mask uint8
 	k    *sink

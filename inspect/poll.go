@@ -4,52 +4,22 @@ import (
 	"context"
 	"errors"
 
-	"github.com/sockstate/sockstate/netlinkdiag"
 	"github.com/sockstate/sockstate/procnet"
 )
 
-// poller lists a Source's sockets again and again, keeping what it can
-// from one listing to the next: a Watcher's polls.
-type poller interface {
-	// poll lists what the Source's Sockets lists, appending to dst[:0],
-	// whose sockets it overwrites, and dropping repeats with seen.
-	poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error)
-	close()
+var _ Poller = (*NetlinkSource)(nil)
+
+// NewPoll returns a Poll that keeps one sock_diag socket open from poll to
+// poll, and opens another after a poll that failed.
+func (s *NetlinkSource) NewPoll() Poll { return &netlinkPoll{s: s} }
+
+type netlinkPoll struct {
+	s    *NetlinkSource
+	c    DiagConn
+	seen sightings
 }
 
-// newPoller returns a poller of src: one that keeps the built-in sources'
-// sockets and buffers, and for any other Source one that calls Sockets
-// and drops the repeats it may list.
-func newPoller(src Source) poller {
-	switch s := src.(type) {
-	case *NetlinkSource:
-		return &netlinkPoller{s: s}
-	case *ProcSource:
-		return &procPoller{s: s, r: procnet.Reader{FS: s.fs()}}
-	case *AutoSource:
-		return &autoPoller{s: s}
-	}
-	return sourcePoller{s: src}
-}
-
-// sourcePoller polls any Source.
-type sourcePoller struct{ s Source }
-
-func (p sourcePoller) poll(ctx context.Context, q Query, _ []Socket, seen *sightings) ([]Socket, error) {
-	socks, err := p.s.Sockets(ctx, q)
-	return dropRepeats(socks, seen), err
-}
-
-func (sourcePoller) close() {}
-
-// netlinkPoller keeps one sock_diag socket open from poll to poll, and
-// opens another after a poll that failed.
-type netlinkPoller struct {
-	s *NetlinkSource
-	c diagConn
-}
-
-func (p *netlinkPoller) poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error) {
+func (p *netlinkPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error) {
 	if p.c == nil {
 		c, err := p.s.open()
 		if err != nil {
@@ -63,60 +33,71 @@ func (p *netlinkPoller) poll(ctx context.Context, q Query, dst []Socket, seen *s
 		k.out = make([]Socket, 0, sizeHint(p.s.NetNS, &q))
 	}
 	err := dumpTables(ctx, p.c, q, k)
-	if err != nil && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
-		p.close()
+	if err != nil && !errors.Is(err, ErrIncomplete) {
+		p.Close()
 	}
-	return dropRepeats(k.out, seen), err
+	return dropRepeats(k.out, &p.seen), err
 }
 
-func (p *netlinkPoller) close() {
+func (p *netlinkPoll) Close() {
 	if p.c != nil {
 		p.c.Close()
 		p.c = nil
 	}
 }
 
-// procPoller polls /proc, keeping the buffers of its reads.
-type procPoller struct {
-	s *ProcSource
-	r procnet.Reader
+var _ Poller = (*ProcSource)(nil)
+
+// NewPoll returns a Poll that keeps the buffers of its reads of /proc.
+func (s *ProcSource) NewPoll() Poll {
+	return &procPoll{s: s, r: procnet.Reader{FS: s.fs()}}
 }
 
-func (p *procPoller) poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error) {
-	return p.s.read(ctx, q, p.r.Read, dst, seen)
+type procPoll struct {
+	s    *ProcSource
+	r    procnet.Reader
+	seen sightings
 }
 
-func (*procPoller) close() {}
+func (p *procPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error) {
+	return p.s.read(ctx, q, p.r.Read, dst, &p.seen)
+}
 
-// autoPoller polls as AutoSource.Sockets lists: netlink until it is
+func (*procPoll) Close() {}
+
+var _ Poller = (*AutoSource)(nil)
+
+// NewPoll returns a Poll that polls as Sockets lists: netlink until it is
 // unavailable, /proc from then on.
-type autoPoller struct {
+func (s *AutoSource) NewPoll() Poll { return &autoPoll{s: s} }
+
+type autoPoll struct {
 	s             *AutoSource
-	netlink, proc poller
+	netlink, proc Poll
 }
 
-func (p *autoPoller) poll(ctx context.Context, q Query, dst []Socket, seen *sightings) ([]Socket, error) {
+func (p *autoPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error) {
 	if !p.s.hasFallenBack() {
 		if p.netlink == nil {
-			p.netlink = newPoller(p.s.Netlink)
+			p.netlink = NewPoll(p.s.Netlink)
 		}
-		socks, err := p.netlink.poll(ctx, q, dst, seen)
+		socks, err := p.netlink.Poll(ctx, q, dst)
 		if !NetlinkUnavailable(err) {
 			return socks, err
 		}
 		p.s.fallBack(err)
-		p.netlink.close()
+		p.netlink.Close()
 	}
 	if p.proc == nil {
-		p.proc = newPoller(p.s.Proc)
+		p.proc = NewPoll(p.s.Proc)
 	}
-	return p.proc.poll(ctx, q, dst, seen)
+	return p.proc.Poll(ctx, q, dst)
 }
 
-func (p *autoPoller) close() {
-	for _, q := range []poller{p.netlink, p.proc} {
+func (p *autoPoll) Close() {
+	for _, q := range []Poll{p.netlink, p.proc} {
 		if q != nil {
-			q.close()
+			q.Close()
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package inspect
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Query says which sockets a Source returns.
 type Query struct {
@@ -38,6 +41,91 @@ func (q *Query) families() []Family {
 
 // Source lists sockets. Implementations: the netlink source (sock_diag), the
 // proc source (/proc/net) and the automatic source that tries both.
+//
+// A Source may do more than list: the optional interfaces Streamer and
+// Poller say how, and are found by type assertion, on the Source or on
+// the one it wraps (Wrapper).
 type Source interface {
 	Sockets(ctx context.Context, q Query) ([]Socket, error)
 }
+
+// Wrapper is a Source that wraps another, such as one that adds a hint to
+// its errors. Each and NewPoll look through it for a Streamer or Poller
+// that it is not itself, so a wrapper must list what it wraps lists.
+type Wrapper interface {
+	Source
+	Unwrap() Source
+}
+
+// Find returns the first of src and the sources it wraps (Wrapper) that is
+// a T, and whether there is one.
+func Find[T any](src Source) (T, bool) {
+	for src != nil {
+		if t, ok := src.(T); ok {
+			return t, true
+		}
+		w, ok := src.(Wrapper)
+		if !ok {
+			break
+		}
+		src = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// Poller is a Source that lists again and again keeping what it can from
+// one listing to the next, such as its sock_diag socket and buffers: a
+// Watcher's polls.
+type Poller interface {
+	Source
+	NewPoll() Poll
+}
+
+// Poll is a series of listings of one Poller.
+type Poll interface {
+	// Poll lists what the Source's Sockets lists, each socket once,
+	// appending to dst[:0], whose sockets it overwrites.
+	Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error)
+	// Close releases what the Poll keeps.
+	Close()
+}
+
+// NewPoll returns a Poll of src: its Poller's (found as Find finds it), or
+// for any other Source one that calls Sockets and drops the repeats it
+// may list.
+func NewPoll(src Source) Poll {
+	if p, ok := Find[Poller](src); ok {
+		return p.NewPoll()
+	}
+	return &sourcePoll{s: src}
+}
+
+// sourcePoll polls any Source.
+type sourcePoll struct {
+	s    Source
+	seen sightings
+}
+
+func (p *sourcePoll) Poll(ctx context.Context, q Query, _ []Socket) ([]Socket, error) {
+	socks, err := p.s.Sockets(ctx, q)
+	return dropRepeats(socks, &p.seen), err
+}
+
+func (*sourcePoll) Close() {}
+
+// ErrIncomplete says that a listing may lack sockets: the kernel kept
+// interrupting a sock_diag dump (its tables changed during every attempt).
+// The sockets listed are still returned. Sources wrap it with Incomplete.
+var ErrIncomplete = errors.New("inspect: the listing may be incomplete")
+
+// Incomplete returns err, with its message unchanged, as an error that is
+// also ErrIncomplete.
+func Incomplete(err error) error {
+	return incompleteError{err}
+}
+
+type incompleteError struct{ err error }
+
+func (e incompleteError) Error() string   { return e.err.Error() }
+func (e incompleteError) Unwrap() []error { return []error{e.err, ErrIncomplete} }

@@ -11,7 +11,7 @@ import (
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// repeatingDiag is a diagConn whose every dump lists cookies 1 to n and,
+// repeatingDiag is a DiagConn whose every dump lists cookies 1 to n and,
 // from the second on, n+1 too (a socket made meanwhile); the first
 // interrupted dumps are interrupted.
 type repeatingDiag struct {
@@ -52,7 +52,7 @@ func TestEachDumpInterrupted(t *testing.T) {
 		for _, info := range []bool{false, true} {
 			t.Run(fmt.Sprintf("interrupted %d, info %v", tt.interrupted, info), func(t *testing.T) {
 				d := &repeatingDiag{n: n, interrupted: tt.interrupted}
-				src := &NetlinkSource{dial: func(*netlinkdiag.Config) (diagConn, error) { return d, nil }}
+				src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
 				q := Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates, Info: info}
 				var got []uint64
 				err := src.Each(context.Background(), q, func(batch []Socket) error {

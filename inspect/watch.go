@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // WatchEvent is an Event as a Watcher reports it: when it was seen, and
@@ -56,8 +54,8 @@ type Watcher struct {
 	// netlink source; by tuple beside the proc source, which has none.
 	Destroyed DestroySource
 	// Interrupted, when set, is called after each poll skipped because
-	// the kernel interrupted every attempt at its dump (the error wraps
-	// netlinkdiag.ErrDumpInterrupted), with the number of polls skipped
+	// the kernel interrupted every attempt at its dump (the error is
+	// ErrIncomplete), with the number of polls skipped
 	// so far in this watch and the poll's error.
 	Interrupted func(skipped int, err error)
 }
@@ -111,8 +109,8 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
-	p := newPoller(w.Source)
-	defer p.close()
+	p := NewPoll(w.Source)
+	defer p.Close()
 	var resync <-chan struct{}
 	if feed != nil {
 		resync = feed.resync
@@ -130,11 +128,11 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 			}
 		}
 		start := time.Now()
-		next, err := p.poll(ctx, w.Query, spare, &t.seen)
+		next, err := p.Poll(ctx, w.Query, spare)
 		if ended(ctx, err) {
 			return nil
 		}
-		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		if errors.Is(err, ErrIncomplete) {
 			skipped++
 			if inARow++; inARow == MaxInterruptedPolls {
 				return fmt.Errorf("inspect: watch: %d polls in a row: %w", inARow, err)
@@ -255,7 +253,6 @@ func (f *destroyFeed) putBack(d []destroyedSocket) {
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
-	seen  sightings // the poller's, kept to reuse its memory
 	diff  differ
 	// polledGone holds the sockets a poll found gone, until
 	// polledGoneFor has passed: the kernel sends its destroy report from

@@ -98,9 +98,9 @@ func BenchmarkWatchPoll(b *testing.B) {
 		b.Run(src.name, func(b *testing.B) {
 			ctx := context.Background()
 			t := tracker{q: &q, since: map[Key]time.Time{}}
-			p := newPoller(src.s)
-			defer p.close()
-			prev, err := p.poll(ctx, q, nil, &t.seen)
+			p := NewPoll(src.s)
+			defer p.Close()
+			prev, err := p.Poll(ctx, q, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func BenchmarkWatchPoll(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				next, err := p.poll(ctx, q, spare, &t.seen)
+				next, err := p.Poll(ctx, q, spare)
 				if err != nil {
 					b.Fatal(err)
 				}

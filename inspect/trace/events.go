@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // Events reports a Tracer's transitions as inspect.WatchEvents, so that the
@@ -382,7 +381,7 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 func list(ctx context.Context, src inspect.Source, q inspect.Query) ([]inspect.Socket, error) {
 	for attempt := 1; ; attempt++ {
 		socks, err := src.Sockets(ctx, q)
-		if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) || attempt == inspect.MaxInterruptedPolls {
+		if !errors.Is(err, inspect.ErrIncomplete) || attempt == inspect.MaxInterruptedPolls {
 			return socks, err
 		}
 		select {

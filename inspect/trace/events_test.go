@@ -231,7 +231,7 @@ type interruptedSource struct {
 func (s *interruptedSource) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	s.calls++
 	if s.calls <= s.n {
-		return nil, fmt.Errorf("dump: %w", netlinkdiag.ErrDumpInterrupted)
+		return nil, inspect.Incomplete(fmt.Errorf("dump: %w", netlinkdiag.ErrDumpInterrupted))
 	}
 	return s.socks, nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/netns"
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -233,7 +232,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = inspect.Each(ctx, src, q, write)
 		// A dump the kernel kept interrupting still listed every socket
 		// that lived through it: they are printed, then the error.
-		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		if errors.Is(err, inspect.ErrIncomplete) {
 			listErr, err = err, nil
 		}
 	}
@@ -398,13 +397,43 @@ var newSource = func(name string, stderr io.Writer, nsFD int) (inspect.Source, e
 }
 
 // netlinkOnly is the netlink source that --source netlink asks for: when
-// sock_diag is unavailable it fails, saying what would work instead.
+// sock_diag is unavailable it fails, saying what would work instead. It
+// streams and polls as the source it wraps does.
 type netlinkOnly struct{ inspect.Source }
+
+var (
+	_ inspect.Wrapper  = netlinkOnly{}
+	_ inspect.Streamer = netlinkOnly{}
+	_ inspect.Poller   = netlinkOnly{}
+)
+
+func (s netlinkOnly) Unwrap() inspect.Source { return s.Source }
 
 func (s netlinkOnly) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	socks, err := s.Source.Sockets(ctx, q)
+	return socks, withProcHint(err)
+}
+
+func (s netlinkOnly) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
+	return withProcHint(inspect.Each(ctx, s.Source, q, fn))
+}
+
+func (s netlinkOnly) NewPoll() inspect.Poll { return netlinkOnlyPoll{inspect.NewPoll(s.Source)} }
+
+type netlinkOnlyPoll struct{ p inspect.Poll }
+
+func (p netlinkOnlyPoll) Poll(ctx context.Context, q inspect.Query, dst []inspect.Socket) ([]inspect.Socket, error) {
+	socks, err := p.p.Poll(ctx, q, dst)
+	return socks, withProcHint(err)
+}
+
+func (p netlinkOnlyPoll) Close() { p.p.Close() }
+
+// withProcHint adds to an error that says sock_diag is unavailable what
+// would work instead.
+func withProcHint(err error) error {
 	if inspect.NetlinkUnavailable(err) {
-		return socks, fmt.Errorf("%w; --source proc reads /proc/net instead", err)
+		return fmt.Errorf("%w; --source proc reads /proc/net instead", err)
 	}
-	return socks, err
+	return err
 }

@@ -347,7 +347,7 @@ func TestHostileInput(t *testing.T) {
 type interruptedSource struct{ socks []inspect.Socket }
 
 func (s interruptedSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
-	return s.socks, fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	return s.socks, inspect.Incomplete(fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted))
 }
 
 // TestLsDumpInterrupted requires ls, when the kernel interrupted every
@@ -410,7 +410,7 @@ func TestWatchDumpInterrupted(t *testing.T) {
 	}
 	L := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("0.0.0.0:0"), Cookie: 1}
 	E := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("127.0.0.1:40000"), Cookie: 2}
-	intr := fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	intr := inspect.Incomplete(fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := &scriptedPolls{

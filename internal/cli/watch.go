@@ -16,7 +16,6 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/trace"
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -126,7 +125,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
 	}
-	if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+	if errors.Is(err, inspect.ErrIncomplete) {
 		err = fmt.Errorf("%w; --source proc reads /proc/net, which is never interrupted", err)
 	}
 	return err
@@ -193,7 +192,7 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 		// Tell a kernel or sandbox without sock_diag, which fails the
 		// dumps too, from one that only refuses the destroy groups: one
 		// line for the cause, not one per symptom.
-		if dialErr := dialSockDiag(); inspect.NetlinkUnavailable(dialErr) {
+		if dialErr := inspect.Probe(0); inspect.NetlinkUnavailable(dialErr) {
 			if source == "netlink" {
 				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
 			}
@@ -210,16 +209,6 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	}
 	w.Destroyed = d
 	return w, func() { d.Close() }, nil
-}
-
-// dialSockDiag opens a sock_diag socket and closes it, returning why it
-// could not.
-func dialSockDiag() error {
-	c, err := netlinkdiag.Dial(nil)
-	if err != nil {
-		return err
-	}
-	return c.Close()
 }
 
 // isTerminal reports whether w is a terminal, the only place colours go.
