@@ -34,7 +34,7 @@ func cliCommand(t *testing.T, ns *testnet.NS, self string, wrapper []string, arg
 	argv := append([]string{"netns", "exec", ns.Name}, wrapper...)
 	argv = append(argv, self)
 	cmd := exec.Command("ip", append(argv, args...)...)
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+	cmd.Env = childEnv()
 	return cmd
 }
 

@@ -74,12 +74,6 @@ func writeTable(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	return writeAligned(w, socks, o)
 }
 
-// details reports whether the table has more than cells: the text of -p
-// and -o after them, or the second lines of -i and -m.
-func (o tableOptions) details() bool {
-	return o.processes != nil || o.timers || o.info || o.memory
-}
-
 // table lays out rows of left-aligned columns, each cell padded to its
 // column's width and followed by a space, as the table has always looked.
 // Only the cells are kept, in one buffer, so a listing of 100,000 sockets

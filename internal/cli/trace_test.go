@@ -205,7 +205,7 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
 		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
-		cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+		cmd.Env = childEnv()
 		cmd.Dir = filepath.Dir(bin)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
