@@ -219,11 +219,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var killErr, listErr error
 	if opts.kill {
 		nl := &inspect.NetlinkSource{NetNS: nsFD}
-		listed, err := nl.Sockets(ctx, q)
-		if err != nil {
+		var listed, closed []inspect.Socket
+		if listed, err = nl.Sockets(ctx, q); err != nil {
 			return err
 		}
-		closed, err := nl.Destroy(ctx, listed)
+		closed, err = nl.Destroy(ctx, listed)
 		killErr = killError(err)
 		err = write(closed)
 	} else {
