@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"errors"
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 	"slices"
 )
 
@@ -28,7 +29,7 @@ type ProcessTable struct {
 	// and next links each to another of the same inode (-1: none). Owners
 	// then costs a lookup per socket, whatever the table's size, and
 	// most lookups read nothing else.
-	head  u64Map
+	head  u64map.Map
 	next  []int32
 	comms map[int32]string
 	// Skipped counts the processes whose descriptors could not be read
@@ -39,22 +40,22 @@ type ProcessTable struct {
 // newProcessTable indexes hits by inode.
 func newProcessTable(hits []fdHit, comms map[int32]string, skipped int) *ProcessTable {
 	t := &ProcessTable{hits: hits, next: make([]int32, len(hits)), comms: comms, Skipped: skipped}
-	t.head.reset(len(hits))
+	t.head.Reset(len(hits))
 	for k := range hits {
 		t.next[k] = -1
-		if h, ok := t.head.get(hits[k].inode); ok {
+		if h, ok := t.head.Get(hits[k].inode); ok {
 			t.next[k] = int32(h)
 		}
-		t.head.put(hits[k].inode, uint64(k))
+		t.head.Put(hits[k].inode, uint64(k))
 	}
 	// Each inode's head is now its last descriptor; pack the lone ones
 	// and mark the rest. A packed value is at least 1<<32, past any index.
 	for k := range hits {
-		if h, _ := t.head.get(hits[k].inode); h == uint64(k) {
+		if h, _ := t.head.Get(hits[k].inode); h == uint64(k) {
 			if t.next[k] < 0 {
-				t.head.put(hits[k].inode, packHit(hits[k]))
+				t.head.Put(hits[k].inode, packHit(hits[k]))
 			} else {
-				t.head.put(hits[k].inode, shared|h)
+				t.head.Put(hits[k].inode, shared|h)
 			}
 		}
 	}
@@ -114,7 +115,7 @@ func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 	ends := make([]int32, len(socks))
 	all := make([]Process, 0, len(socks))
 	for i := range socks {
-		h, ok := t.head.get(socks[i].Inode)
+		h, ok := t.head.Get(socks[i].Inode)
 		if ok && socks[i].Inode != 0 && h&shared == 0 {
 			pid := int32(h >> 32)
 			all = append(all, Process{PID: int(pid), Comm: t.comms[pid], FD: int(int32(uint32(h)))})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 	"net/netip"
 	"slices"
 	"sync"
@@ -365,12 +366,12 @@ func dropSuperseded(socks []Socket) []Socket {
 // sightings is a set of sockets seen in one listing. A socket is
 // remembered by its cookie, or without one by its inode, mapped to the
 // inode or key it was first seen with: 64-bit keys hash several times
-// faster than a Key and its inode, and cookies go in a u64Map. The rare
+// faster than a Key and its inode, and cookies go in a u64map.Map. The rare
 // socket seen again with another inode or key (one listed with its file
 // and then as a timewait socket, inode 0) and the sockets with neither
 // cookie nor inode go to others.
 type sightings struct {
-	cookies u64Map
+	cookies u64map.Map
 	inodes  map[uint64]Key
 	others  map[sighting]struct{}
 }
@@ -381,7 +382,7 @@ func (s *sightings) reset(n int) {
 		s.inodes = map[uint64]Key{}
 		s.others = map[sighting]struct{}{}
 	}
-	s.cookies.reset(n)
+	s.cookies.Reset(n)
 	clear(s.inodes)
 	clear(s.others)
 }
@@ -390,7 +391,7 @@ func (s *sightings) reset(n int) {
 func (s *sightings) repeat(so *Socket) bool {
 	switch {
 	case so.Cookie != 0:
-		inode, found := s.cookies.getOrPut(so.Cookie, so.Inode)
+		inode, found := s.cookies.GetOrPut(so.Cookie, so.Inode)
 		if !found {
 			return false
 		}

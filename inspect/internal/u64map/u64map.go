@@ -1,16 +1,16 @@
-package inspect
+package u64map
 
 import "math/bits"
 
-// u64Map maps uint64 keys to uint64 values: an open-addressing table with
+// Map maps uint64 keys to uint64 values: an open-addressing table with
 // linear probing and Fibonacci hashing. The keys it holds, socket cookies
 // and inode numbers, are counters the kernel hands out in order, which
 // Fibonacci hashing spreads evenly; a lookup then reads one cache line
 // where a Go map of 100,000 entries reads two or three, and the lookups
 // of a listing's dedup and of ls -p's owners were a tenth of ls -tanp's
 // time. Key 0, which marks a free slot, is held apart.
-type u64Map struct {
-	slots []u64Slot // a power of two long, at most three quarters full
+type Map struct {
+	slots []slot // a power of two long, at most three quarters full
 	n     int
 	shift uint8 // 64 - log2(len(slots))
 
@@ -18,7 +18,7 @@ type u64Map struct {
 	hasZero bool
 }
 
-type u64Slot struct{ key, val uint64 }
+type slot struct{ key, val uint64 }
 
 // pageSlots is the number of slots in a 4 KiB page.
 const pageSlots = 4096 / 16
@@ -26,14 +26,14 @@ const pageSlots = 4096 / 16
 // fibonacci is 2^64 divided by the golden ratio.
 const fibonacci = 0x9E3779B97F4A7C15
 
-// reset empties m and makes room for n keys.
-func (m *u64Map) reset(n int) {
+// Reset empties m and makes room for n keys.
+func (m *Map) Reset(n int) {
 	size := 16
 	for size*3/4 < n {
 		size *= 2
 	}
 	if len(m.slots) < size {
-		m.slots = make([]u64Slot, size)
+		m.slots = make([]slot, size)
 		// A large table comes as fresh pages. The first access to most
 		// is a lookup's read, which maps the shared zero page; the write
 		// that follows then takes a second fault that copies it and
@@ -50,8 +50,8 @@ func (m *u64Map) reset(n int) {
 	m.shift = uint8(64 - bits.TrailingZeros(uint(len(m.slots))))
 }
 
-// get returns the value of key k.
-func (m *u64Map) get(k uint64) (uint64, bool) {
+// Get returns the value of key k.
+func (m *Map) Get(k uint64) (uint64, bool) {
 	if k == 0 {
 		return m.zero, m.hasZero
 	}
@@ -70,9 +70,9 @@ func (m *u64Map) get(k uint64) (uint64, bool) {
 	}
 }
 
-// getOrPut returns the value of key k if m has it, and otherwise sets it
+// GetOrPut returns the value of key k if m has it, and otherwise sets it
 // to v.
-func (m *u64Map) getOrPut(k, v uint64) (old uint64, found bool) {
+func (m *Map) GetOrPut(k, v uint64) (old uint64, found bool) {
 	if k == 0 {
 		if m.hasZero {
 			return m.zero, true
@@ -97,8 +97,8 @@ func (m *u64Map) getOrPut(k, v uint64) (old uint64, found bool) {
 	}
 }
 
-// put sets the value of key k to v.
-func (m *u64Map) put(k, v uint64) {
+// Put sets the value of key k to v.
+func (m *Map) Put(k, v uint64) {
 	if k == 0 {
 		m.zero, m.hasZero = v, true
 		return
@@ -120,15 +120,15 @@ func (m *u64Map) put(k, v uint64) {
 }
 
 // grow doubles the table.
-func (m *u64Map) grow() {
+func (m *Map) grow() {
 	old := m.slots
 	zero, hasZero := m.zero, m.hasZero
 	m.slots = nil
-	m.reset(max(2*len(old)*3/4, 1))
+	m.Reset(max(2*len(old)*3/4, 1))
 	m.zero, m.hasZero = zero, hasZero
 	for _, s := range old {
 		if s.key != 0 {
-			m.put(s.key, s.val)
+			m.Put(s.key, s.val)
 		}
 	}
 }
