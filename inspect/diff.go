@@ -2,8 +2,9 @@ package inspect
 
 import (
 	"encoding/binary"
-	"github.com/sockstate/sockstate/inspect/internal/u64map"
 	"net/netip"
+
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 )
 
 // Key identifies a socket across snapshots. sock_diag gives every socket a

@@ -3,8 +3,9 @@ package inspect
 import (
 	"context"
 	"errors"
-	"github.com/sockstate/sockstate/inspect/internal/u64map"
 	"slices"
+
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 )
 
 // errNoBPFTable wraps the reasons the BPF process table cannot be read;

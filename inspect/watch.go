@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sockstate/sockstate/inspect/internal/u64map"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 
 	"golang.org/x/sys/unix"
 )
