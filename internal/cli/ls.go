@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/netns"
 )
 
@@ -152,7 +153,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.processes {
 		procTable = make(chan processTableResult, 1)
 		go func() {
-			t, err := inspect.ReadProcessTable(ctx, "")
+			t, err := owners.ReadProcessTable(ctx, "")
 			procTable <- processTableResult{t, err}
 		}()
 	}
@@ -167,7 +168,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		memory:   opts.memory,
 	}
 	out := listWriter{w: w, json: opts.json}
-	var table *inspect.ProcessTable
+	var table *owners.ProcessTable
 	// For -p, batches that come before the process table is read are
 	// kept, copied, rather than waited on, so that the kernel goes on
 	// listing meanwhile.
@@ -281,7 +282,7 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 }
 
 type processTableResult struct {
-	table *inspect.ProcessTable
+	table *owners.ProcessTable
 	err   error
 }
 

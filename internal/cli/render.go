@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 )
 
 type tableOptions struct {
@@ -25,7 +26,7 @@ type tableOptions struct {
 	// processes (-p), when not nil, holds the processes holding each
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
 	// Process column.
-	processes [][]inspect.Process
+	processes [][]owners.Process
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -459,7 +460,7 @@ func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
 	return j
 }
 
-func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) jsonSocket {
+func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) jsonSocket {
 	j := jsonSocket{
 		Netid:  s.Protocol.String(),
 		Family: s.Family.String(),
@@ -500,7 +501,7 @@ func newJSONSocket(s *inspect.Socket, procs []inspect.Process, o *tableOptions) 
 // procs, o), without its newline, by hand: reflection was two thirds of
 // ls -j's rendering. It reports false, appending nothing, for a socket
 // with a timer, memory or info to write, which are left to json.Encoder.
-func appendJSONSocket(b []byte, s *inspect.Socket, procs []inspect.Process, o *tableOptions) ([]byte, bool) {
+func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *tableOptions) ([]byte, bool) {
 	if (o.timers && s.Timer != inspect.TimerNone) || (o.memory && s.Memory != nil) || (o.info && s.Info != nil) {
 		return b, false
 	}
@@ -618,7 +619,7 @@ func (l *listWriter) write(socks []inspect.Socket, o tableOptions) error {
 		sep = "["
 	}
 	for i := range socks {
-		var procs []inspect.Process
+		var procs []owners.Process
 		if o.processes != nil {
 			procs = o.processes[i]
 		}

@@ -1,4 +1,4 @@
-package inspect_test
+package owners_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect/owners"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -73,12 +75,12 @@ func TestProcessesFakeProc(t *testing.T) {
 
 	// 1001 is listed twice, as a retried dump can list a socket.
 	socks := socksWithInodes(1001, 1002, 1003, 1004, 1005, 0, 1001)
-	owners, skipped, err := inspect.Processes(context.Background(), socks, root)
+	owned, skipped, err := owners.Processes(context.Background(), socks, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := []inspect.Process{{PID: 100, Comm: "server", FD: 3}, {PID: 200, Comm: "worker", FD: 4}}
-	want := [][]inspect.Process{
+	shared := []owners.Process{{PID: 100, Comm: "server", FD: 3}, {PID: 200, Comm: "worker", FD: 4}}
+	want := [][]owners.Process{
 		shared,
 		{{PID: 100, Comm: "server", FD: 7}},
 		{{PID: 42, Comm: "odd\"name", FD: 2}, {PID: 42, Comm: "odd\"name", FD: 10}},
@@ -87,7 +89,7 @@ func TestProcessesFakeProc(t *testing.T) {
 		nil,
 		shared,
 	}
-	if diff := cmp.Diff(want, owners); diff != "" {
+	if diff := cmp.Diff(want, owned); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if skipped != 0 {
@@ -96,17 +98,17 @@ func TestProcessesFakeProc(t *testing.T) {
 
 	// The table holds every socket descriptor, wanted or not: joined to
 	// another listing it answers for that one.
-	table, err := inspect.ReadProcessTable(context.Background(), root)
+	table, err := owners.ReadProcessTable(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([][]inspect.Process{{{PID: 100, Comm: "server", FD: 12}}, nil}, table.Owners(socksWithInodes(9999, 1002000))); diff != "" {
+	if diff := cmp.Diff([][]owners.Process{{{PID: 100, Comm: "server", FD: 12}}, nil}, table.Owners(socksWithInodes(9999, 1002000))); diff != "" {
 		t.Errorf("Owners of another listing (-want +got):\n%s", diff)
 	}
 }
 
 func TestProcessesErrors(t *testing.T) {
-	_, _, err := inspect.Processes(context.Background(), socksWithInodes(1), filepath.Join(t.TempDir(), "missing"))
+	_, _, err := owners.Processes(context.Background(), socksWithInodes(1), filepath.Join(t.TempDir(), "missing"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing root: %v, want os.ErrNotExist", err)
 	}
@@ -117,12 +119,12 @@ func TestProcessesErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "7", "fd"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := inspect.Processes(context.Background(), socksWithInodes(1), root); !errors.Is(err, unix.ENOTDIR) {
+	if _, _, err := owners.Processes(context.Background(), socksWithInodes(1), root); !errors.Is(err, unix.ENOTDIR) {
 		t.Errorf("fd that is not a directory: %v, want ENOTDIR", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := inspect.Processes(ctx, socksWithInodes(1), "/proc"); !errors.Is(err, context.Canceled) {
+	if _, _, err := owners.Processes(ctx, socksWithInodes(1), "/proc"); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v, want context.Canceled", err)
 	}
 }
@@ -140,14 +142,14 @@ func TestProcessesChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(socks) != 1 || socks[0].State != inspect.Listen || socks[0].Inode == 0 {
-		t.Fatalf("sockets %v, want the one listener", linesOf(socks))
+		t.Fatalf("sockets %v, want the one listener", socks)
 	}
-	owners, _, err := inspect.Processes(context.Background(), socks, "")
+	owned, _, err := owners.Processes(context.Background(), socks, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]inspect.Process{{{PID: cmd.Process.Pid, Comm: "sleep", FD: 3}}}
-	if diff := cmp.Diff(want, owners); diff != "" {
+	want := [][]owners.Process{{{PID: cmd.Process.Pid, Comm: "sleep", FD: 3}}}
+	if diff := cmp.Diff(want, owned); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -184,11 +186,11 @@ func benchmarkProcesses(b *testing.B, root string) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		owners, _, err := inspect.Processes(context.Background(), socks, root)
+		owned, _, err := owners.Processes(context.Background(), socks, root)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for i, o := range owners {
+		for i, o := range owned {
 			if len(o) != 1 {
 				b.Fatalf("socket %d: %d owners, want 1", i, len(o))
 			}

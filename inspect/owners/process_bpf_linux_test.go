@@ -1,4 +1,4 @@
-package inspect
+package owners
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +20,7 @@ import (
 // same holders for 200 sockets of the test process, one of which a child
 // holds too.
 func TestProcessTableBPFMatchesProc(t *testing.T) {
-	var socks []Socket
+	var socks []inspect.Socket
 	var fds []int
 	for range 100 {
 		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -31,7 +33,7 @@ func TestProcessTableBPFMatchesProc(t *testing.T) {
 			if err := syscall.Fstat(fd, &st); err != nil {
 				t.Fatal(err)
 			}
-			socks = append(socks, Socket{Inode: st.Ino})
+			socks = append(socks, inspect.Socket{Inode: st.Ino})
 			fds = append(fds, fd)
 		}
 	}

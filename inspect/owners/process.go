@@ -1,10 +1,11 @@
-package inspect
+package owners
 
 import (
 	"context"
 	"errors"
 	"slices"
 
+	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/internal/u64map"
 )
 
@@ -108,7 +109,7 @@ func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 // owners[i] holds socks[i]'s, ordered by process id and then descriptor,
 // and is nil for a socket no process holds, such as one in TIME_WAIT
 // (inode 0). The slices share one array.
-func (t *ProcessTable) Owners(socks []Socket) [][]Process {
+func (t *ProcessTable) Owners(socks []inspect.Socket) [][]Process {
 	// One lookup per socket: each socket's descriptors go into all, and
 	// ends[i] records where socks[i]'s end; the slices are cut once all
 	// has stopped growing. Most sockets have one owner or none.
@@ -151,7 +152,7 @@ func (t *ProcessTable) Owners(socks []Socket) [][]Process {
 // Processes reads the process table (ReadProcessTable) and joins it to
 // socks (Owners). It returns owners[i] for socks[i] and the count of
 // processes that could not be read.
-func Processes(ctx context.Context, socks []Socket, root string) (owners [][]Process, skipped int, err error) {
+func Processes(ctx context.Context, socks []inspect.Socket, root string) (owners [][]Process, skipped int, err error) {
 	t, err := ReadProcessTable(ctx, root)
 	if err != nil {
 		return nil, 0, err

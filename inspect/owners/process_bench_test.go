@@ -1,6 +1,10 @@
-package inspect
+package owners
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
+)
 
 // BenchmarkOwners indexes a process table of 120,000 socket descriptors
 // and joins it to a listing of 100,000 sockets in batches, as ls -p does at
@@ -8,7 +12,7 @@ import "testing"
 // outside the listing.
 func BenchmarkOwners(b *testing.B) {
 	const listed, extra = 100000, 20000
-	socks := make([]Socket, listed)
+	socks := make([]inspect.Socket, listed)
 	comms := map[int32]string{}
 	var hits []fdHit
 	for i := range socks {
@@ -25,8 +29,8 @@ func BenchmarkOwners(b *testing.B) {
 	for b.Loop() {
 		// As ls does: index the table once, join it batch by batch.
 		t := newProcessTable(hits, comms, 0)
-		for from := 0; from < listed; from += BatchSize {
-			batch := socks[from:min(from+BatchSize, listed)]
+		for from := 0; from < listed; from += inspect.BatchSize {
+			batch := socks[from:min(from+inspect.BatchSize, listed)]
 			if owners := t.Owners(batch); len(owners) != len(batch) || len(owners[0]) != 1 {
 				b.Fatal(len(owners))
 			}
