@@ -128,8 +128,8 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	for _, p := range q.protocols() {
 		fams := q.families()
 		if p == TCP && slices.Contains(fams, INet) && slices.Contains(fams, INet6) {
-			bc4, err4 := q.Filter.Bytecode(INet)
-			bc6, err6 := q.Filter.Bytecode(INet6)
+			bc4, err4 := bytecode(q.Filter, INet)
+			bc6, err6 := bytecode(q.Filter, INet6)
 			if err4 == nil && err6 == nil && bytes.Equal(bc4, bc6) {
 				d.mark(markHold)
 				if err := d.dump(ctx, p, 0, bc4, nil); err != nil {
@@ -142,8 +142,8 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 		for _, f := range fams {
 			// The kernel runs the filter as bytecode; one too long for
 			// it is run here instead.
-			var match *Filter
-			bc, err := q.Filter.Bytecode(f)
+			var match Filter
+			bc, err := bytecode(q.Filter, f)
 			switch {
 			case errors.Is(err, netlinkdiag.ErrProgramTooLong):
 				match = q.Filter
@@ -162,6 +162,14 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	return err
 }
 
+// bytecode returns f's program for family fam; none for no filter.
+func bytecode(f Filter, fam Family) ([]byte, error) {
+	if f == nil {
+		return nil, nil
+	}
+	return f.Bytecode(fam)
+}
+
 // dumper runs the dumps of one listing, handing the sockets to the
 // pipeline if there is one, and to the sink directly if not.
 type dumper struct {
@@ -176,7 +184,7 @@ type dumper struct {
 
 // dump lists the sockets of protocol p and family f (0: both) that the
 // kernel keeps when it runs bc and, if match is not nil, that match keeps.
-func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, match *Filter) error {
+func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, match Filter) error {
 	req := netlinkdiag.Request{
 		Family:   uint8(f),
 		Protocol: uint8(p),

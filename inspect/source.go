@@ -14,10 +14,10 @@ type Query struct {
 	// States to return; sent to the kernel as idiag_states. The empty set
 	// returns nothing.
 	States StateSet
-	// Filter, an ss expression, keeps the sockets it matches; nil keeps
-	// every socket. The netlink source sends it to the kernel as
-	// INET_DIAG_REQ_BYTECODE, the proc source applies Match.
-	Filter *Filter
+	// Filter keeps the sockets it matches; nil keeps every socket. The
+	// netlink source sends its Bytecode to the kernel, the proc source
+	// applies Match.
+	Filter Filter
 	// Info asks for Socket.Info and Memory for Socket.Memory. Only the
 	// netlink source has them: it asks the kernel for the extensions
 	// (idiag_ext) only when they are wanted, as they cost time per
@@ -37,6 +37,18 @@ func (q *Query) families() []Family {
 		return []Family{INet, INet6}
 	}
 	return q.Families
+}
+
+// Filter chooses sockets: ssfilter.Filter, ss's expression language, is
+// one.
+type Filter interface {
+	// Match reports whether the filter keeps s.
+	Match(s *Socket) bool
+	// Bytecode returns the filter for sockets of family f as an
+	// INET_DIAG_REQ_BYTECODE program (sock_diag(7)), nil when it keeps
+	// every socket of f. A filter the kernel cannot run returns an
+	// error, and a source that can then applies Match itself.
+	Bytecode(f Family) ([]byte, error)
 }
 
 // Source lists sockets. Implementations: the netlink source (sock_diag), the

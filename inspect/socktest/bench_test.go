@@ -14,6 +14,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/socktest"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // holdPairs is how many connections the benchmark's helper holds open,
@@ -121,7 +122,7 @@ func (c *counter) Errorf(string, ...any) { c.errors++ }
 func BenchmarkVerifyNone(b *testing.B) {
 	port := startHolder(b)
 	// The 10,000 must be there, or the benchmark measures nothing.
-	f, err := inspect.ParseFilter([]string{fmt.Sprintf("sport = :%d or dport = :%d", port, port)})
+	f, err := ssfilter.Parse([]string{fmt.Sprintf("sport = :%d or dport = :%d", port, port)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // DefaultTimeout is how long VerifyNone re-checks sockets still open before
@@ -280,7 +281,7 @@ func (c *config) held(ctx context.Context) ([]inspect.Socket, error) {
 
 // localPortFilter returns the filter "sport = :P1 or sport = :P2 ..." of
 // ports, in ascending order.
-func localPortFilter(ports map[uint16]bool) (*inspect.Filter, error) {
+func localPortFilter(ports map[uint16]bool) (*ssfilter.Filter, error) {
 	sorted := make([]int, 0, len(ports))
 	for p := range ports {
 		sorted = append(sorted, int(p))
@@ -294,7 +295,7 @@ func localPortFilter(ports map[uint16]bool) (*inspect.Filter, error) {
 		b.WriteString("sport = :")
 		b.WriteString(strconv.Itoa(p))
 	}
-	f, err := inspect.ParseFilter([]string{b.String()})
+	f, err := ssfilter.Parse([]string{b.String()})
 	if err != nil {
 		return nil, fmt.Errorf("socktest: %w", err)
 	}

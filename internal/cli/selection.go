@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // selection is what the commands that select sockets share (ls, watch):
@@ -40,15 +41,15 @@ func (s *selection) query(cmd string, states inspect.StateSet, words []string) (
 	if s.ipv6 {
 		q.Families = append(q.Families, inspect.INet6)
 	}
-	selected, given, rest, err := inspect.ParseStateSelection(words)
+	selected, given, rest, err := ssfilter.ParseStateSelection(words)
 	if err != nil {
-		return q, usagef("%s: %s", cmd, strings.TrimPrefix(err.Error(), "inspect: "))
+		return q, usagef("%s: %s", cmd, strings.TrimPrefix(err.Error(), "ssfilter: "))
 	}
 	if given {
 		q.States = selected
 	}
 	if len(rest) > 0 {
-		f, err := inspect.ParseFilter(rest)
+		f, err := ssfilter.Parse(rest)
 		if err != nil {
 			return q, usagef("%s: %v", cmd, err)
 		}

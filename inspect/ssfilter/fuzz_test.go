@@ -1,17 +1,19 @@
-package inspect
+package ssfilter
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/sockstate/sockstate/inspect"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// FuzzParseFilter feeds ParseFilter words (the input split at newlines). It
-// must never panic and, on failure, return only an ErrFilterSyntax error. On
+// FuzzParseFilter feeds Parse words (the input split at newlines). It
+// must never panic and, on failure, return only an ErrSyntax error. On
 // success String must parse back to an equal Filter, and the bytecode for
 // each family must pass the kernel's audit and keep the sample sockets Match
 // keeps.
@@ -27,21 +29,21 @@ func FuzzParseFilter(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		flt, err := ParseFilter(strings.Split(s, "\n"))
+		flt, err := Parse(strings.Split(s, "\n"))
 		if err != nil {
-			if !errors.Is(err, ErrFilterSyntax) || flt != nil {
-				t.Fatalf("ParseFilter(%q) = %v, %v", s, flt, err)
+			if !errors.Is(err, ErrSyntax) || flt != nil {
+				t.Fatalf("Parse(%q) = %v, %v", s, flt, err)
 			}
 			return
 		}
-		again, err := ParseFilter([]string{flt.String()})
+		again, err := Parse([]string{flt.String()})
 		if err != nil {
-			t.Fatalf("ParseFilter(%q).String() = %q does not parse: %v", s, flt, err)
+			t.Fatalf("Parse(%q).String() = %q does not parse: %v", s, flt, err)
 		}
 		if diff := cmp.Diff(flt, again, filterCmp); diff != "" {
-			t.Fatalf("ParseFilter(%q).String() = %q parses to another filter (-want +got):\n%s", s, flt, diff)
+			t.Fatalf("Parse(%q).String() = %q parses to another filter (-want +got):\n%s", s, flt, diff)
 		}
-		for _, fam := range []Family{INet, INet6} {
+		for _, fam := range []inspect.Family{inspect.INet, inspect.INet6} {
 			if _, err := flt.Bytecode(fam); errors.Is(err, netlinkdiag.ErrProgramTooLong) {
 				return
 			}

@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"errors"
@@ -14,11 +14,11 @@ import (
 // misc/ss.c, and its meaning the kernel's inet_diag_bc_run
 // (net/ipv4/inet_diag.c), which runs the bytecode ss compiles from it.
 
-// ErrFilterSyntax is wrapped by every error ParseFilter returns.
-var ErrFilterSyntax = errors.New("filter: syntax error")
+// ErrSyntax is wrapped by every error Parse returns.
+var ErrSyntax = errors.New("filter: syntax error")
 
-// FilterError is a syntax error in a filter expression.
-type FilterError struct {
+// SyntaxError is a syntax error in a filter expression.
+type SyntaxError struct {
 	// Column is the 1-based byte column of the error in the words joined
 	// by single spaces; one past the end for a premature end.
 	Column int
@@ -30,7 +30,7 @@ type FilterError struct {
 // word that failed, which may be a whole command line.
 const maxReasonLen = 200
 
-func (e *FilterError) Error() string {
+func (e *SyntaxError) Error() string {
 	reason := e.Reason
 	if len(reason) > maxReasonLen {
 		cut := maxReasonLen
@@ -42,8 +42,8 @@ func (e *FilterError) Error() string {
 	return fmt.Sprintf("filter: %s at column %d", reason, e.Column)
 }
 
-// Unwrap returns ErrFilterSyntax.
-func (e *FilterError) Unwrap() error { return ErrFilterSyntax }
+// Unwrap returns ErrSyntax.
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 
 // Filter is a compiled ss filter expression. The zero Filter and a nil
 // *Filter keep every socket.
@@ -97,7 +97,7 @@ type expr struct {
 	pfx netip.Prefix
 }
 
-// ParseFilter parses an ss filter expression given as shell words: one word
+// Parse parses an ss filter expression given as shell words: one word
 // holding the whole expression, one word per token, or anything between,
 // as in []string{"dport = :80 or", "(", "sport", ">", ":1024", ")"}.
 //
@@ -115,10 +115,10 @@ type expr struct {
 // address with no port any port; an IPv6 address needs brackets unless it has
 // a prefix length, because ss takes the text after the last colon as the port.
 //
-// Unlike ss, ParseFilter resolves no names: ports are decimal numbers and
+// Unlike ss, Parse resolves no names: ports are decimal numbers and
 // addresses numeric (the words any, all and default stand for *).
 // The empty expression keeps every socket.
-func ParseFilter(words []string) (*Filter, error) {
+func Parse(words []string) (*Filter, error) {
 	toks, end := lexFilter(words)
 	p := &parser{toks: toks, end: end}
 	if p.peek().kind == tokEOF {
@@ -132,7 +132,7 @@ func ParseFilter(words []string) (*Filter, error) {
 	case tokEOF:
 		return &Filter{root: root}, nil
 	case tokRParen:
-		return nil, &FilterError{t.col, `")" has no matching "("`}
+		return nil, &SyntaxError{t.col, `")" has no matching "("`}
 	default:
 		return nil, p.unexpected(t, `"and", "or" or a condition`)
 	}
@@ -281,13 +281,13 @@ func (p *parser) next() *token {
 // unexpected reports that t is not what the grammar expected.
 func (p *parser) unexpected(t *token, expected string) error {
 	if t.kind == tokEOF {
-		return &FilterError{t.col, "expected " + expected + ", found end of input"}
+		return &SyntaxError{t.col, "expected " + expected + ", found end of input"}
 	}
 	hint := ""
 	if t.kind == tokWord && strings.ContainsAny(t.text, "()") {
 		hint = " (parentheses must be separated by spaces)"
 	}
-	return &FilterError{t.col, fmt.Sprintf("expected %s, found %q%s", expected, t.text, hint)}
+	return &SyntaxError{t.col, fmt.Sprintf("expected %s, found %q%s", expected, t.text, hint)}
 }
 
 func startsExpr(k tokKind) bool {
@@ -328,7 +328,7 @@ func (p *parser) exprList(after string) (*expr, int, error) {
 			return nil, 0, err
 		}
 		if depth = max(depth, rdepth) + 1; depth > maxFilterDepth {
-			return nil, 0, &FilterError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
+			return nil, 0, &SyntaxError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
 		}
 		left = &expr{kind: kind, x: left, y: right}
 	}
@@ -348,7 +348,7 @@ func (p *parser) expr(after string) (*expr, int, error) {
 	case tokSport, tokDport:
 		e, err = p.portCmp(t)
 	case tokUnsupported:
-		err = &FilterError{t.col, fmt.Sprintf("%q conditions are not supported", t.text)}
+		err = &SyntaxError{t.col, fmt.Sprintf("%q conditions are not supported", t.text)}
 	default:
 		expected := "a condition"
 		if after != "" {
@@ -365,7 +365,7 @@ func (p *parser) expr(after string) (*expr, int, error) {
 // nested parses the rest of "not X" or "( LIST )", t being not or "(".
 func (p *parser) nested(t *token) (*expr, int, error) {
 	if p.nest++; p.nest > maxFilterDepth {
-		return nil, 0, &FilterError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
+		return nil, 0, &SyntaxError{t.col, fmt.Sprintf("expression nested more than %d deep", maxFilterDepth)}
 	}
 	defer func() { p.nest-- }()
 	if t.kind == tokNot {
@@ -383,7 +383,7 @@ func (p *parser) nested(t *token) (*expr, int, error) {
 	case tokRParen:
 		return e, depth + 1, nil
 	case tokEOF:
-		return nil, 0, &FilterError{t.col, `"(" is not closed`}
+		return nil, 0, &SyntaxError{t.col, `"(" is not closed`}
 	default:
 		return nil, 0, p.unexpected(c, `")", "and", "or" or a condition`)
 	}
@@ -400,7 +400,7 @@ func sideOf(k tokKind) side {
 func (p *parser) host(kw *token) (*expr, error) {
 	if t := p.peek(); t.kind == tokCmp {
 		if t.op != opEq {
-			return nil, &FilterError{t.col, fmt.Sprintf("%s compares only with \"=\", not %q", kw.text, t.text)}
+			return nil, &SyntaxError{t.col, fmt.Sprintf("%s compares only with \"=\", not %q", kw.text, t.text)}
 		}
 		p.next()
 	}
@@ -430,7 +430,7 @@ func (p *parser) portCmp(kw *token) (*expr, error) {
 	if text[0] == ':' {
 		text, off = text[1:], 1
 		if text == "" {
-			return nil, &FilterError{t.col, "expected port after ':'"}
+			return nil, &SyntaxError{t.col, "expected port after ':'"}
 		}
 	}
 	port, err := parsePort(text, t, off)
@@ -438,7 +438,7 @@ func (p *parser) portCmp(kw *token) (*expr, error) {
 		return nil, err
 	}
 	if port == anyPort && op != opEq && op != opNe {
-		return nil, &FilterError{t.col, fmt.Sprintf("%q cannot be compared with %q", t.text, cmpNames[op])}
+		return nil, &SyntaxError{t.col, fmt.Sprintf("%q cannot be compared with %q", t.text, cmpNames[op])}
 	}
 	return &expr{kind: exprPort, side: sideOf(kw.kind), op: op, port: port}, nil
 }
@@ -451,15 +451,15 @@ func parsePort(text string, t *token, off int) (int32, error) {
 	col := t.colAt(off)
 	for i := 0; i < len(text); i++ {
 		if text[i] < '0' || text[i] > '9' {
-			return 0, &FilterError{col, fmt.Sprintf("port %q is not a number", text)}
+			return 0, &SyntaxError{col, fmt.Sprintf("port %q is not a number", text)}
 		}
 	}
 	if len(text) > 1 && text[0] == '0' {
-		return 0, &FilterError{col, fmt.Sprintf("port %q has a leading zero (ss reads it as octal)", text)}
+		return 0, &SyntaxError{col, fmt.Sprintf("port %q has a leading zero (ss reads it as octal)", text)}
 	}
 	n, err := strconv.ParseUint(text, 10, 16)
 	if err != nil {
-		return 0, &FilterError{col, fmt.Sprintf("port %q is out of range 0-65535", text)}
+		return 0, &SyntaxError{col, fmt.Sprintf("port %q is out of range 0-65535", text)}
 	}
 	return int32(n), nil
 }
@@ -473,15 +473,15 @@ func parseHost(t *token) (netip.Prefix, int32, error) {
 	case s[0] == '[':
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return netip.Prefix{}, 0, &FilterError{t.col, fmt.Sprintf("missing ']' in %q", s)}
+			return netip.Prefix{}, 0, &SyntaxError{t.col, fmt.Sprintf("missing ']' in %q", s)}
 		}
 		addr = s[1:end]
 		if addr == "" {
-			return netip.Prefix{}, 0, &FilterError{t.colAt(1), `bad address ""`}
+			return netip.Prefix{}, 0, &SyntaxError{t.colAt(1), `bad address ""`}
 		}
 		if end+1 < len(s) {
 			if s[end+1] != ':' {
-				return netip.Prefix{}, 0, &FilterError{t.colAt(end + 1), "expected ':' after ']'"}
+				return netip.Prefix{}, 0, &SyntaxError{t.colAt(end + 1), "expected ':' after ']'"}
 			}
 			portAt = end + 1
 		}
@@ -489,7 +489,7 @@ func parseHost(t *token) (netip.Prefix, int32, error) {
 		addr = "*"
 		if len(s) > 1 {
 			if s[1] != ':' {
-				return netip.Prefix{}, 0, &FilterError{t.colAt(1), "expected ':' after '*'"}
+				return netip.Prefix{}, 0, &SyntaxError{t.colAt(1), "expected ':' after '*'"}
 			}
 			portAt = 1
 		}
@@ -507,13 +507,13 @@ func parseHost(t *token) (netip.Prefix, int32, error) {
 			addr = s[:portAt]
 		}
 		if slash < 0 && strings.Contains(addr, ":") {
-			return netip.Prefix{}, 0, &FilterError{t.col, fmt.Sprintf("IPv6 address in %q needs brackets: [ADDR] or [ADDR]:PORT", s)}
+			return netip.Prefix{}, 0, &SyntaxError{t.col, fmt.Sprintf("IPv6 address in %q needs brackets: [ADDR] or [ADDR]:PORT", s)}
 		}
 	}
 	port := int32(anyPort)
 	if portAt >= 0 {
 		if portAt+1 == len(s) {
-			return netip.Prefix{}, 0, &FilterError{t.colAt(portAt), "expected port after ':'"}
+			return netip.Prefix{}, 0, &SyntaxError{t.colAt(portAt), "expected port after ':'"}
 		}
 		var err error
 		if port, err = parsePort(s[portAt+1:], t, portAt+1); err != nil {
@@ -547,7 +547,7 @@ func parsePrefix(text string, t *token, off int) (netip.Prefix, error) {
 		} else if !strings.ContainsAny(a, ":.") {
 			hint = " (host names are not resolved)"
 		}
-		return netip.Prefix{}, &FilterError{col, fmt.Sprintf("bad address %q%s", a, hint)}
+		return netip.Prefix{}, &SyntaxError{col, fmt.Sprintf("bad address %q%s", a, hint)}
 	}
 	bits := addr.BitLen()
 	if hasLen {
@@ -557,14 +557,14 @@ func parsePrefix(text string, t *token, off int) (netip.Prefix, error) {
 			if bits == 128 {
 				fam = "IPv6"
 			}
-			return netip.Prefix{}, &FilterError{t.colAt(off + len(a)), fmt.Sprintf("bad prefix length %q for an %s address", "/"+lenText, fam)}
+			return netip.Prefix{}, &SyntaxError{t.colAt(off + len(a)), fmt.Sprintf("bad prefix length %q for an %s address", "/"+lenText, fam)}
 		}
 		bits = int(n)
 	}
 	return netip.PrefixFrom(addr, bits), nil
 }
 
-// String returns f in canonical form, which ParseFilter parses back to an
+// String returns f in canonical form, which Parse parses back to an
 // equal Filter and ss(8) accepts with the same meaning: explicit "and",
 // parentheses as separate tokens only where the left-to-right grouping
 // needs them, IPv6 addresses in brackets.

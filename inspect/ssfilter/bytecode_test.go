@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
 )
 
 // Operation codes of include/uapi/linux/inet_diag.h, for the kernel's
@@ -126,10 +128,10 @@ type diagEntry struct {
 	sport, dport uint16
 }
 
-func entryOf(s *Socket) diagEntry {
+func entryOf(s *inspect.Socket) diagEntry {
 	e := diagEntry{family: uint8(familyOf(s)), sport: s.Local.Port(), dport: s.Peer.Port()}
 	e.saddr, e.daddr = s.Local.Addr().As16(), s.Peer.Addr().As16()
-	if e.family == uint8(INet) {
+	if e.family == uint8(inspect.INet) {
 		copy(e.saddr[:], e.saddr[12:])
 		copy(e.daddr[:], e.daddr[12:])
 	}
@@ -172,7 +174,7 @@ func runBytecode(bc []byte, e diagEntry) bool {
 				yes = false
 			case family != 0 && family != e.family:
 				mapped := bytes.Equal(addr[:12], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
-				yes = e.family == uint8(INet6) && family == uint8(INet) && mapped && bitstringMatch(addr[12:], cond, plen)
+				yes = e.family == uint8(inspect.INet6) && family == uint8(inspect.INet) && mapped && bitstringMatch(addr[12:], cond, plen)
 			case plen != 0:
 				yes = bitstringMatch(addr[:], cond, plen)
 			}
@@ -205,26 +207,26 @@ func bitstringMatch(a, b []byte, bits int) bool {
 
 // sampleSockets are sockets of both families, with IPv4-mapped addresses
 // and edge ports, to run filters on without a kernel.
-func sampleSockets() []Socket {
-	mk := func(fam Family, st State, local, peer string) Socket {
-		return Socket{Protocol: TCP, Family: fam, State: st, Local: netip.MustParseAddrPort(local), Peer: netip.MustParseAddrPort(peer)}
+func sampleSockets() []inspect.Socket {
+	mk := func(fam inspect.Family, st inspect.State, local, peer string) inspect.Socket {
+		return inspect.Socket{Protocol: inspect.TCP, Family: fam, State: st, Local: netip.MustParseAddrPort(local), Peer: netip.MustParseAddrPort(peer)}
 	}
-	return []Socket{
-		mk(INet, Listen, "127.0.0.1:80", "0.0.0.0:0"),
-		mk(INet, Established, "127.0.0.1:80", "127.0.0.1:40000"),
-		mk(INet, Established, "10.1.2.3:65535", "192.168.0.1:22"),
-		mk(INet, TimeWait, "0.0.0.0:1024", "1.2.3.4:1023"),
-		mk(INet, Established, "255.255.255.255:1", "128.0.0.1:443"),
-		mk(INet6, Listen, "[::]:22", "[::]:0"),
-		mk(INet6, Established, "[::1]:8080", "[::1]:1023"),
-		mk(INet6, Established, "[::ffff:127.0.0.1]:22", "[::ffff:10.0.0.1]:50000"),
-		mk(INet6, Established, "[2001:db8::1]:443", "[fe80::1]:80"),
-		mk(INet6, CloseWait, "[::7f00:1]:80", "[ffff::]:0"),
+	return []inspect.Socket{
+		mk(inspect.INet, inspect.Listen, "127.0.0.1:80", "0.0.0.0:0"),
+		mk(inspect.INet, inspect.Established, "127.0.0.1:80", "127.0.0.1:40000"),
+		mk(inspect.INet, inspect.Established, "10.1.2.3:65535", "192.168.0.1:22"),
+		mk(inspect.INet, inspect.TimeWait, "0.0.0.0:1024", "1.2.3.4:1023"),
+		mk(inspect.INet, inspect.Established, "255.255.255.255:1", "128.0.0.1:443"),
+		mk(inspect.INet6, inspect.Listen, "[::]:22", "[::]:0"),
+		mk(inspect.INet6, inspect.Established, "[::1]:8080", "[::1]:1023"),
+		mk(inspect.INet6, inspect.Established, "[::ffff:127.0.0.1]:22", "[::ffff:10.0.0.1]:50000"),
+		mk(inspect.INet6, inspect.Established, "[2001:db8::1]:443", "[fe80::1]:80"),
+		mk(inspect.INet6, inspect.CloseWait, "[::7f00:1]:80", "[ffff::]:0"),
 		// A source may hand over an IPv6 socket's mapped address unmapped.
-		mk(INet6, Established, "127.0.0.1:443", "10.0.0.1:80"),
+		mk(inspect.INet6, inspect.Established, "127.0.0.1:443", "10.0.0.1:80"),
 		// Family unset: taken from the local address.
-		mk(0, Established, "127.0.0.2:80", "127.0.0.1:1"),
-		mk(0, Established, "[::1]:80", "[::1]:1"),
+		mk(0, inspect.Established, "127.0.0.2:80", "127.0.0.1:1"),
+		mk(0, inspect.Established, "[::1]:80", "[::1]:1"),
 	}
 }
 
@@ -233,7 +235,7 @@ func sampleSockets() []Socket {
 func checkBytecode(t *testing.T, f *Filter) {
 	t.Helper()
 	socks := sampleSockets()
-	for _, fam := range []Family{INet, INet6} {
+	for _, fam := range []inspect.Family{inspect.INet, inspect.INet6} {
 		bc, err := f.Bytecode(fam)
 		if err != nil {
 			t.Fatalf("Bytecode(%v) of %q: %v", fam, f, err)
@@ -266,7 +268,7 @@ func TestFilterBytecode(t *testing.T) {
 		"src [::1] or src 127.0.0.1", "src [::1] and src 127.0.0.1", "not not not dst [2001:db8::/32]",
 		"sport = :80 or sport = :443 and not dst 127.0.0.0/8 or ( src [::ffff:127.0.0.1] dport >= :1024 )",
 	} {
-		f, err := ParseFilter([]string{s})
+		f, err := Parse([]string{s})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,29 +279,29 @@ func TestFilterBytecode(t *testing.T) {
 func TestFilterBytecodeLayout(t *testing.T) {
 	tests := []struct {
 		expr string
-		fam  Family
+		fam  inspect.Family
 		want []byte // nil: no program, the filter keeps every socket
 	}{
-		{"", INet, nil},
-		{"sport = *", INet6, nil},
-		{"src [::1]", INet, []byte{kJmp, 4, 8, 0}}, // always reject
-		{"not src [::1]", INet, nil},
-		{"sport >= :1024", INet, []byte{kSGE, 8, 12, 0, 0, 0, 0x00, 0x04}},
-		{"sport > :1024", INet, []byte{kSGE, 8, 12, 0, 0, 0, 0x01, 0x04}},
-		{"dport < :1024", INet, []byte{kDLE, 8, 12, 0, 0, 0, 0xff, 0x03}},
-		{"sport = :80", INet, []byte{kSCond, 12, 16, 0, 0, 0, 0, 0, 80, 0, 0, 0}},
-		{"dst 10.0.0.0/8:80", INet6, []byte{kDCond, 16, 20, 0, 2, 8, 0, 0, 80, 0, 0, 0, 10, 0, 0, 0}},
-		{"src [::1]", INet6, []byte{
+		{"", inspect.INet, nil},
+		{"sport = *", inspect.INet6, nil},
+		{"src [::1]", inspect.INet, []byte{kJmp, 4, 8, 0}}, // always reject
+		{"not src [::1]", inspect.INet, nil},
+		{"sport >= :1024", inspect.INet, []byte{kSGE, 8, 12, 0, 0, 0, 0x00, 0x04}},
+		{"sport > :1024", inspect.INet, []byte{kSGE, 8, 12, 0, 0, 0, 0x01, 0x04}},
+		{"dport < :1024", inspect.INet, []byte{kDLE, 8, 12, 0, 0, 0, 0xff, 0x03}},
+		{"sport = :80", inspect.INet, []byte{kSCond, 12, 16, 0, 0, 0, 0, 0, 80, 0, 0, 0}},
+		{"dst 10.0.0.0/8:80", inspect.INet6, []byte{kDCond, 16, 20, 0, 2, 8, 0, 0, 80, 0, 0, 0, 10, 0, 0, 0}},
+		{"src [::1]", inspect.INet6, []byte{
 			kSCond, 28, 32, 0, 10, 128, 0, 0, 0xff, 0xff, 0xff, 0xff,
 			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
 		}},
 		// not: the condition holding falls into a jump to reject.
-		{"sport != :80", INet, []byte{
+		{"sport != :80", inspect.INet, []byte{
 			kSCond, 12, 16, 0, 0, 0, 0, 0, 80, 0, 0, 0,
 			kJmp, 4, 8, 0,
 		}},
 		// or: the first condition holding jumps over the second.
-		{"sport = :1 or dport = :2", INet, []byte{
+		{"sport = :1 or dport = :2", inspect.INet, []byte{
 			kSCond, 12, 16, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 			kJmp, 4, 16, 0,
 			kDCond, 12, 16, 0, 0, 0, 0, 0, 2, 0, 0, 0,
@@ -309,7 +311,7 @@ func TestFilterBytecodeLayout(t *testing.T) {
 		t.Skip("the expected programs are written little-endian")
 	}
 	for _, tc := range tests {
-		f, err := ParseFilter([]string{tc.expr})
+		f, err := Parse([]string{tc.expr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,11 +326,11 @@ func TestFilterBytecodeLayout(t *testing.T) {
 }
 
 func TestFilterBytecodeFamily(t *testing.T) {
-	f, err := ParseFilter([]string{"sport = :1"})
+	f, err := Parse([]string{"sport = :1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fam := range []Family{0, 1, 17} {
+	for _, fam := range []inspect.Family{0, 1, 17} {
 		if bc, err := f.Bytecode(fam); err == nil {
 			t.Errorf("Bytecode(%v) = % x, want an error", fam, bc)
 		}
@@ -341,7 +343,7 @@ func TestFilterNil(t *testing.T) {
 	if !f.Match(&s) || f.String() != "" {
 		t.Errorf("nil Filter: Match %v, String %q; want true, \"\"", f.Match(&s), f.String())
 	}
-	if bc, err := f.Bytecode(INet); bc != nil || err != nil {
+	if bc, err := f.Bytecode(inspect.INet); bc != nil || err != nil {
 		t.Errorf("nil Filter: Bytecode = % x, %v; want nil, nil", bc, err)
 	}
 }

@@ -1,14 +1,15 @@
-package inspect_test
+package ssfilter_test
 
 import (
 	"fmt"
 	"net/netip"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
-func ExampleParseFilter() {
-	f, err := inspect.ParseFilter([]string{"dport = :443 or ( sport = :22 and not dst 10.0.0.0/8 )"})
+func ExampleParse() {
+	f, err := ssfilter.Parse([]string{"dport = :443 or ( sport = :22 and not dst 10.0.0.0/8 )"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -33,7 +34,7 @@ func ExampleParseFilter() {
 	}
 	fmt.Println(f)
 
-	_, err = inspect.ParseFilter([]string{"sport", "=", ":http"})
+	_, err = ssfilter.Parse([]string{"sport", "=", ":http"})
 	fmt.Println(err)
 	// Output:
 	// 192.0.2.1:50000 198.51.100.7:443 true

@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"io"
@@ -159,9 +159,9 @@ func TestFilterKernelTable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := ParseFilter(tc.words)
+			f, err := Parse(tc.words)
 			if err != nil {
-				t.Fatalf("ParseFilter(%q): %v", tc.words, err)
+				t.Fatalf("Parse(%q): %v", tc.words, err)
 			}
 			kernel := tupleSet(ns.dumpAll(t, f))
 			match := tupleSet(matching(f, all))

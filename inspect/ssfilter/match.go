@@ -1,8 +1,10 @@
-package inspect
+package ssfilter
 
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -11,14 +13,14 @@ import (
 // it runs the filter's bytecode (inet_diag_bc_run), so that the proc source,
 // which filters here, and the netlink source, which filters in the kernel,
 // keep the same sockets.
-func (f *Filter) Match(s *Socket) bool {
+func (f *Filter) Match(s *inspect.Socket) bool {
 	if f == nil || f.root == nil {
 		return true
 	}
 	return f.root.match(s)
 }
 
-func (e *expr) match(s *Socket) bool {
+func (e *expr) match(s *inspect.Socket) bool {
 	switch e.kind {
 	case exprAnd:
 		return e.x.match(s) && e.y.match(s)
@@ -52,7 +54,7 @@ func (e *expr) match(s *Socket) bool {
 	return !e.pfx.IsValid() || prefixHolds(e.pfx, familyOf(s), ap.Addr())
 }
 
-func endOf(s *Socket, sd side) netip.AddrPort {
+func endOf(s *inspect.Socket, sd side) netip.AddrPort {
 	if sd == peer {
 		return s.Peer
 	}
@@ -61,29 +63,29 @@ func endOf(s *Socket, sd side) netip.AddrPort {
 
 // familyOf returns the socket's family, which the kernel compares with a
 // condition's; from the local address when Family is unset.
-func familyOf(s *Socket) Family {
-	if s.Family == INet || s.Family == INet6 {
+func familyOf(s *inspect.Socket) inspect.Family {
+	if s.Family == inspect.INet || s.Family == inspect.INet6 {
 		return s.Family
 	}
 	if s.Local.Addr().Is4() {
-		return INet
+		return inspect.INet
 	}
-	return INet6
+	return inspect.INet6
 }
 
 // prefixHolds reports whether addr, of a socket of family fam, is in pfx, as
 // the kernel's hostcond check decides: an IPv6 prefix holds only for IPv6
 // sockets; an IPv4 prefix holds for IPv4 sockets and for IPv4-mapped
 // addresses (::ffff:a.b.c.d) of IPv6 sockets.
-func prefixHolds(pfx netip.Prefix, fam Family, addr netip.Addr) bool {
+func prefixHolds(pfx netip.Prefix, fam inspect.Family, addr netip.Addr) bool {
 	// As16 maps an IPv4 address into IPv6, so a source may store an IPv6
 	// socket's mapped address either way.
 	a16 := addr.As16()
 	if !pfx.Addr().Is4() {
-		return fam == INet6 && pfx.Contains(netip.AddrFrom16(a16))
+		return fam == inspect.INet6 && pfx.Contains(netip.AddrFrom16(a16))
 	}
 	v4 := netip.AddrFrom4([4]byte(a16[12:]))
-	if fam == INet6 && !netip.AddrFrom16(a16).Is4In6() {
+	if fam == inspect.INet6 && !netip.AddrFrom16(a16).Is4In6() {
 		return false
 	}
 	return pfx.Contains(v4)
@@ -101,7 +103,7 @@ const (
 // fold simplifies e for a dump of family fam: conditions whose value the
 // family decides (an IPv6 address in an IPv4 dump, "sport = *", "sport >= :0")
 // become constants, which and, or and not propagate.
-func (e *expr) fold(fam Family) (*expr, truth) {
+func (e *expr) fold(fam inspect.Family) (*expr, truth) {
 	switch e.kind {
 	case exprAnd, exprOr:
 		x, tx := e.x.fold(fam)
@@ -151,7 +153,7 @@ func (e *expr) fold(fam Family) (*expr, truth) {
 	switch {
 	case !e.pfx.IsValid() && e.port == anyPort:
 		return nil, always
-	case fam == INet && e.pfx.IsValid() && !e.pfx.Addr().Is4():
+	case fam == inspect.INet && e.pfx.IsValid() && !e.pfx.Addr().Is4():
 		return nil, never
 	}
 	return e, varies
@@ -165,9 +167,9 @@ func (e *expr) fold(fam Family) (*expr, truth) {
 // kernel compares the socket's family with each address condition's; the
 // family lets Bytecode drop conditions it decides, such as an IPv6 address in
 // an IPv4 dump, and send a shorter program.
-func (f *Filter) Bytecode(family Family) ([]byte, error) {
-	if family != INet && family != INet6 {
-		return nil, fmt.Errorf("inspect: filter bytecode for %v: only inet and inet6 have it", family)
+func (f *Filter) Bytecode(family inspect.Family) ([]byte, error) {
+	if family != inspect.INet && family != inspect.INet6 {
+		return nil, fmt.Errorf("ssfilter: filter bytecode for %v: only inet and inet6 have it", family)
 	}
 	if f == nil || f.root == nil {
 		return nil, nil
@@ -184,7 +186,7 @@ func (f *Filter) Bytecode(family Family) ([]byte, error) {
 	}
 	b, err := p.Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("inspect: filter bytecode for %v: %w", family, err)
+		return nil, fmt.Errorf("ssfilter: filter bytecode for %v: %w", family, err)
 	}
 	return b, nil
 }

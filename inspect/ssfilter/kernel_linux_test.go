@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"golang.org/x/sys/unix"
 
@@ -46,11 +48,15 @@ func (ns *filterNS) ss(t *testing.T, words []string) []string {
 // kernel keeps when it runs bc (nil: keep all). It sends the bytecode as is,
 // so a program too long for the kernel fails instead of falling back to
 // Match as NetlinkSource does.
-func (ns *filterNS) dump(fam Family, bc []byte) ([]Socket, error) {
-	var socks []Socket
-	req := netlinkdiag.Request{Family: uint8(fam), Protocol: unix.IPPROTO_TCP, States: uint32(AllStates), Bytecode: bc}
+func (ns *filterNS) dump(fam inspect.Family, bc []byte) ([]inspect.Socket, error) {
+	var socks []inspect.Socket
+	req := netlinkdiag.Request{Family: uint8(fam), Protocol: unix.IPPROTO_TCP, States: uint32(inspect.AllStates), Bytecode: bc}
 	err := ns.diag.Dump(context.Background(), req, func(m *netlinkdiag.Msg) error {
-		socks = append(socks, socketFromMsg(TCP, m))
+		f := inspect.INet
+		if m.Family == unix.AF_INET6 {
+			f = inspect.INet6
+		}
+		socks = append(socks, inspect.Socket{Protocol: inspect.TCP, Family: f, State: inspect.State(m.State), Local: m.Src, Peer: m.Dst, Inode: uint64(m.Inode), Cookie: m.Cookie})
 		return nil
 	})
 	return socks, err
@@ -106,13 +112,13 @@ func (so *sockets) connect(l *net.TCPListener, local, remote string) (client, se
 
 // settle waits until the namespace holds n TCP sockets, none in a state that
 // a timer or a packet in flight is about to change, and returns them.
-func (ns *filterNS) settle(t *testing.T, n int) []Socket {
+func (ns *filterNS) settle(t *testing.T, n int) []inspect.Socket {
 	t.Helper()
-	transient := StatesOf(SynSent, SynRecv, FinWait1, LastAck, Closing, NewSynRecv)
-	var all []Socket
+	transient := inspect.StatesOf(inspect.SynSent, inspect.SynRecv, inspect.FinWait1, inspect.LastAck, inspect.Closing, inspect.NewSynRecv)
+	var all []inspect.Socket
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		all = ns.dumpAll(t, nil)
-		if len(all) == n && !slices.ContainsFunc(all, func(s Socket) bool { return transient.Has(s.State) }) {
+		if len(all) == n && !slices.ContainsFunc(all, func(s inspect.Socket) bool { return transient.Has(s.State) }) {
 			return all
 		}
 	}
@@ -122,10 +128,10 @@ func (ns *filterNS) settle(t *testing.T, n int) []Socket {
 
 // dumpAll dumps both families, filtered by f (nil: unfiltered), with the
 // bytecode f compiles for each.
-func (ns *filterNS) dumpAll(t *testing.T, f *Filter) []Socket {
+func (ns *filterNS) dumpAll(t *testing.T, f *Filter) []inspect.Socket {
 	t.Helper()
-	var all []Socket
-	for _, fam := range []Family{INet, INet6} {
+	var all []inspect.Socket
+	for _, fam := range []inspect.Family{inspect.INet, inspect.INet6} {
 		bc, err := f.Bytecode(fam)
 		if err != nil {
 			t.Fatalf("Bytecode(%v) of %q: %v", fam, f, err)
@@ -141,7 +147,7 @@ func (ns *filterNS) dumpAll(t *testing.T, f *Filter) []Socket {
 
 // tupleSet returns the TCP sockets as sorted "tcp STATE local peer"
 // strings, the identity ss's output gives (testnet.Want).
-func tupleSet(socks []Socket) []string {
+func tupleSet(socks []inspect.Socket) []string {
 	out := make([]string, 0, len(socks))
 	for _, s := range socks {
 		out = append(out, testnet.Want{Netid: "tcp", State: s.State.String(), Local: s.Local, Peer: s.Peer}.String())
@@ -150,8 +156,8 @@ func tupleSet(socks []Socket) []string {
 	return out
 }
 
-func matching(f *Filter, socks []Socket) []Socket {
-	var out []Socket
+func matching(f *Filter, socks []inspect.Socket) []inspect.Socket {
+	var out []inspect.Socket
 	for i := range socks {
 		if f.Match(&socks[i]) {
 			out = append(out, socks[i])

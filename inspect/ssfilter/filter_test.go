@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -143,12 +145,12 @@ func TestParseFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := ParseFilter(tc.words)
+			f, err := Parse(tc.words)
 			if err != nil {
-				t.Fatalf("ParseFilter(%q): %v", tc.words, err)
+				t.Fatalf("Parse(%q): %v", tc.words, err)
 			}
 			if diff := cmp.Diff(&Filter{root: tc.want}, f, filterCmp); diff != "" {
-				t.Errorf("ParseFilter(%q) (-want +got):\n%s", tc.words, diff)
+				t.Errorf("Parse(%q) (-want +got):\n%s", tc.words, diff)
 			}
 			want := tc.str
 			if want == "" && len(tc.words) == 1 {
@@ -157,9 +159,9 @@ func TestParseFilter(t *testing.T) {
 			if got := f.String(); got != want {
 				t.Errorf("String() = %q, want %q", got, want)
 			}
-			again, err := ParseFilter([]string{f.String()})
+			again, err := Parse([]string{f.String()})
 			if err != nil {
-				t.Fatalf("ParseFilter(String() = %q): %v", f, err)
+				t.Fatalf("Parse(String() = %q): %v", f, err)
 			}
 			if diff := cmp.Diff(f, again, filterCmp); diff != "" {
 				t.Errorf("String() = %q parses to another filter (-want +got):\n%s", f, diff)
@@ -176,16 +178,16 @@ func TestParseFilterDepth(t *testing.T) {
 		strings.Repeat("( ", maxFilterDepth-1) + "sport = :1" + strings.Repeat(" )", maxFilterDepth-1),
 		strings.Repeat("sport = :1 or ", maxFilterDepth-1) + "sport = :1",
 	} {
-		f, err := ParseFilter([]string{s})
+		f, err := Parse([]string{s})
 		if err != nil {
 			t.Fatalf("%.40q...: %v", s, err)
 		}
-		if _, err := ParseFilter([]string{f.String()}); err != nil {
+		if _, err := Parse([]string{f.String()}); err != nil {
 			t.Errorf("%.40q...: String() does not parse: %v", s, err)
 		}
 		s0 := sampleSockets()[0]
 		f.Match(&s0)
-		if _, err := f.Bytecode(INet); err != nil && !errors.Is(err, netlinkdiag.ErrProgramTooLong) {
+		if _, err := f.Bytecode(inspect.INet); err != nil && !errors.Is(err, netlinkdiag.ErrProgramTooLong) {
 			t.Errorf("%.40q...: Bytecode: %v", s, err)
 		}
 	}
@@ -270,19 +272,19 @@ func TestParseFilterErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := ParseFilter(tc.words)
-			if !errors.Is(err, ErrFilterSyntax) {
-				t.Fatalf("ParseFilter(%q) = %v, %v; want an error wrapping ErrFilterSyntax", tc.words, f, err)
+			f, err := Parse(tc.words)
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("Parse(%q) = %v, %v; want an error wrapping ErrSyntax", tc.words, f, err)
 			}
 			if f != nil {
-				t.Errorf("ParseFilter(%q) returned a filter with its error: %q", tc.words, f)
+				t.Errorf("Parse(%q) returned a filter with its error: %q", tc.words, f)
 			}
 			if got := err.Error(); got != tc.want {
-				t.Errorf("ParseFilter(%q) error\n got %s\nwant %s", tc.words, got, tc.want)
+				t.Errorf("Parse(%q) error\n got %s\nwant %s", tc.words, got, tc.want)
 			}
-			var fe *FilterError
+			var fe *SyntaxError
 			if !errors.As(err, &fe) || fmt.Sprintf("filter: %s at column %d", fe.Reason, fe.Column) != tc.want {
-				t.Errorf("error %v is not a *FilterError with its column", err)
+				t.Errorf("error %v is not a *SyntaxError with its column", err)
 			}
 		})
 	}
@@ -293,7 +295,7 @@ func TestParseFilterErrors(t *testing.T) {
 const benchFilter = "( sport = :22 or sport = :443 ) and not dst 10.0.0.0/8 and dport >= :1024 or src [::1]"
 
 func TestFilterMatchAllocs(t *testing.T) {
-	f, err := ParseFilter([]string{benchFilter})
+	f, err := Parse([]string{benchFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +310,7 @@ func TestFilterMatchAllocs(t *testing.T) {
 }
 
 func BenchmarkFilterMatch(b *testing.B) {
-	f, err := ParseFilter([]string{benchFilter})
+	f, err := Parse([]string{benchFilter})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package inspect
+package ssfilter
 
 import (
 	"math/rand/v2"
@@ -226,7 +226,7 @@ func TestFilterKernelProperty(t *testing.T) {
 	const exprs = 300
 	for i := range exprs {
 		words := g.words()
-		f, err := ParseFilter(words)
+		f, err := Parse(words)
 		if err != nil {
 			t.Fatalf("seed %d, expression %d: %v", filterPropertySeed, i, err)
 		}
