@@ -21,8 +21,8 @@ var _ DestroySource = (*DestroySubscription)(nil)
 // Joining takes CAP_NET_ADMIN; without it the error wraps unix.EPERM.
 func SubscribeDestroyed(netns int, q Query) (*DestroySubscription, error) {
 	var groups []netlinkdiag.Group
-	for _, p := range q.protocols() {
-		for _, f := range q.families() {
+	for _, p := range q.ProtocolsOrDefault() {
+		for _, f := range q.FamiliesOrDefault() {
 			switch {
 			case p == TCP && f == INet:
 				groups = append(groups, netlinkdiag.GroupTCP4Destroy)

@@ -56,7 +56,7 @@ func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) 
 	k := newSink(q, nil, 0)
 	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
 	err := s.run(ctx, q, k)
-	return dropRepeats(k.out, &sightings{}), err
+	return DropRepeats(k.out, &Sightings{}), err
 }
 
 var _ Streamer = (*NetlinkSource)(nil)
@@ -72,7 +72,7 @@ var _ Streamer = (*NetlinkSource)(nil)
 // back, so where Sockets drops an interrupted attempt's sockets, Each
 // hands over those of the next attempt that it has not handed over yet.
 func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
-	// The namespace's counters size the listing's sightings only when it
+	// The namespace's counters size the listing's Sightings only when it
 	// lists every socket: a hash table is written all over, so room for
 	// 100,000 sockets costs its every page even when a filter keeps 5,000.
 	n := 0
@@ -125,8 +125,8 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	if k.ext.mask != 0 || k.fn != nil {
 		d.pl = startPipeline(k)
 	}
-	for _, p := range q.protocols() {
-		fams := q.families()
+	for _, p := range q.ProtocolsOrDefault() {
+		fams := q.FamiliesOrDefault()
 		if p == TCP && slices.Contains(fams, INet) && slices.Contains(fams, INet6) {
 			bc4, err4 := bytecode(q.Filter, INet)
 			bc6, err6 := bytecode(q.Filter, INet6)

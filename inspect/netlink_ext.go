@@ -163,7 +163,7 @@ type sink struct {
 	// that none is handed over twice.
 	fn    func([]Socket) error
 	batch []Socket
-	seen  sightings
+	seen  Sightings
 	// callerErr is fn's error, returned as it is.
 	callerErr error
 
@@ -172,13 +172,13 @@ type sink struct {
 }
 
 // newSink returns a sink for Sockets, when fn is nil, or for Each, whose
-// sightings it makes room for n sockets up front: grown from 4,096 as a
+// Sightings it makes room for n sockets up front: grown from 4,096 as a
 // listing of 100,000 comes in, they would be rehashed six times.
 func newSink(q Query, fn func([]Socket) error, n int) *sink {
 	k := &sink{ext: newExtDecoder(q), fn: fn}
 	if fn != nil {
 		k.batch = make([]Socket, 0, BatchSize)
-		k.seen.reset(max(n, BatchSize))
+		k.seen.Reset(max(n, BatchSize))
 	}
 	return k
 }
@@ -211,7 +211,7 @@ func (k *sink) put(s *Socket) error {
 		k.out = append(k.out, *s)
 		return nil
 	}
-	if k.seen.repeat(s) {
+	if k.seen.Repeat(s) {
 		return nil
 	}
 	k.batch = append(k.batch, *s)

@@ -16,7 +16,7 @@ func (s *NetlinkSource) NewPoll() Poll { return &netlinkPoll{s: s} }
 type netlinkPoll struct {
 	s    *NetlinkSource
 	c    DiagConn
-	seen sightings
+	seen Sightings
 }
 
 func (p *netlinkPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error) {
@@ -36,7 +36,7 @@ func (p *netlinkPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket
 	if err != nil && !errors.Is(err, ErrIncomplete) {
 		p.Close()
 	}
-	return dropRepeats(k.out, &p.seen), err
+	return DropRepeats(k.out, &p.seen), err
 }
 
 func (p *netlinkPoll) Close() {
@@ -56,7 +56,7 @@ func (s *ProcSource) NewPoll() Poll {
 type procPoll struct {
 	s    *ProcSource
 	r    procnet.Reader
-	seen sightings
+	seen Sightings
 }
 
 func (p *procPoll) Poll(ctx context.Context, q Query, dst []Socket) ([]Socket, error) {

@@ -33,7 +33,7 @@ var _ Source = (*ProcSource)(nil)
 // Sockets reads the tables q selects and keeps the sockets whose state is in
 // q.States, each once (dropRepeats).
 func (s *ProcSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	return s.read(ctx, q, s.fs().Read, nil, &sightings{})
+	return s.read(ctx, q, s.fs().Read, nil, &Sightings{})
 }
 
 // fs returns the tables under s.Root.
@@ -47,7 +47,7 @@ func (s *ProcSource) fs() procnet.FS {
 
 // read reads the tables q selects with readTable as Sockets does,
 // appending the sockets to dst[:0] and dropping repeats with seen.
-func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.File) ([]procnet.Record, error), dst []Socket, seen *sightings) ([]Socket, error) {
+func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.File) ([]procnet.Record, error), dst []Socket, seen *Sightings) ([]Socket, error) {
 	if s.NetNS == 0 {
 		return readProc(ctx, readTable, q, dst, seen)
 	}
@@ -60,10 +60,10 @@ func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.F
 	return out, err
 }
 
-func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q Query, dst []Socket, seen *sightings) ([]Socket, error) {
+func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q Query, dst []Socket, seen *Sightings) ([]Socket, error) {
 	out := dst[:0]
-	for _, p := range q.protocols() {
-		for _, f := range q.families() {
+	for _, p := range q.ProtocolsOrDefault() {
+		for _, f := range q.FamiliesOrDefault() {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
@@ -84,7 +84,7 @@ func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Recor
 			}
 		}
 	}
-	return dropRepeats(out, seen), nil
+	return DropRepeats(out, seen), nil
 }
 
 func procFile(p Protocol, f Family) procnet.File {

@@ -28,7 +28,7 @@ func sizeHint(netNS int, q *Query) int {
 		return 0
 	}
 	n := int64(0)
-	protos := q.protocols()
+	protos := q.ProtocolsOrDefault()
 	if slices.Contains(protos, TCP) {
 		n += st.TCP.InUse + st.TCP6.InUse + st.TCP.TW
 	}

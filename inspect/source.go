@@ -25,14 +25,17 @@ type Query struct {
 	Info, Memory bool
 }
 
-func (q *Query) protocols() []Protocol {
+// ProtocolsOrDefault returns q.Protocols, or UDP and TCP when it is empty.
+func (q *Query) ProtocolsOrDefault() []Protocol {
 	if len(q.Protocols) == 0 {
 		return []Protocol{UDP, TCP}
 	}
 	return q.Protocols
 }
 
-func (q *Query) families() []Family {
+// FamiliesOrDefault returns q.Families, or INet and INet6 when it is
+// empty.
+func (q *Query) FamiliesOrDefault() []Family {
 	if len(q.Families) == 0 {
 		return []Family{INet, INet6}
 	}
@@ -116,12 +119,12 @@ func NewPoll(src Source) Poll {
 // sourcePoll polls any Source.
 type sourcePoll struct {
 	s    Source
-	seen sightings
+	seen Sightings
 }
 
 func (p *sourcePoll) Poll(ctx context.Context, q Query, _ []Socket) ([]Socket, error) {
 	socks, err := p.s.Sockets(ctx, q)
-	return dropRepeats(socks, &p.seen), err
+	return DropRepeats(socks, &p.seen), err
 }
 
 func (*sourcePoll) Close() {}
