@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
 // BenchmarkOwners indexes a process table of 120,000 socket descriptors
@@ -29,8 +30,8 @@ func BenchmarkOwners(b *testing.B) {
 	for b.Loop() {
 		// As ls does: index the table once, join it batch by batch.
 		t := newProcessTable(hits, comms, 0)
-		for from := 0; from < listed; from += inspect.BatchSize {
-			batch := socks[from:min(from+inspect.BatchSize, listed)]
+		for from := 0; from < listed; from += sockdiag.BatchSize {
+			batch := socks[from:min(from+sockdiag.BatchSize, listed)]
 			if owners := t.Owners(batch); len(owners) != len(batch) || len(owners[0]) != 1 {
 				b.Fatal(len(owners))
 			}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -137,7 +138,7 @@ func TestProcessesChild(t *testing.T) {
 	ns := testnet.New(t)
 	cmd := testnet.GiveAway(t, ns.Listen(t, "tcp", "127.0.0.1:0").(*net.TCPListener))
 
-	socks, err := (&inspect.NetlinkSource{NetNS: ns.FD()}).Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
+	socks, err := (&sockdiag.Source{NetNS: ns.FD()}).Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
@@ -33,7 +34,7 @@ type config struct {
 	timeout      time.Duration
 	// lookup finds listeners and connected sockets one by one; nil to
 	// find every socket in a dump of src.
-	lookup *inspect.NetlinkSource
+	lookup *sockdiag.Source
 	src    inspect.Source
 	// err is an option's failure, which the check reports instead of
 	// checking without it.
@@ -52,8 +53,8 @@ func newConfig(opts []Option) *config {
 		}
 	}
 	if c.src == nil {
-		c.lookup = &inspect.NetlinkSource{}
-		c.src = inspect.NewAutoSource(nil)
+		c.lookup = &sockdiag.Source{}
+		c.src = sockdiag.NewAutoSource(nil)
 	}
 	return c
 }

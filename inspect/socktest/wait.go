@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
@@ -31,7 +32,7 @@ import (
 // may.
 func WaitForState(t testing.TB, filter string, want inspect.State, timeout time.Duration) inspect.Socket {
 	t.Helper()
-	s, err := waitForState(inspect.NewAutoSource(nil), filter, want, timeout)
+	s, err := waitForState(sockdiag.NewAutoSource(nil), filter, want, timeout)
 	if err != nil {
 		t.Fatalf("%v", err)
 		return inspect.Socket{}

@@ -3,7 +3,7 @@
 // sockstate assembles at run time: nothing is compiled on the machine it
 // runs on, and no offset is compiled in.
 //
-// Polling (inspect.NetlinkSource) sees what lasts longer than its
+// Polling (sockdiag.Source) sees what lasts longer than its
 // interval. On loopback SYN_SENT, SYN_RECV, FIN_WAIT1 and LAST_ACK last
 // microseconds, and under churn whole connections live between two polls;
 // the tracepoint reports each of them.

@@ -48,7 +48,7 @@ type Events struct {
 	// Tracer is read by Watch, which closes it when it returns.
 	Tracer *Tracer
 	// Source lists the sockets of the Tracer's namespace: an
-	// inspect.NetlinkSource, whose cookies are the Tracer's.
+	// sockdiag.Source, whose cookies are the Tracer's.
 	Source inspect.Source
 	Query  inspect.Query
 	// Idle is how long Watch waits for a transition before it calls fn

@@ -13,7 +13,7 @@ import (
 // namespace with the default ring buffer.
 type Options struct {
 	// NetNS is a file descriptor of the network namespace to trace, as for
-	// inspect.NetlinkSource; 0 means the calling thread's namespace. The
+	// sockdiag.Source; 0 means the calling thread's namespace. The
 	// program drops other namespaces' sockets in the kernel.
 	NetNS int
 	// RingSize is the ring buffer's size in bytes, a power of two and a

@@ -14,6 +14,8 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/owners"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/netns"
 )
 
@@ -132,7 +134,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.summary {
-		sum, err := inspect.ReadSummary(ctx, src, nsFD)
+		sum, err := procsrc.ReadSummary(ctx, src, nsFD)
 		if err != nil {
 			return err
 		}
@@ -219,7 +221,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var killErr, listErr error
 	if opts.kill {
-		nl := &inspect.NetlinkSource{NetNS: nsFD}
+		nl := &sockdiag.Source{NetNS: nsFD}
 		var listed, closed []inspect.Socket
 		if listed, err = nl.Sockets(ctx, q); err != nil {
 			return err
@@ -382,17 +384,17 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 var newSource = func(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
 	switch name {
 	case "auto":
-		return &inspect.AutoSource{
-			Netlink: &inspect.NetlinkSource{NetNS: nsFD},
-			Proc:    &inspect.ProcSource{NetNS: nsFD},
+		return &sockdiag.AutoSource{
+			Netlink: &sockdiag.Source{NetNS: nsFD},
+			Proc:    &procsrc.Source{NetNS: nsFD},
 			OnFallback: func(reason error) {
 				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
 			},
 		}, nil
 	case "netlink":
-		return netlinkOnly{&inspect.NetlinkSource{NetNS: nsFD}}, nil
+		return netlinkOnly{&sockdiag.Source{NetNS: nsFD}}, nil
 	case "proc":
-		return &inspect.ProcSource{NetNS: nsFD}, nil
+		return &procsrc.Source{NetNS: nsFD}, nil
 	}
 	return nil, usagef("--source %q: use auto, netlink or proc", name)
 }
@@ -433,7 +435,7 @@ func (p netlinkOnlyPoll) Close() { p.p.Close() }
 // withProcHint adds to an error that says sock_diag is unavailable what
 // would work instead.
 func withProcHint(err error) error {
-	if inspect.NetlinkUnavailable(err) {
+	if sockdiag.NetlinkUnavailable(err) {
 		return fmt.Errorf("%w; --source proc reads /proc/net instead", err)
 	}
 	return err

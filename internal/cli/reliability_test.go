@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -150,7 +151,7 @@ func TestAutoFallbackOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auto := src.(*inspect.AutoSource)
+	auto := src.(*sockdiag.AutoSource)
 	auto.Netlink = unavailableSource{}
 	for range 3 {
 		if _, err := src.Sockets(context.Background(), inspect.Query{States: inspect.AllStates}); err != nil {

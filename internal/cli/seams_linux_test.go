@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -39,7 +40,7 @@ func (c *countingConn) DumpOnce(ctx context.Context, req netlinkdiag.Request, fn
 
 // withNetlinkDial makes newSource's sources, in ns, open their sock_diag
 // sockets with dial, for the rest of the test.
-func withNetlinkDial(t *testing.T, ns *testnet.NS, dial func(*netlinkdiag.Config) (inspect.DiagConn, error)) {
+func withNetlinkDial(t *testing.T, ns *testnet.NS, dial func(*netlinkdiag.Config) (sockdiag.DiagConn, error)) {
 	orig := newSource
 	t.Cleanup(func() { newSource = orig })
 	newSource = func(name string, stderr io.Writer, _ int) (inspect.Source, error) {
@@ -47,7 +48,7 @@ func withNetlinkDial(t *testing.T, ns *testnet.NS, dial func(*netlinkdiag.Config
 		if err != nil {
 			return nil, err
 		}
-		nl, ok := inspect.Find[*inspect.NetlinkSource](src)
+		nl, ok := inspect.Find[*sockdiag.Source](src)
 		if !ok {
 			t.Fatalf("--source %s: no NetlinkSource found in %T", name, src)
 		}
@@ -75,16 +76,16 @@ func (w *rowWriter) Write(p []byte) (int, error) {
 // writes before the dump ends.
 func TestLsNetlinkStreams(t *testing.T) {
 	ns := testnet.New(t)
-	n := inspect.BatchSize + 1000
+	n := sockdiag.BatchSize + 1000
 	openUDP(t, ns, n)
 	out := &rowWriter{written: make(chan struct{})}
 	var before atomic.Bool
-	withNetlinkDial(t, ns, func(cfg *netlinkdiag.Config) (inspect.DiagConn, error) {
+	withNetlinkDial(t, ns, func(cfg *netlinkdiag.Config) (sockdiag.DiagConn, error) {
 		c, err := netlinkdiag.Dial(cfg)
 		if err != nil {
 			return nil, err
 		}
-		return &countingConn{Conn: c, after: inspect.BatchSize + 600, hold: func() {
+		return &countingConn{Conn: c, after: sockdiag.BatchSize + 600, hold: func() {
 			select {
 			case <-out.written:
 				before.Store(true)
@@ -114,7 +115,7 @@ func TestWatchNetlinkOneSocket(t *testing.T) {
 	defer cancel()
 	const polls = 10
 	var dials, dumps atomic.Int64
-	withNetlinkDial(t, ns, func(cfg *netlinkdiag.Config) (inspect.DiagConn, error) {
+	withNetlinkDial(t, ns, func(cfg *netlinkdiag.Config) (sockdiag.DiagConn, error) {
 		dials.Add(1)
 		c, err := netlinkdiag.Dial(cfg)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
 )
 
@@ -164,7 +166,7 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &trace.Events{Tracer: t, Source: &inspect.NetlinkSource{}, Query: q, Idle: idle}, nil
+	return &trace.Events{Tracer: t, Source: &sockdiag.Source{}, Query: q, Idle: idle}, nil
 }
 
 // newWatcher returns a Watcher over the source --source names, with the
@@ -187,17 +189,17 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "proc" {
 		return w, func() {}, nil
 	}
-	d, err := inspect.SubscribeDestroyed(0, q)
+	d, err := sockdiag.SubscribeDestroyed(0, q)
 	if err != nil {
 		// Tell a kernel or sandbox without sock_diag, which fails the
 		// dumps too, from one that only refuses the destroy groups: one
 		// line for the cause, not one per symptom.
-		if dialErr := inspect.Probe(0); inspect.NetlinkUnavailable(dialErr) {
+		if dialErr := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(dialErr) {
 			if source == "netlink" {
 				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
 			}
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): %v\n", dialErr)
-			w.Source = &inspect.ProcSource{}
+			w.Source = &procsrc.Source{}
 			return w, func() {}, nil
 		}
 		hint := ""

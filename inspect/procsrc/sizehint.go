@@ -1,16 +1,18 @@
-package inspect
+package procsrc
 
 import (
 	"slices"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 
-// maxSizeHint bounds sizeHint, so that a wrong count cannot reserve much.
+// maxSizeHint bounds SizeHint, so that a wrong count cannot reserve much.
 const maxSizeHint = 1 << 22
 
-// sizeHint returns how many sockets a listing of q in the namespace open at
+// SizeHint returns how many sockets a listing of q in the namespace open at
 // netNS (0: the caller's) may hold at most, from the namespace's sockstat
 // counters: TCP sockets in the hash tables and in TIME_WAIT, and UDP
 // sockets. Reserving that much up front spares the listing the copies of
@@ -22,17 +24,17 @@ const maxSizeHint = 1 << 22
 // reserve by one socket copies all of them into one 1.25 times larger
 // (a sixth of a watcher's allocations at 2,000 connections a second).
 // 0 when the counters cannot be read.
-func sizeHint(netNS int, q *Query) int {
+func SizeHint(netNS int, q *inspect.Query) int {
 	st, err := readSockstat(netNS)
 	if err != nil {
 		return 0
 	}
 	n := int64(0)
 	protos := q.ProtocolsOrDefault()
-	if slices.Contains(protos, TCP) {
+	if slices.Contains(protos, inspect.TCP) {
 		n += st.TCP.InUse + st.TCP6.InUse + st.TCP.TW
 	}
-	if slices.Contains(protos, UDP) {
+	if slices.Contains(protos, inspect.UDP) {
 		n += st.UDP.InUse + st.UDP6.InUse
 	}
 	if n <= 0 {

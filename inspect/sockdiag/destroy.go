@@ -1,10 +1,12 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -14,7 +16,7 @@ import (
 // another socket that took the same addresses.
 var ErrNoCookie = errors.New("socket has no cookie")
 
-// Destroy closes socks, which must come from a NetlinkSource listing of the
+// Destroy closes socks, which must come from a Source listing of the
 // same namespace, one by one with sock_diag's SOCK_DESTROY, and returns
 // those it closed. Each request names the socket by its addresses,
 // interface and cookie, so the kernel closes that very socket or none: a
@@ -28,7 +30,7 @@ var ErrNoCookie = errors.New("socket has no cookie")
 // A refusal of one socket (the kernel answers EINVAL for an MPTCP
 // listener) does not stop the others; the error then counts the refused
 // sockets and wraps the first refusal.
-func (s *NetlinkSource) Destroy(ctx context.Context, socks []Socket) ([]Socket, error) {
+func (s *Source) Destroy(ctx context.Context, socks []inspect.Socket) ([]inspect.Socket, error) {
 	for i := range socks {
 		if socks[i].Cookie == 0 {
 			return nil, fmt.Errorf("inspect: destroy %s %v %v: %w", socks[i].Protocol, socks[i].Local, socks[i].Peer, ErrNoCookie)
@@ -40,7 +42,7 @@ func (s *NetlinkSource) Destroy(ctx context.Context, socks []Socket) ([]Socket, 
 	}
 	defer c.Close()
 
-	var closed []Socket
+	var closed []inspect.Socket
 	var first error
 	refused := 0
 	for i := range socks {

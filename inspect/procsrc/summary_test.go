@@ -1,8 +1,6 @@
-package inspect
+package procsrc
 
 import (
-	"context"
-	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,13 +40,5 @@ func TestSummaryFrom(t *testing.T) {
 	}
 	if inet := got.INET(); inet != (Counts{12, 6}) || inet.Total() != 18 {
 		t.Errorf("INET %+v, want {12 6}, total 18", inet)
-	}
-}
-
-func TestDestroyNeedsCookie(t *testing.T) {
-	socks := []Socket{{Protocol: TCP, Family: INet, State: Established, Inode: 7}}
-	closed, err := (&NetlinkSource{}).Destroy(context.Background(), socks)
-	if !errors.Is(err, ErrNoCookie) || closed != nil {
-		t.Errorf("Destroy of a socket without a cookie: %v, %v; want nothing closed and ErrNoCookie", closed, err)
 	}
 }

@@ -1,9 +1,12 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,8 +15,8 @@ import (
 // refuses or lacks it. Once it has fallen back it stays on /proc, so a
 // watcher does not retry netlink on every poll.
 type AutoSource struct {
-	Netlink Source
-	Proc    Source
+	Netlink inspect.Source
+	Proc    inspect.Source
 	// OnFallback, when set, is called once with the netlink error that
 	// caused the fall back.
 	OnFallback func(reason error)
@@ -22,16 +25,16 @@ type AutoSource struct {
 	fellBack bool
 }
 
-var _ Source = (*AutoSource)(nil)
+var _ inspect.Source = (*AutoSource)(nil)
 
 // NewAutoSource returns an AutoSource over the default netlink and proc
 // sources of the caller's namespace.
 func NewAutoSource(onFallback func(reason error)) *AutoSource {
-	return &AutoSource{Netlink: &NetlinkSource{}, Proc: &ProcSource{}, OnFallback: onFallback}
+	return &AutoSource{Netlink: &Source{}, Proc: &procsrc.Source{}, OnFallback: onFallback}
 }
 
 // Sockets asks netlink first and /proc when netlink is unavailable.
-func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+func (s *AutoSource) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	if !s.hasFallenBack() {
 		socks, err := s.Netlink.Sockets(ctx, q)
 		if !NetlinkUnavailable(err) {
@@ -42,15 +45,15 @@ func (s *AutoSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
 	return s.Proc.Sockets(ctx, q)
 }
 
-var _ Streamer = (*AutoSource)(nil)
+var _ inspect.Streamer = (*AutoSource)(nil)
 
 // Each lists in batches as Sockets lists, with the netlink source's Each
 // while it has not fallen back; it falls back to /proc only if netlink
 // failed before handing over any socket.
-func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
+func (s *AutoSource) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
 	if !s.hasFallenBack() {
 		handed := false
-		err := Each(ctx, s.Netlink, q, func(batch []Socket) error {
+		err := inspect.Each(ctx, s.Netlink, q, func(batch []inspect.Socket) error {
 			handed = true
 			return fn(batch)
 		})
@@ -59,7 +62,7 @@ func (s *AutoSource) Each(ctx context.Context, q Query, fn func([]Socket) error)
 		}
 		s.fallBack(err)
 	}
-	return Each(ctx, s.Proc, q, fn)
+	return inspect.Each(ctx, s.Proc, q, fn)
 }
 
 // hasFallenBack reports whether s has switched to /proc.

@@ -1,10 +1,12 @@
-package inspect
+package procsrc
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/procnet"
@@ -14,10 +16,10 @@ import (
 // USER_HZ, which is 100 on every Linux architecture sockstate supports.
 const userHZ = 100
 
-// ProcSource lists sockets from /proc/net/{tcp,tcp6,udp,udp6}. It reports
+// Source lists sockets from /proc/net/{tcp,tcp6,udp,udp6}. It reports
 // the same sockets as the netlink source but has no cookies, and a
 // listener's Send-Q is 0 where sock_diag gives the backlog limit.
-type ProcSource struct {
+type Source struct {
 	// Root is the directory holding net/tcp and its siblings. The default,
 	// /proc/thread-self, follows the reading thread's network namespace
 	// (/proc/net follows the main thread's); "/proc/<pid>" reads another
@@ -28,16 +30,16 @@ type ProcSource struct {
 	NetNS int
 }
 
-var _ Source = (*ProcSource)(nil)
+var _ inspect.Source = (*Source)(nil)
 
 // Sockets reads the tables q selects and keeps the sockets whose state is in
 // q.States, each once (dropRepeats).
-func (s *ProcSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
-	return s.read(ctx, q, s.fs().Read, nil, &Sightings{})
+func (s *Source) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
+	return s.read(ctx, q, s.fs().Read, nil, &inspect.Sightings{})
 }
 
 // fs returns the tables under s.Root.
-func (s *ProcSource) fs() procnet.FS {
+func (s *Source) fs() procnet.FS {
 	root := s.Root
 	if root == "" {
 		root = "/proc/thread-self"
@@ -47,11 +49,11 @@ func (s *ProcSource) fs() procnet.FS {
 
 // read reads the tables q selects with readTable as Sockets does,
 // appending the sockets to dst[:0] and dropping repeats with seen.
-func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.File) ([]procnet.Record, error), dst []Socket, seen *Sightings) ([]Socket, error) {
+func (s *Source) read(ctx context.Context, q inspect.Query, readTable func(procnet.File) ([]procnet.Record, error), dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
 	if s.NetNS == 0 {
 		return readProc(ctx, readTable, q, dst, seen)
 	}
-	var out []Socket
+	var out []inspect.Socket
 	err := netns.Do(s.NetNS, func() error {
 		var err error
 		out, err = readProc(ctx, readTable, q, dst, seen)
@@ -60,7 +62,7 @@ func (s *ProcSource) read(ctx context.Context, q Query, readTable func(procnet.F
 	return out, err
 }
 
-func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q Query, dst []Socket, seen *Sightings) ([]Socket, error) {
+func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q inspect.Query, dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
 	out := dst[:0]
 	for _, p := range q.ProtocolsOrDefault() {
 		for _, f := range q.FamiliesOrDefault() {
@@ -74,7 +76,7 @@ func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Recor
 			}
 			out = slices.Grow(out, len(recs))
 			for i := range recs {
-				if !q.States.Has(State(recs[i].State)) {
+				if !q.States.Has(inspect.State(recs[i].State)) {
 					continue
 				}
 				s := socketFromRecord(p, f, &recs[i])
@@ -84,40 +86,40 @@ func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Recor
 			}
 		}
 	}
-	return DropRepeats(out, seen), nil
+	return inspect.DropRepeats(out, seen), nil
 }
 
-func procFile(p Protocol, f Family) procnet.File {
+func procFile(p inspect.Protocol, f inspect.Family) procnet.File {
 	switch {
-	case p == TCP && f == INet:
+	case p == inspect.TCP && f == inspect.INet:
 		return procnet.TCP
-	case p == TCP:
+	case p == inspect.TCP:
 		return procnet.TCP6
-	case f == INet:
+	case f == inspect.INet:
 		return procnet.UDP
 	}
 	return procnet.UDP6
 }
 
-func socketFromRecord(p Protocol, f Family, r *procnet.Record) Socket {
+func socketFromRecord(p inspect.Protocol, f inspect.Family, r *procnet.Record) inspect.Socket {
 	// sock_diag's idiag_retrans counts retransmissions for the retransmit
 	// timer and unanswered probes (icsk_probes_out) for the others; /proc
 	// prints the two in the retrnsmt and timeout columns.
 	retrans := r.Retransmits
-	if Timer(r.Timer) != TimerOn {
+	if inspect.Timer(r.Timer) != inspect.TimerOn {
 		retrans = r.Timeout
 	}
-	return Socket{
+	return inspect.Socket{
 		Protocol:    p,
 		Family:      f,
-		State:       State(r.State),
+		State:       inspect.State(r.State),
 		Local:       r.Local,
 		Peer:        r.Remote,
 		RecvQ:       r.RxQueue,
 		SendQ:       r.TxQueue,
 		UID:         r.UID,
 		Inode:       r.Inode,
-		Timer:       Timer(r.Timer),
+		Timer:       inspect.Timer(r.Timer),
 		Expires:     time.Duration(r.TimerExpires) * time.Second / userHZ,
 		Retransmits: uint8(min(retrans, 255)),
 	}

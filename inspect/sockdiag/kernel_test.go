@@ -1,4 +1,4 @@
-package inspect_test
+package sockdiag_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -58,13 +60,13 @@ func TestSourcesAgreeWithSS(t *testing.T) {
 
 	all := inspect.Query{States: inspect.AllStates}
 	t.Run("netlink", func(t *testing.T) {
-		got := settle(t, &inspect.NetlinkSource{NetNS: ns.FD()}, all, want)
+		got := settle(t, &sockdiag.Source{NetNS: ns.FD()}, all, want)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("netlink source (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("proc", func(t *testing.T) {
-		got := settle(t, &inspect.ProcSource{NetNS: ns.FD()}, all, want)
+		got := settle(t, &procsrc.Source{NetNS: ns.FD()}, all, want)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("proc source (-want +got):\n%s", diff)
 		}
@@ -86,7 +88,7 @@ func TestNetlinkStateMask(t *testing.T) {
 			want = append(want, w.String())
 		}
 	}
-	for _, src := range []inspect.Source{&inspect.NetlinkSource{NetNS: ns.FD()}, &inspect.ProcSource{NetNS: ns.FD()}} {
+	for _, src := range []inspect.Source{&sockdiag.Source{NetNS: ns.FD()}, &procsrc.Source{NetNS: ns.FD()}} {
 		got := settle(t, src, inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen)}, want)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%T LISTEN only (-want +got):\n%s", src, diff)

@@ -1,10 +1,12 @@
-package inspect_test
+package sockdiag_test
 
 import (
 	"context"
 	"net"
 	"net/netip"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -59,7 +61,7 @@ func TestNetlinkLookup(t *testing.T) {
 			defer s.Close()
 			addr := func(a net.Addr) netip.AddrPort { return a.(*net.TCPAddr).AddrPort() }
 
-			src := &inspect.NetlinkSource{}
+			src := &sockdiag.Source{}
 			all, err := src.Sockets(context.Background(), inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates})
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +108,7 @@ func TestNetlinkLookup(t *testing.T) {
 }
 
 func TestNetlinkLookupNoLocal(t *testing.T) {
-	_, found, err := (&inspect.NetlinkSource{}).Lookup(context.Background(), inspect.TCP, netip.AddrPort{}, netip.AddrPort{})
+	_, found, err := (&sockdiag.Source{}).Lookup(context.Background(), inspect.TCP, netip.AddrPort{}, netip.AddrPort{})
 	const want = "inspect: netlink tcp lookup: no local address"
 	if err == nil || err.Error() != want || found {
 		t.Errorf("Lookup without a local address: found %v, %v; want %q", found, err, want)

@@ -1,4 +1,4 @@
-package inspect
+package sockdiag
 
 import (
 	"bytes"
@@ -9,14 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
-// NetlinkSource lists sockets with sock_diag (NETLINK_SOCK_DIAG). The kernel
+// Source lists sockets with sock_diag (NETLINK_SOCK_DIAG). The kernel
 // applies the state mask, so unwanted sockets never cross into userspace.
-type NetlinkSource struct {
+type Source struct {
 	// NetNS is a network namespace file descriptor to query; 0 means the
 	// caller's own namespace.
 	NetNS int
@@ -26,9 +29,9 @@ type NetlinkSource struct {
 	Dial func(*netlinkdiag.Config) (DiagConn, error)
 }
 
-var _ Source = (*NetlinkSource)(nil)
+var _ inspect.Source = (*Source)(nil)
 
-// DiagConn is what a NetlinkSource needs of a *netlinkdiag.Conn.
+// DiagConn is what a Source needs of a *netlinkdiag.Conn.
 type DiagConn interface {
 	DumpOnce(ctx context.Context, req netlinkdiag.Request, fn func(*netlinkdiag.Msg) error) error
 	Close() error
@@ -52,14 +55,14 @@ const maxDumpAttempts = 3
 // attempt is interrupted, Sockets keeps the last attempt's sockets, goes on
 // with the other tables, and returns all it has with an error wrapping
 // netlinkdiag.ErrDumpInterrupted that is also ErrIncomplete.
-func (s *NetlinkSource) Sockets(ctx context.Context, q Query) ([]Socket, error) {
+func (s *Source) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	k := newSink(q, nil, 0)
-	k.out = make([]Socket, 0, sizeHint(s.NetNS, &q))
+	k.out = make([]inspect.Socket, 0, procsrc.SizeHint(s.NetNS, &q))
 	err := s.run(ctx, q, k)
-	return DropRepeats(k.out, &Sightings{}), err
+	return inspect.DropRepeats(k.out, &inspect.Sightings{}), err
 }
 
-var _ Streamer = (*NetlinkSource)(nil)
+var _ inspect.Streamer = (*Source)(nil)
 
 // Each lists what Sockets lists, in the same order, handing the sockets to
 // fn in batches of at most BatchSize as they arrive, and stops at fn's first
@@ -71,19 +74,19 @@ var _ Streamer = (*NetlinkSource)(nil)
 // Each socket is handed over once. What is handed over cannot be taken
 // back, so where Sockets drops an interrupted attempt's sockets, Each
 // hands over those of the next attempt that it has not handed over yet.
-func (s *NetlinkSource) Each(ctx context.Context, q Query, fn func([]Socket) error) error {
+func (s *Source) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
 	// The namespace's counters size the listing's Sightings only when it
 	// lists every socket: a hash table is written all over, so room for
 	// 100,000 sockets costs its every page even when a filter keeps 5,000.
 	n := 0
-	if q.Filter == nil && q.States == AllStates {
-		n = sizeHint(s.NetNS, &q)
+	if q.Filter == nil && q.States == inspect.AllStates {
+		n = procsrc.SizeHint(s.NetNS, &q)
 	}
 	return s.run(ctx, q, newSink(q, fn, n))
 }
 
 // run dumps the tables of q into k over a connection of its own.
-func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
+func (s *Source) run(ctx context.Context, q inspect.Query, k *sink) error {
 	c, err := s.open()
 	if err != nil {
 		return err
@@ -93,7 +96,7 @@ func (s *NetlinkSource) run(ctx context.Context, q Query, k *sink) error {
 }
 
 // open opens a sock_diag socket in the source's namespace.
-func (s *NetlinkSource) open() (DiagConn, error) {
+func (s *Source) open() (DiagConn, error) {
 	dial := s.Dial
 	if dial == nil {
 		dial = func(cfg *netlinkdiag.Config) (DiagConn, error) { return netlinkdiag.Dial(cfg) }
@@ -117,7 +120,7 @@ func Probe(netNS int) error {
 }
 
 // dumpTables dumps the tables of q over c into k.
-func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
+func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error {
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
@@ -127,9 +130,9 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	}
 	for _, p := range q.ProtocolsOrDefault() {
 		fams := q.FamiliesOrDefault()
-		if p == TCP && slices.Contains(fams, INet) && slices.Contains(fams, INet6) {
-			bc4, err4 := bytecode(q.Filter, INet)
-			bc6, err6 := bytecode(q.Filter, INet6)
+		if p == inspect.TCP && slices.Contains(fams, inspect.INet) && slices.Contains(fams, inspect.INet6) {
+			bc4, err4 := bytecode(q.Filter, inspect.INet)
+			bc6, err6 := bytecode(q.Filter, inspect.INet6)
 			if err4 == nil && err6 == nil && bytes.Equal(bc4, bc6) {
 				d.mark(markHold)
 				if err := d.dump(ctx, p, 0, bc4, nil); err != nil {
@@ -142,7 +145,7 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 		for _, f := range fams {
 			// The kernel runs the filter as bytecode; one too long for
 			// it is run here instead.
-			var match Filter
+			var match inspect.Filter
 			bc, err := bytecode(q.Filter, f)
 			switch {
 			case errors.Is(err, netlinkdiag.ErrProgramTooLong):
@@ -157,13 +160,13 @@ func dumpTables(ctx context.Context, c DiagConn, q Query, k *sink) error {
 	}
 	err := d.finish(nil)
 	if err == nil && len(d.interrupted) > 0 {
-		err = Incomplete(fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted))
+		err = inspect.Incomplete(fmt.Errorf("inspect: netlink dump of %s, %d attempts each: %w", strings.Join(d.interrupted, ", "), maxDumpAttempts, netlinkdiag.ErrDumpInterrupted))
 	}
 	return err
 }
 
 // bytecode returns f's program for family fam; none for no filter.
-func bytecode(f Filter, fam Family) ([]byte, error) {
+func bytecode(f inspect.Filter, fam inspect.Family) ([]byte, error) {
 	if f == nil {
 		return nil, nil
 	}
@@ -174,7 +177,7 @@ func bytecode(f Filter, fam Family) ([]byte, error) {
 // pipeline if there is one, and to the sink directly if not.
 type dumper struct {
 	c    DiagConn
-	q    *Query
+	q    *inspect.Query
 	mask uint8
 	k    *sink
 	pl   *pipeline
@@ -184,7 +187,7 @@ type dumper struct {
 
 // dump lists the sockets of protocol p and family f (0: both) that the
 // kernel keeps when it runs bc and, if match is not nil, that match keeps.
-func (d *dumper) dump(ctx context.Context, p Protocol, f Family, bc []byte, match Filter) error {
+func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family, bc []byte, match inspect.Filter) error {
 	req := netlinkdiag.Request{
 		Family:   uint8(f),
 		Protocol: uint8(p),
@@ -255,11 +258,11 @@ func (d *dumper) finish(err error) error {
 
 // socketFromMsg copies what the model keeps out of m, whose attributes alias
 // the receive buffer.
-func socketFromMsg(p Protocol, m *netlinkdiag.Msg) Socket {
-	return Socket{
+func socketFromMsg(p inspect.Protocol, m *netlinkdiag.Msg) inspect.Socket {
+	return inspect.Socket{
 		Protocol:    p,
 		Family:      familyFromAF(m.Family),
-		State:       State(m.State),
+		State:       inspect.State(m.State),
 		Local:       m.Src,
 		Peer:        m.Dst,
 		RecvQ:       m.RQueue,
@@ -268,15 +271,15 @@ func socketFromMsg(p Protocol, m *netlinkdiag.Msg) Socket {
 		Inode:       uint64(m.Inode),
 		Cookie:      m.Cookie,
 		IfIndex:     m.IfIndex,
-		Timer:       Timer(m.Timer),
+		Timer:       inspect.Timer(m.Timer),
 		Expires:     time.Duration(m.Expires) * time.Millisecond,
 		Retransmits: m.Retrans,
 	}
 }
 
-func familyFromAF(af uint8) Family {
+func familyFromAF(af uint8) inspect.Family {
 	if af == unix.AF_INET6 {
-		return INet6
+		return inspect.INet6
 	}
-	return INet
+	return inspect.INet
 }

@@ -1,4 +1,4 @@
-package inspect
+package sockdiag
 
 import (
 	"errors"
@@ -7,15 +7,17 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sockstate/sockstate/inspect"
 )
 
 // runPipeline pushes socks through a pipeline into a sink, marking a dump
 // of both families around the sockets from hold on (hold < 0: none), and
 // returns the inodes fn saw, in order, and finish's error.
-func runPipeline(t *testing.T, socks []Socket, hold int, fn func([]Socket) error) ([]uint64, error) {
+func runPipeline(t *testing.T, socks []inspect.Socket, hold int, fn func([]inspect.Socket) error) ([]uint64, error) {
 	t.Helper()
 	var got []uint64
-	k := newSink(Query{Memory: true}, func(batch []Socket) error {
+	k := newSink(inspect.Query{Memory: true}, func(batch []inspect.Socket) error {
 		if len(batch) > BatchSize {
 			t.Errorf("batch of %d", len(batch))
 		}
@@ -53,12 +55,12 @@ func runPipeline(t *testing.T, socks []Socket, hold int, fn func([]Socket) error
 // dump of both families come after its IPv4 ones.
 func TestPipelineOrderAndEnd(t *testing.T) {
 	const n = 40*chunkSockets + 7
-	socks := make([]Socket, n)
+	socks := make([]inspect.Socket, n)
 	var want4, want6 []uint64
 	for i := range socks {
-		socks[i] = Socket{Inode: uint64(i), Family: INet}
+		socks[i] = inspect.Socket{Inode: uint64(i), Family: inspect.INet}
 		if i >= 100 && i%3 == 0 {
-			socks[i].Family = INet6
+			socks[i].Family = inspect.INet6
 			want6 = append(want6, uint64(i))
 		} else if i >= 100 {
 			want4 = append(want4, uint64(i))
@@ -71,7 +73,7 @@ func TestPipelineOrderAndEnd(t *testing.T) {
 	want = append(append(want, want4...), want6...)
 	for _, procs := range []int{1, 2} {
 		old := runtime.GOMAXPROCS(procs)
-		got, err := runPipeline(t, socks, 100, func([]Socket) error { return nil })
+		got, err := runPipeline(t, socks, 100, func([]inspect.Socket) error { return nil })
 		runtime.GOMAXPROCS(old)
 		if err != nil {
 			t.Fatal(err)
@@ -86,12 +88,12 @@ func TestPipelineOrderAndEnd(t *testing.T) {
 // must come back as it is.
 func TestPipelineCallerError(t *testing.T) {
 	errStop := errors.New("stop here")
-	socks := make([]Socket, 3*BatchSize)
+	socks := make([]inspect.Socket, 3*BatchSize)
 	for i := range socks {
-		socks[i] = Socket{Inode: uint64(i), Local: netip.MustParseAddrPort("127.0.0.1:1")}
+		socks[i] = inspect.Socket{Inode: uint64(i), Local: netip.MustParseAddrPort("127.0.0.1:1")}
 	}
 	calls := 0
-	got, err := runPipeline(t, socks, -1, func([]Socket) error {
+	got, err := runPipeline(t, socks, -1, func([]inspect.Socket) error {
 		calls++
 		return errStop
 	})

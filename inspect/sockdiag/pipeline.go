@@ -1,10 +1,12 @@
-package inspect
+package sockdiag
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -20,9 +22,9 @@ type extDecoder struct {
 	mem  netlinkdiag.SkMemInfo
 	bbr  netlinkdiag.BBRInfo
 
-	infos []TCPInfo
-	mems  []Memory
-	bbrs  []BBRInfo
+	infos []inspect.TCPInfo
+	mems  []inspect.Memory
+	bbrs  []inspect.BBRInfo
 	cong  string // the last congestion control and ULP names, reused
 	ulp   string
 }
@@ -30,7 +32,7 @@ type extDecoder struct {
 // slabSize is how many records each slab holds: a batch's worth.
 const slabSize = BatchSize
 
-func newExtDecoder(q Query) *extDecoder {
+func newExtDecoder(q inspect.Query) *extDecoder {
 	d := &extDecoder{}
 	if q.Info {
 		// The kernel sends a congestion control's own record, such as
@@ -45,7 +47,7 @@ func newExtDecoder(q Query) *extDecoder {
 
 // decode fills s.Info and s.Memory from the attributes of s's message, for
 // the extensions asked for. A malformed attribute is an error.
-func (d *extDecoder) decode(attrs []byte, s *Socket) error {
+func (d *extDecoder) decode(attrs []byte, s *inspect.Socket) error {
 	var cong, ulp []byte
 	haveInfo, haveBBR := false, false
 	ad := netlinkdiag.NewAttrDecoder(attrs)
@@ -53,7 +55,7 @@ func (d *extDecoder) decode(attrs []byte, s *Socket) error {
 		var err error
 		switch ad.Type() {
 		case netlinkdiag.AttrInfo:
-			if d.mask&netlinkdiag.ExtInfo != 0 && s.Protocol == TCP {
+			if d.mask&netlinkdiag.ExtInfo != 0 && s.Protocol == inspect.TCP {
 				err = netlinkdiag.DecodeTCPInfo(ad.Bytes(), &d.info)
 				haveInfo = err == nil
 			}
@@ -155,29 +157,29 @@ type sink struct {
 	ext *extDecoder
 
 	// Sockets: every socket kept, and where the current table's start.
-	out        []Socket
+	out        []inspect.Socket
 	tableStart int
 
 	// Each: batches handed to fn and then reused, with the records
 	// their sockets point to; seen keeps every socket handed over, so
 	// that none is handed over twice.
-	fn    func([]Socket) error
-	batch []Socket
-	seen  Sightings
+	fn    func([]inspect.Socket) error
+	batch []inspect.Socket
+	seen  inspect.Sightings
 	// callerErr is fn's error, returned as it is.
 	callerErr error
 
-	held    []Socket // the IPv6 sockets of a dump of both families
+	held    []inspect.Socket // the IPv6 sockets of a dump of both families
 	holding bool
 }
 
 // newSink returns a sink for Sockets, when fn is nil, or for Each, whose
 // Sightings it makes room for n sockets up front: grown from 4,096 as a
 // listing of 100,000 comes in, they would be rehashed six times.
-func newSink(q Query, fn func([]Socket) error, n int) *sink {
+func newSink(q inspect.Query, fn func([]inspect.Socket) error, n int) *sink {
 	k := &sink{ext: newExtDecoder(q), fn: fn}
 	if fn != nil {
-		k.batch = make([]Socket, 0, BatchSize)
+		k.batch = make([]inspect.Socket, 0, BatchSize)
 		k.seen.Reset(max(n, BatchSize))
 	}
 	return k
@@ -185,7 +187,7 @@ func newSink(q Query, fn func([]Socket) error, n int) *sink {
 
 // decodePut fills in s's extensions from its message's attributes and
 // puts it.
-func (k *sink) decodePut(s *Socket, attrs []byte) error {
+func (k *sink) decodePut(s *inspect.Socket, attrs []byte) error {
 	if k.ext.mask != 0 {
 		if err := k.ext.decode(attrs, s); err != nil {
 			return err
@@ -196,8 +198,8 @@ func (k *sink) decodePut(s *Socket, attrs []byte) error {
 
 // put keeps s, or holds it back, or adds it to the batch, handing a full
 // batch over.
-func (k *sink) put(s *Socket) error {
-	if k.holding && s.Family == INet6 {
+func (k *sink) put(s *inspect.Socket) error {
+	if k.holding && s.Family == inspect.INet6 {
 		h := *s
 		if k.fn != nil {
 			// The records s points to are reused with the batch; a
@@ -285,7 +287,7 @@ func clonePtr[T any](p *T) *T {
 	return &c
 }
 
-func cloneInfo(in *TCPInfo) *TCPInfo {
+func cloneInfo(in *inspect.TCPInfo) *inspect.TCPInfo {
 	c := clonePtr(in)
 	if c != nil {
 		c.BBR = clonePtr(c.BBR)
@@ -313,7 +315,7 @@ type pipeline struct {
 // chunk is a run of sockets whose attributes are in attrs, socket i's
 // ending at ends[i], then a mark, if mark is not 0.
 type chunk struct {
-	socks []Socket
+	socks []inspect.Socket
 	attrs []byte
 	ends  []int32
 	mark  int
@@ -376,7 +378,7 @@ func (p *pipeline) drain(k *sink, c *chunk) error {
 
 // add queues s, with its message's attributes, which it copies. It
 // returns an error once the sink's goroutine has stopped, to end the dump.
-func (p *pipeline) add(s *Socket, attrs []byte) error {
+func (p *pipeline) add(s *inspect.Socket, attrs []byte) error {
 	if p.failed.Load() {
 		return errPipelineStopped
 	}

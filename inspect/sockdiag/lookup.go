@@ -1,10 +1,12 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"golang.org/x/sys/unix"
 
@@ -23,21 +25,21 @@ import (
 // on the wildcard address answers for a local address no listener has, and
 // any listener of a SO_REUSEPORT group for the group. A caller that knows
 // the socket's inode compares it.
-func (s *NetlinkSource) Lookup(ctx context.Context, p Protocol, local, peer netip.AddrPort) (Socket, bool, error) {
+func (s *Source) Lookup(ctx context.Context, p inspect.Protocol, local, peer netip.AddrPort) (inspect.Socket, bool, error) {
 	if !local.IsValid() {
-		return Socket{}, false, fmt.Errorf("inspect: netlink %s lookup: no local address", p)
+		return inspect.Socket{}, false, fmt.Errorf("inspect: netlink %s lookup: no local address", p)
 	}
-	f := INet6
+	f := inspect.INet6
 	if local.Addr().Is4() {
-		f = INet
+		f = inspect.INet
 	}
 	c, err := netlinkdiag.Dial(&netlinkdiag.Config{NetNS: s.NetNS})
 	if err != nil {
-		return Socket{}, false, fmt.Errorf("inspect: netlink: %w", err)
+		return inspect.Socket{}, false, fmt.Errorf("inspect: netlink: %w", err)
 	}
 	defer c.Close()
 
-	var found Socket
+	var found inspect.Socket
 	req := netlinkdiag.Request{Family: uint8(f), Protocol: uint8(p)}
 	err = c.Lookup(ctx, req, netlinkdiag.SockID{Src: local, Dst: peer}, func(m *netlinkdiag.Msg) error {
 		found = socketFromMsg(p, m)
@@ -45,9 +47,9 @@ func (s *NetlinkSource) Lookup(ctx context.Context, p Protocol, local, peer neti
 	})
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return Socket{}, false, nil
+		return inspect.Socket{}, false, nil
 	case err != nil:
-		return Socket{}, false, fmt.Errorf("inspect: netlink %s lookup of %v -> %v: %w", p, local, peer, err)
+		return inspect.Socket{}, false, fmt.Errorf("inspect: netlink %s lookup of %v -> %v: %w", p, local, peer, err)
 	}
 	return found, true, nil
 }

@@ -1,8 +1,9 @@
-package inspect
+package procsrc
 
 import (
 	"context"
 	"fmt"
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/procnet"
 )
@@ -74,12 +75,12 @@ func summaryFrom(st *procnet.Sockstat, established int64) Summary {
 // ss reads that count from /proc/net/snmp's CurrEstab; counting the
 // sockets instead gives the same number at one instant, and works with
 // either source.
-func ReadSummary(ctx context.Context, src Source, netNS int) (Summary, error) {
+func ReadSummary(ctx context.Context, src inspect.Source, netNS int) (Summary, error) {
 	st, err := readSockstat(netNS)
 	if err != nil {
 		return Summary{}, fmt.Errorf("inspect: summary: %w", err)
 	}
-	socks, err := src.Sockets(ctx, Query{Protocols: []Protocol{TCP}, States: StatesOf(Established, CloseWait)})
+	socks, err := src.Sockets(ctx, inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Established, inspect.CloseWait)})
 	if err != nil {
 		return Summary{}, fmt.Errorf("inspect: summary: %w", err)
 	}

@@ -1,4 +1,4 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -25,7 +27,7 @@ func (d *repeatingDiag) DumpOnce(ctx context.Context, req netlinkdiag.Request, f
 		last++
 	}
 	for c := 1; c <= last; c++ {
-		m := netlinkdiag.Msg{Family: req.Family, State: uint8(Established), Cookie: uint64(c),
+		m := netlinkdiag.Msg{Family: req.Family, State: uint8(inspect.Established), Cookie: uint64(c),
 			Src: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(c)), Dst: netip.MustParseAddrPort("127.0.0.1:80")}
 		if err := fn(&m); err != nil {
 			return err
@@ -52,10 +54,10 @@ func TestEachDumpInterrupted(t *testing.T) {
 		for _, info := range []bool{false, true} {
 			t.Run(fmt.Sprintf("interrupted %d, info %v", tt.interrupted, info), func(t *testing.T) {
 				d := &repeatingDiag{n: n, interrupted: tt.interrupted}
-				src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
-				q := Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates, Info: info}
+				src := &Source{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
+				q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates, Info: info}
 				var got []uint64
-				err := src.Each(context.Background(), q, func(batch []Socket) error {
+				err := src.Each(context.Background(), q, func(batch []inspect.Socket) error {
 					if len(batch) > BatchSize {
 						t.Errorf("batch of %d", len(batch))
 					}

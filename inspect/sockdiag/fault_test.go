@@ -1,4 +1,4 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -30,7 +33,7 @@ func (d *scriptedDiag) DumpOnce(ctx context.Context, req netlinkdiag.Request, fn
 		cookie := uint64(10*n + i + 1)
 		m := netlinkdiag.Msg{
 			Family: req.Family,
-			State:  uint8(Established),
+			State:  uint8(inspect.Established),
 			Src:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(cookie)),
 			Dst:    netip.MustParseAddrPort("127.0.0.1:80"),
 			Cookie: cookie,
@@ -70,8 +73,8 @@ func TestNetlinkDumpInterrupted(t *testing.T) {
 		for _, info := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/info=%v", tt.name, info), func(t *testing.T) {
 				d := &scriptedDiag{intr: tt.intr}
-				src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
-				q := Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates, Info: info}
+				src := &Source{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
+				q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates, Info: info}
 				socks, err := src.Sockets(context.Background(), q)
 				if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
 					t.Errorf("Sockets: %v, want %v", err, tt.err)
@@ -96,9 +99,9 @@ func TestNetlinkDumpInterrupted(t *testing.T) {
 // attempt, once each, and the error names the interrupted table.
 func TestNetlinkDumpInterruptedKeepsOtherTables(t *testing.T) {
 	d := &scriptedDiag{intr: []bool{true, true, true, false}}
-	src := &NetlinkSource{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
+	src := &Source{Dial: func(*netlinkdiag.Config) (DiagConn, error) { return d, nil }}
 	// UDP: TCP's two families may come from one dump.
-	q := Query{Protocols: []Protocol{UDP}, Families: []Family{INet, INet6}, States: AllStates}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.UDP}, Families: []inspect.Family{inspect.INet, inspect.INet6}, States: inspect.AllStates}
 	socks, err := src.Sockets(context.Background(), q)
 	want := "inspect: netlink dump of udp/inet, 3 attempts each: dump interrupted"
 	if err == nil || err.Error() != want || !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
@@ -119,15 +122,15 @@ type failingSource struct {
 	calls int
 }
 
-func (s *failingSource) Sockets(context.Context, Query) ([]Socket, error) {
+func (s *failingSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
 	s.calls++
 	return nil, s.err
 }
 
 // listSource is a Source that always returns socks.
-type listSource struct{ socks []Socket }
+type listSource struct{ socks []inspect.Socket }
 
-func (s *listSource) Sockets(context.Context, Query) ([]Socket, error) {
+func (s *listSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
 	return s.socks, nil
 }
 
@@ -135,7 +138,7 @@ func (s *listSource) Sockets(context.Context, Query) ([]Socket, error) {
 // unavailable to switch AutoSource to /proc for good, with one call of
 // OnFallback over several polls, and any other error to be returned as is.
 func TestAutoSourceFallback(t *testing.T) {
-	procSocks := []Socket{{Protocol: TCP, Family: INet, State: Listen, Local: netip.MustParseAddrPort("127.0.0.1:80")}}
+	procSocks := []inspect.Socket{{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80")}}
 	errBroken := errors.New("broken dump")
 	tests := []struct {
 		name      string
@@ -154,7 +157,7 @@ func TestAutoSourceFallback(t *testing.T) {
 			var reasons []error
 			src := &AutoSource{Netlink: nl, Proc: &listSource{procSocks}, OnFallback: func(r error) { reasons = append(reasons, r) }}
 			for range 3 {
-				socks, err := src.Sockets(context.Background(), Query{States: AllStates})
+				socks, err := src.Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
 				if tt.fallbacks == 0 {
 					if err != tt.err || socks != nil {
 						t.Fatalf("Sockets: %v, %v; want nil, %v", socks, err, tt.err)
@@ -181,7 +184,7 @@ func TestAutoSourceFallback(t *testing.T) {
 	}
 }
 
-// TestNetlinkBadNamespace points NetlinkSource at a file that is not a
+// TestNetlinkBadNamespace points Source at a file that is not a
 // network namespace: the error keeps the kernel's EINVAL, which is not one
 // that makes AutoSource fall back, since the caller asked for a namespace
 // /proc could not show either.
@@ -191,7 +194,7 @@ func TestNetlinkBadNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, err = (&NetlinkSource{NetNS: int(f.Fd())}).Sockets(context.Background(), Query{States: AllStates})
+	_, err = (&Source{NetNS: int(f.Fd())}).Sockets(context.Background(), inspect.Query{States: inspect.AllStates})
 	if !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("Sockets in a regular file's namespace: %v, want EINVAL", err)
 	}
@@ -200,11 +203,11 @@ func TestNetlinkBadNamespace(t *testing.T) {
 	}
 }
 
-// TestProcUnreadable points ProcSource at an empty directory: the error
+// TestProcUnreadable points procsrc.Source at an empty directory: the error
 // names the file it could not read and keeps fs.ErrNotExist.
 func TestProcUnreadable(t *testing.T) {
 	root := t.TempDir()
-	_, err := (&ProcSource{Root: root}).Sockets(context.Background(), Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates})
+	_, err := (&procsrc.Source{Root: root}).Sockets(context.Background(), inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates})
 	if !errors.Is(err, unix.ENOENT) {
 		t.Errorf("Sockets: %v, want ENOENT", err)
 	}
@@ -213,7 +216,7 @@ func TestProcUnreadable(t *testing.T) {
 	}
 }
 
-// TestProcListsSocketOnce feeds ProcSource a table in which the kernel's
+// TestProcListsSocketOnce feeds procsrc.Source a table in which the kernel's
 // walk listed a TIME_WAIT socket twice, with its timer read at two
 // moments, as it does under churn: the socket is listed once.
 func TestProcListsSocketOnce(t *testing.T) {
@@ -228,7 +231,7 @@ func TestProcListsSocketOnce(t *testing.T) {
 	if err := os.WriteFile(root+"/net/tcp", []byte(table), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	socks, err := (&ProcSource{Root: root}).Sockets(context.Background(), Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates})
+	socks, err := (&procsrc.Source{Root: root}).Sockets(context.Background(), inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates})
 	if err != nil {
 		t.Fatal(err)
 	}

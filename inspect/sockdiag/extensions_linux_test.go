@@ -1,4 +1,4 @@
-package inspect_test
+package sockdiag_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -67,7 +69,7 @@ func TestNetlinkExtensions(t *testing.T) {
 		return err
 	})
 
-	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	src := &sockdiag.Source{NetNS: ns.FD()}
 	q := inspect.Query{States: inspect.AllStates, Info: true, Memory: true}
 	clientAddr, serverAddr := ends(client)
 	var socks []inspect.Socket
@@ -140,7 +142,7 @@ func TestNetlinkOrderMatchesSS(t *testing.T) {
 	ns := testnet.New(t)
 	want := testnet.Strings(append(ns.Textbook(t, "::1"), ns.Textbook(t, "127.0.0.1")...))
 	q := inspect.Query{States: inspect.AllStates}
-	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	src := &sockdiag.Source{NetNS: ns.FD()}
 	if got := settle(t, src, q, want); !slices.Equal(got, want) {
 		t.Fatalf("sockets did not settle: %v", got)
 	}
@@ -169,7 +171,7 @@ func TestNetlinkOrderMatchesSS(t *testing.T) {
 func TestEachMatchesSockets(t *testing.T) {
 	ns := testnet.New(t)
 	want := testnet.Strings(append(ns.Textbook(t, "::1"), ns.Textbook(t, "127.0.0.1")...))
-	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	src := &sockdiag.Source{NetNS: ns.FD()}
 	q := inspect.Query{States: inspect.AllStates, Info: true, Memory: true}
 	if got := settle(t, src, inspect.Query{States: inspect.AllStates}, want); !slices.Equal(got, want) {
 		t.Fatalf("sockets did not settle: %v", got)
@@ -204,7 +206,7 @@ func TestEachMatchesSockets(t *testing.T) {
 	batches := 0
 	err = src.Each(context.Background(), q, func(batch []inspect.Socket) error {
 		batches++
-		if len(batch) == 0 || len(batch) > inspect.BatchSize {
+		if len(batch) == 0 || len(batch) > sockdiag.BatchSize {
 			t.Errorf("batch of %d", len(batch))
 		}
 		streamed = append(streamed, flatten(batch)...)
@@ -260,7 +262,7 @@ func TestEachManyBatches(t *testing.T) {
 		})
 	}
 	open("[::1]:0", 700)
-	open("127.0.0.1:0", inspect.BatchSize/2+20)
+	open("127.0.0.1:0", sockdiag.BatchSize/2+20)
 	type entry struct {
 		Line                    string
 		MSS, Cwnd, AdvMSS, Opts uint32
@@ -277,13 +279,13 @@ func TestEachManyBatches(t *testing.T) {
 		}
 		return out
 	}
-	src := &inspect.NetlinkSource{NetNS: ns.FD()}
+	src := &sockdiag.Source{NetNS: ns.FD()}
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates, Info: true}
 	socks, err := src.Sockets(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := 2 + 2*700 + 2*(inspect.BatchSize/2+20); len(socks) != n {
+	if n := 2 + 2*700 + 2*(sockdiag.BatchSize/2+20); len(socks) != n {
 		t.Fatalf("%d sockets, want %d", len(socks), n)
 	}
 	var streamed []entry

@@ -1,8 +1,10 @@
-package inspect
+package sockdiag
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/sockstate/sockstate/inspect"
 
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -14,23 +16,23 @@ type DestroySubscription struct {
 	c *netlinkdiag.EventConn
 }
 
-var _ DestroySource = (*DestroySubscription)(nil)
+var _ inspect.DestroySource = (*DestroySubscription)(nil)
 
 // SubscribeDestroyed joins the destroy groups of q's protocols and
 // families in the network namespace open at netns (0: the caller's).
 // Joining takes CAP_NET_ADMIN; without it the error wraps unix.EPERM.
-func SubscribeDestroyed(netns int, q Query) (*DestroySubscription, error) {
+func SubscribeDestroyed(netns int, q inspect.Query) (*DestroySubscription, error) {
 	var groups []netlinkdiag.Group
 	for _, p := range q.ProtocolsOrDefault() {
 		for _, f := range q.FamiliesOrDefault() {
 			switch {
-			case p == TCP && f == INet:
+			case p == inspect.TCP && f == inspect.INet:
 				groups = append(groups, netlinkdiag.GroupTCP4Destroy)
-			case p == TCP && f == INet6:
+			case p == inspect.TCP && f == inspect.INet6:
 				groups = append(groups, netlinkdiag.GroupTCP6Destroy)
-			case p == UDP && f == INet:
+			case p == inspect.UDP && f == inspect.INet:
 				groups = append(groups, netlinkdiag.GroupUDP4Destroy)
-			case p == UDP && f == INet6:
+			case p == inspect.UDP && f == inspect.INet6:
 				groups = append(groups, netlinkdiag.GroupUDP6Destroy)
 			}
 		}
@@ -46,12 +48,12 @@ func SubscribeDestroyed(netns int, q Query) (*DestroySubscription, error) {
 // the state the kernel freed it in (CLOSE for TCP). Reports without a
 // protocol (INET_DIAG_PROTOCOL) are skipped. A
 // loss wraps netlinkdiag.ErrEventsLost and unix.ENOBUFS.
-func (d *DestroySubscription) Destroyed(ctx context.Context, fn func(*Socket)) error {
+func (d *DestroySubscription) Destroyed(ctx context.Context, fn func(*inspect.Socket)) error {
 	err := d.c.Receive(ctx, func(e *netlinkdiag.Event) error {
 		if e.Protocol == 0 {
 			return nil
 		}
-		s := socketFromMsg(Protocol(e.Protocol), &e.Msg)
+		s := socketFromMsg(inspect.Protocol(e.Protocol), &e.Msg)
 		fn(&s)
 		return nil
 	})
