@@ -131,6 +131,7 @@ func groups(evs []event) map[string][]string {
 // program and tracefs stamp an event at different moments, which a busy
 // machine can set more than a millisecond apart.
 func TestAgainstTracefs(t *testing.T) {
+	testnet.Need(t, "tracefs")
 	for _, loopback := range []string{"127.0.0.1", "::1"} {
 		for _, first := range []closer{serverFirst, clientFirst} {
 			t.Run(fmt.Sprintf("%s %s", loopback, first), func(t *testing.T) {
