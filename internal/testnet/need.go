@@ -83,7 +83,7 @@ func lacksRelease(want string) (string, error) {
 	rel := unix.ByteSliceToString(u.Release[:])
 	have, ok := parseRelease(rel)
 	if !ok {
-		return "", fmt.Errorf("kernel release %q: not X.Y...", rel)
+		return "", fmt.Errorf("kernel release %q does not start X.Y", rel)
 	}
 	if have[0] < wantV[0] || have[0] == wantV[0] && have[1] < wantV[1] {
 		return fmt.Sprintf("this kernel is %s", rel), nil
