@@ -67,20 +67,24 @@ const MaxInterruptedPolls = 100
 
 // Watch polls until ctx ends, and after every poll calls fn with what
 // changed since the one before, possibly nothing; the first poll reports
-// every socket as new. Each batch holds, in order: an EventLost for each
-// time reports of destroyed sockets were lost, then, in the order they
-// arrived, the sockets destroyed since the previous poll, then the
-// changes the poll showed (Diff's order). A socket seen by the previous
-// poll and destroyed since is reported at its destruction, not again by
-// the poll; one the kernel freed in another state than the poll last
-// showed, and which the query selects in that state, gets a change into
-// it first. A socket freed before any poll saw it is reported gone if the
-// query selects its protocol, family and addresses, whatever its states:
-// the kernel frees every TCP socket in CLOSE. A report whose tuple the
-// kernel cleared (a socket closed with SO_LINGER 0 loses its source
-// address and destination port) names the socket the previous poll showed
-// under its cookie, and is left out if no poll showed it. After a loss,
-// Watch polls at once rather than at the next tick.
+// every socket as new.
+//
+// Each batch holds, in order: an EventLost for each time reports of
+// destroyed sockets were lost, then, in the order they arrived, the
+// sockets destroyed since the previous poll, then the changes the poll
+// showed (Diff's order). After a loss, Watch polls at once rather than at
+// the next tick.
+//
+// A socket seen by the previous poll and destroyed since is reported at
+// its destruction, not again by the poll; one the kernel freed in another
+// state than the poll last showed, and which the query selects in that
+// state, gets a change into it first. A socket freed before any poll saw
+// it is reported gone if the query selects its protocol, family and
+// addresses, whatever its states: the kernel frees every TCP socket in
+// CLOSE. A report whose tuple the kernel cleared (a socket closed with
+// SO_LINGER 0 loses its source address and destination port) names the
+// socket the previous poll showed under its cookie, and is left out if
+// no poll showed it.
 //
 // A poll whose dump the kernel kept interrupting (its tables changed
 // during every attempt) is skipped: fn is not called, the next poll is

@@ -249,7 +249,7 @@ func missingCaps() string {
 //     was full, Read returns an error wrapping ErrLost before the first
 //     transition after the gap (or, when none follows, within a quarter of
 //     a second); when the kernel ran neither copy of the program, as soon
-//     as it reads the count, or, for the uncounted gap of doc.go, once a
+//     as it reads the count, or, for the uncounted gap, once a
 //     lookup finds the socket moved on (see gaps). The Tracer goes on.
 //   - TIME_WAIT: after a socket goes from FIN_WAIT2 or CLOSING to CLOSE,
 //     Read looks up its addresses with sock_diag and returns a transition
