@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -94,14 +93,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer closeWatcher()
 
 	out := bufio.NewWriter(stdout)
-	var emit func(*demo.Entry) error
+	format := "text"
 	if jsonOut {
-		enc := json.NewEncoder(out)
-		emit = func(e *demo.Entry) error { return enc.Encode(newJSONEntry(e)) }
-	} else {
-		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
-		emit = p.print
+		format = "jsonl"
 	}
+	o := newOutput(format, out, isTerminal(stdout), traced)
 	res, err := demo.Run(ctx, demo.Config{
 		Addr:        addr,
 		Closer:      closer,
@@ -110,18 +106,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Source:      desc,
 		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
-			if err := emit(e); err != nil {
+			if err := o.entry(e); err != nil {
 				return err
 			}
 			return out.Flush()
 		},
 	})
 	if err == nil {
-		if jsonOut {
-			err = json.NewEncoder(out).Encode(jsonResult{Type: "result", OK: len(res.Missed) == 0, Missed: append([]string{}, res.Missed...)})
-		} else if len(res.Missed) == 0 {
-			_, err = fmt.Fprintln(out, "ok: every state the textbook requires was observed")
-		}
+		err = o.result(res.Missed)
 	}
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
@@ -257,4 +249,8 @@ type jsonResult struct {
 	Type   string   `json:"type"`
 	OK     bool     `json:"ok"`
 	Missed []string `json:"missed"`
+}
+
+func newJSONResult(missed []string) jsonResult {
+	return jsonResult{Type: "result", OK: len(missed) == 0, Missed: append([]string{}, missed...)}
 }

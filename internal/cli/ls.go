@@ -169,7 +169,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		info:     opts.info,
 		memory:   opts.memory,
 	}
-	out := listWriter{w: w, json: opts.json}
+	format := "text"
+	if opts.json {
+		format = "json"
+	}
+	out := newOutput(format, w, false, false)
 	var table *owners.ProcessTable
 	// For -p, batches that come before the process table is read are
 	// kept, copied, rather than waited on, so that the kernel goes on
@@ -196,7 +200,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, p := range pending {
 			o := tOpts
 			o.processes = table.Owners(p)
-			if err := out.write(p, o); err != nil {
+			if err := out.sockets(p, o); err != nil {
 				return err
 			}
 		}
@@ -216,7 +220,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			o.processes = table.Owners(batch)
 		}
-		return out.write(batch, o)
+		return out.sockets(batch, o)
 	}
 
 	var killErr, listErr error
@@ -247,7 +251,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := out.close(tOpts); err != nil {
+	if err := out.endList(tOpts); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {

@@ -85,7 +85,11 @@ func TestWriteJSONShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := writeJSON(&b, tt.socks, tableOptions{}); err != nil {
+			o := newOutput("json", &b, false, false)
+			if err := o.sockets(tt.socks, tableOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.endList(tableOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,17 +107,14 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer cancel()
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	var write func(*inspect.WatchEvent) error
+	format := "text"
 	if opts.json {
-		enc := json.NewEncoder(out)
-		write = func(e *inspect.WatchEvent) error { return enc.Encode(newJSONEvent(e)) }
-	} else {
-		p := eventPrinter{w: out, color: isTerminal(stdout)}
-		write = p.print
+		format = "jsonl"
 	}
+	o := newOutput(format, out, isTerminal(stdout), false)
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
 		for i := range batch {
-			if err := write(&batch[i]); err != nil {
+			if err := o.event(&batch[i]); err != nil {
 				return err
 			}
 		}
