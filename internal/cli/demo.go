@@ -139,7 +139,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "auto" || source == "trace" {
 		tq := q
 		tq.States = inspect.AllStates
-		ev, err := openTrace(tq, interval)
+		ev, err := openTrace(tq, interval, 0)
 		if err == nil {
 			return ev, func() { ev.Tracer.Close() }, "the kernel's sock:inet_sock_set_state tracepoint (eBPF)", true, nil
 		}
@@ -148,7 +148,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 		}
 		traceErr = err
 	}
-	pw, release, err := newWatcher(source, q, interval, stderr)
+	pw, release, err := newWatcher(source, q, interval, 0, stderr)
 	if err != nil {
 		return nil, nil, "", false, err
 	}

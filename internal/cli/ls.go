@@ -6,17 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
-	"github.com/sockstate/sockstate/internal/netns"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -69,41 +65,12 @@ type lsOptions struct {
 	// an expression.
 	allLong bool
 	source  string
-	netName string
-	netPath string
+	ns      netnsFlags
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts := lsOptions{source: "auto"}
-	help := false
-	specs := append(opts.sel.specs(), []flagSpec{
-		{short: 'a', set: boolFlag(&opts.all)},
-		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
-		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
-		{short: 'n', long: "numeric", set: func(string) error { return nil }},
-		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
-		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
-		{short: 'o', long: "options", set: boolFlag(&opts.timers)},
-		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
-		{short: 'm', long: "memory", set: boolFlag(&opts.memory)},
-		{short: 'i', long: "info", set: boolFlag(&opts.info)},
-		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
-		{short: 'j', long: "json", set: boolFlag(&opts.json)},
-		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
-		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
-		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
-		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
-		{short: 'h', long: "help", set: boolFlag(&help)},
-	}...)
-	words, err := parseFlags("ls", args, specs)
+	opts, words, err := parseLsFlags(args, stdout)
 	if err != nil {
-		return err
-	}
-	if help {
-		fmt.Fprint(stdout, lsUsage)
-		return errHelp
-	}
-	if err := opts.check(); err != nil {
 		return err
 	}
 	// A listing is built once, written and dropped, and at 100,000 sockets
@@ -118,7 +85,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.kill && q.Filter == nil && !opts.allLong {
 		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
 	}
-	nsFile, err := opts.openNetNS()
+	nsFile, err := opts.ns.open("ls")
 	if err != nil {
 		return err
 	}
@@ -131,108 +98,93 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.summary {
-		sum, err := procsrc.ReadSummary(ctx, src, nsFD)
-		if err != nil {
-			return err
-		}
-		if opts.json {
-			err = writeSummaryJSON(w, &sum)
-		} else {
-			err = writeSummary(w, &sum)
-		}
-		if err != nil {
+		if err := writeSummaryOf(ctx, w, src, nsFD, opts.json); err != nil {
 			return err
 		}
 		return w.Flush()
 	}
+	return opts.list(ctx, w, stderr, src, nsFD, q)
+}
 
-	// -p reads every process's descriptors while the kernel lists the
-	// sockets: the two are independent and each takes the kernel a while.
-	var procTable chan processTableResult
-	if opts.processes {
-		procTable = make(chan processTableResult, 1)
-		go func() {
-			t, err := owners.ReadProcessTable(ctx, "")
-			procTable <- processTableResult{t, err}
-		}()
+// parseLsFlags reads ls's flags; the words after them are the state
+// selection and the expression.
+func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
+	opts := lsOptions{source: "auto"}
+	help := false
+	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs = append(specs, []flagSpec{
+		{short: 'a', set: boolFlag(&opts.all)},
+		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		{short: 'n', long: "numeric", set: func(string) error { return nil }},
+		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
+		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
+		{short: 'o', long: "options", set: boolFlag(&opts.timers)},
+		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
+		{short: 'm', long: "memory", set: boolFlag(&opts.memory)},
+		{short: 'i', long: "info", set: boolFlag(&opts.info)},
+		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
+		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
+		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}...)
+	words, err := parseFlags("ls", args, specs)
+	if err != nil {
+		return opts, nil, err
 	}
+	if help {
+		fmt.Fprint(stdout, lsUsage)
+		return opts, nil, errHelp
+	}
+	return opts, words, opts.check()
+}
 
+// writeSummaryOf writes ss -s's summary of the namespace open at nsFD.
+func writeSummaryOf(ctx context.Context, w io.Writer, src inspect.Source, nsFD int, json bool) error {
+	sum, err := procsrc.ReadSummary(ctx, src, nsFD)
+	if err != nil {
+		return err
+	}
+	if json {
+		return writeSummaryJSON(w, &sum)
+	}
+	return writeSummary(w, &sum)
+}
+
+// list writes the sockets q selects from src to w, or with -K closes them
+// and writes those it closed.
+func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer, src inspect.Source, nsFD int, q inspect.Query) error {
 	tOpts := tableOptions{
 		netid:    len(q.Protocols) != 1,
 		state:    q.States&(q.States-1) != 0,
-		header:   !opts.noHeader,
-		extended: opts.extended,
-		timers:   opts.timers,
-		info:     opts.info,
-		memory:   opts.memory,
+		header:   !o.noHeader,
+		extended: o.extended,
+		timers:   o.timers,
+		info:     o.info,
+		memory:   o.memory,
 	}
 	format := "text"
-	if opts.json {
+	if o.json {
 		format = "json"
 	}
 	out := newOutput(format, w, false, false)
-	var table *owners.ProcessTable
-	// For -p, batches that come before the process table is read are
-	// kept, copied, rather than waited on, so that the kernel goes on
-	// listing meanwhile.
-	var pending [][]inspect.Socket
-	withTable := func(wait bool) error {
-		if table != nil {
-			return nil
-		}
-		var r processTableResult
-		if wait {
-			r = <-procTable
-		} else {
-			select {
-			case r = <-procTable:
-			default:
-				return nil
-			}
-		}
-		if r.err != nil {
-			return r.err
-		}
-		table = r.table
-		for _, p := range pending {
-			o := tOpts
-			o.processes = table.Owners(p)
-			if err := out.sockets(p, o); err != nil {
-				return err
-			}
-		}
-		pending = nil
-		return nil
+	var l *lister
+	if o.processes {
+		l = newLister(ctx, out, tOpts)
 	}
-	// write writes a batch of sockets, with their processes for -p.
 	write := func(batch []inspect.Socket) error {
-		o := tOpts
-		if procTable != nil {
-			if err := withTable(false); err != nil {
-				return err
-			}
-			if table == nil {
-				pending = append(pending, cloneSockets(batch))
-				return nil
-			}
-			o.processes = table.Owners(batch)
+		if l != nil {
+			return l.write(batch)
 		}
-		return out.sockets(batch, o)
+		return out.sockets(batch, tOpts)
 	}
 
-	var killErr, listErr error
-	if opts.kill {
-		nl := &sockdiag.Source{NetNS: nsFD}
-		var listed, closed []inspect.Socket
-		if listed, err = nl.Sockets(ctx, q); err != nil {
-			return err
-		}
-		closed, err = nl.Destroy(ctx, listed)
-		killErr = killError(err)
-		err = write(closed)
+	var killErr, listErr, err error
+	if o.kill {
+		killErr, err = kill(ctx, nsFD, q, write)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
 		// so a listing of any size holds one batch.
@@ -246,8 +198,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pending) > 0 {
-		if err := withTable(true); err != nil {
+	if l != nil {
+		if err := l.finish(); err != nil {
 			return err
 		}
 	}
@@ -257,13 +209,25 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if table != nil && table.Skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
+	if n := l.skipped(); n > 0 {
+		fmt.Fprintln(stderr, skippedLine(n, os.Geteuid() == 0))
 	}
 	if listErr != nil {
 		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
 	return killErr
+}
+
+// kill closes the sockets q selects in the namespace open at nsFD and
+// writes those it closed; killErr is why it could not close them all.
+func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (killErr, err error) {
+	nl := &sockdiag.Source{NetNS: nsFD}
+	listed, err := nl.Sockets(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	closed, err := nl.Destroy(ctx, listed)
+	return killError(err), write(closed)
 }
 
 // cloneSockets copies socks and the records they point to, which the
@@ -287,11 +251,6 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	return c
 }
 
-type processTableResult struct {
-	table *owners.ProcessTable
-	err   error
-}
-
 // skippedLine is the one line that says how many processes -p could not
 // read, and what would help.
 func skippedLine(n int, root bool) string {
@@ -308,9 +267,10 @@ func skippedLine(n int, root bool) string {
 
 // check rejects combinations of flags that cannot work together.
 func (o *lsOptions) check() error {
+	if err := o.ns.check("ls"); err != nil {
+		return err
+	}
 	switch {
-	case o.netName != "" && o.netPath != "":
-		return usagef("ls: -N and --netns both name a namespace; give one")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
@@ -319,37 +279,6 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
 	}
 	return nil
-}
-
-// openNetNS opens the namespace -N or --netns names; nil for neither. A
-// namespace that does not exist, or a path that is not one, is a usage
-// error; a namespace that may not be opened is a run-time one.
-func (o *lsOptions) openNetNS() (*os.File, error) {
-	var path, what string
-	switch {
-	case o.netName != "":
-		name := o.netName
-		if strings.ContainsRune(name, '/') || name == "." || name == ".." {
-			return nil, usagef("ls: netns %q: a namespace name has no slash; use --netns for a path", name)
-		}
-		path, what = netns.Dir+"/"+name, fmt.Sprintf("netns %q", name)
-	case o.netPath != "":
-		path, what = o.netPath, fmt.Sprintf("--netns %q", o.netPath)
-	default:
-		return nil, nil
-	}
-	f, err := netns.Open(path)
-	switch {
-	case err == nil:
-		return f, nil
-	case errors.Is(err, fs.ErrNotExist) && o.netName != "":
-		return nil, usagef("ls: %s: no such namespace under %s (see 'ip netns list')", what, netns.Dir)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usagef("ls: %s: no such file", what)
-	case errors.Is(err, netns.ErrNotNetNS):
-		return nil, usagef("ls: %s: %s is not a network namespace", what, path)
-	}
-	return nil, fmt.Errorf("ls: %s: %w", what, err)
 }
 
 // killError explains the refusals of SOCK_DESTROY that the user can act on.
