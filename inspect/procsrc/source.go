@@ -8,7 +8,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // netnsFlags are -N/--net and --netns, which name the network namespace
