@@ -344,7 +344,7 @@ func TestHostileInput(t *testing.T) {
 }
 
 // interruptedSource lists its sockets with an error saying the kernel kept
-// interrupting the dump, as NetlinkSource does after its last attempt.
+// interrupting the dump, as sockdiag.Source does after its last attempt.
 type interruptedSource struct{ socks []inspect.Socket }
 
 func (s interruptedSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
