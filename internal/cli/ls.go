@@ -85,15 +85,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.kill && q.Filter == nil && !opts.allLong {
 		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
 	}
-	nsFile, err := opts.ns.open("ls")
+	nsFD, closeNS, err := opts.ns.openFD("ls")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	src, err := newSource(opts.source, stderr, nsFD)
 	if err != nil {
 		return err

@@ -32,6 +32,17 @@ func (o *netnsFlags) check(cmd string) error {
 	return nil
 }
 
+// openFD opens the namespace -N or --netns names for command cmd, as open
+// does, and returns its descriptor, 0 for neither, and the function that
+// closes it.
+func (o *netnsFlags) openFD(cmd string) (fd int, closeNS func(), err error) {
+	f, err := o.open(cmd)
+	if err != nil || f == nil {
+		return 0, func() {}, err
+	}
+	return int(f.Fd()), func() { f.Close() }, nil
+}
+
 // open opens the namespace -N or --netns names for command cmd; nil for
 // neither. A namespace that does not exist, or a path that is not one, is
 // a usage error; a namespace that may not be opened is a run-time one.
