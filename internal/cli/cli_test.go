@@ -46,7 +46,9 @@ func TestMain(m *testing.M) {
 				os.Exit(3)
 			}
 		}
-		// As main does: signals end the context.
+		// As main does: a closed stdout is EPIPE, not death by SIGPIPE,
+		// and signals end the context.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
