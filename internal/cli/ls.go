@@ -295,7 +295,7 @@ func abortedLine(n int) string {
 	if n == 1 {
 		what = "UDP socket was"
 	}
-	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and a socket bound to a port stays bound until its owner closes it", n, what)
+	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and one bound to a port it named stays bound until its owner closes it", n, what)
 }
 
 // cloneSockets copies socks and the records they point to, which the
