@@ -61,8 +61,10 @@ func runIn(t *testing.T, ns *testnet.NS, out *os.File, args ...string) result {
 	return r
 }
 
-// fixture is a namespace's live sockets: a listener (plain TCP: the kernel
-// refuses to destroy Go's default MPTCP listener), two connections to it,
+// fixture is a namespace's live sockets, on fixed ports of the test's own
+// namespace: a listener on 127.0.0.1:7001 (plain TCP: the kernel refuses
+// to destroy Go's default MPTCP listener), two connections to it from
+// ports 7101 and 7102,
 // a UDP socket bound to 127.0.0.1:7000 and a UDP socket connected to it.
 type fixture struct {
 	ln      *net.TCPListener
@@ -75,14 +77,15 @@ func openFixture(t *testing.T, ns *testnet.NS) *fixture {
 	ns.Do(t, func() error {
 		var lc net.ListenConfig
 		lc.SetMultipathTCP(false)
-		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:7001")
 		if err != nil {
 			return err
 		}
 		f.ln = l.(*net.TCPListener)
 		f.closers = append(f.closers, l)
-		for range 2 {
-			c, err := net.Dial("tcp", l.Addr().String())
+		for i := range 2 {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7101 + i}}
+			c, err := d.Dial("tcp", l.Addr().String())
 			if err != nil {
 				return err
 			}
@@ -111,8 +114,13 @@ func openFixture(t *testing.T, ns *testnet.NS) *fixture {
 	return f
 }
 
+// close closes the fixture's sockets, the connections with a reset, so
+// that no TIME_WAIT stays behind and the ports may be bound again at once.
 func (f *fixture) close() {
 	for _, c := range f.closers {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
 		c.Close()
 	}
 	f.closers = nil

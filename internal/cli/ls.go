@@ -262,19 +262,26 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	// What went wrong and what is worth knowing go in one line.
+	var notes []string
 	if table != nil && table.Skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
-	}
-	if listErr != nil {
-		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+		notes = append(notes, skippedNote(table.Skipped, os.Geteuid() == 0))
 	}
 	if killNote != "" {
-		if killErr != nil {
-			return fmt.Errorf("%w (%s)", killErr, killNote)
-		}
-		fmt.Fprintf(stderr, "sockstate: ls: -K: %s\n", killNote)
+		notes = append(notes, "ls: -K: "+killNote)
 	}
-	return killErr
+	err = killErr
+	if listErr != nil {
+		err = fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+	}
+	switch {
+	case len(notes) == 0:
+	case err != nil:
+		err = fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+	default:
+		fmt.Fprintf(stderr, "sockstate: %s\n", strings.Join(notes, "; "))
+	}
+	return err
 }
 
 // countUDP counts the UDP sockets of socks.
@@ -324,9 +331,9 @@ type processTableResult struct {
 	err   error
 }
 
-// skippedLine is the one line that says how many processes -p could not
-// read, and what would help.
-func skippedLine(n int, root bool) string {
+// skippedNote says how many processes -p could not read, and what would
+// help.
+func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
 		what = "process"
@@ -335,7 +342,7 @@ func skippedLine(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("sockstate: %d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s could not be read (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.
