@@ -388,7 +388,7 @@ func (o *lsOptions) openNetNS() (*os.File, error) {
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return nil, usagef("ls: %s: name too long (at most 255 bytes a name)", what)
 	case errors.Is(err, netns.ErrNotNetNS), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
-		return nil, usagef("ls: %s: not a network namespace (such as /run/netns/NAME or /proc/PID/ns/net)", what)
+		return nil, usagef("ls: %s: %s is not a network namespace", what, shortPath(path))
 	default:
 		return nil, fmt.Errorf("ls: %s: %w", what, err)
 	}
@@ -409,6 +409,16 @@ func shortQuote(s string) string {
 		return strconv.Quote(s[:60]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// shortPath is path cut as shortQuote cuts it, quoted only if it holds
+// what a line cannot show as it is.
+func shortPath(path string) string {
+	q := shortQuote(path)
+	if len(path) <= 60 && q[1:len(q)-1] == path {
+		return path
+	}
+	return q
 }
 
 // killError explains the refusals of SOCK_DESTROY that the user can act on.
