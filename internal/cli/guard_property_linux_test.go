@@ -35,10 +35,10 @@ type randomLine struct {
 // lineMaker makes random command lines for a namespace whose listener is
 // on port lport and one of whose clients is on port cport.
 type lineMaker struct {
-	rng                *rand.Rand
-	flags, expression  []string
-	values             map[string][]string
-	valueFlags, longEq []string
+	rng               *rand.Rand
+	flags, expression []string
+	values            map[string][]string
+	valueFlags        []string
 }
 
 func newLineMaker(seed uint64, ns *testnet.NS, dir string, lport, cport int) *lineMaker {
