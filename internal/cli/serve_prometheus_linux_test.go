@@ -35,9 +35,7 @@ func TestServePrometheus(t *testing.T) {
 	if err != nil {
 		t.Skipf("prometheus is not installed (apt-get install prometheus; .ci/run does): %v", err)
 	}
-	ns := testnet.New(t)
-	ns.Textbook(t, "127.0.0.1")
-	ns.Textbook(t, "::1")
+	ns, _ := settledNS(t)
 	sockets, ports := ssCounts(t, ns)
 
 	target := startServe(t, "-N", ns.Name)
