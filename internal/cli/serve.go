@@ -23,6 +23,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/trace"
 	"github.com/sockstate/sockstate/internal/netns"
 )
 
@@ -48,6 +49,10 @@ while it runs share its result.
                        port="other" (default 64)
       --top N          destinations reported in sockstate_ephemeral_ports_used,
                        those holding the most local ports (default 10)
+      --transitions    count every TCP state change from the kernel's
+                       tracepoint: sockstate_transitions_total{from,to} and
+                       sockstate_connections_failed_total{cause}; needs
+                       CAP_BPF and CAP_PERFMON (root)
   -h, --help           this text
 
 Exit status: 0 when stopped by a signal, 2 for a mistake in the command
@@ -74,6 +79,7 @@ type serveOptions struct {
 	ports     []uint16
 	maxSeries int
 	top       int
+	trace     bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "ports", hasValue: true, set: opts.setPorts},
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
+		{long: "transitions", set: boolFlag(&opts.trace)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}
 	words, err := parseFlags("serve", args, specs)
@@ -123,11 +130,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	collectors := []prometheus.Collector{col}
+	if opts.trace {
+		tt, stop, err := startTransitions(ctx, nsFD, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		collectors = append(collectors, tt)
+	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return listenError(opts.listen, err)
 	}
-	srv := newServer(col, stderr)
+	srv := newServer(stderr, collectors...)
 	fmt.Fprintf(stderr, "sockstate: serving http://%s/metrics\n", ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -145,10 +161,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// newServer returns the HTTP server of col's metrics.
-func newServer(col prometheus.Collector, stderr io.Writer) *http.Server {
+// startTransitions loads the tracer on the namespace open at nsFD (0: the
+// caller's) and counts its transitions until ctx ends or stop is called.
+// Without privilege the error is the tracer's one line naming the
+// capabilities missing.
+func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (*exporter.Transitions, func(), error) {
+	tr, err := trace.Open(&trace.Options{NetNS: nsFD})
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --transitions: %w", err)
+	}
+	tt := exporter.NewTransitions()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := tt.Run(ctx, &trace.Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: nsFD},
+			Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "sockstate: serve: --transitions: %v; the transition counters stop here\n", err)
+		}
+	}()
+	return tt, func() { cancel(); <-done }, nil
+}
+
+// newServer returns the HTTP server of the collectors' metrics, with the Go
+// runtime's and the process's.
+func newServer(stderr io.Writer, cs ...prometheus.Collector) *http.Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(cs...)
 	errLog := log.New(stderr, "sockstate: ", 0)
 	metrics := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:            errLog,

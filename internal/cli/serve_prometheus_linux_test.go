@@ -27,7 +27,9 @@ import (
 // each state over IPv4 and IPv6, and reads the samples back through
 // Prometheus's query API once it has scraped twice: the counts by
 // protocol, family and state, and by listening port and state, are those ss
-// counts in the namespace. Prometheus and serve run outside the test's
+// counts in the namespace; then, with --transitions, that two connections
+// reset move sockstate_connections_failed_total by exactly their four
+// ends. Prometheus and serve run outside the test's
 // namespace (serve -N), so that their connections are not among those
 // counted.
 func TestServePrometheus(t *testing.T) {
@@ -38,7 +40,7 @@ func TestServePrometheus(t *testing.T) {
 	ns, _ := settledNS(t)
 	sockets, ports := ssCounts(t, ns)
 
-	target := startServe(t, "-N", ns.Name)
+	target := startServe(t, "-N", ns.Name, "--transitions")
 	api := startPrometheus(t, prom, target)
 
 	for i := 0; ; i++ {
@@ -62,6 +64,51 @@ func TestServePrometheus(t *testing.T) {
 	if got := promQuery(t, api, `sockstate_collection_errors_total != 0 or sockstate_collection_success != 1`); len(got) != 0 {
 		t.Errorf("collections failed: %v", got)
 	}
+
+	// Two connections made and reset in the namespace: each end's
+	// ESTABLISHED -> CLOSE, and nothing else failed.
+	resetPairs(t, ns, 2)
+	want := map[string]float64{
+		`sockstate_connections_failed_total{cause="connect",instance="",job="sockstate"}`: 0,
+		`sockstate_connections_failed_total{cause="reset",instance="",job="sockstate"}`:   4,
+	}
+	for i := 0; ; i++ {
+		got = promQuery(t, api, `sockstate_connections_failed_total`)
+		if cmp.Equal(want, got) {
+			break
+		}
+		if i == 60 {
+			t.Fatalf("sockstate_connections_failed_total after 2 resets (-want +got)\n%s", cmp.Diff(want, got))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	_, body := get(t, "GET", "http://"+target+"/metrics")
+	promtoolCheck(t, body)
+}
+
+// resetPairs makes n connections in ns to a listener of their own and
+// resets each from the client's end (SO_LINGER 0).
+func resetPairs(t *testing.T, ns *testnet.NS, n int) {
+	t.Helper()
+	ln := ns.Listen(t, "tcp", "127.0.0.1:0")
+	ns.Do(t, func() error {
+		for range n {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := c.(*net.TCPConn).SetLinger(0); err != nil {
+				return err
+			}
+			c.Close()
+		}
+		return nil
+	})
 }
 
 // ssCounts counts what ss lists in ns: the sockets by family, protocol
