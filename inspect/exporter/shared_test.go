@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,5 +69,49 @@ func TestScrapesShareACollection(t *testing.T) {
 	defer c.mu.Unlock()
 	if c.collections != 1 || c.shared != 1 {
 		t.Errorf("%v collections, %v shared, want 1 and 1", c.collections, c.shared)
+	}
+}
+
+// failingSource fails every listing, as a kernel that refuses sock_diag
+// and /proc does.
+type failingSource struct{}
+
+var errRefused = errors.New("refused")
+
+func (failingSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
+	return nil, errRefused
+}
+
+// TestCollectFailure has every listing fail: the socket metrics are left
+// out rather than reported as 0, and success and the error counter say so.
+func TestCollectFailure(t *testing.T) {
+	var said []string
+	c, err := New(Config{Source: failingSource{}, MaxSeries: 1, OnError: func(stage string, err error) {
+		if !errors.Is(err, errRefused) {
+			t.Errorf("stage %s: %v, want errRefused", stage, err)
+		}
+		said = append(said, stage)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		ch := make(chan prometheus.Metric, 200)
+		c.Collect(ch)
+		close(ch)
+		names := map[string]bool{}
+		for m := range ch {
+			names[m.Desc().String()] = true
+		}
+		for _, d := range []*prometheus.Desc{socketsDesc, portSocketsDesc, listenerQueueDesc, closeWaitDesc} {
+			if names[d.String()] {
+				t.Errorf("%s sent after a failed listing", d)
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.errors[stageSockets] != 2 || len(said) != 2 || said[0] != stageSockets {
+		t.Errorf("errors %v, OnError told of %v; want 2 of stage sockets", c.errors, said)
 	}
 }
