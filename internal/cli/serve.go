@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -24,7 +23,6 @@ import (
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
 	"github.com/sockstate/sockstate/inspect/trace"
-	"github.com/sockstate/sockstate/internal/netns"
 )
 
 const serveUsage = `usage: sockstate serve [FLAGS]
@@ -308,36 +306,28 @@ func listenError(addr string, err error) error {
 	return fmt.Errorf("serve: --listen %s: %w", addr, err)
 }
 
-// openNetNS opens the namespace -N or --netns names; nil for neither. A
-// namespace that does not exist, or a path that is not one, is a usage
-// error; one that may not be opened is a run-time one. It says what ls's
-// does, for serve.
+// openNetNS opens the namespace -N or --netns names, nil for neither, with
+// ls's checks and its lines, which name serve.
 func (o *serveOptions) openNetNS() (*os.File, error) {
-	var path, what string
-	switch {
-	case o.netName != "" && o.netPath != "":
+	if o.netName != "" && o.netPath != "" {
 		return nil, usagef("serve: -N and --netns both name a namespace; give one")
-	case o.netName != "":
-		if strings.ContainsRune(o.netName, '/') || o.netName == "." || o.netName == ".." {
-			return nil, usagef("serve: netns %q: a namespace name has no slash; use --netns for a path", o.netName)
-		}
-		path, what = netns.Dir+"/"+o.netName, fmt.Sprintf("netns %q", o.netName)
-	case o.netPath != "":
-		path, what = o.netPath, fmt.Sprintf("--netns %q", o.netPath)
-	default:
-		return nil, nil
 	}
-	f, err := netns.Open(path)
-	switch {
-	case err == nil:
-		return f, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usagef("serve: %s: no such namespace (see 'ip netns list')", what)
-	case errors.Is(err, netns.ErrNotNetNS):
-		return nil, usagef("serve: %s: %s is not a network namespace", what, path)
+	f, err := (&lsOptions{netName: o.netName, netPath: o.netPath}).openNetNS()
+	if err != nil {
+		return nil, &renamedError{msg: "serve: " + strings.TrimPrefix(err.Error(), "ls: "), err: err}
 	}
-	return nil, fmt.Errorf("serve: %s: %w", what, err)
+	return f, nil
 }
+
+// renamedError is err said with another command's name: it is the same
+// error (errors.Is, errUsage) with another line.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
 
 // setPorts parses --ports: a comma-separated list of ports from 1 to 65535.
 func (o *serveOptions) setPorts(v string) error {
