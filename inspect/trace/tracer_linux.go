@@ -209,7 +209,7 @@ func (t *Tracer) Read() (Transition, error) {
 			return tr, nil
 		}
 		now := time.Now()
-		if err := t.tw.lookUp(t.look, now, t.wall); err != nil {
+		if err := t.tw.lookUp(t.look, now, monoNow()); err != nil {
 			return Transition{}, t.readError(err)
 		}
 		if now.Sub(t.gapsChecked) >= gapInterval {
