@@ -20,8 +20,10 @@ type Capture struct {
 	// measured at Open.
 	offset int64
 
-	stop    atomic.Bool
-	done    chan struct{}
+	stop     atomic.Bool
+	done     chan struct{}
+	stopOnce sync.Once
+	stats    Stats
 	mu      sync.Mutex // guards what follows
 	packets []Packet
 	err     error
@@ -252,21 +254,23 @@ func (c *Capture) fail(err error) {
 
 // Stop ends the capture and returns the packets in the order the kernel
 // took them in, with what was lost. The error is the reader's, if it
-// failed.
+// failed. Later calls return the same.
 func (c *Capture) Stop() ([]Packet, Stats, error) {
-	c.stop.Store(true)
-	<-c.done
-	var st Stats
-	ts, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-	if err == nil {
-		st.Dropped = ts.Drops
-	}
-	unix.Close(c.fd)
+	c.stopOnce.Do(func() {
+		c.stop.Store(true)
+		<-c.done
+		ts, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		unix.Close(c.fd)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.stats.Undecoded = c.undecoded
+		if err == nil {
+			c.stats.Dropped = ts.Drops
+		} else if c.err == nil {
+			c.err = fmt.Errorf("capture: getsockopt(PACKET_STATISTICS): %w", err)
+		}
+	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st.Undecoded = c.undecoded
-	if c.err == nil && err != nil {
-		c.err = fmt.Errorf("capture: getsockopt(PACKET_STATISTICS): %w", err)
-	}
-	return c.packets, st, c.err
+	return c.packets, c.stats, c.err
 }

@@ -34,13 +34,23 @@ microseconds.
                       trace (the eBPF tracer: every state change), netlink
                       or proc
   -j, --json          the timeline as JSON Lines
+      --pcap FILE     write the packets to FILE as pcapng, each one that
+                      changed a state with a comment naming the change
+      --absolute-seq  the sequence numbers as sent, not from 0
+      --narrow        a ladder 80 columns wide, not 100
+      --no-capture    no packets: the timeline of states alone
   -h, --help          this text
+
+As root (CAP_NET_RAW) the demo captures its packets on loopback and draws
+them as a ladder between the client and the server, each state change
+after the packet that caused it.
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step, interval := 300*time.Millisecond, time.Millisecond
 	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
 	jsonOut, help := false, false
+	var lo ladderOptions
 	specs := []flagSpec{
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
@@ -64,6 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{short: 'j', long: "json", set: boolFlag(&jsonOut)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}
+	specs = append(specs, lo.flags()...)
 	words, err := parseFlags("demo", args, specs)
 	if err != nil {
 		return err
@@ -87,6 +98,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
+	pcap, capt, noCapture, err := lo.open(addr.Port())
+	if err != nil {
+		return err
+	}
+	if pcap != nil {
+		defer pcap.discard()
+	}
+	if capt != nil {
+		defer capt.Stop()
+	}
 	w, closeWatcher, desc, traced, err := demoEvents(source, q, interval, stderr)
 	if err != nil {
 		return err
@@ -102,6 +123,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
 		emit = p.print
 	}
+	if capt != nil {
+		// The ladder is drawn once the packets are in.
+		emit = func(*demo.Entry) error { return nil }
+	}
 	res, err := demo.Run(ctx, demo.Config{
 		Addr:        addr,
 		Closer:      closer,
@@ -109,6 +134,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Events:      w,
 		Source:      desc,
 		EveryChange: traced,
+		Capture:     capt,
+		NoCapture:   noCapture,
 		Out: func(e *demo.Entry) error {
 			if err := emit(e); err != nil {
 				return err
@@ -116,6 +143,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return out.Flush()
 		},
 	})
+	if err == nil && res.Ladder != nil {
+		err = lo.output(out, res.Ladder, pcap, jsonOut, isTerminal(stdout), traced)
+	}
 	if err == nil {
 		if jsonOut {
 			err = json.NewEncoder(out).Encode(jsonResult{Type: "result", OK: len(res.Missed) == 0, Missed: append([]string{}, res.Missed...)})

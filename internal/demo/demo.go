@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/capture"
 )
 
 // DefaultAddr is the textbook server's address, on loopback: the textbook
@@ -63,6 +64,13 @@ type Config struct {
 	// Out receives each entry of the timeline as it happens. If it fails,
 	// Run stops with its error.
 	Out func(*Entry) error
+	// Capture, if not nil, captures the packets of Addr's port on
+	// loopback in the namespace the sockets are made in; Run follows the
+	// server's port if it binds another, stops the capture and returns
+	// the Ladder. NoCapture says why there is none, in the line after the
+	// heading.
+	Capture   *capture.Capture
+	NoCapture string
 }
 
 // EntryKind says what an Entry is.
@@ -113,6 +121,9 @@ type Result struct {
 	Missed []string
 	// Summary lists each socket's observed states.
 	Summary string
+	// Ladder is the timeline with the packets, when Config.Capture was
+	// given.
+	Ladder *Ladder
 }
 
 // run is one run of the demo.
@@ -122,6 +133,7 @@ type run struct {
 
 	mu       sync.Mutex // guards what follows, and the order of entries
 	outErr   error
+	entries  []Entry // every entry emitted, for the ladder
 	progress map[Role]*progress
 	looks    int           // the reports Events has made
 	looked   chan struct{} // signalled after each report
@@ -142,6 +154,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ServerConn: newProgress(ServerConn, cfg.Closer, cfg.EveryChange),
 		Client:     newProgress(Client, cfg.Closer, cfg.EveryChange),
 	}}
+	if cfg.Capture != nil {
+		defer cfg.Capture.Stop()
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	ready := make(chan struct{})
@@ -166,6 +181,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
+	if cfg.NoCapture != "" {
+		r.note(cfg.NoCapture)
+	}
 	pause := func() error {
 		select {
 		case <-time.After(cfg.Step):
@@ -201,6 +219,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if r.progress[closer].pos == len(r.progress[closer].expect)-1 {
 		r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: fmt.Sprintf("the %s stays in TIME_WAIT for 60 s after the demo ends", closer)})
+	}
+	if cfg.Capture != nil {
+		pkts, lost, err := cfg.Capture.Stop()
+		if err != nil {
+			return nil, fmt.Errorf("demo: capturing the packets: %w", err)
+		}
+		res.Ladder = buildLadder(r.entries, pkts, r.start, r.client, r.server, cfg.EveryChange)
+		res.Ladder.Lost = lost
 	}
 	return res, r.outErr
 }
@@ -328,6 +354,7 @@ func (r *run) note(text string) {
 
 // emit hands e to Out, keeping Out's first error; r.mu is held.
 func (r *run) emit(e *Entry) {
+	r.entries = append(r.entries, *e)
 	if r.outErr == nil {
 		r.outErr = r.cfg.Out(e)
 	}

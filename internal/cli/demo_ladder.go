@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sockstate/sockstate/inspect/capture"
+	"github.com/sockstate/sockstate/internal/demo"
+)
+
+// ladderOptions are demo's flags for the packets.
+type ladderOptions struct {
+	pcap      string
+	absolute  bool
+	narrow    bool
+	noCapture bool
+}
+
+func (o *ladderOptions) flags() []flagSpec {
+	return []flagSpec{
+		{long: "pcap", hasValue: true, set: func(v string) error {
+			if v == "" {
+				return usagef("demo: --pcap needs a file name")
+			}
+			o.pcap = v
+			return nil
+		}},
+		{long: "absolute-seq", set: boolFlag(&o.absolute)},
+		{long: "narrow", set: boolFlag(&o.narrow)},
+		{long: "no-capture", set: boolFlag(&o.noCapture)},
+	}
+}
+
+// open prepares --pcap's file and starts capturing port on loopback. When
+// the capture cannot start it returns why, for the timeline's second
+// line, unless --pcap needs it: then that is the error.
+func (o *ladderOptions) open(port uint16) (pcap *pcapFile, c *capture.Capture, why string, err error) {
+	if o.noCapture {
+		if o.pcap != "" {
+			return nil, nil, "", usagef("demo: --pcap needs the packets: drop --no-capture")
+		}
+		return nil, nil, "", nil
+	}
+	if o.pcap != "" {
+		if pcap, err = createPcap(o.pcap); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	c, err = capture.Open("lo", port)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			err = errors.New(err.Error() + " (capturing needs CAP_NET_RAW: run as root)")
+		}
+		if pcap != nil {
+			pcap.discard()
+			return nil, nil, "", errors.New("demo: --pcap: " + err.Error())
+		}
+		return nil, nil, "no packets: " + err.Error() + "; the states alone", nil
+	}
+	return pcap, c, "", nil
+}
+
+// output writes the ladder as text or JSON Lines, and the pcapng file.
+func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, pcap *pcapFile, jsonOut, color, micro bool) error {
+	if pcap != nil {
+		if err := pcap.write(l); err != nil {
+			return err
+		}
+	}
+	if !jsonOut {
+		p := ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100}
+		if o.narrow {
+			p.width = 80
+		}
+		return p.print(l)
+	}
+	enc := json.NewEncoder(w)
+	frame := 0
+	for _, r := range l.Rows {
+		var v any
+		if r.Entry != nil {
+			v = newJSONEntry(r.Entry)
+		} else {
+			frame++
+			v = newJSONPacket(r.Packet, frame, o.absolute)
+		}
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonPacket is a packet as demo -j prints it, among the timeline's
+// entries.
+type jsonPacket struct {
+	MS   int64  `json:"ms"`
+	US   int64  `json:"us"`
+	Type string `json:"type"`
+	// Time is the kernel's stamp; Frame the packet's number in --pcap's
+	// file.
+	Time    time.Time    `json:"time"`
+	Frame   int          `json:"frame"`
+	From    string       `json:"from"`
+	Flags   string       `json:"flags"`
+	Seq     uint32       `json:"seq"`
+	Ack     uint32       `json:"ack"`
+	Len     int          `json:"len"`
+	Payload string       `json:"payload,omitempty"`
+	Caused  []jsonCaused `json:"caused"`
+}
+
+type jsonCaused struct {
+	Socket string `json:"socket"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+}
+
+func newJSONPacket(p *demo.Packet, frame int, absolute bool) jsonPacket {
+	j := jsonPacket{
+		MS: p.Elapsed.Milliseconds(), US: p.Elapsed.Microseconds(), Type: "packet", Time: p.Time.UTC(), Frame: frame,
+		From: p.From.Side(), Flags: p.Flags.String(), Seq: p.RelSeq, Ack: p.RelAck, Len: len(p.Payload),
+		Payload: string(p.Payload), Caused: []jsonCaused{},
+	}
+	if absolute {
+		j.Seq, j.Ack = p.Seq, p.Ack
+	}
+	for _, t := range p.Caused {
+		j.Caused = append(j.Caused, jsonCaused{Socket: t.Socket.Side(), From: demo.StateName(t.From), To: demo.StateName(t.To)})
+	}
+	return j
+}
