@@ -24,9 +24,9 @@ type Capture struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	stats    Stats
-	mu      sync.Mutex // guards what follows
-	packets []Packet
-	err     error
+	mu       sync.Mutex // guards what follows
+	packets  []Packet
+	err      error
 	// undecoded counts frames the filter kept that Decode refused.
 	undecoded int
 }

@@ -39,9 +39,13 @@ func (p *ladderPrinter) lane() int { return p.width - timeWidth - 2 - clientWidt
 // print writes l, then what the capture lost and the legend.
 func (p *ladderPrinter) print(l *demo.Ladder) error {
 	var b strings.Builder
-	b.WriteString(fmt.Sprintf("%*s  %*s│%s│ %s\n", timeWidth, "ms", clientWidth, "client", strings.Repeat(" ", p.lane()), "server"))
-	polled := false
+	polled, header := false, false
 	for _, r := range l.Rows {
+		if !header && (r.Entry == nil || r.Entry.Kind != demo.EntryNote) {
+			// After the heading's notes, before the first row with a side.
+			b.WriteString(fmt.Sprintf("%*s  %*s│%s│ %s\n", timeWidth, "ms", clientWidth, "client", strings.Repeat(" ", p.lane()), "server"))
+			header = true
+		}
 		switch {
 		case r.Entry == nil:
 			p.packet(&b, r.Packet)

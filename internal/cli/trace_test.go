@@ -47,7 +47,7 @@ func TestDemoTrace(t *testing.T) {
 	passive := []string{"ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE", "gone"}
 	for _, closer := range []string{"server", "client"} {
 		t.Run(closer, func(t *testing.T) {
-			out, stderr, code := traceDemo(t, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
+			out, stderr, code := traceDemo(t, "demo", "--no-capture", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
 			if code != 0 || stderr != "" {
 				t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 			}
@@ -99,7 +99,7 @@ func TestDemoTrace(t *testing.T) {
 // TestDemoTraceText checks that auto uses the tracer as root, says so,
 // and prints times with microseconds.
 func TestDemoTraceText(t *testing.T) {
-	out, stderr, code := traceDemo(t, "demo", "--step", "50ms")
+	out, stderr, code := traceDemo(t, "demo", "--no-capture", "--step", "50ms")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}

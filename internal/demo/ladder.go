@@ -166,8 +166,12 @@ func (r Row) at() time.Duration {
 // transition on the packet and moves the state right after it, after the
 // states it caused before; the end's "gone" follows its CLOSE.
 func attach(rows []Row, packets []*Packet) []Row {
-	prev := map[Role]inspect.State{Client: inspect.Close, ServerConn: inspect.Close}
+	// The server's connection is the listener's child: the kernel clones
+	// it from the listener (LISTEN -> SYN_RECV at the tracepoint), as the
+	// textbook's server goes from LISTEN to SYN_RCVD.
+	prev := map[Role]inspect.State{Client: inspect.Close, ServerConn: inspect.Listen}
 	lastCause := map[Role]*Packet{}
+	prevAt := map[Role]time.Duration{}
 	for i := range rows {
 		e := rows[i].Entry
 		if e == nil || e.Kind != EntryState || !e.Observed || (e.Socket != Client && e.Socket != ServerConn) {
@@ -177,8 +181,11 @@ func attach(rows []Row, packets []*Packet) []Row {
 			rows[i].Packet = lastCause[e.Socket]
 			continue
 		}
-		p := causeOf(e, packets)
-		lastCause[e.Socket] = p
+		p := causeOf(e, prevAt[e.Socket], packets)
+		lastCause[e.Socket], prevAt[e.Socket] = p, e.Elapsed
+		if p != nil {
+			prevAt[e.Socket] = p.Elapsed
+		}
 		if p != nil {
 			rows[i].Packet = p
 			p.Caused = append(p.Caused, Transition{Socket: e.Socket, From: prev[e.Socket], To: e.State})
@@ -206,8 +213,21 @@ func attach(rows []Row, packets []*Packet) []Row {
 	return out
 }
 
-// causeOf returns the packet that caused e, or nil when there is none.
-func causeOf(e *Entry, packets []*Packet) *Packet {
+// causeOf returns the packet that caused e, or nil when there is none;
+// since is when the socket's state before was caused. TIME_WAIT has no
+// kernel time: the tracer reports it when a lookup finds the time-wait
+// socket, and stamps it with when the lookups began, which may be before
+// the FIN that the kernel moved the socket on; its cause is the first FIN
+// its end received since the state before was caused.
+func causeOf(e *Entry, since time.Duration, packets []*Packet) *Packet {
+	if e.State == inspect.TimeWait {
+		for _, p := range packets {
+			if p.From != e.Socket && p.Elapsed >= since && p.Flags&capture.FIN != 0 {
+				return p
+			}
+		}
+		return nil
+	}
 	if sentCause[e.State] {
 		for _, p := range packets {
 			if p.From == e.Socket && p.Elapsed >= e.Elapsed {
