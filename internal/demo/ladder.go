@@ -123,17 +123,28 @@ func buildLadder(entries []Entry, pkts []capture.Packet, start time.Time, client
 	}
 
 	rows := make([]Row, 0, len(entries)+len(packets))
-	for i := range entries {
-		rows = append(rows, Row{Entry: &entries[i]})
-	}
 	for _, p := range packets {
 		rows = append(rows, Row{Packet: p})
 	}
-	slices.SortStableFunc(rows, func(a, b Row) int { return compareDuration(a.at(), b.at()) })
+	var after map[*Packet][]Row
+	placed := map[*Entry]bool{}
 	if caused {
-		rows = attach(rows, packets)
+		after = attach(entries, packets, placed)
 	}
-	l.Rows = rows
+	for i := range entries {
+		if e := &entries[i]; !placed[e] {
+			rows = append(rows, Row{Entry: e})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int { return compareDuration(a.at(), b.at()) })
+	out := make([]Row, 0, len(entries)+len(packets))
+	for _, r := range rows {
+		out = append(out, r)
+		if r.Entry == nil {
+			out = append(out, after[r.Packet]...)
+		}
+	}
+	l.Rows = out
 	return l
 }
 
@@ -162,55 +173,42 @@ func (r Row) at() time.Duration {
 	return r.Packet.Elapsed
 }
 
-// attach finds each connection state's cause in packets, records the
-// transition on the packet and moves the state right after it, after the
-// states it caused before; the end's "gone" follows its CLOSE.
-func attach(rows []Row, packets []*Packet) []Row {
+// attach finds, in the order the states were reported, each connection
+// state's cause in packets, records the transition on the packet, and
+// returns the rows to put after each packet: the states it caused, and
+// an end's "gone" after its CLOSE. It adds the entries it places to
+// placed.
+func attach(entries []Entry, packets []*Packet, placed map[*Entry]bool) map[*Packet][]Row {
 	// The server's connection is the listener's child: the kernel clones
 	// it from the listener (LISTEN -> SYN_RECV at the tracepoint), as the
 	// textbook's server goes from LISTEN to SYN_RCVD.
 	prev := map[Role]inspect.State{Client: inspect.Close, ServerConn: inspect.Listen}
 	lastCause := map[Role]*Packet{}
 	prevAt := map[Role]time.Duration{}
-	for i := range rows {
-		e := rows[i].Entry
-		if e == nil || e.Kind != EntryState || !e.Observed || (e.Socket != Client && e.Socket != ServerConn) {
+	after := map[*Packet][]Row{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Kind != EntryState || !e.Observed || (e.Socket != Client && e.Socket != ServerConn) {
 			continue
 		}
 		if e.State == Gone {
-			rows[i].Packet = lastCause[e.Socket]
+			if p := lastCause[e.Socket]; p != nil {
+				placed[e] = true
+				after[p] = append(after[p], Row{Entry: e, Packet: p})
+			}
 			continue
 		}
 		p := causeOf(e, prevAt[e.Socket], packets)
 		lastCause[e.Socket], prevAt[e.Socket] = p, e.Elapsed
 		if p != nil {
 			prevAt[e.Socket] = p.Elapsed
-		}
-		if p != nil {
-			rows[i].Packet = p
+			placed[e] = true
+			after[p] = append(after[p], Row{Entry: e, Packet: p})
 			p.Caused = append(p.Caused, Transition{Socket: e.Socket, From: prev[e.Socket], To: e.State})
 		}
 		prev[e.Socket] = e.State
 	}
-	// Lift the caused states out and put them back after their packets.
-	out := make([]Row, 0, len(rows))
-	after := map[*Packet][]Row{}
-	for _, r := range rows {
-		if r.Entry != nil && r.Packet != nil {
-			after[r.Packet] = append(after[r.Packet], r)
-		}
-	}
-	for _, r := range rows {
-		switch {
-		case r.Entry != nil && r.Packet != nil:
-		case r.Entry == nil:
-			out = append(out, r)
-			out = append(out, after[r.Packet]...)
-		default:
-			out = append(out, r)
-		}
-	}
-	return out
+	return after
 }
 
 // causeOf returns the packet that caused e, or nil when there is none;
