@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -347,5 +348,45 @@ func TestDemoPcapBadFile(t *testing.T) {
 	}
 	if b, err := os.ReadFile(ro); err != nil || string(b) != "keep" {
 		t.Errorf("the read-only file holds %q, %v", b, err)
+	}
+}
+
+// TestDemoPcapInterrupted interrupts a demo writing --pcap once its
+// temporary file exists: the demo ends with the context's error, and
+// neither the file nor the temporary one is left.
+func TestDemoPcapInterrupted(t *testing.T) {
+	ns := testnet.New(t)
+	dir := t.TempDir()
+	cmd := cliCommand(t, ns, executable(t), nil, "demo", "--step", "2s", "--pcap", filepath.Join(dir, "demo.pcapng"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 1 {
+			break
+		}
+		if i == 500 {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no temporary file in %s after 500 looks", dir)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: context canceled\n" {
+		t.Errorf("interrupted demo: %v, stderr %q; want exit 1 and the one line", err, stderr.String())
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("left behind: %v (%v)", entries, err)
 	}
 }

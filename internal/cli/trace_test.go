@@ -233,6 +233,29 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	if want := " (no tracing: " + refused + ")"; !strings.Contains(first, "polled every 1ms") || !strings.HasSuffix(first, want) {
 		t.Errorf("first line %q: want polling, and the end %q", first, want)
 	}
+	// Without CAP_NET_RAW, one line says there are no packets.
+	lines := strings.SplitN(out, "\n", 3)
+	const noPackets = "no packets: capture: socket(AF_PACKET): operation not permitted (capturing needs CAP_NET_RAW: run as root); the states alone"
+	if len(lines) < 2 || !strings.HasSuffix(lines[1], " ms  "+noPackets) || strings.Count(out, "no packets") != 1 {
+		t.Errorf("second line %q: want the one line %q", lines[min(1, len(lines)-1)], noPackets)
+	}
+
+	// --pcap needs the packets: refused in one line, no file left.
+	dir, err := os.MkdirTemp("", "pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	pout, perr, pcode := run("demo", "--pcap", filepath.Join(dir, "demo.pcapng"))
+	if want := "sockstate: demo: --pcap: capture: socket(AF_PACKET): operation not permitted (capturing needs CAP_NET_RAW: run as root)\n"; pcode != 1 || pout != "" || perr != want {
+		t.Errorf("demo --pcap as nobody: exit %d, stdout %q, stderr %q; want 1 and %q", pcode, pout, perr, want)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("demo --pcap as nobody left %v (%v)", entries, err)
+	}
 	if !strings.HasSuffix(out, "\nok: every state the textbook requires was observed\n") {
 		t.Errorf("output does not end with the verdict:\n%s", out)
 	}
