@@ -64,6 +64,9 @@ func (p *ladderPrinter) print(l *demo.Ladder) error {
 	if l.Stray > 0 {
 		p.note(&b, "", fmt.Sprintf("%d packets of port %d belonged to another connection and are left out", l.Stray, l.Server.Port()))
 	}
+	if l.Caused {
+		p.note(&b, "", "each state is drawn after the packet that caused it, at its own time: SYN_SENT, FIN_WAIT1 and LAST_ACK begin as their packet is sent, just before it")
+	}
 	if polled {
 		p.note(&b, "", "STATE* was seen by a poll of the sockets, placed where it was seen, not at its cause; (STATE) was passed through, not observed")
 	}
