@@ -36,6 +36,7 @@ microseconds.
   -j, --json          the timeline as JSON Lines
       --pcap FILE     write the packets to FILE as pcapng, each one that
                       changed a state with a comment naming the change
+      --svg FILE      write the ladder to FILE as an SVG picture
       --absolute-seq  the sequence numbers as sent, not from 0
       --narrow        a ladder 80 columns wide, not 100
       --no-capture    no packets: the timeline of states alone
@@ -98,13 +99,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
-	pcap, capt, noCapture, err := lo.open(addr.Port())
+	capt, noCapture, err := lo.open(addr.Port())
 	if err != nil {
 		return err
 	}
-	if pcap != nil {
-		defer pcap.discard()
-	}
+	defer lo.close()
 	if capt != nil {
 		defer capt.Stop()
 	}
@@ -144,7 +143,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		},
 	})
 	if err == nil && res.Ladder != nil {
-		err = lo.output(out, res.Ladder, pcap, jsonOut, isTerminal(stdout), traced)
+		err = lo.output(out, res.Ladder, jsonOut, isTerminal(stdout), traced)
 	}
 	if err == nil {
 		if jsonOut {

@@ -13,10 +13,12 @@ import (
 
 // ladderOptions are demo's flags for the packets.
 type ladderOptions struct {
-	pcap      string
+	pcap, svg string
 	absolute  bool
 	narrow    bool
 	noCapture bool
+	// The files the flags name, once created.
+	pcapOut, svgOut *outFile
 }
 
 func (o *ladderOptions) flags() []flagSpec {
@@ -28,25 +30,46 @@ func (o *ladderOptions) flags() []flagSpec {
 			o.pcap = v
 			return nil
 		}},
+		{long: "svg", hasValue: true, set: func(v string) error {
+			if v == "" {
+				return usagef("demo: --svg needs a file name")
+			}
+			o.svg = v
+			return nil
+		}},
 		{long: "absolute-seq", set: boolFlag(&o.absolute)},
 		{long: "narrow", set: boolFlag(&o.narrow)},
 		{long: "no-capture", set: boolFlag(&o.noCapture)},
 	}
 }
 
-// open prepares --pcap's file and starts capturing port on loopback. When
-// the capture cannot start it returns why, for the timeline's second
-// line, unless --pcap needs it: then that is the error.
-func (o *ladderOptions) open(port uint16) (pcap *pcapFile, c *capture.Capture, why string, err error) {
+// open creates the files --pcap and --svg name and starts capturing port
+// on loopback. When the capture cannot start it returns why, for the
+// timeline's second line, unless a file needs the packets: then that is
+// the error. close removes what open made that output did not finish.
+func (o *ladderOptions) open(port uint16) (c *capture.Capture, why string, err error) {
+	needs := ""
+	switch {
+	case o.pcap != "":
+		needs = "--pcap"
+	case o.svg != "":
+		needs = "--svg"
+	}
 	if o.noCapture {
-		if o.pcap != "" {
-			return nil, nil, "", usagef("demo: --pcap needs the packets: drop --no-capture")
+		if needs != "" {
+			return nil, "", usagef("demo: %s needs the packets: drop --no-capture", needs)
 		}
-		return nil, nil, "", nil
+		return nil, "", nil
 	}
 	if o.pcap != "" {
-		if pcap, err = createPcap(o.pcap); err != nil {
-			return nil, nil, "", err
+		if o.pcapOut, err = createOut("pcap", o.pcap); err != nil {
+			return nil, "", err
+		}
+	}
+	if o.svg != "" {
+		if o.svgOut, err = createOut("svg", o.svg); err != nil {
+			o.close()
+			return nil, "", err
 		}
 	}
 	c, err = capture.Open("lo", port)
@@ -54,19 +77,29 @@ func (o *ladderOptions) open(port uint16) (pcap *pcapFile, c *capture.Capture, w
 		if errors.Is(err, os.ErrPermission) {
 			err = errors.New(err.Error() + " (capturing needs CAP_NET_RAW: run as root)")
 		}
-		if pcap != nil {
-			pcap.discard()
-			return nil, nil, "", errors.New("demo: --pcap: " + err.Error())
+		if needs != "" {
+			o.close()
+			return nil, "", errors.New("demo: " + needs + ": " + err.Error())
 		}
-		return nil, nil, "no packets: " + err.Error() + "; the states alone", nil
+		return nil, "no packets: " + err.Error() + "; the states alone", nil
 	}
-	return pcap, c, "", nil
+	return c, "", nil
 }
 
-// output writes the ladder as text or JSON Lines, and the pcapng file.
-func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, pcap *pcapFile, jsonOut, color, micro bool) error {
-	if pcap != nil {
-		if err := pcap.write(l); err != nil {
+func (o *ladderOptions) close() {
+	o.pcapOut.discard()
+	o.svgOut.discard()
+}
+
+// output writes the ladder as text or JSON Lines, and the files.
+func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, jsonOut, color, micro bool) error {
+	if o.pcapOut != nil {
+		if err := o.pcapOut.write(l, writePcap); err != nil {
+			return err
+		}
+	}
+	if o.svgOut != nil {
+		if err := o.svgOut.write(l, writeSVG); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"io"
 	"os"
@@ -115,7 +117,8 @@ func TestDemoLadder(t *testing.T) {
 		for _, addr := range []string{"127.0.0.1:7788", "[::1]:7788"} {
 			t.Run(closer+"/"+addr, func(t *testing.T) {
 				file := filepath.Join(t.TempDir(), "demo.pcapng")
-				out, stderr, code := traceDemo(t, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer, "--addr", addr, "--pcap", file)
+				svg := filepath.Join(t.TempDir(), "demo.svg")
+				out, stderr, code := traceDemo(t, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer, "--addr", addr, "--pcap", file, "--svg", svg)
 				if code != 0 || stderr != "" {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 				}
@@ -153,6 +156,7 @@ func TestDemoLadder(t *testing.T) {
 				}
 				checkPcap(t, file, got)
 				checkTshark(t, tshark, file, got)
+				checkSVG(t, svg, lines)
 			})
 		}
 	}
@@ -311,10 +315,10 @@ func TestDemoLadderText(t *testing.T) {
 	}
 }
 
-// TestDemoPcapBadFile: --pcap into a missing directory, over a read-only
-// file or a directory is refused in one line before the demo runs,
-// leaving nothing behind; --pcap with --no-capture or an empty name is a
-// usage error.
+// TestDemoPcapBadFile: --pcap or --svg into a missing directory, over a
+// read-only file or a directory is refused in one line before the demo
+// runs, leaving nothing behind; either with --no-capture, or --pcap with
+// an empty name, is a usage error.
 func TestDemoPcapBadFile(t *testing.T) {
 	dir := t.TempDir()
 	ro := filepath.Join(dir, "ro.pcapng")
@@ -333,6 +337,12 @@ func TestDemoPcapBadFile(t *testing.T) {
 		{[]string{"--pcap", dir}, 1, "sockstate: demo: --pcap " + dir + ": is a directory: name a file\n"},
 		{[]string{"--pcap", filepath.Join(dir, "y.pcapng"), "--no-capture"}, 2, "sockstate: demo: --pcap needs the packets: drop --no-capture\n"},
 		{[]string{"--pcap="}, 2, "sockstate: demo: --pcap needs a file name\n"},
+		{[]string{"--svg", missing}, 1, "sockstate: demo: --svg " + missing + ": no directory " + filepath.Dir(missing) + ": create it first\n"},
+		{[]string{"--svg", ro}, 1, "sockstate: demo: --svg " + ro + ": the file is read-only: remove it or make it writable\n"},
+		// The first file is made before the second is refused, and
+		// removed.
+		{[]string{"--pcap", filepath.Join(dir, "z.pcapng"), "--svg", missing}, 1, "sockstate: demo: --svg " + missing + ": no directory " + filepath.Dir(missing) + ": create it first\n"},
+		{[]string{"--svg", filepath.Join(dir, "y.svg"), "--no-capture"}, 2, "sockstate: demo: --svg needs the packets: drop --no-capture\n"},
 	} {
 		out, stderr, code := sockstate(t, ns, append([]string{"demo", "--step", "1ms"}, tc.args...)...)
 		if code != tc.code || stderr != tc.stderr || out != "" {
@@ -388,5 +398,59 @@ func TestDemoPcapInterrupted(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 		t.Errorf("left behind: %v (%v)", entries, err)
+	}
+}
+
+// checkSVG parses the SVG ladder as XML and requires an arrow per packet,
+// from the side that sent it, and each side's states in the order of
+// the JSON lines.
+func checkSVG(t *testing.T, file string, lines []ladderLine) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, l := range lines {
+		switch {
+		case l.Type == "packet":
+			want = append(want, "packet "+l.From+" "+l.Flags)
+		case l.Type == "state" && l.Socket == "listener":
+			want = append(want, "server listener "+l.State)
+		case l.Type == "state":
+			want = append(want, sideOf(l.Socket)+" "+l.State)
+		}
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	inState := ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s is not well-formed XML: %v", file, err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			attrs := map[string]string{}
+			for _, a := range tok.Attr {
+				attrs[a.Name.Local] = a.Value
+			}
+			switch {
+			case tok.Name.Local == "g" && attrs["class"] == "packet":
+				got = append(got, "packet "+attrs["data-from"]+" "+attrs["data-flags"])
+			case tok.Name.Local == "text" && strings.HasPrefix(attrs["class"], "state "):
+				inState = strings.TrimPrefix(attrs["class"], "state ")
+			}
+		case xml.CharData:
+			if inState != "" {
+				got = append(got, inState+" "+string(tok))
+				inState = ""
+			}
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("SVG packets and states (-want +got):\n%s", diff)
 	}
 }
