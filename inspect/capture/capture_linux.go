@@ -16,6 +16,9 @@ import (
 // Capture reads the frames of one interface that its filter keeps.
 type Capture struct {
 	fd int
+	// loopback says the interface is a loopback device, whose frames
+	// the kernel shows twice.
+	loopback bool
 	// offset is CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds,
 	// measured at Open.
 	offset int64
@@ -35,10 +38,10 @@ type Capture struct {
 var pollEvery = unix.Timeval{Usec: 20000}
 
 // Open starts capturing the TCP segments to or from port on the interface
-// named ifname, in the caller's network namespace. The frames each travel
-// once: on loopback the kernel shows each frame twice, as it leaves
-// (PACKET_OUTGOING) and as it comes back in (PACKET_HOST), and Open keeps
-// the second. Stop ends the capture.
+// named ifname, in the caller's network namespace. Each frame is kept
+// once: on a loopback device the kernel shows each frame twice, as it
+// leaves (PACKET_OUTGOING) and as it comes back in (PACKET_HOST), and the
+// capture keeps the second. Stop ends the capture.
 func Open(ifname string, port uint16) (*Capture, error) {
 	// Protocol 0 takes no frames until bind, so none arrives before the
 	// filter is attached.
@@ -63,6 +66,11 @@ func (c *Capture) setup(ifname string, port uint16) error {
 	if err := unix.IoctlIfreq(c.fd, unix.SIOCGIFINDEX, ifr); err != nil {
 		return fmt.Errorf("capture: interface %q: %w", ifname, err)
 	}
+	ifindex := int(ifr.Uint32())
+	if err := unix.IoctlIfreq(c.fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("capture: interface %q: flags: %w", ifname, err)
+	}
+	c.loopback = ifr.Uint16()&unix.IFF_LOOPBACK != 0
 	if err := c.Follow(port); err != nil {
 		return err
 	}
@@ -80,7 +88,7 @@ func (c *Capture) setup(ifname string, port uint16) error {
 		return err
 	}
 	// ETH_P_ALL in network byte order, as sockaddr_ll wants it.
-	sll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: int(ifr.Uint32())}
+	sll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(c.fd, sll); err != nil {
 		return fmt.Errorf("capture: bind(%s): %w", ifname, err)
 	}
@@ -199,7 +207,7 @@ func (c *Capture) read() {
 			c.fail(fmt.Errorf("capture: recvmsg: %w", err))
 			return
 		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING && c.loopback {
 			continue
 		}
 		c.take(buf[:n], oob[:oobn])

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -56,8 +57,7 @@ func TestCaptureLoopback(t *testing.T) {
 				}
 				return srv.Close()
 			})
-			// A packet in flight when Stop drains is not lost: the last
-			// ACK is sent before srv.Close returns.
+			awaitLastACK(t, ns)
 			packets, stats, err := c.Stop()
 			if err != nil {
 				t.Fatal(err)
@@ -112,4 +112,84 @@ func TestOpenNoInterface(t *testing.T) {
 	if err == nil || err.Error() != `capture: interface "nosuchif0": no such device` {
 		t.Errorf("error %v", err)
 	}
+}
+
+// TestCaptureVeth captures on one end of a veth pair joining two
+// namespaces, where the kernel shows each frame once, as it leaves
+// (PACKET_OUTGOING) or as it arrives: every segment of both directions is
+// kept, once.
+func TestCaptureVeth(t *testing.T) {
+	srv, cli := testnet.New(t), testnet.New(t)
+	srv.Run(t, "ip", "link", "add", "veth-s", "type", "veth", "peer", "name", "veth-c", "netns", cli.Name)
+	srv.Run(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "veth-s")
+	srv.Run(t, "ip", "link", "set", "veth-s", "up")
+	cli.Run(t, "ip", "addr", "add", "192.0.2.2/24", "dev", "veth-c")
+	cli.Run(t, "ip", "link", "set", "veth-c", "up")
+	ln := srv.Listen(t, "tcp", "192.0.2.1:0")
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	var c *capture.Capture
+	srv.Do(t, func() error {
+		var err error
+		c, err = capture.Open("veth-s", port)
+		return err
+	})
+	var conn net.Conn
+	cli.Do(t, func() error {
+		var err error
+		conn, err = net.Dial("tcp", ln.Addr().String())
+		return err
+	})
+	srvConn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srvConn.Write([]byte("thank you !")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 11)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
+	}
+	// The reply's ACK is in flight until the peer's FIN: the server
+	// closes after reading the client's end of the stream.
+	conn.Close()
+	if _, err := srvConn.Read(buf); err != io.EOF {
+		t.Errorf("server read %v, want EOF", err)
+	}
+	srvConn.Close()
+	awaitLastACK(t, srv)
+	packets, stats, err := c.Stop()
+	if err != nil || stats != (capture.Stats{}) {
+		t.Fatalf("stop: %v, stats %+v", err, stats)
+	}
+	var got []string
+	for _, p := range packets {
+		from := "client"
+		if p.Src == ln.Addr().(*net.TCPAddr).AddrPort() {
+			from = "server"
+		}
+		got = append(got, from+" "+p.Flags.String())
+	}
+	want := []string{"client SYN", "server SYN,ACK", "client ACK", "server PSH,ACK", "client ACK",
+		"client FIN,ACK", "server ACK", "server FIN,ACK", "client ACK"}
+	if len(got) == 8 {
+		want = append(want[:6], want[7:]...)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packets (-want +got):\n%s", diff)
+	}
+}
+
+// awaitLastACK waits until no socket of ns is in LAST_ACK: the last ACK
+// reached the interface, where the capture takes it before TCP does.
+// Bounded to 200 looks.
+func awaitLastACK(t *testing.T, ns *testnet.NS) {
+	t.Helper()
+	for range 200 {
+		if ns.Run(t, "ss", "-Htn", "state", "last-ack") == "" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("a socket stayed in LAST_ACK for 200 looks")
 }

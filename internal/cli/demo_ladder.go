@@ -124,6 +124,11 @@ func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, jsonOut, color, micr
 			return err
 		}
 	}
+	for _, n := range lostNotes(l) {
+		if err := enc.Encode(jsonEntry{Type: "note", Text: n}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -58,11 +58,8 @@ func (p *ladderPrinter) print(l *demo.Ladder) error {
 			p.note(&b, p.time(r.Entry.Elapsed), r.Entry.Text)
 		}
 	}
-	if l.Lost.Dropped > 0 || l.Lost.Undecoded > 0 {
-		p.note(&b, "", fmt.Sprintf("lost: the kernel dropped %d frames of the capture; %d frames held no TCP segment", l.Lost.Dropped, l.Lost.Undecoded))
-	}
-	if l.Stray > 0 {
-		p.note(&b, "", fmt.Sprintf("%d packets of port %d belonged to another connection and are left out", l.Stray, l.Server.Port()))
+	for _, n := range lostNotes(l) {
+		p.note(&b, "", n)
 	}
 	if l.Caused {
 		p.note(&b, "", "each state is drawn after the packet that caused it, at its own time: SYN_SENT, FIN_WAIT1 and LAST_ACK begin as their packet is sent, just before it")
@@ -72,6 +69,19 @@ func (p *ladderPrinter) print(l *demo.Ladder) error {
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
+}
+
+// lostNotes says what the capture lost and what it left out, if
+// anything: nothing is lost silently.
+func lostNotes(l *demo.Ladder) []string {
+	var notes []string
+	if l.Lost.Dropped > 0 || l.Lost.Undecoded > 0 {
+		notes = append(notes, fmt.Sprintf("lost: the kernel dropped %d frames of the capture; %d frames held no TCP segment", l.Lost.Dropped, l.Lost.Undecoded))
+	}
+	if l.Stray > 0 {
+		notes = append(notes, fmt.Sprintf("%d packets of port %d belonged to another connection and are left out", l.Stray, l.Server.Port()))
+	}
+	return notes
 }
 
 func (p *ladderPrinter) time(d time.Duration) string {
