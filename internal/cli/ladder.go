@@ -104,28 +104,32 @@ func (p *ladderPrinter) row(b *strings.Builder, at, client, lane, server string)
 }
 
 // packet writes an arrow from the sender's lifeline to the receiver's,
-// labelled with the flags, numbers and length, and the payload's text
-// under it if the label does not hold it.
+// labelled with the flags, numbers, length and payload text: as much of
+// that as the arrow holds, the rest under it.
 func (p *ladderPrinter) packet(b *strings.Builder, pk *demo.Packet) {
 	seq, ack := pk.RelSeq, pk.RelAck
 	if p.absolute {
 		seq, ack = pk.Seq, pk.Ack
 	}
-	label := pk.Flags.String() + " seq=" + strconv.FormatUint(uint64(seq), 10)
+	numbers := "seq=" + strconv.FormatUint(uint64(seq), 10)
 	if pk.Flags&capture.ACK != 0 {
-		label += " ack=" + strconv.FormatUint(uint64(ack), 10)
+		numbers += " ack=" + strconv.FormatUint(uint64(ack), 10)
 	}
-	label += " len=" + strconv.Itoa(len(pk.Payload))
-	payload := ""
+	numbers += " len=" + strconv.Itoa(len(pk.Payload))
+	parts := []string{pk.Flags.String(), numbers}
 	if len(pk.Payload) > 0 {
-		payload = strconv.Quote(string(pk.Payload))
+		parts = append(parts, strconv.Quote(string(pk.Payload)))
 	}
-	if payload != "" && utf8.RuneCountInString(label+" "+payload)+4 <= p.lane() {
-		label, payload = label+" "+payload, ""
+	// The arrow keeps two dashes and its head beside the label.
+	label, rest := parts[0], parts[1:]
+	for len(rest) > 0 && utf8.RuneCountInString(label+" "+rest[0])+5 <= p.lane() {
+		label, rest = label+" "+rest[0], rest[1:]
 	}
 	p.row(b, p.time(pk.Elapsed), "", arrow(label, p.lane(), pk.From == demo.Client), "")
-	for _, line := range wrap(payload, p.lane()-2) {
-		p.row(b, "", "", center(line, p.lane()), "")
+	for _, part := range rest {
+		for _, line := range wrap(part, p.lane()-2) {
+			p.row(b, "", "", center(line, p.lane()), "")
+		}
 	}
 }
 
