@@ -12,6 +12,10 @@
 // inferred by comparing what was seen of each socket with the sequence
 // the TCP state machine (RFC 9293, section 3.3.2; tcp_states.h) prescribes,
 // and shown as passed through, not observed.
+//
+// With a packet capture (Config.Capture) Run also returns a Ladder: the
+// timeline and the connection's packets in one order, each state change
+// after the packet that caused it (ladder.go).
 package demo
 
 import (
