@@ -136,10 +136,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Capture:     capt,
 		NoCapture:   noCapture,
 		Out: func(e *demo.Entry) error {
-			if err := emit(e); err != nil {
-				return err
+			err := emit(e)
+			if err == nil {
+				err = out.Flush()
 			}
-			return out.Flush()
+			if err != nil {
+				return fmt.Errorf("demo: writing the timeline: %w", err)
+			}
+			return nil
 		},
 	})
 	if err == nil && res.Ladder != nil {
