@@ -260,6 +260,14 @@ func (c *Capture) fail(err error) {
 	c.err = err
 }
 
+// Packets returns a copy of the packets read so far, in the order the
+// kernel took them in.
+func (c *Capture) Packets() []Packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Packet(nil), c.packets...)
+}
+
 // Stop ends the capture and returns the packets in the order the kernel
 // took them in, with what was lost. The error is the reader's, if it
 // failed. Later calls return the same.

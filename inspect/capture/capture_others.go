@@ -18,5 +18,8 @@ func Open(ifname string, port uint16) (*Capture, error) {
 // Follow does nothing on a Capture that cannot be opened.
 func (c *Capture) Follow(port uint16) error { return nil }
 
+// Packets returns nothing on a Capture that cannot be opened.
+func (c *Capture) Packets() []Packet { return nil }
+
 // Stop returns nothing on a Capture that cannot be opened.
 func (c *Capture) Stop() ([]Packet, Stats, error) { return nil, Stats{}, nil }

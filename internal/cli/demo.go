@@ -122,11 +122,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
 		emit = p.print
 	}
+	var ladder rowsPrinter
 	if capt != nil {
-		// The ladder is drawn once the packets are in.
+		// The ladder's rows come through OutRows instead.
+		ladder = lo.printer(out, jsonOut, isTerminal(stdout), traced, traced)
 		emit = func(*demo.Entry) error { return nil }
 	}
-	res, err := demo.Run(ctx, demo.Config{
+	written := func(err error) error {
+		if err == nil {
+			err = out.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("demo: writing the timeline: %w", err)
+		}
+		return nil
+	}
+	cfg := demo.Config{
 		Addr:        addr,
 		Closer:      closer,
 		Step:        step,
@@ -135,19 +146,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		EveryChange: traced,
 		Capture:     capt,
 		NoCapture:   noCapture,
-		Out: func(e *demo.Entry) error {
-			err := emit(e)
-			if err == nil {
-				err = out.Flush()
-			}
-			if err != nil {
-				return fmt.Errorf("demo: writing the timeline: %w", err)
-			}
-			return nil
-		},
-	})
+		Out:         func(e *demo.Entry) error { return written(emit(e)) },
+	}
+	if ladder != nil {
+		cfg.OutRows = func(rows []demo.Row) error { return written(ladder.rows(rows)) }
+	}
+	res, err := demo.Run(ctx, cfg)
 	if err == nil && res.Ladder != nil {
-		err = lo.output(out, res.Ladder, jsonOut, isTerminal(stdout), traced)
+		err = lo.output(res.Ladder, ladder)
 	}
 	if err == nil {
 		if jsonOut {

@@ -23,20 +23,8 @@ type ladderOptions struct {
 
 func (o *ladderOptions) flags() []flagSpec {
 	return []flagSpec{
-		{long: "pcap", hasValue: true, set: func(v string) error {
-			if v == "" {
-				return usagef("demo: --pcap needs a file name")
-			}
-			o.pcap = v
-			return nil
-		}},
-		{long: "svg", hasValue: true, set: func(v string) error {
-			if v == "" {
-				return usagef("demo: --svg needs a file name")
-			}
-			o.svg = v
-			return nil
-		}},
+		{long: "pcap", hasValue: true, set: func(v string) error { o.pcap = v; return nil }},
+		{long: "svg", hasValue: true, set: func(v string) error { o.svg = v; return nil }},
 		{long: "absolute-seq", set: boolFlag(&o.absolute)},
 		{long: "narrow", set: boolFlag(&o.narrow)},
 		{long: "no-capture", set: boolFlag(&o.noCapture)},
@@ -91,8 +79,26 @@ func (o *ladderOptions) close() {
 	o.svgOut.discard()
 }
 
-// output writes the ladder as text or JSON Lines, and the files.
-func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, jsonOut, color, micro bool) error {
+// rowsPrinter writes the ladder as its rows come, then what follows it.
+type rowsPrinter interface {
+	rows([]demo.Row) error
+	finish(*demo.Ladder) error
+}
+
+// printer returns the ladder's writer: text, or JSON Lines.
+func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool) rowsPrinter {
+	if jsonOut {
+		return &jsonLadder{enc: json.NewEncoder(w), absolute: o.absolute}
+	}
+	p := &ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100, caused: caused}
+	if o.narrow {
+		p.width = 80
+	}
+	return p
+}
+
+// output writes the files, then the end of the ladder.
+func (o *ladderOptions) output(l *demo.Ladder, p rowsPrinter) error {
 	if o.pcapOut != nil {
 		if err := o.pcapOut.write(l, writePcap); err != nil {
 			return err
@@ -103,29 +109,37 @@ func (o *ladderOptions) output(w io.Writer, l *demo.Ladder, jsonOut, color, micr
 			return err
 		}
 	}
-	if !jsonOut {
-		p := ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100}
-		if o.narrow {
-			p.width = 80
-		}
-		return p.print(l)
-	}
-	enc := json.NewEncoder(w)
-	frame := 0
-	for _, r := range l.Rows {
+	return p.finish(l)
+}
+
+// jsonLadder writes the ladder's rows as JSON Lines: the timeline's
+// entries and a packet line per packet, numbered as --pcap's frames.
+type jsonLadder struct {
+	enc      *json.Encoder
+	absolute bool
+	frame    int
+}
+
+func (j *jsonLadder) rows(rows []demo.Row) error {
+	for _, r := range rows {
 		var v any
 		if r.Entry != nil {
 			v = newJSONEntry(r.Entry)
 		} else {
-			frame++
-			v = newJSONPacket(r.Packet, frame, o.absolute)
+			j.frame++
+			v = newJSONPacket(r.Packet, j.frame, j.absolute)
 		}
-		if err := enc.Encode(v); err != nil {
+		if err := j.enc.Encode(v); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// finish says what the capture lost, if anything.
+func (j *jsonLadder) finish(l *demo.Ladder) error {
 	for _, n := range lostNotes(l) {
-		if err := enc.Encode(jsonEntry{Type: "note", Text: n}); err != nil {
+		if err := j.enc.Encode(jsonEntry{Type: "note", Text: n}); err != nil {
 			return err
 		}
 	}

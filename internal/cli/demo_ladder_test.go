@@ -336,7 +336,7 @@ func TestDemoPcapBadFile(t *testing.T) {
 		{[]string{"--pcap", ro}, 1, "sockstate: demo: --pcap " + ro + ": the file is read-only: remove it or make it writable\n"},
 		{[]string{"--pcap", dir}, 1, "sockstate: demo: --pcap " + dir + ": is a directory: name a file\n"},
 		{[]string{"--pcap", filepath.Join(dir, "y.pcapng"), "--no-capture"}, 2, "sockstate: demo: --pcap needs the packets: drop --no-capture\n"},
-		{[]string{"--pcap="}, 2, "sockstate: demo: --pcap needs a file name\n"},
+		{[]string{"--pcap="}, 2, "sockstate: demo: flag --pcap has an empty value; give one\n"},
 		{[]string{"--svg", missing}, 1, "sockstate: demo: --svg " + missing + ": no directory " + filepath.Dir(missing) + ": create it first\n"},
 		{[]string{"--svg", ro}, 1, "sockstate: demo: --svg " + ro + ": the file is read-only: remove it or make it writable\n"},
 		// The first file is made before the second is refused, and

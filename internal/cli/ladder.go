@@ -12,10 +12,10 @@ import (
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
-// ladderPrinter writes a demo.Ladder as a sequence diagram: the time, the
-// client's states, the client's lifeline, the packets as arrows and the
-// calls between the lifelines, the server's lifeline and the server's
-// states.
+// ladderPrinter writes a demo.Ladder as a sequence diagram, rows as they
+// come: the time, the client's states, the client's lifeline, the
+// packets as arrows and the calls between the lifelines, the server's
+// lifeline and the server's states.
 type ladderPrinter struct {
 	w     io.Writer
 	color bool
@@ -24,6 +24,12 @@ type ladderPrinter struct {
 	absolute bool
 	// width is the whole line's: 100, or 80 with --narrow.
 	width int
+	// caused says the states are tied to their packets (the tracer);
+	// otherwise a poll placed them.
+	caused bool
+	// header says the columns' heading is out; polled that a state a
+	// poll placed was drawn.
+	header, polled bool
 }
 
 // The ladder's columns, but for the arrows' lane, which takes the rest of
@@ -36,39 +42,54 @@ const (
 
 func (p *ladderPrinter) lane() int { return p.width - timeWidth - 2 - clientWidth - 2 - serverWidth }
 
-// print writes l, then what the capture lost and the legend.
-func (p *ladderPrinter) print(l *demo.Ladder) error {
+// rows writes rows of the ladder, the columns' heading before the first
+// that is not a note.
+func (p *ladderPrinter) rows(rows []demo.Row) error {
 	var b strings.Builder
-	polled, header := false, false
-	for _, r := range l.Rows {
-		if !header && (r.Entry == nil || r.Entry.Kind != demo.EntryNote) {
-			// After the heading's notes, before the first row with a side.
+	for _, r := range rows {
+		if !p.header && (r.Entry == nil || r.Entry.Kind != demo.EntryNote) {
 			b.WriteString(fmt.Sprintf("%*s  %*s│%s│ %s\n", timeWidth, "ms", clientWidth, "client", strings.Repeat(" ", p.lane()), "server"))
-			header = true
+			p.header = true
 		}
 		switch {
 		case r.Entry == nil:
 			p.packet(&b, r.Packet)
 		case r.Entry.Kind == demo.EntryState:
-			polled = polled || !l.Caused && r.Entry.Observed && r.Entry.Socket != demo.Listener
-			p.state(&b, r.Entry, l.Caused)
+			p.polled = p.polled || !p.caused && r.Entry.Observed && r.Entry.Socket != demo.Listener
+			p.state(&b, r.Entry)
 		case r.Entry.Kind == demo.EntryStep:
 			p.step(&b, r.Entry)
 		default:
 			p.note(&b, p.time(r.Entry.Elapsed), r.Entry.Text)
 		}
 	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+// finish writes what the capture lost and the legend.
+func (p *ladderPrinter) finish(l *demo.Ladder) error {
+	var b strings.Builder
 	for _, n := range lostNotes(l) {
 		p.note(&b, "", n)
 	}
-	if l.Caused {
+	if p.caused {
 		p.note(&b, "", "each state is drawn after the packet that caused it, at its own time: SYN_SENT, FIN_WAIT1 and LAST_ACK begin as their packet is sent, just before it")
 	}
-	if polled {
+	if p.polled {
 		p.note(&b, "", "STATE* was seen by a poll of the sockets, placed where it was seen, not at its cause; (STATE) was passed through, not observed")
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
+}
+
+// print writes the whole of l.
+func (p *ladderPrinter) print(l *demo.Ladder) error {
+	p.caused = l.Caused
+	if err := p.rows(l.Rows); err != nil {
+		return err
+	}
+	return p.finish(l)
 }
 
 // lostNotes says what the capture lost and what it left out, if
@@ -158,7 +179,7 @@ func center(s string, width int) string {
 
 // state writes a state on its socket's side: STATE when caused (or the
 // listener's), STATE* when a poll saw it, (STATE) when passed through.
-func (p *ladderPrinter) state(b *strings.Builder, e *demo.Entry, caused bool) {
+func (p *ladderPrinter) state(b *strings.Builder, e *demo.Entry) {
 	name := demo.StateName(e.State)
 	if code, ok := stateColors[e.State]; ok && p.color {
 		if !e.Observed {
@@ -169,7 +190,7 @@ func (p *ladderPrinter) state(b *strings.Builder, e *demo.Entry, caused bool) {
 	switch {
 	case !e.Observed:
 		name = "(" + name + ")"
-	case !caused && e.Socket != demo.Listener:
+	case !p.caused && e.Socket != demo.Listener:
 		name += "*"
 	}
 	blank := strings.Repeat(" ", p.lane())

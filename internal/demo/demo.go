@@ -75,6 +75,11 @@ type Config struct {
 	// heading.
 	Capture   *capture.Capture
 	NoCapture string
+	// OutRows, with Capture, receives the ladder's rows as they settle:
+	// at each step the rows before the step before it (a step's time for
+	// late packets and state changes to come in), the rest at the end.
+	// If it fails, Run stops with its error.
+	OutRows func([]Row) error
 }
 
 // EntryKind says what an Entry is.
@@ -135,9 +140,14 @@ type run struct {
 	cfg   Config
 	start time.Time
 
-	mu       sync.Mutex // guards what follows, and the order of entries
-	outErr   error
-	entries  []Entry // every entry emitted, for the ladder
+	mu      sync.Mutex // guards what follows, and the order of entries
+	outErr  error
+	entries []Entry // every entry emitted, for the ladder
+	// rowsOut is how many of the ladder's rows OutRows was given;
+	// steps counts the steps taken, the last at lastStep.
+	rowsOut  int
+	steps    int
+	lastStep time.Duration
 	progress map[Role]*progress
 	looks    int           // the reports Events has made
 	looked   chan struct{} // signalled after each report
@@ -249,6 +259,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Ladder = buildLadder(r.entries, pkts, r.start, r.client, r.server, cfg.EveryChange)
 		res.Ladder.Lost = lost
+		r.outRows(res.Ladder.Rows)
 	}
 	return res, r.outErr
 }
@@ -365,7 +376,16 @@ func (r *run) roleOf(s *inspect.Socket) (Role, bool) {
 func (r *run) step(actor, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryStep, Actor: actor, Text: text})
+	at := time.Since(r.start)
+	// The first step lets out the heading; every later one the rows
+	// before the step before it.
+	cutoff := r.lastStep
+	if r.steps == 0 {
+		cutoff = at
+	}
+	r.flushRows(cutoff)
+	r.steps, r.lastStep = r.steps+1, at
+	r.emit(&Entry{Elapsed: at, Kind: EntryStep, Actor: actor, Text: text})
 }
 
 func (r *run) note(text string) {

@@ -256,3 +256,36 @@ func (l *Ladder) Packets() []*Packet {
 	}
 	return out
 }
+
+// flushRows gives OutRows the ladder's rows that settled before cutoff
+// and it was not given yet; r.mu is held.
+func (r *run) flushRows(cutoff time.Duration) {
+	if r.cfg.Capture == nil || r.cfg.OutRows == nil {
+		return
+	}
+	l := buildLadder(r.entries, r.cfg.Capture.Packets(), r.start, r.client, r.server, r.cfg.EveryChange)
+	n := 0
+	for n < len(l.Rows) && l.Rows[n].anchor() < cutoff {
+		n++
+	}
+	r.outRows(l.Rows[:n])
+}
+
+// outRows gives OutRows rows past those it was given, keeping its first
+// error; r.mu is held.
+func (r *run) outRows(rows []Row) {
+	if r.cfg.OutRows == nil || r.outErr != nil || len(rows) <= r.rowsOut {
+		return
+	}
+	r.outErr = r.cfg.OutRows(rows[r.rowsOut:])
+	r.rowsOut = len(rows)
+}
+
+// anchor is where the row stands in time: a state tied to a packet
+// stands with it.
+func (r Row) anchor() time.Duration {
+	if r.Packet != nil {
+		return r.Packet.Elapsed
+	}
+	return r.Entry.Elapsed
+}
