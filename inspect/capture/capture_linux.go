@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockstate/sockstate/internal/monoclock"
 )
 
 // Capture reads the frames of one interface that its filter keeps.
@@ -83,9 +85,8 @@ func (c *Capture) setup(ifname string, port uint16) error {
 	if err := awaitStamps(); err != nil {
 		return err
 	}
-	c.offset, err = clockOffset()
-	if err != nil {
-		return err
+	if c.offset, err = monoclock.WallOffset(); err != nil {
+		return fmt.Errorf("capture: %w", err)
 	}
 	// ETH_P_ALL in network byte order, as sockaddr_ll wants it.
 	sll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
@@ -111,24 +112,6 @@ func (c *Capture) Follow(port uint16) error {
 		return fmt.Errorf("capture: setsockopt(SO_ATTACH_FILTER): %w", err)
 	}
 	return nil
-}
-
-// clockOffset returns CLOCK_REALTIME minus CLOCK_MONOTONIC, the realtime
-// reading taken between two monotonic ones and set against their middle.
-// The offset changes only when the wall clock is stepped: NTP's slewing
-// moves both clocks alike.
-func clockOffset() (int64, error) {
-	var m1, r, m2 unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &m1); err != nil {
-		return 0, fmt.Errorf("capture: clock_gettime: %w", err)
-	}
-	if err := unix.ClockGettime(unix.CLOCK_REALTIME, &r); err != nil {
-		return 0, fmt.Errorf("capture: clock_gettime: %w", err)
-	}
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &m2); err != nil {
-		return 0, fmt.Errorf("capture: clock_gettime: %w", err)
-	}
-	return r.Nano() - (m1.Nano()+m2.Nano())/2, nil
 }
 
 // awaitStamps waits until the kernel stamps frames as they arrive.

@@ -148,12 +148,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		NoCapture:   noCapture,
 		Out:         func(e *demo.Entry) error { return written(emit(e)) },
 	}
-	if ladder != nil {
+	if ladder != nil && !jsonOut {
+		// Text comes a step behind the programs; JSON Lines, for
+		// programs to read, comes at the end in the ladder's own order.
 		cfg.OutRows = func(rows []demo.Row) error { return written(ladder.rows(rows)) }
 	}
 	res, err := demo.Run(ctx, cfg)
+	if err == nil && res.Ladder != nil && jsonOut {
+		err = written(ladder.rows(res.Ladder.Rows))
+	}
 	if err == nil && res.Ladder != nil {
-		err = lo.output(res.Ladder, ladder)
+		err = lo.writeFiles(res.Ladder)
+	}
+	if err == nil && res.Ladder != nil {
+		err = written(ladder.finish(res.Ladder))
 	}
 	if err == nil {
 		if jsonOut {

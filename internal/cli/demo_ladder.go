@@ -97,19 +97,17 @@ func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool)
 	return p
 }
 
-// output writes the files, then the end of the ladder.
-func (o *ladderOptions) output(l *demo.Ladder, p rowsPrinter) error {
+// writeFiles writes the files --pcap and --svg name.
+func (o *ladderOptions) writeFiles(l *demo.Ladder) error {
 	if o.pcapOut != nil {
 		if err := o.pcapOut.write(l, writePcap); err != nil {
 			return err
 		}
 	}
 	if o.svgOut != nil {
-		if err := o.svgOut.write(l, writeSVG); err != nil {
-			return err
-		}
+		return o.svgOut.write(l, writeSVG)
 	}
-	return p.finish(l)
+	return nil
 }
 
 // jsonLadder writes the ladder's rows as JSON Lines: the timeline's

@@ -77,8 +77,10 @@ type Config struct {
 	NoCapture string
 	// OutRows, with Capture, receives the ladder's rows as they settle:
 	// at each step the rows before the step before it (a step's time for
-	// late packets and state changes to come in), the rest at the end.
-	// If it fails, Run stops with its error.
+	// late packets and state changes to come in), the rest at the end,
+	// each row once. A row that comes in later than that (a loaded
+	// machine) is given with the next rows, out of the ladder's order;
+	// Result.Ladder has the order. If it fails, Run stops with its error.
 	OutRows func([]Row) error
 }
 
@@ -143,9 +145,9 @@ type run struct {
 	mu      sync.Mutex // guards what follows, and the order of entries
 	outErr  error
 	entries []Entry // every entry emitted, for the ladder
-	// rowsOut is how many of the ladder's rows OutRows was given;
+	// given holds the ladder's rows OutRows was given, by Row.key;
 	// steps counts the steps taken, the last at lastStep.
-	rowsOut  int
+	given    map[int]bool
 	steps    int
 	lastStep time.Duration
 	progress map[Role]*progress

@@ -36,6 +36,9 @@ type Row struct {
 	// Packet is the row's packet; for a state, the packet that caused
 	// it, if any.
 	Packet *Packet
+	// key names the row across builds of a growing ladder: an entry's
+	// index, or minus one less the packet's.
+	key int
 }
 
 // Packet is one of the connection's packets.
@@ -51,6 +54,7 @@ type Packet struct {
 	RelSeq, RelAck uint32
 	// Caused lists the state changes the packet caused, in order.
 	Caused []Transition
+	key    int // Row.key
 }
 
 // Transition is a state change of one of the connection's ends.
@@ -113,6 +117,7 @@ func buildLadder(entries []Entry, pkts []capture.Packet, start time.Time, client
 		if p.Flags&capture.SYN != 0 {
 			isn[p.From] = p.Seq
 		}
+		p.key = -1 - i
 		packets = append(packets, p)
 	}
 	for _, p := range packets {
@@ -124,7 +129,7 @@ func buildLadder(entries []Entry, pkts []capture.Packet, start time.Time, client
 
 	rows := make([]Row, 0, len(entries)+len(packets))
 	for _, p := range packets {
-		rows = append(rows, Row{Packet: p})
+		rows = append(rows, Row{Packet: p, key: p.key})
 	}
 	var after map[*Packet][]Row
 	placed := map[*Entry]bool{}
@@ -133,7 +138,7 @@ func buildLadder(entries []Entry, pkts []capture.Packet, start time.Time, client
 	}
 	for i := range entries {
 		if e := &entries[i]; !placed[e] {
-			rows = append(rows, Row{Entry: e})
+			rows = append(rows, Row{Entry: e, key: i})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b Row) int { return compareDuration(a.at(), b.at()) })
@@ -194,7 +199,7 @@ func attach(entries []Entry, packets []*Packet, placed map[*Entry]bool) map[*Pac
 		if e.State == Gone {
 			if p := lastCause[e.Socket]; p != nil {
 				placed[e] = true
-				after[p] = append(after[p], Row{Entry: e, Packet: p})
+				after[p] = append(after[p], Row{Entry: e, Packet: p, key: i})
 			}
 			continue
 		}
@@ -203,7 +208,7 @@ func attach(entries []Entry, packets []*Packet, placed map[*Entry]bool) map[*Pac
 		if p != nil {
 			prevAt[e.Socket] = p.Elapsed
 			placed[e] = true
-			after[p] = append(after[p], Row{Entry: e, Packet: p})
+			after[p] = append(after[p], Row{Entry: e, Packet: p, key: i})
 			p.Caused = append(p.Caused, Transition{Socket: e.Socket, From: prev[e.Socket], To: e.State})
 		}
 		prev[e.Socket] = e.State
@@ -271,14 +276,25 @@ func (r *run) flushRows(cutoff time.Duration) {
 	r.outRows(l.Rows[:n])
 }
 
-// outRows gives OutRows rows past those it was given, keeping its first
-// error; r.mu is held.
+// outRows gives OutRows those of rows it was not given, keeping its
+// first error; r.mu is held.
 func (r *run) outRows(rows []Row) {
-	if r.cfg.OutRows == nil || r.outErr != nil || len(rows) <= r.rowsOut {
+	if r.cfg.OutRows == nil || r.outErr != nil {
 		return
 	}
-	r.outErr = r.cfg.OutRows(rows[r.rowsOut:])
-	r.rowsOut = len(rows)
+	if r.given == nil {
+		r.given = map[int]bool{}
+	}
+	var fresh []Row
+	for _, row := range rows {
+		if !r.given[row.key] {
+			r.given[row.key] = true
+			fresh = append(fresh, row)
+		}
+	}
+	if len(fresh) > 0 {
+		r.outErr = r.cfg.OutRows(fresh)
+	}
 }
 
 // anchor is where the row stands in time: a state tied to a packet
