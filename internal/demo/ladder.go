@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -141,7 +142,7 @@ func buildLadder(entries []Entry, pkts []capture.Packet, start time.Time, client
 			rows = append(rows, Row{Entry: e, key: i})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b Row) int { return compareDuration(a.at(), b.at()) })
+	slices.SortStableFunc(rows, func(a, b Row) int { return cmp.Compare(a.at(), b.at()) })
 	out := make([]Row, 0, len(entries)+len(packets))
 	for _, r := range rows {
 		out = append(out, r)
@@ -158,16 +159,6 @@ func other(r Role) Role {
 		return ServerConn
 	}
 	return Client
-}
-
-func compareDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // at is when the row happened.
