@@ -16,6 +16,7 @@ Commands:
   demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
+  serve   serve socket states to Prometheus (sockstate serve -h)
   help    show this text
 `
 
@@ -35,6 +36,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWatch(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
