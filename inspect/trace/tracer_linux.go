@@ -14,9 +14,9 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/monoclock"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
@@ -163,11 +163,10 @@ func Open(opts *Options) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace: ring buffer reader: %w", err)
 	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return nil, fmt.Errorf("trace: clock_gettime: %w", err)
+	// Read with care: the demo sets these times against packets' stamps.
+	if t.wall, err = monoclock.WallOffset(); err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
 	}
-	t.wall = time.Now().UnixNano() - ts.Nano()
 	// Attach last: from here on the kernel writes records. The
 	// tracepoint calls its probes in the order they were attached, which
 	// the copies rely on: primary, then backup.

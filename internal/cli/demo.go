@@ -33,13 +33,24 @@ microseconds.
                       trace (the eBPF tracer: every state change), netlink
                       or proc
   -j, --json          the timeline as JSON Lines
+      --pcap FILE     write the packets to FILE as pcapng, each one that
+                      changed a state with a comment naming the change
+      --svg FILE      write the ladder to FILE as an SVG picture
+      --absolute-seq  the sequence numbers as sent, not from 0
+      --narrow        a ladder 80 columns wide, not 100
+      --no-capture    no packets: the timeline of states alone
   -h, --help          this text
+
+As root (CAP_NET_RAW) the demo captures its packets on loopback and draws
+them as a ladder between the client and the server, each state change
+after the packet that caused it.
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step, interval := 300*time.Millisecond, time.Millisecond
 	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
 	jsonOut, help := false, false
+	var lo ladderOptions
 	specs := []flagSpec{
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
@@ -63,6 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{short: 'j', long: "json", set: boolFlag(&jsonOut)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}
+	specs = append(specs, lo.flags()...)
 	words, err := parseFlags("demo", args, specs)
 	if err != nil {
 		return err
@@ -86,6 +98,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
+	capt, noCapture, err := lo.open(addr.Port())
+	if err != nil {
+		return err
+	}
+	defer lo.close()
+	if capt != nil {
+		defer capt.Stop()
+	}
 	w, closeWatcher, desc, traced, err := demoEvents(source, q, interval, stderr)
 	if err != nil {
 		return err
@@ -98,24 +118,48 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		format = "jsonl"
 	}
 	o := newOutput(format, out, isTerminal(stdout), traced)
-	res, err := demo.Run(ctx, demo.Config{
+	emit := o.entry
+	var ladder rowsPrinter
+	if capt != nil {
+		// The ladder's rows come through OutRows instead.
+		ladder = lo.printer(out, jsonOut, isTerminal(stdout), traced, traced)
+		emit = func(*demo.Entry) error { return nil }
+	}
+	written := func(err error) error {
+		if err == nil {
+			err = out.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("demo: writing the timeline: %w", err)
+		}
+		return nil
+	}
+	cfg := demo.Config{
 		Addr:        addr,
 		Closer:      closer,
 		Step:        step,
 		Events:      w,
 		Source:      desc,
 		EveryChange: traced,
-		Out: func(e *demo.Entry) error {
-			err := o.entry(e)
-			if err == nil {
-				err = out.Flush()
-			}
-			if err != nil {
-				return fmt.Errorf("demo: writing the timeline: %w", err)
-			}
-			return nil
-		},
-	})
+		Capture:     capt,
+		NoCapture:   noCapture,
+		Out:         func(e *demo.Entry) error { return written(emit(e)) },
+	}
+	if ladder != nil && !jsonOut {
+		// Text comes a step behind the programs; JSON Lines, for
+		// programs to read, comes at the end in the ladder's own order.
+		cfg.OutRows = func(rows []demo.Row) error { return written(ladder.rows(rows)) }
+	}
+	res, err := demo.Run(ctx, cfg)
+	if err == nil && res.Ladder != nil && jsonOut {
+		err = written(ladder.rows(res.Ladder.Rows))
+	}
+	if err == nil && res.Ladder != nil {
+		err = lo.writeFiles(res.Ladder)
+	}
+	if err == nil && res.Ladder != nil {
+		err = written(ladder.finish(res.Ladder))
+	}
 	if err == nil {
 		err = o.result(res.Missed)
 	}

@@ -58,7 +58,7 @@ func TestDemo(t *testing.T) {
 		for _, closer := range []string{"server", "client"} {
 			t.Run(source+"/"+closer, func(t *testing.T) {
 				ns := testnet.New(t)
-				out, stderr, code := sockstate(t, ns, "demo", "-j", "--step", "100ms", "--source", source, "--closer", closer)
+				out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "-j", "--step", "100ms", "--source", source, "--closer", closer)
 				if code != 0 || stderr != "" {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 				}
@@ -149,7 +149,7 @@ func TestDemo(t *testing.T) {
 // last line says the run succeeded.
 func TestDemoText(t *testing.T) {
 	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "--step", "100ms", "--source", "netlink")
+	out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "--step", "100ms", "--source", "netlink")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}

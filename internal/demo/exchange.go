@@ -71,6 +71,11 @@ func (r *run) exchange(pause func() error) (err error) {
 	if err != nil {
 		return fmt.Errorf("demo: server: bind(%v): %w", addr, err)
 	}
+	if r.cfg.Capture != nil && addr.Port() != r.cfg.Addr.Port() {
+		if err := r.cfg.Capture.Follow(addr.Port()); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
 	// The listener and the server's connection have the address connect()
 	// reaches: loopback when the server binds the wildcard address.
 	server := addr
