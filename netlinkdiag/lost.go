@@ -1,0 +1,57 @@
+package netlinkdiag
+
+import "fmt"
+
+// LostError is the error Receive returns when the kernel dropped destroy
+// reports because the receive buffer was full. N counts them: the kernel
+// counts every message it could not queue in the socket's drop counter
+// (netlink_overrun adds one to sk_drops, which SO_MEMINFO reports as
+// SK_MEMINFO_DROPS and /proc/net/netlink as Drops), and N is that counter
+// less what earlier LostErrors reported. N is 0 when the count could not be
+// read. It wraps ErrEventsLost and the ENOBUFS of the receive, if any.
+type LostError struct {
+	N   uint64
+	err error
+}
+
+func (e *LostError) Error() string {
+	if e.N == 0 {
+		return fmt.Sprintf("netlinkdiag: receive events: %v", e.err)
+	}
+	return fmt.Sprintf("netlinkdiag: receive events: %d dropped by the kernel: %v", e.N, e.err)
+}
+
+func (e *LostError) Unwrap() error { return e.err }
+
+// dropCounter is a transport whose socket's drop counter can be read.
+type dropCounter interface {
+	// drops returns the socket's SK_MEMINFO_DROPS.
+	drops() (uint32, error)
+}
+
+// lost returns the LostError for a loss noticed by err (an ENOBUFS, or
+// nil when the drop counter showed it), counting the drops since the
+// last one reported; ok is false when no drop is known and err is nil.
+func (c *EventConn) lost(err error) (lostErr *LostError, ok bool) {
+	wrapped := ErrEventsLost
+	if err != nil {
+		wrapped = fmt.Errorf("%w: %w", ErrEventsLost, err)
+	}
+	dc, counts := c.t.(dropCounter)
+	if !counts {
+		return &LostError{err: wrapped}, err != nil
+	}
+	n, dropErr := dc.drops()
+	if dropErr != nil {
+		return &LostError{err: wrapped}, err != nil
+	}
+	// The kernel's counter is an atomic_t: the difference is taken
+	// modulo 2^32, so it survives the counter's wrapping.
+	diff := uint64(n - c.reportedDrops)
+	c.reportedDrops = n
+	if diff == 0 && err == nil {
+		return nil, false
+	}
+	c.lossSeen = true
+	return &LostError{N: diff, err: wrapped}, true
+}
