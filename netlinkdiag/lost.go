@@ -8,20 +8,26 @@ import "fmt"
 // (netlink_overrun adds one to sk_drops, which SO_MEMINFO reports as
 // SK_MEMINFO_DROPS and /proc/net/netlink as Drops), and N is that counter
 // less what earlier LostErrors reported. N is 0 when the count could not be
-// read. It wraps ErrEventsLost and the ENOBUFS of the receive, if any.
+// read. It wraps ErrEventsLost and Err.
 type LostError struct {
-	N   uint64
-	err error
+	N uint64
+	// Err is the receive's error that said so (ENOBUFS), or nil when the
+	// drop counter did.
+	Err error
 }
 
 func (e *LostError) Error() string {
-	if e.N == 0 {
-		return fmt.Sprintf("netlinkdiag: receive events: %v", e.err)
+	s := "netlinkdiag: receive events: " + ErrEventsLost.Error()
+	if e.N > 0 {
+		s += fmt.Sprintf(", %d dropped by the kernel", e.N)
 	}
-	return fmt.Sprintf("netlinkdiag: receive events: %d dropped by the kernel: %v", e.N, e.err)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
-func (e *LostError) Unwrap() error { return e.err }
+func (e *LostError) Unwrap() []error { return []error{ErrEventsLost, e.Err} }
 
 // dropCounter is a transport whose socket's drop counter can be read.
 type dropCounter interface {
@@ -33,17 +39,13 @@ type dropCounter interface {
 // nil when the drop counter showed it), counting the drops since the
 // last one reported; ok is false when no drop is known and err is nil.
 func (c *EventConn) lost(err error) (lostErr *LostError, ok bool) {
-	wrapped := ErrEventsLost
-	if err != nil {
-		wrapped = fmt.Errorf("%w: %w", ErrEventsLost, err)
-	}
 	dc, counts := c.t.(dropCounter)
 	if !counts {
-		return &LostError{err: wrapped}, err != nil
+		return &LostError{Err: err}, err != nil
 	}
 	n, dropErr := dc.drops()
 	if dropErr != nil {
-		return &LostError{err: wrapped}, err != nil
+		return &LostError{Err: err}, err != nil
 	}
 	// The kernel's counter is an atomic_t: the difference is taken
 	// modulo 2^32, so it survives the counter's wrapping.
@@ -53,5 +55,5 @@ func (c *EventConn) lost(err error) (lostErr *LostError, ok bool) {
 		return nil, false
 	}
 	c.lossSeen = true
-	return &LostError{N: diff, err: wrapped}, true
+	return &LostError{N: diff, Err: err}, true
 }

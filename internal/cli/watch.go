@@ -268,9 +268,17 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 		b = append(b, " lost: "...)
 		if e.Lost > 0 {
 			b = strconv.AppendUint(b, e.Lost, 10)
-			b = append(b, " state changes, "...)
+			b = append(b, " reports, "...)
 		}
 		b = append(b, "the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
+		p.buf = b
+		_, err := p.w.Write(b)
+		return err
+	}
+	if e.Kind == inspect.EventUnmatched {
+		b = append(b, " unmatched: "...)
+		b = strconv.AppendUint(b, e.Unmatched, 10)
+		b = append(b, " destroyed sockets that no poll showed could not be matched to the filter: the kernel cleared the addresses it reads\n"...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err
@@ -293,17 +301,36 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	}
 	b = p.state(b, from, fromState, 11)
 	b = append(b, " -> "...)
-	if e.InState > 0 {
-		b = p.state(b, to, toState, 11)
-		b = append(b, " after "...)
-		b = append(b, roundDuration(e.InState).String()...)
-	} else {
-		b = p.state(b, to, toState, 0)
-	}
+	b = p.tail(b, e, to, toState)
 	b = append(b, '\n')
 	p.buf = b
 	_, err := p.w.Write(b)
 	return err
+}
+
+// tail appends the end of e's line from its second state, to: the cause,
+// the time in the first state and the reset mark, each where known, with
+// the columns padded when more follows.
+func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State) []byte {
+	width := func(more bool, w int) int {
+		if more {
+			return w
+		}
+		return 0
+	}
+	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || e.InState > 0 || e.Reset, 11))
+	if e.Cause != inspect.CauseUnknown {
+		b = append(b, ' ')
+		b = pad(b, e.Cause.String(), width(e.InState > 0 || e.Reset, 14))
+	}
+	if e.InState > 0 {
+		b = append(b, " after "...)
+		b = append(b, roundDuration(e.InState).String()...)
+	}
+	if e.Reset {
+		b = append(b, " reset, addresses cleared by the kernel"...)
+	}
+	return b
 }
 
 // state appends name, coloured for st on a terminal (not for the words
@@ -342,7 +369,10 @@ func roundDuration(d time.Duration) time.Duration {
 
 // jsonEvent is a watch event as -j prints it; from is absent on new, to
 // on gone, in_state_ms when the time in from is not known; lost, on a lost
-// event, counts the state changes lost when the source knows.
+// event, counts the reports lost when the source knows; unmatched, on an
+// unmatched event, the destroyed sockets not matched to the filter; cause
+// is why a socket ended, where known; reset marks a gone socket reported
+// with the tuple the kernel cleared.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -354,13 +384,16 @@ type jsonEvent struct {
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
+	Cause     string        `json:"cause,omitempty"`
+	Reset     bool          `json:"reset,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
+	Unmatched uint64        `json:"unmatched,omitempty"`
 }
 
 func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
-	if e.Kind == inspect.EventLost {
-		j.Lost = e.Lost
+	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
+		j.Lost, j.Unmatched = e.Lost, e.Unmatched
 		return j
 	}
 	s := &e.Socket
@@ -380,5 +413,9 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 		ms := e.InState.Milliseconds()
 		j.InStateMS = &ms
 	}
+	if e.Cause != inspect.CauseUnknown {
+		j.Cause = e.Cause.String()
+	}
+	j.Reset = e.Reset
 	return j
 }
