@@ -23,10 +23,11 @@ import (
 //     both times are the kernel's). A transition into the selection of a
 //     socket not followed yet is a change when the query selects From, new
 //     otherwise; one out of it is gone.
-//   - A move to CLOSE is a change followed by gone: the connection is
-//     over, and the kernel frees the socket then or when its owner closes
-//     the file. If the socket connects or listens again, its next
-//     transition reports it anew.
+//   - A move to CLOSE is a change followed by gone, both with the
+//     Transition's Cause: the connection is over, and the kernel frees the
+//     socket then or when its owner closes the file. If the socket
+//     connects or listens again, its next transition reports it anew. A
+//     time-wait socket's end is gone with CauseClosed.
 //   - A move from FIN_WAIT2 or CLOSING to CLOSE with a time-wait socket
 //     left behind is no end: the connection goes on in the time-wait
 //     socket, with the same cookie. It is not reported; the Tracer's
@@ -269,7 +270,7 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	case wasKnown:
 		prev.Local, prev.Peer = s.Local, s.Peer
 		f.forget(c)
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState})
+		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState, Cause: tr.Cause})
 	case selected && f.q.States.Has(from):
 		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: s, From: from, To: s.State}, Time: tr.Time})
 	case selected:
@@ -279,7 +280,8 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	}
 	if s.State == inspect.Close {
 		f.forget(c)
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time})
+		batch[len(batch)-1].Cause = tr.Cause
+		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time, Cause: tr.Cause})
 	}
 	f.known[c], f.since[c] = s, tr.Time
 	return batch
@@ -369,7 +371,7 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 		if there[c] || !f.parked[c] && s.State != inspect.TimeWait {
 			continue
 		}
-		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0)})
+		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0), Cause: inspect.CauseClosed})
 		f.forget(c)
 	}
 	return batch, nil

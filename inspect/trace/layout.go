@@ -20,6 +20,8 @@ type layout struct {
 	v6RcvSaddr int16 // __sk_common.skc_v6_rcv_saddr, struct in6_addr
 	net        int16 // __sk_common.skc_net.net, struct net *
 	protocol   int16 // sk_protocol, u16
+	state      int16 // __sk_common.skc_state, u8
+	skErr      int16 // sk_err, int: the pending error, native order
 	// In struct inet_sock, which starts with struct sock. These lie past
 	// struct sock, where the verifier allows no direct load, so the
 	// program copies them with bpf_probe_read_kernel.
@@ -56,6 +58,8 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.v6RcvSaddr, "sock", []string{"__sk_common", "skc_v6_rcv_saddr"}, 16},
 		{&l.net, "sock", []string{"__sk_common", "skc_net", "net"}, 8},
 		{&l.protocol, "sock", []string{"sk_protocol"}, 2},
+		{&l.state, "sock", []string{"__sk_common", "skc_state"}, 1},
+		{&l.skErr, "sock", []string{"sk_err"}, 4},
 		{&l.saddr, "inet_sock", []string{"inet_saddr"}, 4},
 		{&l.sport, "inet_sock", []string{"inet_sport"}, 2},
 		{&l.inum, "net", []string{"ns", "inum"}, 4},

@@ -24,7 +24,18 @@ const (
 	recProtocol = 78 // u16 sk_protocol
 	recOld      = 80 // u32 the tracepoint's oldstate
 	recNew      = 84 // u32 the tracepoint's newstate
-	recordSize  = 88
+	recErr      = 88 // u32 sk_err, the socket's pending error
+	recKind     = 92 // u32 what the record reports (kindTransition, kindReset...)
+	recordSize  = 96
+)
+
+// The kinds of record: a state change, from sock:inet_sock_set_state, or a
+// reset, from tcp:tcp_receive_reset or tcp:tcp_send_reset, whose old and
+// new states are both the socket's state at the reset.
+const (
+	kindTransition    = 0
+	kindResetReceived = 1
+	kindResetSent     = 2
 )
 
 const ipprotoTCP = 6
@@ -97,38 +108,7 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		sk     = asm.R7
 		rec    = asm.R8
 		token  = asm.R9
-		keyOff = -4 // a u32 on the stack: the arrays' key, 0
 	)
-	load := func(from, to int16, size asm.Size) asm.Instructions {
-		return asm.Instructions{
-			asm.LoadMem(asm.R2, sk, from, size),
-			asm.StoreMem(rec, to, asm.R2, size),
-		}
-	}
-	probeRead := func(from, to int16, size int32) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, rec),
-			asm.Add.Imm(asm.R1, int32(to)),
-			asm.Mov.Imm(asm.R2, size),
-			asm.Mov.Reg(asm.R3, sk),
-			asm.Add.Imm(asm.R3, int32(from)),
-			asm.FnProbeReadKernel.Call(),
-		}
-	}
-	// lookup leaves a pointer to slot 0 of the array fd, or NULL, in R0.
-	lookup := func(fd int) asm.Instructions {
-		return asm.Instructions{
-			asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
-			asm.LoadMapPtr(asm.R1, fd),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, keyOff),
-			asm.FnMapLookupElem.Call(),
-		}
-	}
-	labelled := func(label string, insns asm.Instructions) asm.Instructions {
-		insns[0] = insns[0].WithSymbol(label)
-		return insns
-	}
 
 	insns := asm.Instructions{
 		asm.Mov.Reg(ctx, asm.R1),
@@ -186,18 +166,66 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 			asm.StoreMem(asm.R0, claimSlots, token, asm.DWord),
 		)
 	}
-	insns = append(insns,
-		// TCP only: SCTP and MPTCP sockets change state through the
-		// same tracepoint.
+	insns = append(insns, keep(l, inum, sk)...)
+
+	states := asm.Instructions{
+		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
+		asm.StoreMem(rec, recOld, asm.R2, asm.Word),
+		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
+		asm.StoreMem(rec, recNew, asm.R2, asm.Word),
+	}
+	return append(insns, record(l, m, sk, rec, kindTransition, states)...)
+}
+
+// lookup returns the instructions that leave a pointer to slot 0 of the
+// array fd, or NULL, in R0, with the key, a u32 0, on the stack at -4.
+func lookup(fd int) asm.Instructions {
+	const keyOff = -4
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, fd),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.FnMapLookupElem.Call(),
+	}
+}
+
+// keep returns the instructions that go to "out" unless the socket in
+// register sk is TCP (SCTP and MPTCP sockets change state through the same
+// tracepoint) and of the network namespace whose inode number is inum
+// (sk->__sk_common.skc_net.net->ns.inum). Its first is labelled "filter".
+func keep(l *layout, inum uint32, sk asm.Register) asm.Instructions {
+	return asm.Instructions{
 		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half).WithSymbol("filter"),
 		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
-		// Only the namespace asked for: sk->__sk_common.skc_net.net->ns.inum.
 		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
 		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
-	)
+	}
+}
 
-	insns = append(insns,
+// record returns the instructions that write one record of kind for the
+// socket in register sk, with rec for the record's pointer, states
+// filling its old and new states, then return 0 (label "out"). The drop
+// counter takes one when the ring is full.
+func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Instructions) asm.Instructions {
+	load := func(from, to int16, size asm.Size) asm.Instructions {
+		return asm.Instructions{
+			asm.LoadMem(asm.R2, sk, from, size),
+			asm.StoreMem(rec, to, asm.R2, size),
+		}
+	}
+	probeRead := func(from, to int16, size int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, rec),
+			asm.Add.Imm(asm.R1, int32(to)),
+			asm.Mov.Imm(asm.R2, size),
+			asm.Mov.Reg(asm.R3, sk),
+			asm.Add.Imm(asm.R3, int32(from)),
+			asm.FnProbeReadKernel.Call(),
+		}
+	}
+	insns := asm.Instructions{
 		asm.LoadMapPtr(asm.R1, m.events).WithSymbol("record"),
 		asm.Mov.Imm(asm.R2, recordSize),
 		asm.Mov.Imm(asm.R3, 0),
@@ -211,7 +239,7 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		asm.Mov.Reg(asm.R1, sk),
 		asm.FnGetSocketCookie.Call(),
 		asm.StoreMem(rec, recCookie, asm.R0, asm.DWord),
-	)
+	}
 	insns = append(insns, probeRead(l.saddr, recSaddr4, 4)...)
 	insns = append(insns, load(l.daddr, recDaddr4, asm.Word)...)
 	for i := int16(0); i < 16; i += 4 {
@@ -222,12 +250,9 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	insns = append(insns, load(l.dport, recDport, asm.Half)...)
 	insns = append(insns, load(l.family, recFamily, asm.Half)...)
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
-	insns = append(insns,
-		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
-		asm.StoreMem(rec, recOld, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
-		asm.StoreMem(rec, recNew, asm.R2, asm.Word),
-	)
+	insns = append(insns, states...)
+	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
+	insns = append(insns, asm.StoreImm(rec, recKind, int64(kind), asm.Word))
 	insns = append(insns, lookup(m.drops)...)
 	insns = append(insns,
 		asm.Mov.Imm(asm.R2, 0),
@@ -239,7 +264,9 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		asm.FnRingbufSubmit.Call(),
 		asm.Ja.Label("out"),
 	)
-	insns = append(insns, labelled("lost", lookup(m.drops))...)
+	lost := lookup(m.drops)
+	lost[0] = lost[0].WithSymbol("lost")
+	insns = append(insns, lost...)
 	insns = append(insns,
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.Mov.Imm(asm.R1, 1),

@@ -59,6 +59,13 @@ type Transition struct {
 	// socket in TIME_WAIT; then From is Close, To is TimeWait, and Time is
 	// when the lookup found it.
 	TimeWait bool
+	// Err is the socket's pending error (sk_err) at the change, an errno:
+	// what the kernel ended a connection with, at its move to CLOSE.
+	Err uint32
+	// Cause is, on a move to CLOSE, why the connection ended, from Err and
+	// from the resets the kernel reported for the socket before
+	// (tcp:tcp_receive_reset, tcp:tcp_send_reset).
+	Cause inspect.Cause
 }
 
 // Socket returns the socket as the transition leaves it, in the model the

@@ -1,0 +1,129 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/testnet"
+)
+
+// causeLine is line with the cause of a move to CLOSE.
+func causeLine(tr *Transition) string {
+	s := line(tr)
+	if tr.To == inspect.Close {
+		s += " " + tr.Cause.String()
+	}
+	return s
+}
+
+// causeSequences is sequences with causeLine.
+func causeSequences(trs []Transition) []string {
+	by := map[uint64][]string{}
+	for i := range trs {
+		by[trs[i].Cookie] = append(by[trs[i].Cookie], causeLine(&trs[i]))
+	}
+	var out []string
+	for _, l := range by {
+		out = append(out, strings.Join(l, "\n"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// endingLines returns the lines each socket of an ending must produce,
+// with the cause of each move to CLOSE, sorted as causeSequences sorts
+// them.
+func endingLines(how testnet.Ending, e testnet.Ended) []string {
+	l, c := e.Listener, e.Client
+	step := func(from, to inspect.State, local, peer netip.AddrPort, cause ...inspect.Cause) string {
+		s := fmt.Sprintf("tcp inet %s -> %s %s %s", from, to, local, peer)
+		for _, c := range cause {
+			s += " " + c.String()
+		}
+		return s
+	}
+	any := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	listener := []string{
+		step(inspect.Close, inspect.Listen, l, any),
+		step(inspect.Listen, inspect.Close, l, any, inspect.CauseClosed),
+	}
+	client := []string{
+		step(inspect.Close, inspect.SynSent, netip.AddrPortFrom(c.Addr(), 0), l),
+		step(inspect.SynSent, inspect.Established, c, l),
+	}
+	server := []string{
+		step(inspect.Listen, inspect.SynRecv, l, c),
+		step(inspect.SynRecv, inspect.Established, l, c),
+	}
+	closeFirst := func(local, peer netip.AddrPort) []string {
+		return []string{
+			step(inspect.Established, inspect.FinWait1, local, peer),
+			step(inspect.FinWait1, inspect.FinWait2, local, peer),
+			step(inspect.FinWait2, inspect.Close, local, peer, inspect.CauseClosed),
+			step(inspect.Close, inspect.TimeWait, local, peer) + " (time-wait socket)",
+		}
+	}
+	closeSecond := func(local, peer netip.AddrPort) []string {
+		return []string{
+			step(inspect.Established, inspect.CloseWait, local, peer),
+			step(inspect.CloseWait, inspect.LastAck, local, peer),
+			step(inspect.LastAck, inspect.Close, local, peer, inspect.CauseClosed),
+		}
+	}
+	reset := func(local, peer netip.AddrPort, cause inspect.Cause) []string {
+		return []string{step(inspect.Established, inspect.Close, local, peer, cause)}
+	}
+	var socks [][]string
+	switch how {
+	case testnet.OrderlyClientFirst:
+		socks = [][]string{listener, append(client, closeFirst(c, l)...), append(server, closeSecond(l, c)...)}
+	case testnet.OrderlyServerFirst:
+		socks = [][]string{listener, append(client, closeSecond(c, l)...), append(server, closeFirst(l, c)...)}
+	case testnet.ClientLinger0:
+		socks = [][]string{listener, append(client, reset(c, l, inspect.CauseResetSent)...), append(server, reset(l, c, inspect.CauseResetReceived)...)}
+	case testnet.ServerLinger0, testnet.AcceptQueue:
+		socks = [][]string{listener, append(client, reset(c, l, inspect.CauseResetReceived)...), append(server, reset(l, c, inspect.CauseResetSent)...)}
+	case testnet.Refused:
+		socks = [][]string{{step(inspect.Close, inspect.SynSent, c, l), step(inspect.SynSent, inspect.Close, c, l, inspect.CauseRefused)}}
+	case testnet.TimedOut:
+		socks = [][]string{{step(inspect.Close, inspect.SynSent, c, l), step(inspect.SynSent, inspect.Close, c, l, inspect.CauseTimeout)}}
+	}
+	var out []string
+	for _, s := range socks {
+		out = append(out, strings.Join(s, "\n"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCauses holds the trace of each scripted ending to its transitions,
+// with the cause of every move to CLOSE: an orderly close either way
+// (closed), an RST from either end by SO_LINGER 0 (reset-sent at the end
+// that closed, reset-received at the other), a connect refused, a
+// connect timing out, and a listener closed with a connection in its
+// queue (reset-sent at the queued end, reset-received at the client).
+func TestCauses(t *testing.T) {
+	for _, how := range testnet.Endings {
+		t.Run(string(how), func(t *testing.T) {
+			ns := testnet.New(t)
+			if how == testnet.TimedOut {
+				ns.Blackhole(t)
+			}
+			r := startReader(t, open(t, ns, Options{}))
+			e := ns.End(t, how, 7400)
+			want := endingLines(how, e)
+			got := r.take(t, countLines(want), 10*time.Second)
+			r.quiet(t, 100*time.Millisecond)
+			if diff := cmp.Diff(want, causeSequences(got)); diff != "" {
+				t.Fatalf("sequences (-want +got):\n%s\ntrace:\n%s", diff, lines(got))
+			}
+		})
+	}
+}
