@@ -104,10 +104,10 @@ type maps struct {
 // (see repeats), and the count can hide only a loss of the third level.
 func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	const (
-		ctx    = asm.R6
-		sk     = asm.R7
-		rec    = asm.R8
-		token  = asm.R9
+		ctx   = asm.R6
+		sk    = asm.R7
+		rec   = asm.R8
+		token = asm.R9
 	)
 
 	insns := asm.Instructions{

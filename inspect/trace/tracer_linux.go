@@ -29,17 +29,17 @@ type Tracer struct {
 	events, drops, claims *ebpf.Map
 	// The primary and backup copies of the program (see program) and
 	// their links, in the order they are attached.
-	progs   [2]*ebpf.Program
-	links   [2]link.Link
+	progs [2]*ebpf.Program
+	links [2]link.Link
 	// resetProgs and resetLinks are the programs of tcp:tcp_receive_reset
 	// and tcp:tcp_send_reset (resetProgram), and resets what they said.
 	resetProgs [2]*ebpf.Program
 	resetLinks [2]link.Link
 	resets     resets
 	rd         *ringbuf.Reader
-	diag    *netlinkdiag.Conn
-	look    lookupFunc
-	gapLook gapLookupFunc
+	diag       *netlinkdiag.Conn
+	look       lookupFunc
+	gapLook    gapLookupFunc
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
