@@ -49,10 +49,10 @@ func endingLines(how testnet.Ending, e testnet.Ended) []string {
 		}
 		return s
 	}
-	any := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	unspec := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	listener := []string{
-		step(inspect.Close, inspect.Listen, l, any),
-		step(inspect.Listen, inspect.Close, l, any, inspect.CauseClosed),
+		step(inspect.Close, inspect.Listen, l, unspec),
+		step(inspect.Listen, inspect.Close, l, unspec, inspect.CauseClosed),
 	}
 	client := []string{
 		step(inspect.Close, inspect.SynSent, netip.AddrPortFrom(c.Addr(), 0), l),
