@@ -1,10 +1,13 @@
 package trace
 
 import (
+	"context"
 	"fmt"
+	stdmaps "maps"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,5 +128,75 @@ func TestCauses(t *testing.T) {
 				t.Fatalf("sequences (-want +got):\n%s\ntrace:\n%s", diff, lines(got))
 			}
 		})
+	}
+}
+
+// TestResetChurnCauses makes 1,000 connections closed by their clients
+// with SO_LINGER 0 under a trace watch, and requires every connection's
+// two ends to be reported gone once, each with its cause: reset-sent at
+// the client, reset-received at the server, and nothing lost.
+func TestResetChurnCauses(t *testing.T) {
+	const n = 1000
+	ns := testnet.New(t)
+	tr := open(t, ns, Options{})
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
+	ev := &Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
+	ln := netip.MustParseAddrPort("127.0.0.1:7400")
+	var mu sync.Mutex
+	ends := map[string]int{} // "client reset-sent", "server reset-received", ...
+	var lost, batches int
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ev.Watch(ctx, func(batch []inspect.WatchEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			batches++
+			for i := range batch {
+				e := &batch[i]
+				switch {
+				case e.Kind == inspect.EventLost:
+					lost++
+				case e.Kind != inspect.EventGone:
+				case e.Socket.Peer == ln:
+					ends["client "+e.Cause.String()]++
+				case e.Socket.Local == ln && e.Socket.Peer.Port() != 0:
+					ends["server "+e.Cause.String()]++
+				}
+			}
+			return nil
+		})
+	}()
+	for range 5000 {
+		mu.Lock()
+		started := batches > 0
+		mu.Unlock()
+		if started {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	made, elapsed := ns.ResetChurn(t, ln.Port(), n, 0)
+	want := map[string]int{"client reset-sent": n, "server reset-received": n}
+	var got map[string]int
+	for range 1000 {
+		mu.Lock()
+		got = stdmaps.Clone(ends)
+		mu.Unlock()
+		if got["client reset-sent"]+got["server reset-received"] >= 2*n {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d connections from %d client addresses in %v: %v, %d lost", n, len(made), elapsed.Round(time.Millisecond), ends, lost)
+	if diff := cmp.Diff(want, ends); diff != "" || lost != 0 {
+		t.Errorf("gone ends by cause (-want +got):\n%s\n%d lost", diff, lost)
 	}
 }
