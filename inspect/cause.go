@@ -29,8 +29,10 @@ const (
 	// retransmissions or keepalive probes unanswered.
 	CauseTimeout
 	// CauseAborted: ended without an RST from either end and without
-	// an orderly close: a connect abandoned by close(2) in SYN_SENT, or a
-	// socket killed with sock_diag's SOCK_DESTROY (ss -K, ECONNABORTED).
+	// an orderly close: a connect abandoned by close(2) in SYN_SENT, a
+	// socket killed with sock_diag's SOCK_DESTROY (ss -K, ECONNABORTED),
+	// or another error the kernel ended it with (an ICMP unreachable
+	// during the handshake: EHOSTUNREACH, ENETUNREACH).
 	CauseAborted
 )
 

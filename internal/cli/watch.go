@@ -33,15 +33,25 @@ unless a state selection says otherwise; filter expressions are ss's.
   -j, --json         JSON Lines, an object per event
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
-      --source S     auto (sock_diag, falling back to /proc), netlink, proc
-                     or trace (TCP only, as root: every state change the
-                     kernel makes, from an eBPF program)
+      --source S     auto (below), netlink, proc or trace (TCP only, as
+                     root: every state change the kernel makes, from an
+                     eBPF program)
   -h, --help         this text
+
+auto traces TCP where it may load the eBPF program (CAP_BPF and
+CAP_PERFMON, kernel BTF), and polls UDP, and TCP where tracing is refused,
+through sock_diag (or /proc where that is refused); its first line on
+stderr says which and why. Traced, each move into CLOSE and each gone
+says why the connection ended: closed, reset-received, reset-sent,
+refused, timeout or aborted.
 
 With sock_diag (auto, netlink) and root, the kernel also reports every
 socket it frees, so one that lives and dies between two polls is still
-printed, as gone in the state it died in. auto polls rather than traces:
-the tracer sees TCP only and needs root.
+printed, as gone in the state it died in. A socket closed with SO_LINGER 0
+loses its source address and destination port before that report: one
+no poll showed is printed with what is left ("reset, addresses cleared by
+the kernel") when the filter selects it whatever they were, and counted
+in an "unmatched" line after the poll when the filter turns on them.
 
 When the kernel's tables change during every attempt at a sock_diag dump
 (ss: "Dump was interrupted and may be inconsistent"), that poll is skipped,
@@ -151,7 +161,9 @@ func newEvents(cmd, source string, q inspect.Query, interval time.Duration, stde
 			return nil, nil, err
 		}
 		return ev, func() { ev.Tracer.Close() }, nil
-	case "auto", "netlink", "proc":
+	case "auto":
+		return autoEvents(q, interval, stderr)
+	case "netlink", "proc":
 		return newWatcher(source, q, interval, stderr)
 	}
 	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
