@@ -55,3 +55,9 @@ func (c Cause) String() string {
 	}
 	return fmt.Sprintf("unknown(%d)", uint8(c))
 }
+
+// Bytes is what a TCP connection carried, as tcp_info counts it (RFC
+// 4898): the bytes the peer acknowledged and the bytes received in order.
+type Bytes struct {
+	Acked, Received uint64
+}

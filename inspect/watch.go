@@ -42,6 +42,13 @@ type WatchEvent struct {
 	// Cause is why the socket ended, on a change into CLOSE and on gone,
 	// where the source can tell.
 	Cause Cause
+	// Lifetime is, on gone, how long the socket lived: from the state
+	// change that made it to its end, where the source saw both (the
+	// trace source, for sockets made while it runs); 0 when not known.
+	Lifetime time.Duration
+	// Bytes is, on gone, what the connection carried, where the source
+	// knows it (the trace source, at the move to CLOSE); nil otherwise.
+	Bytes *Bytes
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag

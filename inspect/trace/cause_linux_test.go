@@ -2,7 +2,10 @@ package trace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	stdmaps "maps"
 	"net/netip"
 	"slices"
@@ -198,5 +201,116 @@ func TestResetChurnCauses(t *testing.T) {
 	t.Logf("%d connections from %d client addresses in %v: %v, %d lost", n, len(made), elapsed.Round(time.Millisecond), ends, lost)
 	if diff := cmp.Diff(want, ends); diff != "" || lost != 0 {
 		t.Errorf("gone ends by cause (-want +got):\n%s\n%d lost", diff, lost)
+	}
+}
+
+// TestLifetimeBytes has a client send 1,000 bytes and the server 500
+// under a trace watch, then the server close first, and requires the
+// client's gone to carry what the kernel counted at its move to CLOSE
+// (bytes_acked counts the client's SYN and FIN, a sequence number each,
+// bytes_received the server's FIN) and a lifetime no longer than the
+// script ran, and the listener's gone a lifetime and no bytes.
+func TestLifetimeBytes(t *testing.T) {
+	ns := testnet.New(t)
+	tr := open(t, ns, Options{})
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
+	ev := &Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
+	var mu sync.Mutex
+	var gone []inspect.WatchEvent
+	batches := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ev.Watch(ctx, func(batch []inspect.WatchEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			batches++
+			for _, e := range batch {
+				if e.Kind == inspect.EventGone {
+					gone = append(gone, e)
+				}
+			}
+			return nil
+		})
+	}()
+	for range 5000 {
+		mu.Lock()
+		started := batches > 0
+		mu.Unlock()
+		if started {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	var client netip.AddrPort
+	ns.Do(t, func() error {
+		ln, err := net.Listen("tcp4", "127.0.0.1:7400")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := net.Dial("tcp4", "127.0.0.1:7400")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		client = c.LocalAddr().(*net.TCPAddr).AddrPort()
+		s, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(make([]byte, 1000)); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(s, make([]byte, 1000)); err != nil {
+			return err
+		}
+		if _, err := s.Write(make([]byte, 500)); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, make([]byte, 500)); err != nil {
+			return err
+		}
+		s.Close()
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			return fmt.Errorf("client read after the server's close: %v, want EOF", err)
+		}
+		c.Close()
+		return ln.Close()
+	})
+	var got []inspect.WatchEvent
+	for range 500 {
+		mu.Lock()
+		got = slices.Clone(gone)
+		mu.Unlock()
+		if len(got) >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch: %v", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d gone events, want the client's and the listener's: %+v", len(got), got)
+	}
+	for _, e := range got {
+		t.Logf("gone %v %v: lifetime %v, bytes %+v, cause %v", e.Socket.Local, e.Socket.Peer, e.Lifetime, e.Bytes, e.Cause)
+		if e.Lifetime <= 0 || e.Lifetime > elapsed {
+			t.Errorf("gone %v: lifetime %v, want more than 0 and at most the %v the script ran", e.Socket.Local, e.Lifetime, elapsed)
+		}
+	}
+	c, l := got[0], got[1]
+	if c.Socket.Local != client {
+		c, l = l, c
+	}
+	if l.Bytes != nil {
+		t.Errorf("listener gone with bytes %+v, want none", l.Bytes)
+	}
+	if diff := cmp.Diff(&inspect.Bytes{Acked: 1002, Received: 501}, c.Bytes); c.Socket.Local != client || diff != "" {
+		t.Errorf("client %v gone with bytes (-want +got):\n%s", c.Socket.Local, diff)
 	}
 }

@@ -195,6 +195,9 @@ type follower struct {
 	parked map[uint64]bool
 	// held holds the transitions waiting for their socket's addresses.
 	held map[uint64]Transition
+	// born holds when the followed sockets made while the watch runs
+	// were made, for their lifetimes.
+	born map[uint64]time.Time
 }
 
 // take adds what one read brings to batch.
@@ -258,6 +261,9 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	if wasKnown {
 		from = prev.State
 	}
+	// connect(2) and listen(2) move a socket out of CLOSE, and a
+	// listener's clone leaves LISTEN: the socket's first change.
+	born := !wasKnown && (tr.From == inspect.Close || tr.From == inspect.Listen && tr.To == inspect.SynRecv)
 	delete(f.parked, c)
 	s := tr.Socket()
 	inState := time.Duration(0)
@@ -269,8 +275,9 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: s, From: from, To: s.State}, Time: tr.Time, InState: inState})
 	case wasKnown:
 		prev.Local, prev.Peer = s.Local, s.Peer
-		f.forget(c)
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState, Cause: tr.Cause})
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState, Cause: tr.Cause}
+		f.end(&gone, tr)
+		return append(batch, gone)
 	case selected && f.q.States.Has(from):
 		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: s, From: from, To: s.State}, Time: tr.Time})
 	case selected:
@@ -278,19 +285,40 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	default:
 		return batch
 	}
+	if born {
+		if f.born == nil {
+			f.born = map[uint64]time.Time{}
+		}
+		f.born[c] = tr.Time
+	}
 	if s.State == inspect.Close {
-		f.forget(c)
 		batch[len(batch)-1].Cause = tr.Cause
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time, Cause: tr.Cause})
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time, Cause: tr.Cause}
+		f.end(&gone, tr)
+		return append(batch, gone)
 	}
 	f.known[c], f.since[c] = s, tr.Time
 	return batch
+}
+
+// end gives gone, the end of tr's socket, its lifetime when the socket
+// was made while followed, and at a connection's move to CLOSE the bytes
+// it carried; then forgets the socket.
+func (f *follower) end(gone *inspect.WatchEvent, tr *Transition) {
+	if born, ok := f.born[tr.Cookie]; ok {
+		gone.Lifetime = max(tr.Time.Sub(born), 0)
+	}
+	if tr.To == inspect.Close && tr.From != inspect.Listen {
+		gone.Bytes = &inspect.Bytes{Acked: tr.Acked, Received: tr.Received}
+	}
+	f.forget(tr.Cookie)
 }
 
 func (f *follower) forget(c uint64) {
 	delete(f.known, c)
 	delete(f.since, c)
 	delete(f.parked, c)
+	delete(f.born, c)
 }
 
 // selects reports whether q selects s, which the tracer saw: TCP, of q's
@@ -371,7 +399,11 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 		if there[c] || !f.parked[c] && s.State != inspect.TimeWait {
 			continue
 		}
-		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0), Cause: inspect.CauseClosed})
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0), Cause: inspect.CauseClosed}
+		if b, ok := f.born[c]; ok {
+			gone.Lifetime = max(now.Sub(b), 0)
+		}
+		batch = append(batch, gone)
 		f.forget(c)
 	}
 	return batch, nil

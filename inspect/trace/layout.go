@@ -27,6 +27,10 @@ type layout struct {
 	// program copies them with bpf_probe_read_kernel.
 	saddr int16 // inet_saddr, __be32
 	sport int16 // inet_sport, __be16
+	// In struct tcp_sock, which starts with struct inet_connection_sock
+	// and so with struct inet_sock; copied the same way.
+	bytesAcked    int16 // bytes_acked, u64: RFC 4898 tcpEStatsAppHCThruOctetsAcked
+	bytesReceived int16 // bytes_received, u64: RFC 4898 tcpEStatsAppHCThruOctetsReceived
 	// In struct net.
 	inum int16 // ns.inum, unsigned int: the namespace's nsfs inode number
 }
@@ -62,6 +66,8 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.skErr, "sock", []string{"sk_err"}, 4},
 		{&l.saddr, "inet_sock", []string{"inet_saddr"}, 4},
 		{&l.sport, "inet_sock", []string{"inet_sport"}, 2},
+		{&l.bytesAcked, "tcp_sock", []string{"bytes_acked"}, 8},
+		{&l.bytesReceived, "tcp_sock", []string{"bytes_received"}, 8},
 		{&l.inum, "net", []string{"ns", "inum"}, 4},
 	}
 	for _, f := range fields {

@@ -10,23 +10,25 @@ import (
 // Addresses and ports are copied as the kernel keeps them, in network byte
 // order; every other field is in native order.
 const (
-	recTime     = 0  // u64 bpf_ktime_get_ns(): CLOCK_MONOTONIC
-	recSK       = 8  // u64 the struct sock pointer
-	recCookie   = 16 // u64 bpf_get_socket_cookie(sk)
-	recDrops    = 24 // u64 the drop counter as the record was written
-	recSaddr4   = 32 // [4]  inet_saddr
-	recDaddr4   = 36 // [4]  skc_daddr
-	recSaddr6   = 40 // [16] skc_v6_rcv_saddr
-	recDaddr6   = 56 // [16] skc_v6_daddr
-	recSport    = 72 // u16 inet_sport, network order
-	recDport    = 74 // u16 skc_dport, network order
-	recFamily   = 76 // u16 skc_family
-	recProtocol = 78 // u16 sk_protocol
-	recOld      = 80 // u32 the tracepoint's oldstate
-	recNew      = 84 // u32 the tracepoint's newstate
-	recErr      = 88 // u32 sk_err, the socket's pending error
-	recKind     = 92 // u32 what the record reports (kindTransition, kindReset...)
-	recordSize  = 96
+	recTime     = 0   // u64 bpf_ktime_get_ns(): CLOCK_MONOTONIC
+	recSK       = 8   // u64 the struct sock pointer
+	recCookie   = 16  // u64 bpf_get_socket_cookie(sk)
+	recDrops    = 24  // u64 the drop counter as the record was written
+	recSaddr4   = 32  // [4]  inet_saddr
+	recDaddr4   = 36  // [4]  skc_daddr
+	recSaddr6   = 40  // [16] skc_v6_rcv_saddr
+	recDaddr6   = 56  // [16] skc_v6_daddr
+	recSport    = 72  // u16 inet_sport, network order
+	recDport    = 74  // u16 skc_dport, network order
+	recFamily   = 76  // u16 skc_family
+	recProtocol = 78  // u16 sk_protocol
+	recOld      = 80  // u32 the tracepoint's oldstate
+	recNew      = 84  // u32 the tracepoint's newstate
+	recErr      = 88  // u32 sk_err, the socket's pending error
+	recKind     = 92  // u32 what the record reports (kindTransition, kindReset...)
+	recAcked    = 96  // u64 tcp_sock's bytes_acked
+	recReceived = 104 // u64 tcp_sock's bytes_received
+	recordSize  = 112
 )
 
 // The kinds of record: a state change, from sock:inet_sock_set_state, or a
@@ -247,6 +249,8 @@ func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Inst
 		insns = append(insns, load(l.v6Daddr+i, recDaddr6+i, asm.Word)...)
 	}
 	insns = append(insns, probeRead(l.sport, recSport, 2)...)
+	insns = append(insns, probeRead(l.bytesAcked, recAcked, 8)...)
+	insns = append(insns, probeRead(l.bytesReceived, recReceived, 8)...)
 	insns = append(insns, load(l.dport, recDport, asm.Half)...)
 	insns = append(insns, load(l.family, recFamily, asm.Half)...)
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)

@@ -53,6 +53,8 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		From:     inspect.State(from),
 		To:       inspect.State(to),
 		Err:      ne.Uint32(b[recErr:]),
+		Acked:    ne.Uint64(b[recAcked:]),
+		Received: ne.Uint64(b[recReceived:]),
 	}
 	return ne.Uint64(b[recDrops:]), nil
 }

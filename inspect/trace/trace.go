@@ -66,6 +66,12 @@ type Transition struct {
 	// from the resets the kernel reported for the socket before
 	// (tcp:tcp_receive_reset, tcp:tcp_send_reset).
 	Cause inspect.Cause
+	// Acked and Received are the socket's bytes_acked and bytes_received
+	// at the change (RFC 4898's tcpEStatsAppHCThruOctetsAcked and
+	// ...Received, as tcp_info has them): the sequence space the peer
+	// acknowledged, this end's SYN and FIN included, and the sequence
+	// space that arrived in order, the peer's FIN included.
+	Acked, Received uint64
 }
 
 // Socket returns the socket as the transition leaves it, in the model the

@@ -197,6 +197,9 @@ type watchLine struct {
 	Reset     bool     `json:"reset"`
 	Lost      uint64   `json:"lost"`
 	Unmatched uint64   `json:"unmatched"`
+	LifeMS    *int64   `json:"lifetime_ms"`
+	Acked     *uint64  `json:"bytes_acked"`
+	Received  *uint64  `json:"bytes_received"`
 }
 
 // TestWatchJSON runs watch -j in a namespace, drives a connection through

@@ -330,14 +330,26 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 		}
 		return 0
 	}
-	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || e.InState > 0 || e.Reset, 11))
+	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
 	if e.Cause != inspect.CauseUnknown {
 		b = append(b, ' ')
-		b = pad(b, e.Cause.String(), width(e.InState > 0 || e.Reset, 14))
+		b = pad(b, e.Cause.String(), width(more, 14))
 	}
 	if e.InState > 0 {
 		b = append(b, " after "...)
 		b = append(b, roundDuration(e.InState).String()...)
+	}
+	if e.Lifetime > 0 {
+		b = append(b, " lived "...)
+		b = append(b, roundDuration(e.Lifetime).String()...)
+	}
+	if e.Bytes != nil {
+		b = append(b, " acked "...)
+		b = strconv.AppendUint(b, e.Bytes.Acked, 10)
+		b = append(b, " B received "...)
+		b = strconv.AppendUint(b, e.Bytes.Received, 10)
+		b = append(b, " B"...)
 	}
 	if e.Reset {
 		b = append(b, " reset, addresses cleared by the kernel"...)
@@ -384,7 +396,9 @@ func roundDuration(d time.Duration) time.Duration {
 // event, counts the reports lost when the source knows; unmatched, on an
 // unmatched event, the destroyed sockets not matched to the filter; cause
 // is why a socket ended, where known; reset marks a gone socket reported
-// with the tuple the kernel cleared.
+// with the tuple the kernel cleared; lifetime_ms, bytes_acked and
+// bytes_received, on gone, the socket's life and what it carried, where
+// known.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -398,6 +412,9 @@ type jsonEvent struct {
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
 	Cause     string        `json:"cause,omitempty"`
 	Reset     bool          `json:"reset,omitempty"`
+	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
+	Acked     *uint64       `json:"bytes_acked,omitempty"`
+	Received  *uint64       `json:"bytes_received,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
@@ -429,5 +446,12 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 		j.Cause = e.Cause.String()
 	}
 	j.Reset = e.Reset
+	if e.Lifetime > 0 {
+		ms := e.Lifetime.Milliseconds()
+		j.LifeMS = &ms
+	}
+	if e.Bytes != nil {
+		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
+	}
 	return j
 }
