@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdmaps "maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -134,6 +133,69 @@ func TestCauses(t *testing.T) {
 	}
 }
 
+// traceWatch is a trace watch of a namespace's IPv4 TCP sockets running
+// in the background of a test, its events collected.
+type traceWatch struct {
+	mu      sync.Mutex
+	events  []inspect.WatchEvent
+	batches int
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// startTraceWatch starts a trace watch of ns and waits, at most five
+// seconds, for its first batch.
+func startTraceWatch(t *testing.T, ns *testnet.NS) *traceWatch {
+	t.Helper()
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
+	ev := &Events{Tracer: open(t, ns, Options{}), Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &traceWatch{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		w.done <- ev.Watch(ctx, func(batch []inspect.WatchEvent) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.batches++
+			w.events = append(w.events, batch...)
+			return nil
+		})
+	}()
+	t.Cleanup(func() { w.stop(t) })
+	w.waitFor(t, func([]inspect.WatchEvent) bool { return w.batches > 0 })
+	return w
+}
+
+// waitFor waits until cond holds of the events so far, at most ten
+// seconds, polling every 10ms; it reports whether it did.
+func (w *traceWatch) waitFor(t *testing.T, cond func([]inspect.WatchEvent) bool) bool {
+	t.Helper()
+	for range 1000 {
+		w.mu.Lock()
+		ok := cond(w.events)
+		w.mu.Unlock()
+		if ok {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// stop ends the watch, once, and returns its events.
+func (w *traceWatch) stop(t *testing.T) []inspect.WatchEvent {
+	t.Helper()
+	if w.cancel != nil {
+		w.cancel()
+		w.cancel = nil
+		if err := <-w.done; err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.events)
+}
+
 // TestResetChurnCauses makes 1,000 connections closed by their clients
 // with SO_LINGER 0 under a trace watch, and requires every connection's
 // two ends to be reported gone once, each with its cause: reset-sent at
@@ -141,66 +203,37 @@ func TestCauses(t *testing.T) {
 func TestResetChurnCauses(t *testing.T) {
 	const n = 1000
 	ns := testnet.New(t)
-	tr := open(t, ns, Options{})
-	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
-	ev := &Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
+	w := startTraceWatch(t, ns)
 	ln := netip.MustParseAddrPort("127.0.0.1:7400")
-	var mu sync.Mutex
-	ends := map[string]int{} // "client reset-sent", "server reset-received", ...
-	var lost, batches int
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- ev.Watch(ctx, func(batch []inspect.WatchEvent) error {
-			mu.Lock()
-			defer mu.Unlock()
-			batches++
-			for i := range batch {
-				e := &batch[i]
-				switch {
-				case e.Kind == inspect.EventLost:
-					lost++
-				case e.Kind != inspect.EventGone:
-				case e.Socket.Peer == ln:
-					ends["client "+e.Cause.String()]++
-				case e.Socket.Local == ln && e.Socket.Peer.Port() != 0:
-					ends["server "+e.Cause.String()]++
-				}
+	// ends counts the gone events by end and cause, such as "client
+	// reset-sent", and the losses.
+	ends := func(events []inspect.WatchEvent) map[string]int {
+		out := map[string]int{}
+		for i := range events {
+			e := &events[i]
+			switch {
+			case e.Kind == inspect.EventLost:
+				out["lost"]++
+			case e.Kind != inspect.EventGone:
+			case e.Socket.Peer == ln:
+				out["client "+e.Cause.String()]++
+			case e.Socket.Local == ln && e.Socket.Peer.Port() != 0:
+				out["server "+e.Cause.String()]++
 			}
-			return nil
-		})
-	}()
-	for range 5000 {
-		mu.Lock()
-		started := batches > 0
-		mu.Unlock()
-		if started {
-			break
 		}
-		time.Sleep(time.Millisecond)
+		return out
 	}
 	made, elapsed := ns.ResetChurn(t, ln.Port(), n, 0)
-	want := map[string]int{"client reset-sent": n, "server reset-received": n}
-	var got map[string]int
-	for range 1000 {
-		mu.Lock()
-		got = stdmaps.Clone(ends)
-		mu.Unlock()
-		if got["client reset-sent"]+got["server reset-received"] >= 2*n {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w.waitFor(t, func(events []inspect.WatchEvent) bool {
+		got := ends(events)
+		return got["client reset-sent"]+got["server reset-received"] >= 2*n
+	})
 	time.Sleep(50 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Watch: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	t.Logf("%d connections from %d client addresses in %v: %v, %d lost", n, len(made), elapsed.Round(time.Millisecond), ends, lost)
-	if diff := cmp.Diff(want, ends); diff != "" || lost != 0 {
-		t.Errorf("gone ends by cause (-want +got):\n%s\n%d lost", diff, lost)
+	got := ends(w.stop(t))
+	t.Logf("%d connections from %d client addresses in %v: %v", n, len(made), elapsed.Round(time.Millisecond), got)
+	want := map[string]int{"client reset-sent": n, "server reset-received": n}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("gone ends by cause, and losses (-want +got):\n%s", diff)
 	}
 }
 
@@ -212,36 +245,7 @@ func TestResetChurnCauses(t *testing.T) {
 // script ran, and the listener's gone a lifetime and no bytes.
 func TestLifetimeBytes(t *testing.T) {
 	ns := testnet.New(t)
-	tr := open(t, ns, Options{})
-	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
-	ev := &Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
-	var mu sync.Mutex
-	var gone []inspect.WatchEvent
-	batches := 0
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- ev.Watch(ctx, func(batch []inspect.WatchEvent) error {
-			mu.Lock()
-			defer mu.Unlock()
-			batches++
-			for _, e := range batch {
-				if e.Kind == inspect.EventGone {
-					gone = append(gone, e)
-				}
-			}
-			return nil
-		})
-	}()
-	for range 5000 {
-		mu.Lock()
-		started := batches > 0
-		mu.Unlock()
-		if started {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	w := startTraceWatch(t, ns)
 	start := time.Now()
 	var client netip.AddrPort
 	ns.Do(t, func() error {
@@ -279,21 +283,12 @@ func TestLifetimeBytes(t *testing.T) {
 		c.Close()
 		return ln.Close()
 	})
-	var got []inspect.WatchEvent
-	for range 500 {
-		mu.Lock()
-		got = slices.Clone(gone)
-		mu.Unlock()
-		if len(got) >= 2 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	elapsed := time.Since(start)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Watch: %v", err)
+	gone := func(events []inspect.WatchEvent) []inspect.WatchEvent {
+		return slices.DeleteFunc(slices.Clone(events), func(e inspect.WatchEvent) bool { return e.Kind != inspect.EventGone })
 	}
+	w.waitFor(t, func(events []inspect.WatchEvent) bool { return len(gone(events)) >= 2 })
+	got := gone(w.stop(t))
 	if len(got) != 2 {
 		t.Fatalf("%d gone events, want the client's and the listener's: %+v", len(got), got)
 	}
