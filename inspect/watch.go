@@ -49,6 +49,10 @@ type WatchEvent struct {
 	// Bytes is, on gone, what the connection carried, where the source
 	// knows it (the trace source, at the move to CLOSE); nil otherwise.
 	Bytes *Bytes
+	// Processes holds the descriptors that held the socket when it was
+	// first seen with a file, when an OwnerCache named them; nil when
+	// not known.
+	Processes []Process
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag

@@ -33,6 +33,10 @@ type layout struct {
 	bytesReceived int16 // bytes_received, u64: RFC 4898 tcpEStatsAppHCThruOctetsReceived
 	// In struct net.
 	inum int16 // ns.inum, unsigned int: the namespace's nsfs inode number
+	// The way to the socket's inode: sock.sk_socket, socket.file,
+	// file.f_inode, inode.i_ino (unsigned long), pointers the program
+	// follows.
+	skSocket, socketFile, fileInode, inodeIno int16
 }
 
 // errLayout marks a kernel whose structures differ from what the program
@@ -69,6 +73,10 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.bytesAcked, "tcp_sock", []string{"bytes_acked"}, 8},
 		{&l.bytesReceived, "tcp_sock", []string{"bytes_received"}, 8},
 		{&l.inum, "net", []string{"ns", "inum"}, 4},
+		{&l.skSocket, "sock", []string{"sk_socket"}, 8},
+		{&l.socketFile, "socket", []string{"file"}, 8},
+		{&l.fileInode, "file", []string{"f_inode"}, 8},
+		{&l.inodeIno, "inode", []string{"i_ino"}, 8},
 	}
 	for _, f := range fields {
 		var root *btf.Struct

@@ -28,7 +28,8 @@ const (
 	recKind     = 92  // u32 what the record reports (kindTransition, kindReset...)
 	recAcked    = 96  // u64 tcp_sock's bytes_acked
 	recReceived = 104 // u64 tcp_sock's bytes_received
-	recordSize  = 112
+	recInode    = 112 // u64 sk->sk_socket->file->f_inode->i_ino, 0 without a file
+	recordSize  = 120
 )
 
 // The kinds of record: a state change, from sock:inet_sock_set_state, or a
@@ -256,6 +257,21 @@ func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Inst
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
 	insns = append(insns, states...)
 	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
+	// The inode of the socket's file: BTF pointers, each load checked
+	// by the verifier, NULL until the socket has a file (a connection
+	// not yet accepted) and after close(2).
+	insns = append(insns,
+		asm.LoadMem(asm.R2, sk, l.skSocket, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.socketFile, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.fileInode, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.inodeIno, asm.DWord),
+		asm.Ja.Label("inode"),
+		asm.Mov.Imm(asm.R2, 0).WithSymbol("noinode"),
+		asm.StoreMem(rec, recInode, asm.R2, asm.DWord).WithSymbol("inode"),
+	)
 	insns = append(insns, asm.StoreImm(rec, recKind, int64(kind), asm.Word))
 	insns = append(insns, lookup(m.drops)...)
 	insns = append(insns,

@@ -55,6 +55,7 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		Err:      ne.Uint32(b[recErr:]),
 		Acked:    ne.Uint64(b[recAcked:]),
 		Received: ne.Uint64(b[recReceived:]),
+		Inode:    ne.Uint64(b[recInode:]),
 	}
 	return ne.Uint64(b[recDrops:]), nil
 }

@@ -72,6 +72,9 @@ type Transition struct {
 	// acknowledged, this end's SYN and FIN included, and the sequence
 	// space that arrived in order, the peer's FIN included.
 	Acked, Received uint64
+	// Inode is the inode of the socket's file, 0 while it has none (a
+	// connection not yet accepted, a socket closed by its owner).
+	Inode uint64
 }
 
 // Socket returns the socket as the transition leaves it, in the model the
@@ -84,6 +87,7 @@ func (tr *Transition) Socket() inspect.Socket {
 		Local:    tr.Local,
 		Peer:     tr.Peer,
 		Cookie:   tr.Cookie,
+		Inode:    tr.Inode,
 	}
 }
 

@@ -31,6 +31,8 @@ unless a state selection says otherwise; filter expressions are ss's.
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
+  -p, --processes    add the processes holding each socket, read when it is
+                     first seen with a file: users:(("comm",pid=N,fd=N))
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
       --source S     auto (below), netlink, proc or trace (TCP only, as
@@ -65,6 +67,8 @@ type watchOptions struct {
 	interval time.Duration
 	duration time.Duration
 	source   string
+	// processes names each socket's owners (-p).
+	processes bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -88,6 +92,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	help := false
 	specs := append(opts.sel.specs(), []flagSpec{
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
@@ -125,7 +130,16 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		p := eventPrinter{w: out, color: isTerminal(stdout)}
 		write = p.print
 	}
+	var owners *inspect.OwnerCache
+	if opts.processes {
+		owners = &inspect.OwnerCache{}
+	}
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
+		if owners != nil {
+			if err := owners.Annotate(ctx, batch); err != nil {
+				return err
+			}
+		}
 		for i := range batch {
 			if err := write(&batch[i]); err != nil {
 				return err
@@ -330,7 +344,7 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 		}
 		return 0
 	}
-	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil || e.Processes != nil
 	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
 	if e.Cause != inspect.CauseUnknown {
 		b = append(b, ' ')
@@ -353,6 +367,10 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 	}
 	if e.Reset {
 		b = append(b, " reset, addresses cleared by the kernel"...)
+	}
+	if e.Processes != nil {
+		b = append(b, ' ')
+		b = appendUsers(b, e.Processes)
 	}
 	return b
 }
@@ -415,6 +433,7 @@ type jsonEvent struct {
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
 	Acked     *uint64       `json:"bytes_acked,omitempty"`
 	Received  *uint64       `json:"bytes_received,omitempty"`
+	Process   []jsonProcess `json:"process,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
@@ -452,6 +471,9 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	}
 	if e.Bytes != nil {
 		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
+	}
+	for _, p := range e.Processes {
+		j.Process = append(j.Process, jsonProcess(p))
 	}
 	return j
 }
