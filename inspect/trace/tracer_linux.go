@@ -248,6 +248,9 @@ func loadError(step string, err error) error {
 		return fmt.Errorf("trace: loading the eBPF program: %s: %w", step, err)
 	}
 	missing := missingCaps()
+	if missing == "" && inChildUserNS() {
+		return fmt.Errorf("trace: loading the eBPF program was refused: the process's capabilities belong to a child user namespace, and tracing needs CAP_BPF and CAP_PERFMON in the initial one (run as root in the initial user namespace, not under unshare -U or a rootless container): %w", errno)
+	}
 	if missing == "" {
 		return fmt.Errorf("trace: loading the eBPF program was refused although the process has CAP_BPF and CAP_PERFMON (kernel lockdown or a security module): %w", errno)
 	}

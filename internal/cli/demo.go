@@ -110,10 +110,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Source:      desc,
 		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
-			if err := emit(e); err != nil {
-				return err
+			err := emit(e)
+			if err == nil {
+				err = out.Flush()
 			}
-			return out.Flush()
+			if err != nil {
+				return fmt.Errorf("demo: writing the timeline: %w", err)
+			}
+			return nil
 		},
 	})
 	if err == nil {

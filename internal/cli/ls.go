@@ -10,7 +10,9 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/netns"
@@ -39,12 +41,15 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
-                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION
+                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
+                     a UDP socket is aborted, not closed: its owner's next
+                     call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
   -h, --help         this text
 
--K refuses to run without an EXPRESSION, as it would close every socket
-listed; the long --all (not -a) says that is what is meant.
+-K refuses to run without an EXPRESSION (a blank one is none), as it would
+close every socket listed; the long --all (not -a) says that is what is
+meant. An empty value of -N or --netns is refused, never taken as "here".
 
 States: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed
 close-wait last-ack listening closing, and the groups all connected
@@ -113,8 +118,10 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if opts.kill && q.Filter == nil && !opts.allLong {
-		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
+	if opts.kill {
+		if err := requireTarget("ls", "-K", q, opts.allLong); err != nil {
+			return err
+		}
 	}
 	nsFile, err := opts.openNetNS()
 	if err != nil {
@@ -218,14 +225,18 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var killErr, listErr error
+	killNote := ""
 	if opts.kill {
 		nl := &inspect.NetlinkSource{NetNS: nsFD}
-		listed, err := nl.Sockets(ctx, q)
-		if err != nil {
+		var listed, closed []inspect.Socket
+		if listed, err = nl.Sockets(ctx, q); err != nil {
 			return err
 		}
-		closed, err := nl.Destroy(ctx, listed)
+		closed, err = nl.Destroy(ctx, listed)
 		killErr = killError(err)
+		if n := countUDP(closed); n > 0 {
+			killNote = abortedLine(n)
+		}
 		err = write(closed)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
@@ -251,13 +262,47 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	// What went wrong and what is worth knowing go in one line.
+	var notes []string
 	if table != nil && table.Skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
+		notes = append(notes, skippedNote(table.Skipped, os.Geteuid() == 0))
 	}
+	if killNote != "" {
+		notes = append(notes, "ls: -K: "+killNote)
+	}
+	err = killErr
 	if listErr != nil {
-		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+		err = fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
-	return killErr
+	switch {
+	case len(notes) == 0:
+	case err != nil:
+		err = fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+	default:
+		fmt.Fprintf(stderr, "sockstate: %s\n", strings.Join(notes, "; "))
+	}
+	return err
+}
+
+// countUDP counts the UDP sockets of socks.
+func countUDP(socks []inspect.Socket) int {
+	n := 0
+	for i := range socks {
+		if socks[i].Protocol == inspect.UDP {
+			n++
+		}
+	}
+	return n
+}
+
+// abortedLine says what SOCK_DESTROY did to n UDP sockets: the kernel
+// aborts them (udp_abort) rather than closing them.
+func abortedLine(n int) string {
+	what := "UDP sockets were"
+	if n == 1 {
+		what = "UDP socket was"
+	}
+	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and one bound to a port it named stays bound until its owner closes it", n, what)
 }
 
 // cloneSockets copies socks and the records they point to, which the
@@ -286,9 +331,9 @@ type processTableResult struct {
 	err   error
 }
 
-// skippedLine is the one line that says how many processes -p could not
-// read, and what would help.
-func skippedLine(n int, root bool) string {
+// skippedNote says how many processes -p could not read, and what would
+// help.
+func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
 		what = "process"
@@ -297,7 +342,7 @@ func skippedLine(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("sockstate: %d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s could not be read (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.
@@ -317,33 +362,63 @@ func (o *lsOptions) check() error {
 
 // openNetNS opens the namespace -N or --netns names; nil for neither. A
 // namespace that does not exist, or a path that is not one, is a usage
-// error; a namespace that may not be opened is a run-time one.
+// error; a namespace that may not be opened or entered is a run-time one,
+// found here, before any source tries it, so that it is said once.
 func (o *lsOptions) openNetNS() (*os.File, error) {
 	var path, what string
 	switch {
 	case o.netName != "":
 		name := o.netName
 		if strings.ContainsRune(name, '/') || name == "." || name == ".." {
-			return nil, usagef("ls: netns %q: a namespace name has no slash; use --netns for a path", name)
+			return nil, usagef("ls: netns %s: a namespace name has no slash; use --netns for a path", shortQuote(name))
 		}
-		path, what = netns.Dir+"/"+name, fmt.Sprintf("netns %q", name)
+		path, what = netns.Dir+"/"+name, "netns "+shortQuote(name)
 	case o.netPath != "":
-		path, what = o.netPath, fmt.Sprintf("--netns %q", o.netPath)
+		path, what = o.netPath, "--netns "+shortQuote(o.netPath)
 	default:
 		return nil, nil
 	}
 	f, err := netns.Open(path)
 	switch {
 	case err == nil:
-		return f, nil
 	case errors.Is(err, fs.ErrNotExist) && o.netName != "":
 		return nil, usagef("ls: %s: no such namespace under %s (see 'ip netns list')", what, netns.Dir)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, usagef("ls: %s: no such file", what)
-	case errors.Is(err, netns.ErrNotNetNS):
-		return nil, usagef("ls: %s: %s is not a network namespace", what, path)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return nil, usagef("ls: %s: name too long (at most 255 bytes a name)", what)
+	case errors.Is(err, netns.ErrNotNetNS), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
+		return nil, usagef("ls: %s: %s is not a network namespace", what, shortPath(path))
+	default:
+		return nil, fmt.Errorf("ls: %s: %w", what, err)
 	}
-	return nil, fmt.Errorf("ls: %s: %w", what, err)
+	if err := netns.Do(int(f.Fd()), func() error { return nil }); err != nil {
+		f.Close()
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("ls: %s: entering a network namespace needs CAP_SYS_ADMIN (run as root)", what)
+		}
+		return nil, fmt.Errorf("ls: %s: %w", what, err)
+	}
+	return f, nil
+}
+
+// shortQuote quotes s, cut to 60 bytes, so that a line naming it stays
+// one readable line.
+func shortQuote(s string) string {
+	if len(s) > 60 {
+		return strconv.Quote(s[:60]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// shortPath is path cut as shortQuote cuts it, quoted only if it holds
+// what a line cannot show as it is.
+func shortPath(path string) string {
+	q := shortQuote(path)
+	if len(path) <= 60 && q[1:len(q)-1] == path {
+		return path
+	}
+	return q
 }
 
 // killError explains the refusals of SOCK_DESTROY that the user can act on.
