@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"testing"
 
 	"github.com/sockstate/sockstate/internal/testnet"
@@ -58,4 +59,13 @@ func TestWatchAuto(t *testing.T) {
 		w.waitFor(`"netid":"udp"`, `"port":5353`, `"to":"UNCONN"`)
 		w.stop()
 	})
+}
+
+// sourceLine is the first line of watch --source auto on stderr.
+var sourceLine = regexp.MustCompile(`^sockstate: watch: (TCP from the kernel's tracepoints \(eBPF\)|(TCP and UDP|TCP|UDP) polled every )[^\n]*\n`)
+
+// withoutSourceLine returns stderr without watch's source line, if it
+// starts with one.
+func withoutSourceLine(stderr string) string {
+	return sourceLine.ReplaceAllString(stderr, "")
 }
