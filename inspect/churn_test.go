@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -167,7 +169,7 @@ func TestChurn(t *testing.T) {
 	d := churnDuration(t)
 	ns := testnet.New(t)
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
-	destroyed, err := inspect.SubscribeDestroyed(ns.FD(), q)
+	destroyed, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,7 @@ func TestChurn(t *testing.T) {
 	churn := ns.StartChurn(t, churnRate)
 	audit := newEventAudit(churn.Listener)
 	w := &inspect.Watcher{
-		Source:    &inspect.NetlinkSource{NetNS: ns.FD()},
+		Source:    &sockdiag.Source{NetNS: ns.FD()},
 		Query:     q,
 		Interval:  100 * time.Millisecond,
 		Destroyed: destroyed,
@@ -260,7 +262,7 @@ func TestChurn(t *testing.T) {
 // and proc sources in turn until ctx ends, and returns how many listings
 // it made and how many showed a socket twice.
 func listRepeatedly(ctx context.Context, fd int, q inspect.Query) (runs, dups int, err error) {
-	sources := []inspect.Source{&inspect.NetlinkSource{NetNS: fd}, &inspect.ProcSource{NetNS: fd}}
+	sources := []inspect.Source{&sockdiag.Source{NetNS: fd}, &procsrc.Source{NetNS: fd}}
 	seen := map[inspect.Key]bool{}
 	for ctx.Err() == nil {
 		socks, err := sources[runs%len(sources)].Sockets(ctx, q)

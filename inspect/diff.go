@@ -3,6 +3,8 @@ package inspect
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/sockstate/sockstate/inspect/internal/u64map"
 )
 
 // Key identifies a socket across snapshots. sock_diag gives every socket a
@@ -88,15 +90,15 @@ func Diff(prev, next []Socket) []Event {
 // differ is Diff with memory that it reuses from one call to the next: a
 // Watcher's polls. The events it returns are valid until the next call.
 type differ struct {
-	// The index in prev of each key: cookies in a u64Map, and tuples
+	// The index in prev of each key: cookies in a u64map.Map, and tuples
 	// packed into words, whose map keys hash as plain memory, several
 	// times faster than a Key; tuples that do not pack are in zoned.
-	cookies u64Map
+	cookies u64map.Map
 	tuples  map[packedTuple]int
 	zoned   map[Key]int
 	// inodes holds the index of each socket without a cookie that has a
 	// file, to tell apart sockets that share a tuple.
-	inodes  u64Map
+	inodes  u64map.Map
 	matched []bool
 	events  []Event
 }
@@ -141,18 +143,18 @@ func (d *differ) diff(prev, next []Socket) []Event {
 		d.tuples = map[packedTuple]int{}
 		d.zoned = map[Key]int{}
 	}
-	d.cookies.reset(len(prev))
-	d.inodes.reset(0)
+	d.cookies.Reset(len(prev))
+	d.inodes.Reset(0)
 	clear(d.tuples)
 	clear(d.zoned)
 	for i := range prev {
 		p := &prev[i]
 		if p.Cookie != 0 {
-			d.cookies.put(p.Cookie, uint64(i))
+			d.cookies.Put(p.Cookie, uint64(i))
 			continue
 		}
 		if p.Inode != 0 {
-			d.inodes.put(p.Inode, uint64(i))
+			d.inodes.Put(p.Inode, uint64(i))
 		}
 		k := KeyOf(p)
 		if t, ok := packTuple(&k); ok {
@@ -194,12 +196,12 @@ func (d *differ) diff(prev, next []Socket) []Event {
 // cookie, the one with n's inode too if there is one.
 func (d *differ) before(prev []Socket, n *Socket) (int, bool) {
 	if n.Cookie != 0 {
-		j, ok := d.cookies.get(n.Cookie)
+		j, ok := d.cookies.Get(n.Cookie)
 		return int(j), ok
 	}
 	k := KeyOf(n)
 	if n.Inode != 0 {
-		if j, ok := d.inodes.get(n.Inode); ok && KeyOf(&prev[j]) == k {
+		if j, ok := d.inodes.Get(n.Inode); ok && KeyOf(&prev[j]) == k {
 			return int(j), true
 		}
 	}

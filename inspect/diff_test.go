@@ -152,10 +152,10 @@ func TestDropRepeats(t *testing.T) {
 		{"reuseport listeners share a tuple", []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}, []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}},
 		{"timewait tuple twice", []Socket{s(0, 0, a, b), s(0, 0, b, a), s(0, 0, a, b)}, []Socket{s(0, 0, a, b), s(0, 0, b, a)}},
 	}
-	var seen sightings
+	var seen Sightings
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := dropRepeats(slices.Clone(tt.socks), &seen)
+			got := DropRepeats(slices.Clone(tt.socks), &seen)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
 				t.Errorf("dropRepeats (-want +got):\n%s", diff)
 			}

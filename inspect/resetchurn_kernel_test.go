@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -72,19 +74,19 @@ func resetChurn(t testing.TB, filter string, n, rate int) (*resetTally, map[neti
 	ns := testnet.New(t)
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
 	if filter != "" {
-		f, err := inspect.ParseFilter([]string{filter})
+		f, err := ssfilter.Parse([]string{filter})
 		if err != nil {
 			t.Fatal(err)
 		}
 		q.Filter = f
 	}
-	d, err := inspect.SubscribeDestroyed(ns.FD(), q)
+	d, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	tally := &resetTally{listener: netip.MustParseAddrPort("127.0.0.1:7400"), reported: map[netip.AddrPort]int{}, gone: map[uint64]bool{}}
-	w := &inspect.Watcher{Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Interval: 10 * time.Millisecond, Destroyed: d}
+	w := &inspect.Watcher{Source: &sockdiag.Source{NetNS: ns.FD()}, Query: q, Interval: 10 * time.Millisecond, Destroyed: d}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Watch(ctx, tally.add) }()

@@ -6,24 +6,32 @@ import (
 	"time"
 )
 
-// Protocol is a transport protocol, with its IP protocol number.
-type Protocol uint8
+// Protocol is a transport protocol, with its IP protocol number
+// (include/uapi/linux/in.h); 0 for a unix socket. It is 16 bits wide for
+// IPPROTO_MPTCP, 262.
+type Protocol uint16
 
 // The protocols sockstate inspects.
 const (
-	TCP Protocol = 6
-	UDP Protocol = 17
+	TCP   Protocol = 6
+	UDP   Protocol = 17
+	Raw   Protocol = 255 // IPPROTO_RAW: raw sockets, ss -w
+	MPTCP Protocol = 262 // IPPROTO_MPTCP: multipath TCP, ss -M
 )
 
-// String returns ss's netid for p: tcp or udp.
+// String returns ss's netid for p: tcp, udp, raw or mptcp.
 func (p Protocol) String() string {
 	switch p {
 	case TCP:
 		return "tcp"
 	case UDP:
 		return "udp"
+	case Raw:
+		return "raw"
+	case MPTCP:
+		return "mptcp"
 	}
-	return fmt.Sprintf("proto(%d)", uint8(p))
+	return fmt.Sprintf("proto(%d)", uint16(p))
 }
 
 // Family is an address family, with the kernel's AF_ numbers.
@@ -31,13 +39,16 @@ type Family uint8
 
 // The address families sockstate inspects.
 const (
+	Unix  Family = 1  // AF_UNIX
 	INet  Family = 2  // AF_INET
 	INet6 Family = 10 // AF_INET6
 )
 
-// String returns ss's family name: inet or inet6.
+// String returns ss's family name: unix, inet or inet6.
 func (f Family) String() string {
 	switch f {
+	case Unix:
+		return "unix"
 	case INet:
 		return "inet"
 	case INet6:
@@ -46,13 +57,17 @@ func (f Family) String() string {
 	return fmt.Sprintf("family(%d)", uint8(f))
 }
 
-// Socket is one socket as the kernel reports it.
+// Socket is one socket as the kernel reports it. An IP socket (Family
+// INet or INet6) has its addresses in Local and Peer; a unix socket
+// (Family Unix) has them in Unix, and Local and Peer are zero.
 type Socket struct {
 	Protocol Protocol
 	Family   Family
 	State    State
 	Local    netip.AddrPort
 	Peer     netip.AddrPort
+	// Unix is a unix socket's type, name and peer; nil for an IP socket.
+	Unix *UnixEnd
 	// RecvQ and SendQ are the queue lengths as ss prints them: for a
 	// listener, the accept backlog and its limit.
 	RecvQ uint32
@@ -81,6 +96,42 @@ type Socket struct {
 	// Memory is the socket's memory use, filled by the netlink source when
 	// Query.Memory is set; nil otherwise and for minisockets.
 	Memory *Memory
+}
+
+// UnixEnd is what a unix socket has in place of addresses (unix(7),
+// include/uapi/linux/unix_diag.h).
+type UnixEnd struct {
+	Type UnixType
+	// Name is the bound path, or for an abstract socket (Abstract) its
+	// name without the leading NUL; empty for an unbound socket.
+	Name     string
+	Abstract bool
+	// PeerInode is the inode of the connected peer (UNIX_DIAG_PEER); 0
+	// for none.
+	PeerInode uint64
+}
+
+// UnixType is a unix socket's type, with socket(2)'s numbers.
+type UnixType uint8
+
+// The unix socket types.
+const (
+	UnixStream    UnixType = 1 // SOCK_STREAM
+	UnixDgram     UnixType = 2 // SOCK_DGRAM
+	UnixSeqPacket UnixType = 5 // SOCK_SEQPACKET
+)
+
+// String returns ss's netid for t: u_str, u_dgr or u_seq.
+func (t UnixType) String() string {
+	switch t {
+	case UnixStream:
+		return "u_str"
+	case UnixDgram:
+		return "u_dgr"
+	case UnixSeqPacket:
+		return "u_seq"
+	}
+	return fmt.Sprintf("unix(%d)", uint8(t))
 }
 
 // Timer is the kind of timer pending on a socket, numbered as in

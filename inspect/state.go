@@ -106,3 +106,23 @@ func StatesOf(states ...State) StateSet {
 
 // Has reports whether s is in the set.
 func (set StateSet) Has(s State) bool { return s < 32 && set&(1<<s) != 0 }
+
+// The state groups of ss(8), and the sets its -a, -l and default select.
+const (
+	// ConnectedStates is ss's "connected": every state but LISTEN and CLOSE.
+	ConnectedStates = AllStates &^ (1<<Listen | 1<<Close)
+	// SynchronizedStates is ss's "synchronized": connected but not SYN_SENT.
+	SynchronizedStates = ConnectedStates &^ (1 << SynSent)
+	// BucketStates is ss's "bucket": the minisockets, SYN_RECV and TIME_WAIT.
+	BucketStates = StateSet(1<<SynRecv | 1<<TimeWait)
+	// BigStates is ss's "big": every state but the minisockets. The kernel
+	// keeps a pending connection as a request socket in NEW_SYN_RECV and
+	// reports it as SYN_RECV whenever SYN_RECV is asked for.
+	BigStates = AllStates &^ BucketStates &^ (1 << NewSynRecv)
+	// DefaultStates is what ss lists with neither -a nor -l: connected
+	// sockets without the minisockets.
+	DefaultStates = ConnectedStates &^ BucketStates &^ (1 << NewSynRecv)
+	// ListeningStates is what ss -l lists: TCP listeners and unconnected
+	// UDP sockets, which the kernel keeps in CLOSE.
+	ListeningStates = StateSet(1<<Listen | 1<<Close)
+)

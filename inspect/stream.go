@@ -3,12 +3,10 @@ package inspect
 import (
 	"context"
 	"errors"
-
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // Streamer is a Source that can hand its sockets over in batches as they
-// come, holding one batch at a time: NetlinkSource and AutoSource.
+// come, holding one batch at a time, such as sockdiag.Source.
 type Streamer interface {
 	// Each lists what Sockets lists, in the same order, handing the
 	// sockets to fn in batches; a batch is valid only until fn returns.
@@ -16,16 +14,16 @@ type Streamer interface {
 	Each(ctx context.Context, q Query, fn func([]Socket) error) error
 }
 
-// Each lists q from src in batches, with src's Each if it is a Streamer
-// and otherwise with its Sockets, handing fn the whole listing at once,
-// also when Sockets' error says only that a dump was interrupted
-// (netlinkdiag.ErrDumpInterrupted), as a Streamer hands over what it has.
+// Each lists q from src in batches, with the Each of src's Streamer (found
+// as Find finds it) and otherwise with its Sockets, handing fn the whole
+// listing at once, also when Sockets' error says only that the listing
+// may be incomplete (ErrIncomplete), as a Streamer hands over what it has.
 func Each(ctx context.Context, src Source, q Query, fn func([]Socket) error) error {
-	if st, ok := src.(Streamer); ok {
+	if st, ok := Find[Streamer](src); ok {
 		return st.Each(ctx, q, fn)
 	}
 	socks, err := src.Sockets(ctx, q)
-	if err != nil && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+	if err != nil && !errors.Is(err, ErrIncomplete) {
 		return err
 	}
 	if len(socks) > 0 {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // WatchEvent is an Event as a Watcher reports it: when it was seen, and
@@ -49,10 +46,6 @@ type WatchEvent struct {
 	// Bytes is, on gone, what the connection carried, where the source
 	// knows it (the trace source, at the move to CLOSE); nil otherwise.
 	Bytes *Bytes
-	// Processes holds the descriptors that held the socket when it was
-	// first seen with a file, when an OwnerCache named them; nil when
-	// not known.
-	Processes []Process
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag
@@ -79,8 +72,8 @@ type Watcher struct {
 	// netlink source; by tuple beside the proc source, which has none.
 	Destroyed DestroySource
 	// Interrupted, when set, is called after each poll skipped because
-	// the kernel interrupted every attempt at its dump (the error wraps
-	// netlinkdiag.ErrDumpInterrupted), with the number of polls skipped
+	// the kernel interrupted every attempt at its dump (the error is
+	// ErrIncomplete), with the number of polls skipped
 	// so far in this watch and the poll's error.
 	Interrupted func(skipped int, err error)
 }
@@ -93,27 +86,30 @@ const MaxInterruptedPolls = 100
 
 // Watch polls until ctx ends, and after every poll calls fn with what
 // changed since the one before, possibly nothing; the first poll reports
-// every socket as new. Each batch holds, in order: an EventLost for each
-// time reports of destroyed sockets were lost, then, in the order they
-// arrived, the sockets destroyed since the previous poll, then the
-// changes the poll showed (Diff's order). A socket seen by the previous
-// poll and destroyed since is reported at its destruction, not again by
-// the poll; one the kernel freed in another state than the poll last
-// showed, and which the query selects in that state, gets a change into
-// it first. A socket freed before any poll saw it is reported gone if the
-// query selects its protocol, family and addresses, whatever its states:
-// the kernel frees every TCP socket in CLOSE. A report whose tuple the
-// kernel cleared (a socket closed with SO_LINGER 0 loses its source
-// address and destination port) names the socket the previous poll showed
-// under its cookie; if no poll showed it, it is reported gone with what is
-// left and Reset set when the query's filter selects it whatever the
-// cleared fields hold, and counted otherwise, unless the filter rejects it
-// whatever they hold: each batch ends with an EventUnmatched giving the
-// count, when there is one. A socket reported gone is never reported again.
-// A connection seen as its request socket (SYN_RECV) and then as its full
-// socket, with another cookie, is reported as one: a change from SYN_RECV.
-// Within a batch, events are in the order of their times. After a loss,
-// Watch polls at once rather than at the next tick.
+// every socket as new.
+//
+// Each batch holds the events in the order of their times: an EventLost
+// for each time reports of destroyed sockets were lost, the sockets
+// destroyed since the previous poll, the changes the poll showed, and an
+// EventUnmatched when destroyed sockets could not be matched to the
+// query. After a loss, Watch polls at once rather than at the next tick.
+//
+// A socket seen by the previous poll and destroyed since is reported at
+// its destruction, not again by the poll; one the kernel freed in another
+// state than the poll last showed, and which the query selects in that
+// state, gets a change into it first. A socket freed before any poll saw
+// it is reported gone if the query selects its protocol, family and
+// addresses, whatever its states: the kernel frees every TCP socket in
+// CLOSE. A report whose tuple the kernel cleared (a socket closed with
+// SO_LINGER 0 loses its source address and destination port) names the
+// socket the previous poll showed under its cookie; if no poll showed it,
+// it is reported gone with what is left and Reset set when the query's
+// filter selects it whatever the cleared fields hold (ClearedMatcher),
+// counted in the batch's EventUnmatched when the answer turns on them,
+// and left out when the filter rejects it whatever they hold. A socket
+// reported gone is never reported again. A connection seen as its request
+// socket (SYN_RECV) and then as its full socket, with another cookie, is
+// reported as one: a change from SYN_RECV.
 //
 // A poll whose dump the kernel kept interrupting (its tables changed
 // during every attempt) is skipped: fn is not called, the next poll is
@@ -141,8 +137,8 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
 	t := tracker{q: &w.Query, since: map[Key]time.Time{}, destroys: w.Destroyed != nil}
-	p := newPoller(w.Source)
-	defer p.close()
+	p := NewPoll(w.Source)
+	defer p.Close()
 	var resync <-chan struct{}
 	if feed != nil {
 		resync = feed.resync
@@ -160,11 +156,11 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 			}
 		}
 		start := time.Now()
-		next, err := p.poll(ctx, w.Query, spare, &t.seen)
+		next, err := p.Poll(ctx, w.Query, spare)
 		if ended(ctx, err) {
 			return nil
 		}
-		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		if errors.Is(err, ErrIncomplete) {
 			skipped++
 			if inARow++; inARow == MaxInterruptedPolls {
 				return fmt.Errorf("inspect: watch: %d polls in a row: %w", inARow, err)
@@ -243,7 +239,8 @@ func (f *destroyFeed) run(ctx context.Context, src DestroySource) {
 		if err == nil {
 			continue
 		}
-		isLoss := errors.Is(err, unix.ENOBUFS) || errors.Is(err, netlinkdiag.ErrEventsLost)
+		var counted lossCounter
+		isLoss := errors.Is(err, unix.ENOBUFS) || errors.As(err, &counted)
 		f.mu.Lock()
 		if isLoss {
 			f.lost = append(f.lost, lossOf(err))
@@ -285,7 +282,6 @@ func (f *destroyFeed) putBack(d []destroyedSocket) {
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
-	seen  sightings // the poller's, kept to reuse its memory
 	diff  differ
 	// destroys says destroy reports come beside the polls.
 	destroys bool
@@ -297,153 +293,6 @@ type tracker struct {
 	polledGone goneSet
 }
 
-// sighting is a socket's key and inode: two in one snapshot with both
-// equal are one socket listed twice.
-type sighting struct {
-	key   Key
-	inode uint64
-}
-
-// dropRepeats drops the later of two entries for one socket, using seen
-// (cleared first, made if empty) to remember them. Neither /proc nor
-// sock_diag reads the socket tables at one instant: each read of a table
-// walks the hash table on from where the last one stopped, and a socket
-// added meanwhile can shift the walk so that it lists another socket
-// twice (seen here with
-// three sockets: the server's end of a fresh connection twice and the
-// client's end not at all; the rows differed in their timers, so procnet's
-// exact-duplicate rule kept both; and under churn, TIME_WAIT sockets in
-// /proc/net/tcp). Diff would report the second as a new socket, and ls
-// would print it twice. Sockets that share a key but not an inode, such
-// as SO_REUSEPORT listeners under /proc, are kept, but for a connection
-// listed at two stages of its making (dropSuperseded).
-func dropRepeats(socks []Socket, seen *sightings) []Socket {
-	for i := range socks {
-		if r := handshakeRank(&socks[i]); r >= 0 && r < accepted {
-			socks = dropSuperseded(socks)
-			break
-		}
-	}
-	seen.reset(len(socks))
-	out := socks[:0]
-	for i := range socks {
-		if seen.repeat(&socks[i]) {
-			continue
-		}
-		out = append(out, socks[i])
-	}
-	return out
-}
-
-// How far a connection that a listener made has come, by what a listing
-// shows of it: a request socket (SYN_RECV, no file) until the handshake
-// ends, then a full socket waiting in the accept queue (ESTABLISHED or
-// CLOSE_WAIT, no file yet), then an accepted one, with a file.
-const (
-	request = iota
-	queued
-	accepted
-)
-
-// handshakeRank returns how far a TCP socket has come after its listener
-// made it, or -1 when its entry does not say: a socket without a file in
-// other states is one closed by its owner or in TIME_WAIT.
-func handshakeRank(s *Socket) int {
-	switch {
-	case s.Protocol != TCP || s.Peer.Port() == 0:
-		return -1
-	case s.Inode != 0:
-		return accepted
-	case s.State == SynRecv:
-		return request
-	case s.State == Established || s.State == CloseWait:
-		return queued
-	}
-	return -1
-}
-
-// dropSuperseded drops each entry of a connection that the listing shows
-// again further on in its making: the request socket of a connection
-// listed as a full socket too, and the queued socket of one listed as
-// accepted. The kernel puts the full socket in the request's place in the
-// hash table (inet_ehash_insert), and accept() gives the same socket its
-// file, so at no instant are there two: a listing with both read the table
-// while the connection moved on, and the later entry is what it is now.
-func dropSuperseded(socks []Socket) []Socket {
-	type tuple struct {
-		local, peer netip.AddrPort
-	}
-	furthest := map[tuple]int{}
-	for i := range socks {
-		s := &socks[i]
-		if r := handshakeRank(s); r >= 0 && r < accepted {
-			t := tuple{s.Local, s.Peer}
-			furthest[t] = max(furthest[t], r)
-		}
-	}
-	for i := range socks {
-		s := &socks[i]
-		t := tuple{s.Local, s.Peer}
-		if r, ok := furthest[t]; ok {
-			furthest[t] = max(r, handshakeRank(s))
-		}
-	}
-	return slices.DeleteFunc(socks, func(s Socket) bool {
-		r := handshakeRank(&s)
-		return r >= 0 && r < furthest[tuple{s.Local, s.Peer}]
-	})
-}
-
-// sightings is a set of sockets seen in one listing. A socket is
-// remembered by its cookie, or without one by its inode, mapped to the
-// inode or key it was first seen with: 64-bit keys hash several times
-// faster than a Key and its inode, and cookies go in a u64Map. The rare
-// socket seen again with another inode or key (one listed with its file
-// and then as a timewait socket, inode 0) and the sockets with neither
-// cookie nor inode go to others.
-type sightings struct {
-	cookies u64Map
-	inodes  map[uint64]Key
-	others  map[sighting]struct{}
-}
-
-// reset empties s, making room for n sockets.
-func (s *sightings) reset(n int) {
-	if s.inodes == nil {
-		s.inodes = map[uint64]Key{}
-		s.others = map[sighting]struct{}{}
-	}
-	s.cookies.reset(n)
-	clear(s.inodes)
-	clear(s.others)
-}
-
-// repeat reports whether so was seen already, and remembers it.
-func (s *sightings) repeat(so *Socket) bool {
-	switch {
-	case so.Cookie != 0:
-		inode, found := s.cookies.getOrPut(so.Cookie, so.Inode)
-		if !found {
-			return false
-		}
-		if inode == so.Inode {
-			return true
-		}
-	case so.Inode != 0:
-		k, ok := s.inodes[so.Inode]
-		if !ok {
-			s.inodes[so.Inode] = KeyOf(so)
-			return false
-		}
-		if k == KeyOf(so) {
-			return true
-		}
-	}
-	k := sighting{KeyOf(so), so.Inode}
-	_, dup := s.others[k]
-	s.others[k] = struct{}{}
-	return dup
-}
 
 // step reports what changed from prev to next, polled from start to now,
 // given the losses and destroyed sockets reported meanwhile. It returns
@@ -520,9 +369,9 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 			// what is left, marked, if the filter selects it whatever
 			// they were, counted if that turns on them.
 			switch t.q.keepsCleared(&d.Socket) {
-			case always:
+			case selected:
 				batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at, Reset: true})
-			case varies:
+			case undecided:
 				unmatched++
 			}
 		case t.q.keepsFreed(&d.Socket):
@@ -613,8 +462,8 @@ func (t *tracker) observed(k Key, now time.Time) time.Duration {
 // was in a table a poll reads, so it is left out.
 func (q *Query) keepsFreed(s *Socket) bool {
 	return s.Local.Port() != 0 &&
-		slices.Contains(q.protocols(), s.Protocol) &&
-		slices.Contains(q.families(), s.Family) &&
+		slices.Contains(q.ProtocolsOrDefault(), s.Protocol) &&
+		slices.Contains(q.FamiliesOrDefault(), s.Family) &&
 		(q.Filter == nil || q.Filter.Match(s))
 }
 

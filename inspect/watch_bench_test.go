@@ -1,4 +1,4 @@
-package inspect
+package inspect_test
 
 import (
 	"context"
@@ -8,10 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+
 	"golang.org/x/sys/unix"
 
-	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // cpuTime is the process's user and system time: a dump runs in the
@@ -87,36 +91,36 @@ func BenchmarkWatchPoll(b *testing.B) {
 	ns := testnet.New(b)
 	const pairs = 5000
 	openPairs(b, ns, pairs)
-	q := Query{Protocols: []Protocol{TCP}, States: AllStates}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
 	for _, src := range []struct {
 		name string
-		s    Source
+		s    inspect.Source
 	}{
-		{"netlink", &NetlinkSource{NetNS: ns.FD()}},
-		{"proc", &ProcSource{NetNS: ns.FD()}},
+		{"netlink", &sockdiag.Source{NetNS: ns.FD()}},
+		{"proc", &procsrc.Source{NetNS: ns.FD()}},
 	} {
 		b.Run(src.name, func(b *testing.B) {
 			ctx := context.Background()
-			t := tracker{q: &q, since: map[Key]time.Time{}}
-			p := newPoller(src.s)
-			defer p.close()
-			prev, err := p.poll(ctx, q, nil, &t.seen)
+			t := inspect.NewTracker(&q)
+			p := inspect.NewPoll(src.s)
+			defer p.Close()
+			prev, err := p.Poll(ctx, q, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			if len(prev) != 2*pairs+1 {
 				b.Fatalf("%d sockets, want %d", len(prev), 2*pairs+1)
 			}
-			var spare []Socket
+			var spare []inspect.Socket
 			b.ReportAllocs()
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				next, err := p.poll(ctx, q, spare, &t.seen)
+				next, err := p.Poll(ctx, q, spare)
 				if err != nil {
 					b.Fatal(err)
 				}
 				now := time.Now()
-				batch, _ := t.step(prev, next, now, now, nil, nil)
+				batch := t.Step(prev, next, now)
 				if len(batch) != 0 {
 					b.Fatalf("%d events on sockets that do not change", len(batch))
 				}
@@ -166,38 +170,38 @@ var churnStates = []string{"cl-EST", "cl-FW2", "cl-TW", "sv-EST", "sv-CW", "sv-g
 // for each of churnStates, and the number of connections made.
 func churn(b *testing.B, source string, interval time.Duration, rate int, duration, hold time.Duration) (float64, []float64, int) {
 	ns := testnet.New(b)
-	q := Query{Protocols: []Protocol{TCP}, Families: []Family{INet}, States: AllStates &^ StatesOf(Close)}
-	w := &Watcher{Query: q, Interval: interval}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Close)}
+	w := &inspect.Watcher{Query: q, Interval: interval}
 	if source == "netlink" {
-		w.Source = &NetlinkSource{NetNS: ns.FD()}
-		d, err := SubscribeDestroyed(ns.FD(), q)
+		w.Source = &sockdiag.Source{NetNS: ns.FD()}
+		d, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer d.Close()
 		w.Destroyed = d
 	} else {
-		w.Source = &ProcSource{NetNS: ns.FD()}
+		w.Source = &procsrc.Source{NetNS: ns.FD()}
 	}
 
 	// states[tuple] is the set of states seen of the socket local -> peer.
 	var mu sync.Mutex
-	states := map[[2]netip.AddrPort]map[State]bool{}
+	states := map[[2]netip.AddrPort]map[inspect.State]bool{}
 	ctx, cancel := context.WithCancel(context.Background())
 	watchDone := make(chan error, 1)
 	started := make(chan struct{})
 	go func() {
 		first := true
-		watchDone <- w.Watch(ctx, func(batch []WatchEvent) error {
+		watchDone <- w.Watch(ctx, func(batch []inspect.WatchEvent) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range batch {
 				k := [2]netip.AddrPort{e.Socket.Local, e.Socket.Peer}
 				if states[k] == nil {
-					states[k] = map[State]bool{}
+					states[k] = map[inspect.State]bool{}
 				}
 				st := e.To
-				if e.Kind == EventGone {
+				if e.Kind == inspect.EventGone {
 					st = 0
 				}
 				states[k][st] = true
@@ -310,13 +314,13 @@ func churn(b *testing.B, source string, interval time.Duration, rate int, durati
 	for _, cl := range clients {
 		for i, want := range []struct {
 			k  [2]netip.AddrPort
-			st State
+			st inspect.State
 		}{
-			{[2]netip.AddrPort{cl, lnAddr}, Established},
-			{[2]netip.AddrPort{cl, lnAddr}, FinWait2},
-			{[2]netip.AddrPort{cl, lnAddr}, TimeWait},
-			{[2]netip.AddrPort{lnAddr, cl}, Established},
-			{[2]netip.AddrPort{lnAddr, cl}, CloseWait},
+			{[2]netip.AddrPort{cl, lnAddr}, inspect.Established},
+			{[2]netip.AddrPort{cl, lnAddr}, inspect.FinWait2},
+			{[2]netip.AddrPort{cl, lnAddr}, inspect.TimeWait},
+			{[2]netip.AddrPort{lnAddr, cl}, inspect.Established},
+			{[2]netip.AddrPort{lnAddr, cl}, inspect.CloseWait},
 			{[2]netip.AddrPort{lnAddr, cl}, 0},
 		} {
 			total++

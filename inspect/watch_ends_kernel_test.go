@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -135,7 +137,7 @@ func TestWatchEndings(t *testing.T) {
 			}
 			q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
 			if tt.filter != "" {
-				f, err := inspect.ParseFilter([]string{tt.filter})
+				f, err := ssfilter.Parse([]string{tt.filter})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -146,12 +148,12 @@ func TestWatchEndings(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer witness.Close()
-			d, err := inspect.SubscribeDestroyed(ns.FD(), q)
+			d, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			src := &gatedSource{inner: &inspect.NetlinkSource{NetNS: ns.FD()}, gate: make(chan struct{}, 1)}
+			src := &gatedSource{inner: &sockdiag.Source{NetNS: ns.FD()}, gate: make(chan struct{}, 1)}
 			src.gate <- struct{}{}
 			wt := startWatching(t, &inspect.Watcher{Source: src, Query: q, Interval: time.Millisecond, Destroyed: d})
 

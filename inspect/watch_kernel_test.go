@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -156,18 +158,18 @@ type watchSource struct {
 }
 
 var watchSources = []watchSource{
-	{"netlink", func(ns *testnet.NS) inspect.Source { return &inspect.NetlinkSource{NetNS: ns.FD()} }, true},
+	{"netlink", func(ns *testnet.NS) inspect.Source { return &sockdiag.Source{NetNS: ns.FD()} }, true},
 	{"auto", func(ns *testnet.NS) inspect.Source {
-		return &inspect.AutoSource{Netlink: &inspect.NetlinkSource{NetNS: ns.FD()}, Proc: &inspect.ProcSource{NetNS: ns.FD()}}
+		return &sockdiag.AutoSource{Netlink: &sockdiag.Source{NetNS: ns.FD()}, Proc: &procsrc.Source{NetNS: ns.FD()}}
 	}, true},
-	{"proc", func(ns *testnet.NS) inspect.Source { return &inspect.ProcSource{NetNS: ns.FD()} }, false},
+	{"proc", func(ns *testnet.NS) inspect.Source { return &procsrc.Source{NetNS: ns.FD()} }, false},
 }
 
 func newWatcher(t *testing.T, ns *testnet.NS, src watchSource, q inspect.Query, interval time.Duration) *inspect.Watcher {
 	t.Helper()
 	w := &inspect.Watcher{Source: src.source(ns), Query: q, Interval: interval}
 	if src.destroyed {
-		d, err := inspect.SubscribeDestroyed(ns.FD(), q)
+		d, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 		if err != nil {
 			t.Fatalf("SubscribeDestroyed: %v", err)
 		}

@@ -448,7 +448,7 @@ func TestWatcherInterrupted(t *testing.T) {
 	S := sock(2, Established, wLn, wCl, 11)
 	C := sock(3, Established, wCl, wLn, 12)
 	X := sock(4, Established, wLn, netip.MustParseAddrPort("127.0.0.1:51235"), 13)
-	intr := fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	intr := Incomplete(fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted))
 	// Polls 1 and 2 are interrupted and miss sockets that are still
 	// there, or list one twice; reported, they would be gone and new.
 	src := &scriptedSource{
@@ -494,7 +494,7 @@ func TestWatcherInterrupted(t *testing.T) {
 // MaxInterruptedPolls-th interrupted poll in a row, and a complete poll
 // starts the count again.
 func TestWatcherInterruptedGivesUp(t *testing.T) {
-	intr := fmt.Errorf("scripted: %w", netlinkdiag.ErrDumpInterrupted)
+	intr := Incomplete(fmt.Errorf("scripted: %w", netlinkdiag.ErrDumpInterrupted))
 	// Poll 0 is complete, then MaxInterruptedPolls-1 are interrupted,
 	// one is complete, and MaxInterruptedPolls are interrupted.
 	polls := 2*MaxInterruptedPolls + 1

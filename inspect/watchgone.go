@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // loss is one loss of destroy reports: when it was noticed, and how many
@@ -16,12 +14,19 @@ type loss struct {
 	n  uint64
 }
 
+// lossCounter is an error that says how many reports were lost, as the
+// kernel counted them (netlinkdiag.LostError is one).
+type lossCounter interface {
+	LostReports() uint64
+}
+
 // lossOf returns the loss err reports, with the kernel's count when err
-// carries one (a *netlinkdiag.LostError).
+// carries one.
 func lossOf(err error) loss {
 	l := loss{at: time.Now()}
-	if le, ok := errors.AsType[*netlinkdiag.LostError](err); ok {
-		l.n = le.N
+	var counted lossCounter
+	if errors.As(err, &counted) {
+		l.n = counted.LostReports()
 	}
 	return l
 }
@@ -70,15 +75,47 @@ func isRequest(s *Socket) bool {
 	return s.Protocol == TCP && (s.State == SynRecv || s.State == NewSynRecv) && s.Inode == 0
 }
 
+// ClearedMatcher is a Filter that can judge a socket the kernel reported
+// destroyed with a cleared tuple (ssfilter.Filter is one). A Watcher
+// counts as unmatched such a socket that no poll showed when its filter
+// is not one.
+type ClearedMatcher interface {
+	// MatchCleared reports whether the filter keeps s whatever its
+	// local address (when unspecified) and peer port (when 0) were;
+	// decided is false when the answer turns on them.
+	MatchCleared(s *Socket) (keep, decided bool)
+}
+
+// verdict is what a query makes of a socket with a cleared tuple.
+type verdict uint8
+
+const (
+	rejected  verdict = iota // not selected, whatever the cleared fields held
+	selected                 // selected, whatever they held
+	undecided                // the cleared fields decide
+)
+
 // keepsCleared tells whether q selects s, a socket freed before any poll
-// saw it whose tuple the kernel cleared: always or never when what is left
-// decides, varies when the cleared fields would. As for keepsFreed, the
-// state selection does not apply.
-func (q *Query) keepsCleared(s *Socket) truth {
-	if s.Local.Port() == 0 || !slices.Contains(q.protocols(), s.Protocol) || !slices.Contains(q.families(), s.Family) {
-		return never
+// saw it whose tuple the kernel cleared. As for keepsFreed, the state
+// selection does not apply.
+func (q *Query) keepsCleared(s *Socket) verdict {
+	if s.Local.Port() == 0 || !slices.Contains(q.ProtocolsOrDefault(), s.Protocol) || !slices.Contains(q.FamiliesOrDefault(), s.Family) {
+		return rejected
 	}
-	return q.Filter.matchCleared(s)
+	if q.Filter == nil {
+		return selected
+	}
+	cm, ok := q.Filter.(ClearedMatcher)
+	if !ok {
+		return undecided
+	}
+	switch keep, decided := cm.MatchCleared(s); {
+	case !decided:
+		return undecided
+	case keep:
+		return selected
+	}
+	return rejected
 }
 
 // tupleOf is a connection's addresses, which its request socket and its

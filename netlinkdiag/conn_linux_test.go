@@ -19,9 +19,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
-	"golang.org/x/sys/unix"
 )
 
 // Socket states from include/net/tcp_states.h.
@@ -51,11 +52,7 @@ func skipWithoutFamily(t *testing.T, f family) {
 	if f.af != unix.AF_INET6 {
 		return
 	}
-	ln, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Skipf("cannot bind [::1]: %v", err)
-	}
-	ln.Close()
+	testnet.Need(t, "ipv6")
 }
 
 // sock is the part of a Msg that a test knows in advance.

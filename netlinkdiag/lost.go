@@ -29,6 +29,10 @@ func (e *LostError) Error() string {
 
 func (e *LostError) Unwrap() []error { return []error{ErrEventsLost, e.Err} }
 
+// LostReports returns N, so that a watcher that knows nothing of
+// netlinkdiag can read the count.
+func (e *LostError) LostReports() uint64 { return e.N }
+
 // dropCounter is a transport whose socket's drop counter can be read.
 type dropCounter interface {
 	// drops returns the socket's SK_MEMINFO_DROPS.

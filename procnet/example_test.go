@@ -40,15 +40,20 @@ func ExampleParse_malformed() {
 }
 
 func ExampleFS_Read() {
-	// The tables of the network namespace of process 1.
-	recs, err := procnet.NewFS("/proc/1").Read(procnet.TCP6)
+	// NewFS("/proc/1") reads the tables of process 1's network namespace;
+	// this one reads a copy of a namespace's tables kept in testdata.
+	recs, err := procnet.NewFS("testdata/loopback").Read(procnet.TCP)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, r := range recs {
+	for _, r := range recs[:3] {
 		fmt.Println(r.Local, r.Remote, r.State, r.Inode)
 	}
+	// Output:
+	// 127.0.0.1:7788 0.0.0.0:0 10 8494
+	// 127.0.0.1:7788 127.0.0.1:58440 1 0
+	// 127.0.0.1:7788 127.0.0.1:58422 1 8499
 }
 
 func ExampleParseSockstat() {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // BenchmarkCollect measures a collection of 18,001 TCP sockets (9,000
@@ -21,7 +21,7 @@ import (
 func BenchmarkCollect(b *testing.B) {
 	ns := testnet.New(b)
 	openPairs(b, ns, 9000)
-	c, err := exporter.New(exporter.Config{Source: &inspect.NetlinkSource{NetNS: ns.FD()}, NetNS: ns.FD(), MaxSeries: 64, Top: 10})
+	c, err := exporter.New(exporter.Config{Source: &sockdiag.Source{NetNS: ns.FD()}, NetNS: ns.FD(), MaxSeries: 64, Top: 10})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestCollectDuringChurn(t *testing.T) {
 	ns := testnet.New(t)
 	churn := ns.StartChurn(t, 2000)
-	c := newCollector(t, ns, &inspect.NetlinkSource{NetNS: ns.FD()}, exporter.Config{Top: 3})
+	c := newCollector(t, ns, &sockdiag.Source{NetNS: ns.FD()}, exporter.Config{Top: 3})
 	listen := socketsKey("tcp", false, "LISTEN")
 	for range 30 {
 		got := gather(t, c)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -91,8 +93,8 @@ func (s series) String() string {
 // sources are the two a collector can count from, in ns.
 func sources(ns *testnet.NS) map[string]inspect.Source {
 	return map[string]inspect.Source{
-		"netlink": &inspect.NetlinkSource{NetNS: ns.FD()},
-		"proc":    &inspect.ProcSource{NetNS: ns.FD()},
+		"netlink": &sockdiag.Source{NetNS: ns.FD()},
+		"proc":    &procsrc.Source{NetNS: ns.FD()},
 	}
 }
 

@@ -8,10 +8,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 
@@ -63,7 +64,7 @@ func TestListenerQueue(t *testing.T) {
 	})
 	queue := fmt.Sprintf("sockstate_listener_queue{address=\"127.0.0.1\",port=\"%d\"}", lnPort)
 	backlogKey := fmt.Sprintf("sockstate_listener_backlog{address=\"127.0.0.1\",port=\"%d\"}", lnPort)
-	c := newCollector(t, ns, &inspect.NetlinkSource{NetNS: ns.FD()}, exporter.Config{Top: 1})
+	c := newCollector(t, ns, &sockdiag.Source{NetNS: ns.FD()}, exporter.Config{Top: 1})
 	var got series
 	for range 200 {
 		got = gather(t, c)
@@ -129,7 +130,7 @@ func equalListen(a, b procnet.Netstat) bool {
 }
 
 func TestNewRefusesNoSeries(t *testing.T) {
-	_, err := exporter.New(exporter.Config{Source: &inspect.ProcSource{}, MaxSeries: 0})
+	_, err := exporter.New(exporter.Config{Source: &procsrc.Source{}, MaxSeries: 0})
 	if err == nil || err.Error() != "exporter: max series 0: want at least 1" {
 		t.Errorf("New with MaxSeries 0: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
@@ -34,7 +35,7 @@ func TestTransitions(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- tt.Run(ctx, &trace.Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: ns.FD()},
+		done <- tt.Run(ctx, &trace.Events{Tracer: tr, Source: &sockdiag.Source{NetNS: ns.FD()},
 			Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
 	}()
 	t.Cleanup(func() {

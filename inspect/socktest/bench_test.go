@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/socktest"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // holdPairs is how many connections the benchmark's helper holds open,
@@ -121,11 +124,11 @@ func (c *counter) Errorf(string, ...any) { c.errors++ }
 func BenchmarkVerifyNone(b *testing.B) {
 	port := startHolder(b)
 	// The 10,000 must be there, or the benchmark measures nothing.
-	f, err := inspect.ParseFilter([]string{fmt.Sprintf("sport = :%d or dport = :%d", port, port)})
+	f, err := ssfilter.Parse([]string{fmt.Sprintf("sport = :%d or dport = :%d", port, port)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	held, err := (&inspect.NetlinkSource{}).Sockets(context.Background(), inspect.Query{
+	held, err := (&sockdiag.Source{}).Sockets(context.Background(), inspect.Query{
 		Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Established), Filter: f,
 	})
 	if err != nil {
@@ -148,8 +151,8 @@ func BenchmarkVerifyNone(b *testing.B) {
 		{name: "reported", opts: []socktest.Option{ignore, socktest.Timeout(0)}, errors: 1},
 		// The same through a dump of the ports, which walks every
 		// socket in the kernel, and through /proc, which prints them.
-		{name: "reported-dump", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&inspect.NetlinkSource{})}, errors: 1},
-		{name: "reported-proc", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&inspect.ProcSource{})}, errors: 1},
+		{name: "reported-dump", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&sockdiag.Source{})}, errors: 1},
+		{name: "reported-proc", opts: []socktest.Option{ignore, socktest.Timeout(0), socktest.WithSource(&procsrc.Source{})}, errors: 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := &counter{TB: b}

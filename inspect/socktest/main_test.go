@@ -1,17 +1,16 @@
 package socktest_test
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sockstate/sockstate/inspect/socktest"
+	"github.com/sockstate/sockstate/internal/testnet"
 )
 
 // helperEnv, when set, makes the test binary a helper of the test that
@@ -90,11 +89,11 @@ func closeAll(t testing.TB, cs ...io.Closer) {
 // as ::1 is where IPv6 is disabled.
 func listen(t testing.TB, loopback string) net.Listener {
 	t.Helper()
+	if loopback == "::1" {
+		testnet.Need(t, "ipv6")
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
 	if err != nil {
-		if errors.Is(err, syscall.EADDRNOTAVAIL) {
-			t.Skipf("no %s on loopback: %v", loopback, err)
-		}
 		t.Fatal(err)
 	}
 	closeAll(t, ln)

@@ -2,7 +2,6 @@ package socktest_test
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,9 +19,9 @@ const nobody = "65534"
 // ordinary tests run by ordinary users. As root it re-runs the test binary
 // under setpriv (util-linux); as anyone else, it is that re-run.
 func TestAsNobody(t *testing.T) {
-	if uid := os.Geteuid(); uid != 0 {
-		t.Skipf("running as uid %d: the other tests show what socktest does without root", uid)
-	}
+	// As anyone but root, the other tests show what socktest does
+	// without root.
+	testnet.Need(t, "root")
 	setpriv, err := exec.LookPath("setpriv")
 	if errors.Is(err, exec.ErrNotFound) {
 		t.Skip("setpriv (util-linux) is not installed, so the tests cannot be re-run as nobody")

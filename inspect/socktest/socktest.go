@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // DefaultTimeout is how long VerifyNone re-checks sockets still open before
@@ -32,7 +34,7 @@ type config struct {
 	timeout      time.Duration
 	// lookup finds listeners and connected sockets one by one; nil to
 	// find every socket in a dump of src.
-	lookup *inspect.NetlinkSource
+	lookup *sockdiag.Source
 	src    inspect.Source
 	// err is an option's failure, which the check reports instead of
 	// checking without it.
@@ -51,8 +53,8 @@ func newConfig(opts []Option) *config {
 		}
 	}
 	if c.src == nil {
-		c.lookup = &inspect.NetlinkSource{}
-		c.src = inspect.NewAutoSource(nil)
+		c.lookup = &sockdiag.Source{}
+		c.src = sockdiag.NewAutoSource(nil)
 	}
 	return c
 }
@@ -280,7 +282,7 @@ func (c *config) held(ctx context.Context) ([]inspect.Socket, error) {
 
 // localPortFilter returns the filter "sport = :P1 or sport = :P2 ..." of
 // ports, in ascending order.
-func localPortFilter(ports map[uint16]bool) (*inspect.Filter, error) {
+func localPortFilter(ports map[uint16]bool) (*ssfilter.Filter, error) {
 	sorted := make([]int, 0, len(ports))
 	for p := range ports {
 		sorted = append(sorted, int(p))
@@ -294,7 +296,7 @@ func localPortFilter(ports map[uint16]bool) (*inspect.Filter, error) {
 		b.WriteString("sport = :")
 		b.WriteString(strconv.Itoa(p))
 	}
-	f, err := inspect.ParseFilter([]string{b.String()})
+	f, err := ssfilter.Parse([]string{b.String()})
 	if err != nil {
 		return nil, fmt.Errorf("socktest: %w", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/socktest"
 )
 
@@ -120,8 +122,8 @@ func TestVerifyNoneStates(t *testing.T) {
 		opts []socktest.Option
 	}{
 		{name: "auto"},
-		{name: "netlink", opts: []socktest.Option{socktest.WithSource(&inspect.NetlinkSource{})}},
-		{name: "proc", opts: []socktest.Option{socktest.WithSource(&inspect.ProcSource{})}},
+		{name: "netlink", opts: []socktest.Option{socktest.WithSource(&sockdiag.Source{})}},
+		{name: "proc", opts: []socktest.Option{socktest.WithSource(&procsrc.Source{})}},
 	}
 	for _, tc := range []struct {
 		name string

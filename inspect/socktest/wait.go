@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // WaitForState waits until a TCP socket that filter matches is in state
 // want, and returns it; the first such socket in the order of local, then
 // peer, address when several are. The filter is an ss(8) expression, as
-// inspect.ParseFilter reads it: "sport = :8080",
+// ssfilter.Parse reads it: "sport = :8080",
 // "dport = :8080 and src 127.0.0.1". It looks at every TCP socket in the
 // namespace, whoever holds it, TIME_WAIT included, and polls, so a state a
 // socket passes through between two polls can be missed.
@@ -30,7 +32,7 @@ import (
 // may.
 func WaitForState(t testing.TB, filter string, want inspect.State, timeout time.Duration) inspect.Socket {
 	t.Helper()
-	s, err := waitForState(inspect.NewAutoSource(nil), filter, want, timeout)
+	s, err := waitForState(sockdiag.NewAutoSource(nil), filter, want, timeout)
 	if err != nil {
 		t.Fatalf("%v", err)
 		return inspect.Socket{}
@@ -39,7 +41,7 @@ func WaitForState(t testing.TB, filter string, want inspect.State, timeout time.
 }
 
 func waitForState(src inspect.Source, filter string, want inspect.State, timeout time.Duration) (inspect.Socket, error) {
-	f, err := inspect.ParseFilter([]string{filter})
+	f, err := ssfilter.Parse([]string{filter})
 	if err != nil {
 		return inspect.Socket{}, fmt.Errorf("socktest: WaitForState %q: %w", filter, err)
 	}

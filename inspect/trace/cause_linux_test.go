@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -148,7 +149,7 @@ type traceWatch struct {
 func startTraceWatch(t *testing.T, ns *testnet.NS) *traceWatch {
 	t.Helper()
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{inspect.INet}, States: inspect.AllStates}
-	ev := &Events{Tracer: open(t, ns, Options{}), Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
+	ev := &Events{Tracer: open(t, ns, Options{}), Source: &sockdiag.Source{NetNS: ns.FD()}, Query: q, Idle: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &traceWatch{cancel: cancel, done: make(chan error, 1)}
 	go func() {

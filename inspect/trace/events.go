@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 // Events reports a Tracer's transitions as inspect.WatchEvents, so that the
@@ -50,7 +49,7 @@ type Events struct {
 	// Tracer is read by Watch, which closes it when it returns.
 	Tracer *Tracer
 	// Source lists the sockets of the Tracer's namespace: an
-	// inspect.NetlinkSource, whose cookies are the Tracer's.
+	// sockdiag.Source, whose cookies are the Tracer's.
 	Source inspect.Source
 	Query  inspect.Query
 	// Idle is how long Watch waits for a transition before it calls fn
@@ -425,7 +424,7 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 func list(ctx context.Context, src inspect.Source, q inspect.Query) ([]inspect.Socket, error) {
 	for attempt := 1; ; attempt++ {
 		socks, err := src.Sockets(ctx, q)
-		if !errors.Is(err, netlinkdiag.ErrDumpInterrupted) || attempt == inspect.MaxInterruptedPolls {
+		if !errors.Is(err, inspect.ErrIncomplete) || attempt == inspect.MaxInterruptedPolls {
 			return socks, err
 		}
 		select {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
@@ -111,7 +112,7 @@ func TestFollower(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := inspect.Query{States: tt.states}
 			if tt.filter != nil {
-				f, err := inspect.ParseFilter(tt.filter)
+				f, err := ssfilter.Parse(tt.filter)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -231,7 +232,7 @@ type interruptedSource struct {
 func (s *interruptedSource) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	s.calls++
 	if s.calls <= s.n {
-		return nil, fmt.Errorf("dump: %w", netlinkdiag.ErrDumpInterrupted)
+		return nil, inspect.Incomplete(fmt.Errorf("dump: %w", netlinkdiag.ErrDumpInterrupted))
 	}
 	return s.socks, nil
 }

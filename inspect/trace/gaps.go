@@ -10,7 +10,7 @@ import (
 )
 
 // The kernel sometimes calls neither copy of the program for a state
-// change and counts no recursion miss (doc.go, "Known gap"): under churn,
+// change and counts no recursion miss: under churn,
 // an orphaned socket's FIN_WAIT1 -> FIN_WAIT2 and FIN_WAIT2 -> CLOSE, made
 // together in one softirq, reach tracefs and not the program. So the
 // Tracer follows every socket it last saw move to FIN_WAIT1 or FIN_WAIT2.

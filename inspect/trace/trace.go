@@ -13,7 +13,7 @@ import (
 // namespace with the default ring buffer.
 type Options struct {
 	// NetNS is a file descriptor of the network namespace to trace, as for
-	// inspect.NetlinkSource; 0 means the calling thread's namespace. The
+	// sockdiag.Source; 0 means the calling thread's namespace. The
 	// program drops other namespaces' sockets in the kernel.
 	NetNS int
 	// RingSize is the ring buffer's size in bytes, a power of two and a
@@ -28,7 +28,9 @@ type Options struct {
 // cores).
 const DefaultRingSize = 16 << 20
 
-// Transition is one state change of one TCP socket.
+// Transition is one state change of one TCP socket. It names no process:
+// the task current when the tracepoint fires is often not the socket's
+// owner (softirq context).
 type Transition struct {
 	// Time is when the kernel changed the state, on the wall clock: Mono
 	// plus the offset between the clocks measured at Open.
@@ -104,7 +106,7 @@ func (tr *Transition) String() string {
 // ErrLost is wrapped by the error Read returns when transitions were lost:
 // the kernel dropped them because the ring buffer was full, ran neither
 // copy of the program for them, or a lookup found a socket moved on
-// without them (see doc.go). The Tracer goes on; the caller's picture is
+// without them (see gaps). The Tracer goes on; the caller's picture is
 // incomplete until it lists the sockets again.
 var ErrLost = errors.New("trace: transitions lost")
 

@@ -57,6 +57,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// childEnv is the environment of a child that runs the CLI (TestMain's
+// SOCKSTATE_AS_CLI), with extra added. A race-built child sleeps a second
+// at exit (GORACE's atexit_sleep_ms) so that other goroutines may still
+// report races, which a hundred children turn into minutes; they do not
+// sleep here, and the in-process tests run the same code under the race
+// detector.
+func childEnv(extra ...string) []string {
+	env := append(os.Environ(), "SOCKSTATE_AS_CLI=1", "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return append(env, extra...)
+}
+
 // sockstate runs the CLI inside ns and returns its stdout, stderr and exit
 // code.
 func sockstate(t *testing.T, ns *testnet.NS, args ...string) (stdout, stderr string, code int) {
@@ -66,7 +77,7 @@ func sockstate(t *testing.T, ns *testnet.NS, args ...string) (stdout, stderr str
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+	cmd.Env = childEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()

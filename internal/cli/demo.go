@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -94,14 +93,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer closeWatcher()
 
 	out := bufio.NewWriter(stdout)
-	var emit func(*demo.Entry) error
+	format := "text"
 	if jsonOut {
-		enc := json.NewEncoder(out)
-		emit = func(e *demo.Entry) error { return enc.Encode(newJSONEntry(e)) }
-	} else {
-		p := timelinePrinter{w: out, color: isTerminal(stdout), micro: traced}
-		emit = p.print
+		format = "jsonl"
 	}
+	o := newOutput(format, out, isTerminal(stdout), traced)
 	res, err := demo.Run(ctx, demo.Config{
 		Addr:        addr,
 		Closer:      closer,
@@ -110,7 +106,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Source:      desc,
 		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
-			err := emit(e)
+			err := o.entry(e)
 			if err == nil {
 				err = out.Flush()
 			}
@@ -121,11 +117,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		},
 	})
 	if err == nil {
-		if jsonOut {
-			err = json.NewEncoder(out).Encode(jsonResult{Type: "result", OK: len(res.Missed) == 0, Missed: append([]string{}, res.Missed...)})
-		} else if len(res.Missed) == 0 {
-			_, err = fmt.Fprintln(out, "ok: every state the textbook requires was observed")
-		}
+		err = o.result(res.Missed)
 	}
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
@@ -151,7 +143,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "auto" || source == "trace" {
 		tq := q
 		tq.States = inspect.AllStates
-		ev, err := openTrace(tq, interval)
+		ev, err := openTrace(tq, interval, 0)
 		if err == nil {
 			return ev, func() { ev.Tracer.Close() }, "the kernel's sock:inet_sock_set_state tracepoint (eBPF)", true, nil
 		}
@@ -160,7 +152,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 		}
 		traceErr = err
 	}
-	pw, release, err := newWatcher(source, q, interval, stderr)
+	pw, release, err := newWatcher(source, q, interval, 0, stderr)
 	if err != nil {
 		return nil, nil, "", false, err
 	}
@@ -261,4 +253,8 @@ type jsonResult struct {
 	Type   string   `json:"type"`
 	OK     bool     `json:"ok"`
 	Missed []string `json:"missed"`
+}
+
+func newJSONResult(missed []string) jsonResult {
+	return jsonResult{Type: "result", OK: len(missed) == 0, Missed: append([]string{}, missed...)}
 }

@@ -43,7 +43,7 @@ func runIn(t *testing.T, ns *testnet.NS, out *os.File, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, executable(t)}, args...)...)
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd.Env = childEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if out != nil {
@@ -364,7 +364,7 @@ func TestDemoSignals(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, executable(t), "demo", "--step", "10s", "--source", "netlink")
-			cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+			cmd.Env = childEnv()
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -415,7 +415,7 @@ func TestClosedStdoutExitsZero(t *testing.T) {
 			defer cancel()
 			script := fmt.Sprintf(`ip netns exec %s %s %s | head -1 >/dev/null; s=("${PIPESTATUS[@]}"); echo "${s[0]} ${s[1]}"`, ns.Name, self, line)
 			cmd := exec.CommandContext(ctx, "bash", "-c", script)
-			cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+			cmd.Env = childEnv()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()

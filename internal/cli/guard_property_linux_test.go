@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -111,16 +112,16 @@ func (m *lineMaker) line() randomLine {
 
 // filter is the filter the line's words name, nil for none (blank words
 // only, or words that are not an expression).
-func (l *randomLine) filter() *inspect.Filter {
+func (l *randomLine) filter() *ssfilter.Filter {
 	words := strings.Fields(strings.Join(l.expression, " "))
 	if len(words) == 0 {
 		return nil
 	}
-	_, _, rest, err := inspect.ParseStateSelection(words)
+	_, _, rest, err := ssfilter.ParseStateSelection(words)
 	if err != nil || len(rest) == 0 {
 		return nil
 	}
-	f, err := inspect.ParseFilter(rest)
+	f, err := ssfilter.Parse(rest)
 	if err != nil {
 		return nil
 	}

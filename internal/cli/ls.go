@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/internal/netns"
-	"github.com/sockstate/sockstate/netlinkdiag"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -72,41 +69,12 @@ type lsOptions struct {
 	// an expression.
 	allLong bool
 	source  string
-	netName string
-	netPath string
+	ns      netnsFlags
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts := lsOptions{source: "auto"}
-	help := false
-	specs := append(opts.sel.specs(), []flagSpec{
-		{short: 'a', set: boolFlag(&opts.all)},
-		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
-		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
-		{short: 'n', long: "numeric", set: func(string) error { return nil }},
-		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
-		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
-		{short: 'o', long: "options", set: boolFlag(&opts.timers)},
-		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
-		{short: 'm', long: "memory", set: boolFlag(&opts.memory)},
-		{short: 'i', long: "info", set: boolFlag(&opts.info)},
-		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
-		{short: 'j', long: "json", set: boolFlag(&opts.json)},
-		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
-		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
-		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
-		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
-		{short: 'h', long: "help", set: boolFlag(&help)},
-	}...)
-	words, err := parseFlags("ls", args, specs)
+	opts, words, err := parseLsFlags(args, stdout)
 	if err != nil {
-		return err
-	}
-	if help {
-		fmt.Fprint(stdout, lsUsage)
-		return errHelp
-	}
-	if err := opts.check(); err != nil {
 		return err
 	}
 	// A listing is built once, written and dropped, and at 100,000 sockets
@@ -123,140 +91,122 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	nsFile, err := opts.openNetNS()
+	nsFD, closeNS, err := opts.ns.openFD("ls")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	src, err := newSource(opts.source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
-
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.summary {
-		sum, err := inspect.ReadSummary(ctx, src, nsFD)
-		if err != nil {
-			return err
-		}
-		if opts.json {
-			err = writeSummaryJSON(w, &sum)
-		} else {
-			err = writeSummary(w, &sum)
-		}
-		if err != nil {
+		if err := writeSummaryOf(ctx, w, src, nsFD, opts.json); err != nil {
 			return err
 		}
 		return w.Flush()
 	}
+	return opts.list(ctx, w, stderr, src, nsFD, q)
+}
 
-	// -p reads every process's descriptors while the kernel lists the
-	// sockets: the two are independent and each takes the kernel a while.
-	var procTable chan processTableResult
-	if opts.processes {
-		procTable = make(chan processTableResult, 1)
-		go func() {
-			t, err := inspect.ReadProcessTable(ctx, "")
-			procTable <- processTableResult{t, err}
-		}()
+// parseLsFlags reads ls's flags; the words after them are the state
+// selection and the expression.
+func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
+	opts := lsOptions{source: "auto"}
+	help := false
+	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs = append(specs, []flagSpec{
+		{short: 'a', set: boolFlag(&opts.all)},
+		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		{short: 'n', long: "numeric", set: func(string) error { return nil }},
+		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
+		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
+		{short: 'o', long: "options", set: boolFlag(&opts.timers)},
+		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
+		{short: 'm', long: "memory", set: boolFlag(&opts.memory)},
+		{short: 'i', long: "info", set: boolFlag(&opts.info)},
+		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
+		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
+		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}...)
+	words, err := parseFlags("ls", args, specs)
+	if err != nil {
+		return opts, nil, err
 	}
+	if help {
+		fmt.Fprint(stdout, lsUsage)
+		return opts, nil, errHelp
+	}
+	return opts, words, opts.check()
+}
 
+// writeSummaryOf writes ss -s's summary of the namespace open at nsFD.
+func writeSummaryOf(ctx context.Context, w io.Writer, src inspect.Source, nsFD int, json bool) error {
+	sum, err := procsrc.ReadSummary(ctx, src, nsFD)
+	if err != nil {
+		return err
+	}
+	if json {
+		return writeSummaryJSON(w, &sum)
+	}
+	return writeSummary(w, &sum)
+}
+
+// list writes the sockets q selects from src to w, or with -K closes them
+// and writes those it closed.
+func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer, src inspect.Source, nsFD int, q inspect.Query) error {
 	tOpts := tableOptions{
 		netid:    len(q.Protocols) != 1,
 		state:    q.States&(q.States-1) != 0,
-		header:   !opts.noHeader,
-		extended: opts.extended,
-		timers:   opts.timers,
-		info:     opts.info,
-		memory:   opts.memory,
+		header:   !o.noHeader,
+		extended: o.extended,
+		timers:   o.timers,
+		info:     o.info,
+		memory:   o.memory,
 	}
-	out := listWriter{w: w, json: opts.json}
-	var table *inspect.ProcessTable
-	// For -p, batches that come before the process table is read are
-	// kept, copied, rather than waited on, so that the kernel goes on
-	// listing meanwhile.
-	var pending [][]inspect.Socket
-	withTable := func(wait bool) error {
-		if table != nil {
-			return nil
-		}
-		var r processTableResult
-		if wait {
-			r = <-procTable
-		} else {
-			select {
-			case r = <-procTable:
-			default:
-				return nil
-			}
-		}
-		if r.err != nil {
-			return r.err
-		}
-		table = r.table
-		for _, p := range pending {
-			o := tOpts
-			o.processes = table.Owners(p)
-			if err := out.write(p, o); err != nil {
-				return err
-			}
-		}
-		pending = nil
-		return nil
+	format := "text"
+	if o.json {
+		format = "json"
 	}
-	// write writes a batch of sockets, with their processes for -p.
+	out := newOutput(format, w, false, false)
+	var l *lister
+	if o.processes {
+		l = newLister(ctx, out, tOpts)
+	}
 	write := func(batch []inspect.Socket) error {
-		o := tOpts
-		if procTable != nil {
-			if err := withTable(false); err != nil {
-				return err
-			}
-			if table == nil {
-				pending = append(pending, cloneSockets(batch))
-				return nil
-			}
-			o.processes = table.Owners(batch)
+		if l != nil {
+			return l.write(batch)
 		}
-		return out.write(batch, o)
+		return out.sockets(batch, tOpts)
 	}
 
-	var killErr, listErr error
+	var killErr, listErr, err error
 	killNote := ""
-	if opts.kill {
-		nl := &inspect.NetlinkSource{NetNS: nsFD}
-		var listed, closed []inspect.Socket
-		if listed, err = nl.Sockets(ctx, q); err != nil {
-			return err
-		}
-		closed, err = nl.Destroy(ctx, listed)
-		killErr = killError(err)
-		if n := countUDP(closed); n > 0 {
-			killNote = abortedLine(n)
-		}
-		err = write(closed)
+	if o.kill {
+		killNote, killErr, err = kill(ctx, nsFD, q, write)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
 		// so a listing of any size holds one batch.
 		err = inspect.Each(ctx, src, q, write)
 		// A dump the kernel kept interrupting still listed every socket
 		// that lived through it: they are printed, then the error.
-		if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+		if errors.Is(err, inspect.ErrIncomplete) {
 			listErr, err = err, nil
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if len(pending) > 0 {
-		if err := withTable(true); err != nil {
+	if l != nil {
+		if err := l.finish(); err != nil {
 			return err
 		}
 	}
-	if err := out.close(tOpts); err != nil {
+	if err := out.endList(tOpts); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
@@ -264,8 +214,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// What went wrong and what is worth knowing go in one line.
 	var notes []string
-	if table != nil && table.Skipped > 0 {
-		notes = append(notes, skippedNote(table.Skipped, os.Geteuid() == 0))
+	if n := l.skipped(); n > 0 {
+		notes = append(notes, skippedNote(n, os.Geteuid() == 0))
 	}
 	if killNote != "" {
 		notes = append(notes, "ls: -K: "+killNote)
@@ -282,6 +232,22 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "sockstate: %s\n", strings.Join(notes, "; "))
 	}
 	return err
+}
+
+// kill closes the sockets q selects in the namespace open at nsFD and
+// writes those it closed; killErr is why it could not close them all,
+// note what it did to UDP sockets.
+func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
+	nl := &sockdiag.Source{NetNS: nsFD}
+	listed, err := nl.Sockets(ctx, q)
+	if err != nil {
+		return "", nil, err
+	}
+	closed, err := nl.Destroy(ctx, listed)
+	if n := countUDP(closed); n > 0 {
+		note = abortedLine(n)
+	}
+	return note, killError(err), write(closed)
 }
 
 // countUDP counts the UDP sockets of socks.
@@ -326,11 +292,6 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	return c
 }
 
-type processTableResult struct {
-	table *inspect.ProcessTable
-	err   error
-}
-
 // skippedNote says how many processes -p could not read, and what would
 // help.
 func skippedNote(n int, root bool) string {
@@ -347,9 +308,10 @@ func skippedNote(n int, root bool) string {
 
 // check rejects combinations of flags that cannot work together.
 func (o *lsOptions) check() error {
+	if err := o.ns.check("ls"); err != nil {
+		return err
+	}
 	switch {
-	case o.netName != "" && o.netPath != "":
-		return usagef("ls: -N and --netns both name a namespace; give one")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
@@ -358,67 +320,6 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
 	}
 	return nil
-}
-
-// openNetNS opens the namespace -N or --netns names; nil for neither. A
-// namespace that does not exist, or a path that is not one, is a usage
-// error; a namespace that may not be opened or entered is a run-time one,
-// found here, before any source tries it, so that it is said once.
-func (o *lsOptions) openNetNS() (*os.File, error) {
-	var path, what string
-	switch {
-	case o.netName != "":
-		name := o.netName
-		if strings.ContainsRune(name, '/') || name == "." || name == ".." {
-			return nil, usagef("ls: netns %s: a namespace name has no slash; use --netns for a path", shortQuote(name))
-		}
-		path, what = netns.Dir+"/"+name, "netns "+shortQuote(name)
-	case o.netPath != "":
-		path, what = o.netPath, "--netns "+shortQuote(o.netPath)
-	default:
-		return nil, nil
-	}
-	f, err := netns.Open(path)
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist) && o.netName != "":
-		return nil, usagef("ls: %s: no such namespace under %s (see 'ip netns list')", what, netns.Dir)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usagef("ls: %s: no such file", what)
-	case errors.Is(err, syscall.ENAMETOOLONG):
-		return nil, usagef("ls: %s: name too long (at most 255 bytes a name)", what)
-	case errors.Is(err, netns.ErrNotNetNS), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
-		return nil, usagef("ls: %s: %s is not a network namespace", what, shortPath(path))
-	default:
-		return nil, fmt.Errorf("ls: %s: %w", what, err)
-	}
-	if err := netns.Do(int(f.Fd()), func() error { return nil }); err != nil {
-		f.Close()
-		if errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("ls: %s: entering a network namespace needs CAP_SYS_ADMIN (run as root)", what)
-		}
-		return nil, fmt.Errorf("ls: %s: %w", what, err)
-	}
-	return f, nil
-}
-
-// shortQuote quotes s, cut to 60 bytes, so that a line naming it stays
-// one readable line.
-func shortQuote(s string) string {
-	if len(s) > 60 {
-		return strconv.Quote(s[:60]) + "..."
-	}
-	return strconv.Quote(s)
-}
-
-// shortPath is path cut as shortQuote cuts it, quoted only if it holds
-// what a line cannot show as it is.
-func shortPath(path string) string {
-	q := shortQuote(path)
-	if len(path) <= 60 && q[1:len(q)-1] == path {
-		return path
-	}
-	return q
 }
 
 // killError explains the refusals of SOCK_DESTROY that the user can act on.
@@ -457,29 +358,59 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 var newSource = func(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
 	switch name {
 	case "auto":
-		return &inspect.AutoSource{
-			Netlink: &inspect.NetlinkSource{NetNS: nsFD},
-			Proc:    &inspect.ProcSource{NetNS: nsFD},
+		return &sockdiag.AutoSource{
+			Netlink: &sockdiag.Source{NetNS: nsFD},
+			Proc:    &procsrc.Source{NetNS: nsFD},
 			OnFallback: func(reason error) {
 				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
 			},
 		}, nil
 	case "netlink":
-		return netlinkOnly{&inspect.NetlinkSource{NetNS: nsFD}}, nil
+		return netlinkOnly{&sockdiag.Source{NetNS: nsFD}}, nil
 	case "proc":
-		return &inspect.ProcSource{NetNS: nsFD}, nil
+		return &procsrc.Source{NetNS: nsFD}, nil
 	}
 	return nil, usagef("--source %q: use auto, netlink or proc", name)
 }
 
 // netlinkOnly is the netlink source that --source netlink asks for: when
-// sock_diag is unavailable it fails, saying what would work instead.
+// sock_diag is unavailable it fails, saying what would work instead. It
+// streams and polls as the source it wraps does.
 type netlinkOnly struct{ inspect.Source }
+
+var (
+	_ inspect.Wrapper  = netlinkOnly{}
+	_ inspect.Streamer = netlinkOnly{}
+	_ inspect.Poller   = netlinkOnly{}
+)
+
+func (s netlinkOnly) Unwrap() inspect.Source { return s.Source }
 
 func (s netlinkOnly) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	socks, err := s.Source.Sockets(ctx, q)
-	if inspect.NetlinkUnavailable(err) {
-		return socks, fmt.Errorf("%w; --source proc reads /proc/net instead", err)
+	return socks, withProcHint(err)
+}
+
+func (s netlinkOnly) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
+	return withProcHint(inspect.Each(ctx, s.Source, q, fn))
+}
+
+func (s netlinkOnly) NewPoll() inspect.Poll { return netlinkOnlyPoll{inspect.NewPoll(s.Source)} }
+
+type netlinkOnlyPoll struct{ p inspect.Poll }
+
+func (p netlinkOnlyPoll) Poll(ctx context.Context, q inspect.Query, dst []inspect.Socket) ([]inspect.Socket, error) {
+	socks, err := p.p.Poll(ctx, q, dst)
+	return socks, withProcHint(err)
+}
+
+func (p netlinkOnlyPoll) Close() { p.p.Close() }
+
+// withProcHint adds to an error that says sock_diag is unavailable what
+// would work instead.
+func withProcHint(err error) error {
+	if sockdiag.NetlinkUnavailable(err) {
+		return fmt.Errorf("%w; --source proc reads /proc/net instead", err)
 	}
-	return socks, err
+	return err
 }

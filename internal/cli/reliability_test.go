@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
@@ -33,7 +34,7 @@ func cliCommand(t *testing.T, ns *testnet.NS, self string, wrapper []string, arg
 	argv := append([]string{"netns", "exec", ns.Name}, wrapper...)
 	argv = append(argv, self)
 	cmd := exec.Command("ip", append(argv, args...)...)
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+	cmd.Env = childEnv()
 	return cmd
 }
 
@@ -147,7 +148,7 @@ func TestAutoFallbackOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auto := src.(*inspect.AutoSource)
+	auto := src.(*sockdiag.AutoSource)
 	auto.Netlink = unavailableSource{}
 	for range 3 {
 		if _, err := src.Sockets(context.Background(), inspect.Query{States: inspect.AllStates}); err != nil {
@@ -348,11 +349,11 @@ func TestHostileInput(t *testing.T) {
 }
 
 // interruptedSource lists its sockets with an error saying the kernel kept
-// interrupting the dump, as NetlinkSource does after its last attempt.
+// interrupting the dump, as sockdiag.Source does after its last attempt.
 type interruptedSource struct{ socks []inspect.Socket }
 
 func (s interruptedSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
-	return s.socks, fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	return s.socks, inspect.Incomplete(fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted))
 }
 
 // TestLsDumpInterrupted requires ls, when the kernel interrupted every
@@ -415,7 +416,7 @@ func TestWatchDumpInterrupted(t *testing.T) {
 	}
 	L := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("0.0.0.0:0"), Cookie: 1}
 	E := inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet, State: inspect.Established, Local: netip.MustParseAddrPort("127.0.0.1:80"), Peer: netip.MustParseAddrPort("127.0.0.1:40000"), Cookie: 2}
-	intr := fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted)
+	intr := inspect.Incomplete(fmt.Errorf("inspect: netlink dump of tcp/inet, 3 attempts each: %w", netlinkdiag.ErrDumpInterrupted))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := &scriptedPolls{

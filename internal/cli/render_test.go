@@ -20,6 +20,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
@@ -84,7 +85,11 @@ func TestWriteJSONShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := writeJSON(&b, tt.socks, tableOptions{}); err != nil {
+			o := newOutput("json", &b, false, false)
+			if err := o.sockets(tt.socks, tableOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.endList(tableOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {
@@ -236,7 +241,7 @@ func TestAppendJSONSocket(t *testing.T) {
 	tests := []struct {
 		name  string
 		sock  inspect.Socket
-		procs []inspect.Process
+		procs []owners.Process
 		opts  tableOptions
 		hand  bool // written by appendJSONSocket
 	}{
@@ -250,11 +255,11 @@ func TestAppendJSONSocket(t *testing.T) {
 		{name: "zones to escape", sock: with(func(s *inspect.Socket) {
 			s.Family, s.Local, s.Peer = inspect.INet6, netip.MustParseAddrPort(`[fe80::1%a"b<c>&\d]:1`), netip.MustParseAddrPort("[fe80::2%eth0]:2")
 		}), hand: true},
-		{name: "processes", sock: base, procs: []inspect.Process{
+		{name: "processes", sock: base, procs: []owners.Process{
 			{PID: 1, Comm: "systemd", FD: 3},
 			{PID: 42, Comm: "a \"q\" \\ <b>&\t\x01\x7f é \u2028 \xff", FD: 2147483647},
-		}, opts: tableOptions{processes: [][]inspect.Process{}}, hand: true},
-		{name: "each character to escape", sock: base, procs: []inspect.Process{
+		}, opts: tableOptions{processes: [][]owners.Process{}}, hand: true},
+		{name: "each character to escape", sock: base, procs: []owners.Process{
 			{PID: 1, Comm: "<", FD: 1}, {PID: 1, Comm: ">", FD: 2}, {PID: 1, Comm: "&", FD: 3}, {PID: 1, Comm: `"`, FD: 4},
 			{PID: 1, Comm: `\`, FD: 5}, {PID: 1, Comm: "\n", FD: 6}, {PID: 1, Comm: "\x7f", FD: 7}, {PID: 1, Comm: "é", FD: 8},
 		}, hand: true},

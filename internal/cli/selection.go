@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/ssfilter"
 )
 
 // selection is what the commands that select sockets share (ls, watch):
@@ -41,15 +42,15 @@ func (s *selection) query(cmd string, states inspect.StateSet, words []string) (
 		q.Families = append(q.Families, inspect.INet6)
 	}
 	// Blank words hold no token: an expression of blanks is none.
-	selected, given, rest, err := inspect.ParseStateSelection(dropBlank(words))
+	selected, given, rest, err := ssfilter.ParseStateSelection(dropBlank(words))
 	if err != nil {
-		return q, usagef("%s: %s", cmd, strings.TrimPrefix(err.Error(), "inspect: "))
+		return q, usagef("%s: %s", cmd, strings.TrimPrefix(err.Error(), "ssfilter: "))
 	}
 	if given {
 		q.States = selected
 	}
 	if len(rest) > 0 {
-		f, err := inspect.ParseFilter(rest)
+		f, err := ssfilter.Parse(rest)
 		if err != nil {
 			return q, usagef("%s: %v", cmd, err)
 		}

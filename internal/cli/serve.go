@@ -22,6 +22,8 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
 )
 
@@ -72,8 +74,7 @@ const (
 type serveOptions struct {
 	listen    string
 	source    string
-	netName   string
-	netPath   string
+	ns        netnsFlags
 	ports     []uint16
 	maxSeries int
 	top       int
@@ -83,17 +84,15 @@ type serveOptions struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := serveOptions{listen: "127.0.0.1:9474", source: "auto", maxSeries: 64, top: 10}
 	help := false
-	specs := []flagSpec{
+	specs := append(opts.ns.specs(), []flagSpec{
 		{long: "listen", hasValue: true, set: func(v string) error { opts.listen = v; return nil }},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
-		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
-		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
 		{long: "ports", hasValue: true, set: opts.setPorts},
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
 		{long: "transitions", set: boolFlag(&opts.trace)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
-	}
+	}...)
 	words, err := parseFlags("serve", args, specs)
 	if err != nil {
 		return err
@@ -108,15 +107,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkListen(opts.listen); err != nil {
 		return err
 	}
-	nsFile, err := opts.openNetNS()
+	if err := opts.ns.check("serve"); err != nil {
+		return err
+	}
+	nsFD, closeNS, err := opts.ns.openFD("serve")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	src, err := serveSource(opts.source, nsFD, stderr)
 	if err != nil {
 		return err
@@ -173,7 +171,7 @@ func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (*exporte
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := tt.Run(ctx, &trace.Events{Tracer: tr, Source: &inspect.NetlinkSource{NetNS: nsFD},
+		err := tt.Run(ctx, &trace.Events{Tracer: tr, Source: &sockdiag.Source{NetNS: nsFD},
 			Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(stderr, "sockstate: serve: --transitions: %v; the transition counters stop here\n", err)
@@ -242,17 +240,17 @@ func readOnly(h http.Handler) http.Handler {
 func serveSource(name string, nsFD int, stderr io.Writer) (inspect.Source, error) {
 	switch name {
 	case "auto":
-		return &inspect.AutoSource{
-			Netlink: &inspect.NetlinkSource{NetNS: nsFD},
-			Proc:    &inspect.ProcSource{NetNS: nsFD},
+		return &sockdiag.AutoSource{
+			Netlink: &sockdiag.Source{NetNS: nsFD},
+			Proc:    &procsrc.Source{NetNS: nsFD},
 			OnFallback: func(reason error) {
 				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
 			},
 		}, nil
 	case "netlink":
-		return &inspect.NetlinkSource{NetNS: nsFD}, nil
+		return &sockdiag.Source{NetNS: nsFD}, nil
 	case "proc":
-		return &inspect.ProcSource{NetNS: nsFD}, nil
+		return &procsrc.Source{NetNS: nsFD}, nil
 	}
 	return nil, usagef("serve: --source %q: use auto, netlink or proc", name)
 }
@@ -305,29 +303,6 @@ func listenError(addr string, err error) error {
 	}
 	return fmt.Errorf("serve: --listen %s: %w", addr, err)
 }
-
-// openNetNS opens the namespace -N or --netns names, nil for neither, with
-// ls's checks and its lines, which name serve.
-func (o *serveOptions) openNetNS() (*os.File, error) {
-	if o.netName != "" && o.netPath != "" {
-		return nil, usagef("serve: -N and --netns both name a namespace; give one")
-	}
-	f, err := (&lsOptions{netName: o.netName, netPath: o.netPath}).openNetNS()
-	if err != nil {
-		return nil, &renamedError{msg: "serve: " + strings.TrimPrefix(err.Error(), "ls: "), err: err}
-	}
-	return f, nil
-}
-
-// renamedError is err said with another command's name: it is the same
-// error (errors.Is, errUsage) with another line.
-type renamedError struct {
-	msg string
-	err error
-}
-
-func (e *renamedError) Error() string { return e.msg }
-func (e *renamedError) Unwrap() error { return e.err }
 
 // setPorts parses --ports: a comma-separated list of ports from 1 to 65535.
 func (o *serveOptions) setPorts(v string) error {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // TestServeAsNobody runs sockstate serve inside a namespace as nobody,

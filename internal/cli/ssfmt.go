@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 )
 
 // This file writes the extra text of -o, -p, -m and -i as ss(8) prints it
@@ -137,7 +138,7 @@ func appendTimer(b []byte, s *inspect.Socket) []byte {
 }
 
 // appendUsers appends -p's users:(("comm",pid=PID,fd=FD),...).
-func appendUsers(b []byte, procs []inspect.Process) []byte {
+func appendUsers(b []byte, procs []owners.Process) []byte {
 	b = append(b, "users:("...)
 	for i, p := range procs {
 		if i > 0 {

@@ -37,7 +37,7 @@ func runCLI(t *testing.T, ns *testnet.NS, env []string, args ...string) (stdout,
 	if ns != nil {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
 	}
-	cmd.Env = append(append(os.Environ(), "SOCKSTATE_AS_CLI=1"), env...)
+	cmd.Env = childEnv(env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()

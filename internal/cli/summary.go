@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
 )
 
 // writeSummary prints s as ss -s does (print_summary in misc/ss.c), byte
 // for byte.
-func writeSummary(w io.Writer, s *inspect.Summary) error {
+func writeSummary(w io.Writer, s *procsrc.Summary) error {
 	inet := s.INET()
 	_, err := fmt.Fprintf(w, `Total: %d
 TCP:   %d (estab %d, closed %d, orphaned %d, timewait %d)
@@ -39,13 +39,13 @@ type jsonCounts struct {
 	IPv6  int64 `json:"ipv6"`
 }
 
-func newJSONCounts(c inspect.Counts) jsonCounts {
+func newJSONCounts(c procsrc.Counts) jsonCounts {
 	return jsonCounts{Total: c.Total(), IP: c.IPv4, IPv6: c.IPv6}
 }
 
 // writeSummaryJSON writes s as one JSON object with ss -s's figures under
 // ss's names.
-func writeSummaryJSON(w io.Writer, s *inspect.Summary) error {
+func writeSummaryJSON(w io.Writer, s *procsrc.Summary) error {
 	type tcp struct {
 		Total    int64 `json:"total"`
 		Estab    int64 `json:"estab"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -193,9 +192,7 @@ func TestWatchTrace(t *testing.T) {
 // --source trace fails with the Tracer's one line, and auto polls and
 // says why in its first line.
 func TestDemoTraceAsNobody(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skipf("running as uid %d: the test switches to nobody from root", os.Geteuid())
-	}
+	testnet.Need(t, "root")
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Fatalf("setpriv (util-linux): %v", err)
@@ -205,7 +202,7 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
 		cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
-		cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+		cmd.Env = childEnv()
 		cmd.Dir = filepath.Dir(bin)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
-	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -31,8 +31,8 @@ unless a state selection says otherwise; filter expressions are ss's.
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
-  -p, --processes    add the processes holding each socket, read when it is
-                     first seen with a file: users:(("comm",pid=N,fd=N))
+  -N, --net NAME     watch the network namespace NAME (under /run/netns)
+      --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
       --source S     auto (below), netlink, proc or trace (TCP only, as
@@ -63,12 +63,11 @@ said once on stderr, and the next poll shows its changes; watch stops after
 
 type watchOptions struct {
 	sel      selection
+	ns       netnsFlags
 	json     bool
 	interval time.Duration
 	duration time.Duration
 	source   string
-	// processes names each socket's owners (-p).
-	processes bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -90,9 +89,9 @@ func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(st
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto"}
 	help := false
-	specs := append(opts.sel.specs(), []flagSpec{
+	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs = append(specs, []flagSpec{
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
-		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
@@ -106,11 +105,19 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, watchUsage)
 		return errHelp
 	}
+	if err := opts.ns.check("watch"); err != nil {
+		return err
+	}
 	q, err := opts.sel.query("watch", inspect.AllStates, words)
 	if err != nil {
 		return err
 	}
-	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, stderr)
+	nsFD, closeNS, err := opts.ns.openFD("watch")
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
 	if err != nil {
 		return err
 	}
@@ -122,26 +129,14 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer cancel()
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	var write func(*inspect.WatchEvent) error
+	format := "text"
 	if opts.json {
-		enc := json.NewEncoder(out)
-		write = func(e *inspect.WatchEvent) error { return enc.Encode(newJSONEvent(e)) }
-	} else {
-		p := eventPrinter{w: out, color: isTerminal(stdout)}
-		write = p.print
+		format = "jsonl"
 	}
-	var owners *inspect.OwnerCache
-	if opts.processes {
-		owners = &inspect.OwnerCache{}
-	}
+	o := newOutput(format, out, isTerminal(stdout), false)
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
-		if owners != nil {
-			if err := owners.Annotate(ctx, batch); err != nil {
-				return err
-			}
-		}
 		for i := range batch {
-			if err := write(&batch[i]); err != nil {
+			if err := o.event(&batch[i]); err != nil {
 				return err
 			}
 		}
@@ -150,7 +145,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flushErr := out.Flush(); err == nil {
 		err = flushErr
 	}
-	if errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+	if errors.Is(err, inspect.ErrIncomplete) {
 		err = fmt.Errorf("%w; --source proc reads /proc/net, which is never interrupted", err)
 	}
 	return err
@@ -164,34 +159,36 @@ type watcher interface {
 // newEvents returns the watcher --source names for command cmd: trace
 // events, or a polling watcher (newWatcher). The function returned
 // releases what it holds.
-func newEvents(cmd, source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, func(), error) {
+// nsFD is the namespace to watch (0: the caller's).
+func newEvents(cmd, source string, q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (watcher, func(), error) {
 	switch source {
 	case "trace":
 		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
 			return nil, nil, usagef("%s: --source trace sees TCP sockets only", cmd)
 		}
-		ev, err := openTrace(q, interval)
+		ev, err := openTrace(q, interval, nsFD)
 		if err != nil {
 			return nil, nil, err
 		}
 		return ev, func() { ev.Tracer.Close() }, nil
 	case "auto":
-		return autoEvents(q, interval, stderr)
+		return autoEvents(q, interval, nsFD, stderr)
 	case "netlink", "proc":
-		return newWatcher(source, q, interval, stderr)
+		return newWatcher(source, q, interval, nsFD, stderr)
 	}
 	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
 }
 
-// openTrace returns trace events of the caller's namespace for q, with an
-// empty batch after each idle interval. Without privilege the error is the
-// Tracer's one line naming the capabilities missing.
-func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
-	t, err := trace.Open(nil)
+// openTrace returns trace events of the namespace open at nsFD (0: the
+// caller's) for q, with an empty batch after each idle interval. Without
+// privilege the error is the Tracer's one line naming the capabilities
+// missing.
+func openTrace(q inspect.Query, idle time.Duration, nsFD int) (*trace.Events, error) {
+	t, err := trace.Open(&trace.Options{NetNS: nsFD})
 	if err != nil {
 		return nil, err
 	}
-	return &trace.Events{Tracer: t, Source: &inspect.NetlinkSource{}, Query: q, Idle: idle}, nil
+	return &trace.Events{Tracer: t, Source: &sockdiag.Source{NetNS: nsFD}, Query: q, Idle: idle}, nil
 }
 
 // newWatcher returns a Watcher over the source --source names, with the
@@ -200,8 +197,8 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 // is missed, and watches by polling alone. Where no sock_diag socket can
 // be opened at all, auto says so in one line and polls /proc, and netlink
 // fails. The function returned releases the subscription.
-func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
-	src, err := newSource(source, stderr, 0)
+func newWatcher(source string, q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (*inspect.Watcher, func(), error) {
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -214,17 +211,17 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "proc" {
 		return w, func() {}, nil
 	}
-	d, err := inspect.SubscribeDestroyed(0, q)
+	d, err := sockdiag.SubscribeDestroyed(nsFD, q)
 	if err != nil {
 		// Tell a kernel or sandbox without sock_diag, which fails the
 		// dumps too, from one that only refuses the destroy groups: one
 		// line for the cause, not one per symptom.
-		if dialErr := dialSockDiag(); inspect.NetlinkUnavailable(dialErr) {
+		if dialErr := sockdiag.Probe(nsFD); sockdiag.NetlinkUnavailable(dialErr) {
 			if source == "netlink" {
 				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
 			}
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): %v\n", dialErr)
-			w.Source = &inspect.ProcSource{}
+			w.Source = &procsrc.Source{NetNS: nsFD}
 			return w, func() {}, nil
 		}
 		hint := ""
@@ -236,16 +233,6 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	}
 	w.Destroyed = d
 	return w, func() { d.Close() }, nil
-}
-
-// dialSockDiag opens a sock_diag socket and closes it, returning why it
-// could not.
-func dialSockDiag() error {
-	c, err := netlinkdiag.Dial(nil)
-	if err != nil {
-		return err
-	}
-	return c.Close()
 }
 
 // isTerminal reports whether w is a terminal, the only place colours go.
@@ -344,7 +331,7 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 		}
 		return 0
 	}
-	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil || e.Processes != nil
+	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
 	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
 	if e.Cause != inspect.CauseUnknown {
 		b = append(b, ' ')
@@ -367,10 +354,6 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 	}
 	if e.Reset {
 		b = append(b, " reset, addresses cleared by the kernel"...)
-	}
-	if e.Processes != nil {
-		b = append(b, ' ')
-		b = appendUsers(b, e.Processes)
 	}
 	return b
 }
@@ -433,7 +416,6 @@ type jsonEvent struct {
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
 	Acked     *uint64       `json:"bytes_acked,omitempty"`
 	Received  *uint64       `json:"bytes_received,omitempty"`
-	Process   []jsonProcess `json:"process,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
@@ -471,9 +453,6 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	}
 	if e.Bytes != nil {
 		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
-	}
-	for _, p := range e.Processes {
-		j.Process = append(j.Process, jsonProcess(p))
 	}
 	return j
 }

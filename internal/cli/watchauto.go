@@ -17,7 +17,7 @@ import (
 // when it may load it, UDP (and TCP where tracing is refused) by polling
 // with the kernel's reports of freed sockets. The function returned
 // releases what it holds.
-func autoEvents(q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, func(), error) {
+func autoEvents(q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (watcher, func(), error) {
 	tcp := len(q.Protocols) == 0 || slices.Contains(q.Protocols, inspect.TCP)
 	udp := len(q.Protocols) == 0 || slices.Contains(q.Protocols, inspect.UDP)
 	var traced watcher
@@ -26,7 +26,7 @@ func autoEvents(q inspect.Query, interval time.Duration, stderr io.Writer) (watc
 	if tcp {
 		tq := q
 		tq.Protocols = []inspect.Protocol{inspect.TCP}
-		ev, err := openTrace(tq, interval)
+		ev, err := openTrace(tq, interval, nsFD)
 		if err != nil {
 			why = "no tracing: " + err.Error()
 		} else {
@@ -41,7 +41,7 @@ func autoEvents(q inspect.Query, interval time.Duration, stderr io.Writer) (watc
 	// newWatcher's own lines (a source or the destroy reports refused)
 	// follow the line that says what is polled.
 	var detail bytes.Buffer
-	pw, releasePolls, err := newWatcher("auto", q, interval, &detail)
+	pw, releasePolls, err := newWatcher("auto", q, interval, nsFD, &detail)
 	if err != nil {
 		release()
 		return nil, nil, err

@@ -35,7 +35,7 @@ func startWatch(t *testing.T, ns *testnet.NS, args ...string) *watchProc {
 	}
 	w := &watchProc{t: t, lines: make(chan string, 100)}
 	w.cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
-	w.cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1")
+	w.cmd.Env = childEnv()
 	w.cmd.Stderr = &w.stderr
 	pipe, err := w.cmd.StdoutPipe()
 	if err != nil {

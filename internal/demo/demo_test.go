@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/internal/demo"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
@@ -25,7 +26,7 @@ func runIn(t *testing.T, ns *testnet.NS, addr netip.AddrPort, closer demo.Closer
 		family = inspect.INet
 	}
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, Families: []inspect.Family{family}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Close)}
-	d, err := inspect.SubscribeDestroyed(ns.FD(), q)
+	d, err := sockdiag.SubscribeDestroyed(ns.FD(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func runIn(t *testing.T, ns *testnet.NS, addr netip.AddrPort, closer demo.Closer
 		Addr:   addr,
 		Closer: closer,
 		Step:   100 * time.Millisecond,
-		Events: &inspect.Watcher{Source: &inspect.NetlinkSource{NetNS: ns.FD()}, Query: q, Interval: time.Millisecond, Destroyed: d},
+		Events: &inspect.Watcher{Source: &sockdiag.Source{NetNS: ns.FD()}, Query: q, Interval: time.Millisecond, Destroyed: d},
 		NetNS:  ns.FD(),
 		Source: "sock_diag",
 		Out:    func(e *demo.Entry) error { entries = append(entries, *e); return nil },

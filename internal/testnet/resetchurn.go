@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // ResetChurn makes n TCP connections inside ns to a listener on

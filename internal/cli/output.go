@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/demo"
+)
+
+// output writes what a command reports, in one format: ls's listing,
+// watch's events, demo's timeline and result. Each format is a file:
+// output_text.go (ss's table and timeline lines), output_json.go (one
+// JSON array) and output_jsonl.go (JSON Lines).
+type output interface {
+	// sockets writes a batch of a listing; o.processes, if set, holds
+	// their processes.
+	sockets(socks []inspect.Socket, o tableOptions) error
+	// endList ends a listing: the header of an empty table, the end of a
+	// JSON array.
+	endList(o tableOptions) error
+	event(e *inspect.WatchEvent) error
+	entry(e *demo.Entry) error
+	// result writes the demo's outcome: the states it missed, if any.
+	result(missed []string) error
+}
+
+// newOutput returns the output of format, "text", "json" or "jsonl", to
+// w; color and micro are the text's (colours for a terminal, the demo's
+// times in microseconds).
+func newOutput(format string, w io.Writer, color, micro bool) output {
+	switch format {
+	case "json":
+		return &jsonOutput{w: w}
+	case "jsonl":
+		return &jsonlOutput{w: w}
+	}
+	return &textOutput{w: w, color: color, micro: micro}
+}
