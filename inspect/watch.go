@@ -293,7 +293,6 @@ type tracker struct {
 	polledGone goneSet
 }
 
-
 // step reports what changed from prev to next, polled from start to now,
 // given the losses and destroyed sockets reported meanwhile. It returns
 // the reports it cannot settle yet: a socket that the poll still showed,
