@@ -193,6 +193,13 @@ type watchLine struct {
 	To        *string  `json:"to"`
 	Cookie    *string  `json:"cookie"`
 	InStateMS *int64   `json:"in_state_ms"`
+	Cause     *string  `json:"cause"`
+	Reset     bool     `json:"reset"`
+	Lost      uint64   `json:"lost"`
+	Unmatched uint64   `json:"unmatched"`
+	LifeMS    *int64   `json:"lifetime_ms"`
+	Acked     *uint64  `json:"bytes_acked"`
+	Received  *uint64  `json:"bytes_received"`
 }
 
 // TestWatchJSON runs watch -j in a namespace, drives a connection through

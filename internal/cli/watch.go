@@ -35,15 +35,25 @@ unless a state selection says otherwise; filter expressions are ss's.
       --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
-      --source S     auto (sock_diag, falling back to /proc), netlink, proc
-                     or trace (TCP only, as root: every state change the
-                     kernel makes, from an eBPF program)
+      --source S     auto (below), netlink, proc or trace (TCP only, as
+                     root: every state change the kernel makes, from an
+                     eBPF program)
   -h, --help         this text
+
+auto traces TCP where it may load the eBPF program (CAP_BPF and
+CAP_PERFMON, kernel BTF), and polls UDP, and TCP where tracing is refused,
+through sock_diag (or /proc where that is refused); its first line on
+stderr says which and why. Traced, each move into CLOSE and each gone
+says why the connection ended: closed, reset-received, reset-sent,
+refused, timeout or aborted.
 
 With sock_diag (auto, netlink) and root, the kernel also reports every
 socket it frees, so one that lives and dies between two polls is still
-printed, as gone in the state it died in. auto polls rather than traces:
-the tracer sees TCP only and needs root.
+printed, as gone in the state it died in. A socket closed with SO_LINGER 0
+loses its source address and destination port before that report: one
+no poll showed is printed with what is left ("reset, addresses cleared by
+the kernel") when the filter selects it whatever they were, and counted
+in an "unmatched" line after the poll when the filter turns on them.
 
 When the kernel's tables change during every attempt at a sock_diag dump
 (ss: "Dump was interrupted and may be inconsistent"), that poll is skipped,
@@ -161,7 +171,9 @@ func newEvents(cmd, source string, q inspect.Query, interval time.Duration, nsFD
 			return nil, nil, err
 		}
 		return ev, func() { ev.Tracer.Close() }, nil
-	case "auto", "netlink", "proc":
+	case "auto":
+		return autoEvents(q, interval, nsFD, stderr)
+	case "netlink", "proc":
 		return newWatcher(source, q, interval, nsFD, stderr)
 	}
 	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
@@ -269,9 +281,17 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 		b = append(b, " lost: "...)
 		if e.Lost > 0 {
 			b = strconv.AppendUint(b, e.Lost, 10)
-			b = append(b, " state changes, "...)
+			b = append(b, " reports, "...)
 		}
 		b = append(b, "the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
+		p.buf = b
+		_, err := p.w.Write(b)
+		return err
+	}
+	if e.Kind == inspect.EventUnmatched {
+		b = append(b, " unmatched: "...)
+		b = strconv.AppendUint(b, e.Unmatched, 10)
+		b = append(b, " destroyed sockets that no poll showed could not be matched to the filter: the kernel cleared the addresses it reads\n"...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err
@@ -294,17 +314,48 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	}
 	b = p.state(b, from, fromState, 11)
 	b = append(b, " -> "...)
-	if e.InState > 0 {
-		b = p.state(b, to, toState, 11)
-		b = append(b, " after "...)
-		b = append(b, roundDuration(e.InState).String()...)
-	} else {
-		b = p.state(b, to, toState, 0)
-	}
+	b = p.tail(b, e, to, toState)
 	b = append(b, '\n')
 	p.buf = b
 	_, err := p.w.Write(b)
 	return err
+}
+
+// tail appends the end of e's line from its second state, to: the cause,
+// the time in the first state and the reset mark, each where known, with
+// the columns padded when more follows.
+func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State) []byte {
+	width := func(more bool, w int) int {
+		if more {
+			return w
+		}
+		return 0
+	}
+	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
+	if e.Cause != inspect.CauseUnknown {
+		b = append(b, ' ')
+		b = pad(b, e.Cause.String(), width(more, 14))
+	}
+	if e.InState > 0 {
+		b = append(b, " after "...)
+		b = append(b, roundDuration(e.InState).String()...)
+	}
+	if e.Lifetime > 0 {
+		b = append(b, " lived "...)
+		b = append(b, roundDuration(e.Lifetime).String()...)
+	}
+	if e.Bytes != nil {
+		b = append(b, " acked "...)
+		b = strconv.AppendUint(b, e.Bytes.Acked, 10)
+		b = append(b, " B received "...)
+		b = strconv.AppendUint(b, e.Bytes.Received, 10)
+		b = append(b, " B"...)
+	}
+	if e.Reset {
+		b = append(b, " reset, addresses cleared by the kernel"...)
+	}
+	return b
 }
 
 // state appends name, coloured for st on a terminal (not for the words
@@ -343,7 +394,12 @@ func roundDuration(d time.Duration) time.Duration {
 
 // jsonEvent is a watch event as -j prints it; from is absent on new, to
 // on gone, in_state_ms when the time in from is not known; lost, on a lost
-// event, counts the state changes lost when the source knows.
+// event, counts the reports lost when the source knows; unmatched, on an
+// unmatched event, the destroyed sockets not matched to the filter; cause
+// is why a socket ended, where known; reset marks a gone socket reported
+// with the tuple the kernel cleared; lifetime_ms, bytes_acked and
+// bytes_received, on gone, the socket's life and what it carried, where
+// known.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -355,13 +411,19 @@ type jsonEvent struct {
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
+	Cause     string        `json:"cause,omitempty"`
+	Reset     bool          `json:"reset,omitempty"`
+	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
+	Acked     *uint64       `json:"bytes_acked,omitempty"`
+	Received  *uint64       `json:"bytes_received,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
+	Unmatched uint64        `json:"unmatched,omitempty"`
 }
 
 func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
-	if e.Kind == inspect.EventLost {
-		j.Lost = e.Lost
+	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
+		j.Lost, j.Unmatched = e.Lost, e.Unmatched
 		return j
 	}
 	s := &e.Socket
@@ -380,6 +442,17 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	if e.InState > 0 {
 		ms := e.InState.Milliseconds()
 		j.InStateMS = &ms
+	}
+	if e.Cause != inspect.CauseUnknown {
+		j.Cause = e.Cause.String()
+	}
+	j.Reset = e.Reset
+	if e.Lifetime > 0 {
+		ms := e.Lifetime.Milliseconds()
+		j.LifeMS = &ms
+	}
+	if e.Bytes != nil {
+		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
 	}
 	return j
 }
