@@ -26,6 +26,7 @@ type jsonSocket struct {
 	UID     uint32        `json:"uid"`
 	Inode   uint64        `json:"inode"`
 	Cookie  string        `json:"cookie,omitempty"`
+	NetNS   *jsonNetNS    `json:"netns,omitempty"`
 	Timer   *jsonTimer    `json:"timer,omitempty"`
 	Process []jsonProcess `json:"process,omitempty"`
 	Memory  *jsonMemory   `json:"memory,omitempty"`
@@ -182,6 +183,9 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
 	}
+	if o.netns != nil {
+		j.NetNS = &jsonNetNS{Inode: s.NetNS, Name: o.netns.nameOf(s.NetNS)}
+	}
 	if o.timers && s.Timer != inspect.TimerNone {
 		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
 	}
@@ -233,6 +237,9 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	if s.Cookie != 0 {
 		b = append(b, `,"cookie":"`...)
 		b = append(appendCookie(b, s.Cookie), '"')
+	}
+	if o.netns != nil {
+		b = appendJSONNetNS(b, s.NetNS, o.netns.nameOf(s.NetNS))
 	}
 	if len(procs) > 0 {
 		b = append(b, `,"process":[`...)

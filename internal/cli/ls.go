@@ -40,6 +40,8 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -j, --json         one JSON array, an object per socket
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
+      --all-netns    every network namespace on the host, in a Netns column:
+                     its name under /run/netns, or net:[INODE]
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
@@ -71,6 +73,8 @@ type lsOptions struct {
 	source  string
 	netName string
 	netPath string
+	// allNetNS lists every namespace (--all-netns).
+	allNetNS bool
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,6 +95,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
 		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
@@ -131,8 +136,22 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var all *allNetNSSource
+	if opts.allNetNS {
+		if all, err = newAllNetNSSource(opts.source, stderr); err != nil {
+			return err
+		}
+		defer all.report(stderr)
+		src = all
+	}
 
 	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.summary && all != nil {
+		if err := all.writeSummaries(ctx, w, opts.json); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
 	if opts.summary {
 		sum, err := procsrc.ReadSummary(ctx, src, nsFD)
 		if err != nil {
@@ -168,6 +187,9 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		timers:   opts.timers,
 		info:     opts.info,
 		memory:   opts.memory,
+	}
+	if all != nil {
+		tOpts.netns = all
 	}
 	format := "text"
 	if opts.json {
@@ -311,6 +333,10 @@ func (o *lsOptions) check() error {
 	switch {
 	case o.netName != "" && o.netPath != "":
 		return usagef("ls: -N and --netns both name a namespace; give one")
+	case o.allNetNS && (o.netName != "" || o.netPath != ""):
+		return usagef("ls: --all-netns lists every namespace and -N or --netns names one; give one")
+	case o.allNetNS && o.kill:
+		return usagef("ls: -K closes sockets in one namespace; it cannot be used with --all-netns")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:

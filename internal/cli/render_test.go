@@ -268,6 +268,8 @@ func TestAppendJSONSocket(t *testing.T) {
 		{name: "timer not asked for", sock: with(func(s *inspect.Socket) { s.Timer = inspect.TimerOn }), hand: true},
 		{name: "memory", sock: with(func(s *inspect.Socket) { s.Memory = &inspect.Memory{RcvBuf: 1} }), opts: tableOptions{memory: true}},
 		{name: "info", sock: with(func(s *inspect.Socket) { s.Info = &inspect.TCPInfo{} }), opts: tableOptions{info: true}},
+		{name: "netns named", sock: with(func(s *inspect.Socket) { s.NetNS = 4026532281 }), opts: tableOptions{netns: fakeNamer{4026532281: `blue "<&>"`}}, hand: true},
+		{name: "netns unnamed", sock: with(func(s *inspect.Socket) { s.NetNS = 4026531840 }), opts: tableOptions{netns: fakeNamer{}}, hand: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,3 +316,15 @@ func TestTimelinePrinter(t *testing.T) {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 }
+
+// fakeNamer names namespaces from a map, for the Netns column.
+type fakeNamer map[uint64]string
+
+func (f fakeNamer) label(ino uint64) string {
+	if n := f[ino]; n != "" {
+		return n
+	}
+	return fmt.Sprintf("net:[%d]", ino)
+}
+
+func (f fakeNamer) nameOf(ino uint64) string { return f[ino] }

@@ -23,6 +23,9 @@ type tableOptions struct {
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
 	// Process column.
 	processes [][]owners.Process
+	// netns, when not nil, names each socket's network namespace in a
+	// leading Netns column (ls --all-netns).
+	netns netnsNamer
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -189,6 +192,9 @@ func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 // writeSockets lays out socks in t, reusing its buffers, and writes them.
 func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	t.cols = 4
+	if o.netns != nil {
+		t.cols++
+	}
 	if o.netid {
 		t.cols++
 	}
@@ -206,6 +212,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		cell := func(s string) {
 			t.buf = append(t.buf, s...)
 			t.end()
+		}
+		if o.netns != nil {
+			cell("Netns")
 		}
 		if o.netid {
 			cell("Netid")
@@ -225,6 +234,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	for i := range socks {
 		s := &socks[i]
+		if o.netns != nil {
+			t.buf = append(t.buf, o.netns.label(s.NetNS)...)
+			t.end()
+		}
 		if o.netid {
 			t.buf = append(t.buf, s.Protocol.String()...)
 			t.end()

@@ -1,0 +1,110 @@
+//go:build linux
+
+package allnetns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/netns"
+)
+
+// Stats says what became of the namespaces a listing was given.
+type Stats struct {
+	// Listed counts the namespaces listed.
+	Listed int
+	// Vanished counts those gone before they could be entered: their
+	// last process ended or their bind mount was removed.
+	Vanished int
+	// Denied counts those that could not be entered, and DeniedErr is
+	// the first reason.
+	Denied    int
+	DeniedErr error
+}
+
+// Each lists the sockets q selects in each namespace of nss, in order, with
+// the source newSource returns for the namespace open at a descriptor, and
+// hands them to fn in batches, each socket's NetNS set to the namespace's
+// inode. fn's batch is reused once it returns, as with inspect.Each.
+//
+// A namespace is opened once and held while it is listed, so one that is
+// gone by then is skipped (Stats.Vanished) and one that is listed stays
+// whole. One that may not be opened or entered is counted in
+// Stats.Denied. Any other error stops the listing; an ErrIncomplete
+// listing of a namespace does not, and is returned at the end.
+func Each(ctx context.Context, nss []Namespace, q inspect.Query, newSource func(nsFD int) inspect.Source,
+	fn func(ns *Namespace, batch []inspect.Socket) error) (Stats, error) {
+	var st Stats
+	var incomplete error
+	for i := range nss {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		err := InNamespace(&nss[i], func(fd int) error {
+			ino := nss[i].Inode
+			return inspect.Each(ctx, newSource(fd), q, func(batch []inspect.Socket) error {
+				for j := range batch {
+					batch[j].NetNS = ino
+				}
+				return fn(&nss[i], batch)
+			})
+		})
+		switch {
+		case err == nil:
+			st.Listed++
+		case errors.Is(err, errVanished):
+			st.Vanished++
+		case errors.Is(err, errDenied):
+			st.Denied++
+			if st.DeniedErr == nil {
+				st.DeniedErr = err
+			}
+		case errors.Is(err, inspect.ErrIncomplete):
+			st.Listed++
+			if incomplete == nil {
+				incomplete = err
+			}
+		default:
+			return st, err
+		}
+	}
+	return st, incomplete
+}
+
+// InNamespace opens ns, checks that it is still the namespace of that
+// inode (a /proc/PID path may have passed to another process), and calls
+// fn with its descriptor, which it closes after. Its error wraps
+// errVanished for a namespace that is gone, errDenied for one that may
+// not be opened or entered, or is fn's.
+func InNamespace(ns *Namespace, fn func(fd int) error) error {
+	f, err := netns.Open(ns.Path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH), errors.Is(err, netns.ErrNotNetNS):
+		// A removed bind mount leaves an ordinary file behind, or
+		// none; a process that ended leaves no /proc entry.
+		return fmt.Errorf("%s: %w", ns.Label(), errVanished)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: %w: %w", ns.Label(), errDenied, err)
+	default:
+		return err
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("allnetns: %s: %w", ns.Label(), err)
+	}
+	if st.Ino != ns.Inode {
+		return fmt.Errorf("%s: %w", ns.Label(), errVanished)
+	}
+	err = fn(int(f.Fd()))
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%s: %w: %w", ns.Label(), errDenied, err)
+	}
+	return err
+}
