@@ -27,6 +27,7 @@ type jsonSocket struct {
 	Inode   uint64        `json:"inode"`
 	Cookie  string        `json:"cookie,omitempty"`
 	NetNS   *jsonNetNS    `json:"netns,omitempty"`
+	Cgroup  string        `json:"cgroup,omitempty"`
 	Timer   *jsonTimer    `json:"timer,omitempty"`
 	Process []jsonProcess `json:"process,omitempty"`
 	Memory  *jsonMemory   `json:"memory,omitempty"`
@@ -186,6 +187,9 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 	if o.netns != nil {
 		j.NetNS = &jsonNetNS{Inode: s.NetNS, Name: o.netns.nameOf(s.NetNS)}
 	}
+	if o.cgroups != nil {
+		j.Cgroup = o.cgroups.path(s.CgroupID)
+	}
 	if o.timers && s.Timer != inspect.TimerNone {
 		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
 	}
@@ -240,6 +244,11 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	}
 	if o.netns != nil {
 		b = appendJSONNetNS(b, s.NetNS, o.netns.nameOf(s.NetNS))
+	}
+	if o.cgroups != nil {
+		if p := o.cgroups.path(s.CgroupID); p != "" {
+			b = appendJSONString(append(b, `,"cgroup":`...), p)
+		}
 	}
 	if len(procs) > 0 {
 		b = append(b, `,"process":[`...)

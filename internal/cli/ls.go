@@ -42,6 +42,7 @@ List sockets like ss. With neither -a nor -l: connected sockets.
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
       --all-netns    every network namespace on the host, in a Netns column:
                      its name under /run/netns, or net:[INODE]
+      --cgroup       add each socket's cgroup v2 path: cgroup:PATH (sock_diag)
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
@@ -75,6 +76,8 @@ type lsOptions struct {
 	netPath string
 	// allNetNS lists every namespace (--all-netns).
 	allNetNS bool
+	// cgroup shows each socket's cgroup (--cgroup).
+	cgroup bool
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -96,6 +99,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
 		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
 		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
+		{long: "cgroup", set: boolFlag(&opts.cgroup)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
@@ -123,6 +127,13 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.kill && q.Filter == nil && !opts.allLong {
 		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
 	}
+	source := opts.source
+	if opts.wantsCgroup(&q) {
+		q.Cgroup = true
+		if source, err = cgroupSource(source); err != nil {
+			return err
+		}
+	}
 	nsFile, err := opts.openNetNS()
 	if err != nil {
 		return err
@@ -132,13 +143,13 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer nsFile.Close()
 		nsFD = int(nsFile.Fd())
 	}
-	src, err := newSource(opts.source, stderr, nsFD)
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
 	var all *allNetNSSource
 	if opts.allNetNS {
-		if all, err = newAllNetNSSource(opts.source, stderr); err != nil {
+		if all, err = newAllNetNSSource(source, stderr); err != nil {
 			return err
 		}
 		defer all.report(stderr)
@@ -190,6 +201,11 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if all != nil {
 		tOpts.netns = all
+	}
+	if opts.cgroup {
+		if tOpts.cgroups, err = newCgroupNames(); err != nil {
+			return err
+		}
 	}
 	format := "text"
 	if opts.json {

@@ -26,6 +26,9 @@ type tableOptions struct {
 	// netns, when not nil, names each socket's network namespace in a
 	// leading Netns column (ls --all-netns).
 	netns netnsNamer
+	// cgroups, when not nil, names each socket's cgroup after its
+	// processes and timer, as ss --cgroup does.
+	cgroups *cgroupNames
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -206,6 +209,12 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	t.buf = slices.Grow(t.buf[:0], 64*(len(socks)+1))
 	t.ends = slices.Grow(t.ends[:0], t.cols*(len(socks)+1))
+	// The cgroups' paths are found here, on one goroutine, for the rows
+	// written on several.
+	var cgroupPaths []string
+	if o.cgroups != nil {
+		cgroupPaths = make([]string, len(socks))
+	}
 	first := 0 // the row of socks[0]
 	if o.header {
 		first = 1
@@ -234,6 +243,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	for i := range socks {
 		s := &socks[i]
+		if cgroupPaths != nil {
+			cgroupPaths[i] = o.cgroups.path(s.CgroupID)
+		}
 		if o.netns != nil {
 			t.buf = append(t.buf, o.netns.label(s.NetNS)...)
 			t.end()
@@ -282,6 +294,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 				b = append(b, ' ')
 			}
 			b = appendTimer(b, s)
+		}
+		if cgroupPaths != nil {
+			b = appendCgroup(b, cgroupPaths[i])
 		}
 		b = append(b, '\n')
 		// ss prints the second line for every socket with -m, and for

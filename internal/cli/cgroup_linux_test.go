@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sockstate/sockstate/inspect/cgroups"
+	"github.com/sockstate/sockstate/internal/testnet"
+)
+
+// testCgroup makes a cgroup under the cgroup2 mount, removed when the test
+// ends, and returns its path as ss prints it (/NAME).
+func testCgroup(t *testing.T, paths *cgroups.Paths, name string) string {
+	t.Helper()
+	dir := filepath.Join(paths.Mount, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("remove cgroup: %v", err)
+		}
+	})
+	return "/" + name
+}
+
+// connectFrom starts a child, moves it into the cgroup
+// (cgroup.procs: membership survives the child's execs), and has it
+// connect to 127.0.0.1:port with bash's /dev/tcp, so that the
+// connection's socket belongs to that cgroup. It returns once the child
+// is connected; the child is killed when the test ends, before the cgroup
+// is removed.
+func connectFrom(t *testing.T, paths *cgroups.Paths, cgroup string, port int) {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", fmt.Sprintf("read go && exec 3<>/dev/tcp/127.0.0.1/%d && echo connected && exec sleep 60", port))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	procs := filepath.Join(paths.Mount, cgroup, "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "connected\n" {
+		t.Fatalf("child in %s: said %q: %v", cgroup, line, err)
+	}
+}
+
+// cgroupsOf reads ls or ss -tanH --cgroup output (one state column) into
+// "STATE LOCAL PEER cgroup:PATH" lines, sorted; a socket without a cgroup
+// has no fourth field.
+func cgroupsOf(t *testing.T, text string, states map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			t.Fatalf("line %q: too few fields", line)
+		}
+		state := f[0]
+		if states != nil {
+			state = states[state]
+		}
+		s := state + " " + f[3] + " " + f[4]
+		for _, x := range f[5:] {
+			if strings.HasPrefix(x, "cgroup:") {
+				s += " " + x
+			}
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestLsCgroup makes two cgroups, moves a child into each, which
+// connects to a listener of the test: ls --cgroup names each socket's
+// cgroup as ss --cgroup does, and "cgroup PATH" selects exactly the
+// child's socket, in each of the forms ss takes and the one it prints.
+// The /proc source has no cgroups: it says so, and exits 1; a cgroup that
+// does not exist is a usage error.
+//
+// It runs in the host's namespace, as ip netns exec mounts a /sys of its
+// own, without the cgroup2 mount; a filter on the test's port keeps other
+// tests' sockets out.
+func TestLsCgroup(t *testing.T) {
+	paths, err := cgroups.NewPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	mine := []string{"sport", "=", ":" + strconv.Itoa(port), "or", "dport", "=", ":" + strconv.Itoa(port)}
+	var groups []string
+	for i := range 2 {
+		cg := testCgroup(t, paths, fmt.Sprintf("sockstate-test-%d-%d", os.Getpid(), i))
+		connectFrom(t, paths, cg, port)
+		groups = append(groups, cg)
+	}
+
+	want := cgroupsOf(t, ssOutput(t, append([]string{"-tanH", "--cgroup"}, mine...)...), testnet.SSStates)
+	stdout, stderr, code := runHost(t, append([]string{"ls", "-tanH", "--cgroup"}, mine...)...)
+	if code != 0 {
+		t.Fatalf("ls --cgroup: exit %d, stderr %q", code, stderr)
+	}
+	got := cgroupsOf(t, stdout, nil)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ls --cgroup against ss --cgroup (-want +got):\n%s", diff)
+	}
+	inGroup := func(lines []string, cg string) []string {
+		var out []string
+		for _, l := range lines {
+			if strings.HasSuffix(l, " cgroup:"+cg) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, cg := range groups {
+		if n := len(inGroup(got, cg)); n != 1 {
+			t.Errorf("%d sockets in %s, want the child's one: %q", n, cg, got)
+		}
+	}
+
+	for _, cg := range groups {
+		want := inGroup(got, cg)
+		// ss's forms (relative to the mount; a path under it) and the
+		// one --cgroup prints.
+		for _, path := range []string{cg, strings.TrimPrefix(cg, "/"), paths.Mount + cg} {
+			for _, source := range []string{"auto", "netlink"} {
+				stdout, stderr, code := runHost(t, "ls", "-tanH", "--cgroup", "--source", source, "cgroup", path)
+				if code != 0 {
+					t.Fatalf("cgroup %s: exit %d, stderr %q", path, code, stderr)
+				}
+				if diff := cmp.Diff(want, cgroupsOf(t, stdout, nil)); diff != "" {
+					t.Errorf("--source %s cgroup %s (-want +got):\n%s", source, path, diff)
+				}
+			}
+		}
+		// ss selects the same socket by the path under the mount.
+		ssOut := ssOutput(t, "-tanH", "--cgroup", "cgroup", paths.Mount+cg)
+		if diff := cmp.Diff(want, cgroupsOf(t, ssOut, testnet.SSStates)); diff != "" {
+			t.Errorf("ss cgroup %s disagrees (-ls +ss):\n%s", paths.Mount+cg, diff)
+		}
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ls", "-tan", "--source", "proc", "cgroup", groups[0]}, 1, "sockstate: ls: the /proc source has no cgroups"},
+		{[]string{"ls", "-tan", "--source", "proc", "--cgroup"}, 1, "sockstate: ls: the /proc source has no cgroups"},
+		{[]string{"ls", "-tan", "cgroup", "/sockstate-no-such-cgroup"}, 2, `no such cgroup under ` + paths.Mount},
+	} {
+		stdout, stderr, code := runHost(t, tt.args...)
+		if code != tt.code || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and one line with %q", tt.args, code, stdout, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+// ssOutput runs ss in the test's namespace and returns its output.
+func ssOutput(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ss", args...).Output()
+	if err != nil {
+		t.Fatalf("ss %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
