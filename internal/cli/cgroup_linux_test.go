@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -18,19 +19,23 @@ import (
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
-// testCgroup makes a cgroup under the cgroup2 mount, removed when the test
-// ends, and returns its path as ss prints it (/NAME).
+// testCgroup makes a cgroup, and the cgroups above it, under the cgroup2
+// mount, removed when the test ends, and returns its path as ss prints it
+// (/NAME).
 func testCgroup(t *testing.T, paths *cgroups.Paths, name string) string {
 	t.Helper()
-	dir := filepath.Join(paths.Mount, name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(dir); err != nil {
-			t.Errorf("remove cgroup: %v", err)
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		dir := filepath.Join(paths.Mount, filepath.Join(parts[:i+1]...))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
 		}
-	})
+		t.Cleanup(func() {
+			if err := os.Remove(dir); err != nil {
+				t.Errorf("remove cgroup: %v", err)
+			}
+		})
+	}
 	return "/" + name
 }
 
@@ -197,4 +202,73 @@ func ssOutput(t *testing.T, args ...string) string {
 		t.Fatalf("ss %s: %v", strings.Join(args, " "), err)
 	}
 	return string(out)
+}
+
+// TestLsContainers makes cgroups laid out as docker's and as a Kubernetes
+// pod's under containerd, with a child in each: ls -C names the container
+// (and pod) in its Container column and JSON, and the test's own
+// sockets, in no container, have none.
+func TestLsContainers(t *testing.T) {
+	paths, err := cgroups.NewPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	const (
+		dockerID = "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
+		podID    = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		uid      = "8dbc2f1e-7f7a-4b7e-9a50-2c1d3e4f5a6b"
+	)
+	top := fmt.Sprintf("sockstate-test-%d", os.Getpid())
+	docker := testCgroup(t, paths, top+"-d.slice/docker-"+dockerID+".scope")
+	pod := testCgroup(t, paths, top+"-k.slice/kubepods-burstable-pod"+strings.ReplaceAll(uid, "-", "_")+".slice/cri-containerd-"+podID+".scope")
+	connectFrom(t, paths, docker, port)
+	connectFrom(t, paths, pod, port)
+	filter := []string{"dport", "=", ":" + strconv.Itoa(port)}
+
+	stdout, stderr, code := runHost(t, append([]string{"ls", "-tnHC"}, filter...)...)
+	if code != 0 {
+		t.Fatalf("ls -C: exit %d, stderr %q", code, stderr)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		f := strings.Fields(line)
+		got = append(got, f[len(f)-1])
+	}
+	slices.Sort(got)
+	want := []string{"containerd:" + podID[:12] + ",pod:" + uid, "docker:" + dockerID[:12]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Container column (-want +got):\n%s", diff)
+	}
+
+	stdout, stderr, code = runHost(t, "ls", "-tnjC", "sport", "=", ":"+strconv.Itoa(port), "or", "dport", "=", ":"+strconv.Itoa(port))
+	if code != 0 {
+		t.Fatalf("ls -C -j: exit %d, stderr %q", code, stderr)
+	}
+	var socks []struct {
+		Local     jsonEnd        `json:"local"`
+		Container *jsonContainer `json:"container"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &socks); err != nil {
+		t.Fatal(err)
+	}
+	var containers []jsonContainer
+	for _, s := range socks {
+		if s.Container != nil {
+			containers = append(containers, *s.Container)
+		}
+	}
+	slices.SortFunc(containers, func(a, b jsonContainer) int { return strings.Compare(a.Runtime, b.Runtime) })
+	wantJSON := []jsonContainer{
+		{Runtime: "containerd", ID: podID, PodUID: uid, Unit: "cri-containerd-" + podID + ".scope"},
+		{Runtime: "docker", ID: dockerID, Unit: "docker-" + dockerID + ".scope"},
+	}
+	if diff := cmp.Diff(wantJSON, containers); diff != "" || len(socks) != 4 {
+		t.Errorf("%d sockets; JSON containers (-want +got):\n%s", len(socks), diff)
+	}
 }

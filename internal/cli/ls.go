@@ -43,6 +43,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
       --all-netns    every network namespace on the host, in a Netns column:
                      its name under /run/netns, or net:[INODE]
       --cgroup       add each socket's cgroup v2 path: cgroup:PATH (sock_diag)
+  -C, --containers   add a Container column: the docker, containerd, cri-o or
+                     podman container (and Kubernetes pod) or systemd unit
+                     that the socket's cgroup path names
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
@@ -76,8 +79,9 @@ type lsOptions struct {
 	netPath string
 	// allNetNS lists every namespace (--all-netns).
 	allNetNS bool
-	// cgroup shows each socket's cgroup (--cgroup).
-	cgroup bool
+	// cgroup shows each socket's cgroup (--cgroup), containers its
+	// container (-C).
+	cgroup, containers bool
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,6 +104,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
 		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
 		{long: "cgroup", set: boolFlag(&opts.cgroup)},
+		{short: 'C', long: "containers", set: boolFlag(&opts.containers)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
@@ -202,8 +207,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if all != nil {
 		tOpts.netns = all
 	}
-	if opts.cgroup {
-		if tOpts.cgroups, err = newCgroupNames(); err != nil {
+	if opts.cgroup || opts.containers {
+		if tOpts.cgroups, err = newCgroupNames(opts.cgroup, opts.containers); err != nil {
 			return err
 		}
 	}

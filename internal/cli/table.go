@@ -27,7 +27,8 @@ type tableOptions struct {
 	// leading Netns column (ls --all-netns).
 	netns netnsNamer
 	// cgroups, when not nil, names each socket's cgroup after its
-	// processes and timer, as ss --cgroup does.
+	// processes and timer, as ss --cgroup does, and its container in a
+	// Container column, as it says.
 	cgroups *cgroupNames
 }
 
@@ -204,6 +205,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	if o.state {
 		t.cols++
 	}
+	containers := o.cgroups != nil && o.cgroups.containers
+	if containers {
+		t.cols++
+	}
 	if o.extended {
 		t.cols += 3
 	}
@@ -212,7 +217,7 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	// The cgroups' paths are found here, on one goroutine, for the rows
 	// written on several.
 	var cgroupPaths []string
-	if o.cgroups != nil {
+	if o.cgroups != nil && o.cgroups.show {
 		cgroupPaths = make([]string, len(socks))
 	}
 	first := 0 // the row of socks[0]
@@ -235,6 +240,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		cell("Send-Q")
 		cell("Local Address:Port")
 		cell("Peer Address:Port")
+		if containers {
+			cell("Container")
+		}
 		if o.extended {
 			cell("UID")
 			cell("Inode")
@@ -266,6 +274,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		t.end()
 		t.buf = appendEndpoint(t.buf, s.Peer)
 		t.end()
+		if containers {
+			t.buf = append(t.buf, o.cgroups.container(s.CgroupID).text...)
+			t.end()
+		}
 		if o.extended {
 			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
 			t.end()
