@@ -81,7 +81,14 @@ func Each(ctx context.Context, nss []Namespace, q inspect.Query, newSource func(
 // fn with its descriptor, which it closes after. Its error wraps
 // errVanished for a namespace that is gone, errDenied for one that may
 // not be opened or entered, or is fn's.
+//
+// The caller's own namespace is not entered: fn gets 0, the descriptor
+// sources take for it, as entering even one's own namespace needs
+// CAP_SYS_ADMIN.
 func InNamespace(ns *Namespace, fn func(fd int) error) error {
+	if ns.Own {
+		return fn(0)
+	}
 	f, err := netns.Open(ns.Path)
 	switch {
 	case err == nil:

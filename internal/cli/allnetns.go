@@ -12,6 +12,7 @@ import (
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/allnetns"
 	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
 // allNetNSSource lists every network namespace of the host (ls
@@ -29,9 +30,19 @@ type allNetNSSource struct {
 var _ inspect.Streamer = (*allNetNSSource)(nil)
 
 // newAllNetNSSource finds the host's namespaces.
+//
+// The automatic source chooses once for every namespace: sock_diag if the
+// caller's namespace has it, else /proc, saying so once.
 func newAllNetNSSource(name string, stderr io.Writer) (*allNetNSSource, error) {
 	if _, err := newSource(name, stderr, 0); err != nil {
 		return nil, err
+	}
+	if name == "auto" {
+		name = "netlink"
+		if err := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(err) {
+			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", err)
+			name = "proc"
+		}
 	}
 	found, err := allnetns.Discover("/proc")
 	if err != nil {
@@ -93,7 +104,7 @@ func (s *allNetNSSource) report(w io.Writer) {
 		parts = append(parts, plural(n, "network namespace could", "network namespaces could")+" not be entered")
 	}
 	if n := s.found.Unreadable; n > 0 {
-		parts = append(parts, plural(n, "process's", "processes'")+" network namespace could not be read")
+		parts = append(parts, plural(n, "process's network namespace", "processes' network namespaces")+" could not be read")
 	}
 	if len(parts) == 0 {
 		return

@@ -293,3 +293,93 @@ func TestLsAllNetnsUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestLsAllNetnsChurn lists every namespace again and again while
+// namespaces are made and destroyed: each listing succeeds, says nothing
+// of the namespaces that went (they are skipped), and lists the stable
+// namespaces whole.
+func TestLsAllNetnsChurn(t *testing.T) {
+	nss, labels := testNamespaces(t, 2, 2)
+	tcp := testnet.Columns{Netid: "tcp"}
+	want := map[string][]string{}
+	for i, ns := range nss {
+		want[labels[i]] = testnet.ParseTable(t, ns.Run(t, "ss", "-tanH"), testnet.SSStates, tcp)
+	}
+	stop := make(chan struct{})
+	churned := make(chan int)
+	go func() {
+		n := 0
+		defer func() { churned <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Made and gone within a listing, or between the
+			// discovery and the listing of it.
+			cmd := exec.Command("unshare", "-n", "sleep", "0.01")
+			if err := cmd.Run(); err != nil {
+				t.Errorf("unshare -n sleep: %v", err)
+				return
+			}
+			n++
+		}
+	}()
+	const listings = 20
+	for range listings {
+		stdout, stderr, code := runHost(t, "ls", "-tanH", "--all-netns")
+		if code != 0 || strings.Contains(stderr, "could not be entered") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+		if diff := cmp.Diff(want, byNetns(t, stdout, labels, tcp)); diff != "" {
+			t.Errorf("stable namespaces (-want +got):\n%s", diff)
+		}
+	}
+	close(stop)
+	if n := <-churned; n == 0 {
+		t.Error("no namespace was made and destroyed during the listings")
+	}
+}
+
+// TestLsAllNetnsUnprivileged runs ls --all-netns as nobody, without
+// capabilities: it lists the namespace it is in, and says in one line
+// how many it could not enter or see, and what would help.
+func TestLsAllNetnsUnprivileged(t *testing.T) {
+	_, labels := testNamespaces(t, 2, 1)
+	dir, err := os.MkdirTemp("", "sockstate-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := dir + "/sockstate"
+	data, err := os.ReadFile(executable(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host := testnet.New(t) // the namespace nobody runs in
+	ln := host.Listen(t, "tcp", "127.0.0.1:0")
+	cmd := cliCommand(t, host, bin, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, "ls", "-tanH", "--all-netns")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ls --all-netns as nobody: %v, stderr %q", err, stderr.String())
+	}
+	got := byNetns(t, stdout.String(), append([]string{host.Name}, labels...), testnet.Columns{Netid: "tcp"})
+	if len(got) != 1 || len(got[host.Name]) != 1 || !strings.Contains(got[host.Name][0], ln.Addr().String()) {
+		t.Errorf("listed %v, want the listener %v of its own namespace %s only", got, ln.Addr(), host.Name)
+	}
+	// The named namespaces may be opened but not entered; the unnamed
+	// one's holder is root's, whose /proc/PID/ns nobody may not read.
+	line := stderr.String()
+	if strings.Count(line, "\n") != 1 || !strings.Contains(line, "network namespaces could not be entered") ||
+		!strings.Contains(line, "could not be read") || !strings.Contains(line, "(run as root to see them)") {
+		t.Errorf("stderr %q, want one line counting the namespaces not entered and not read, and what would help", line)
+	}
+}
