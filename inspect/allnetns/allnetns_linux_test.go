@@ -2,6 +2,7 @@ package allnetns_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,43 +103,97 @@ func TestDiscover(t *testing.T) {
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
-// TestEachVanished lists three namespaces; while the first is listed the
-// other two end, one by its process ending, one by its bind mount going.
-// Both are skipped without an error, and the first is listed whole.
+// TestEachVanished lists three namespaces, two of which end after they
+// were found: one by its process ending, one by its bind mount going.
+// Both are skipped without an error, and the first is listed whole. When
+// they end during the listing, they are listed or skipped, never an error.
 func TestEachVanished(t *testing.T) {
-	first := testnet.New(t)
-	ln := first.Listen(t, "tcp", "127.0.0.1:0")
-	holder := testnet.NewUnnamed(t)
-	mountedIno, mountedPath, unmount := bindMounted(t)
-	nss := []allnetns.Namespace{
-		{Inode: inode(t, first.Path), Name: first.Name, Path: first.Path},
-		{Inode: inode(t, holder.Path), Path: holder.Path},
-		{Inode: mountedIno, Path: mountedPath},
-	}
-	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
-	var got []string
-	st, err := allnetns.Each(context.Background(), nss, q, func(fd int) inspect.Source { return &sockdiag.Source{NetNS: fd} },
-		func(ns *allnetns.Namespace, batch []inspect.Socket) error {
-			for _, s := range batch {
-				if s.NetNS != ns.Inode {
-					t.Errorf("socket %v tagged net:[%d] in %s", s.Local, s.NetNS, ns.Label())
-				}
-				got = append(got, ns.Label()+" "+s.State.String()+" "+s.Local.String())
+	for _, during := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before", true: "during"}[during], func(t *testing.T) {
+			first := testnet.New(t)
+			ln := first.Listen(t, "tcp", "127.0.0.1:0")
+			holder := testnet.NewUnnamed(t)
+			mountedIno, mountedPath, unmount := bindMounted(t)
+			nss := []allnetns.Namespace{
+				{Inode: inode(t, first.Path), Name: first.Name, Path: first.Path},
+				{Inode: inode(t, holder.Path), Path: holder.Path},
+				{Inode: mountedIno, Path: mountedPath},
 			}
-			if ns.Name == first.Name {
+			end := func() {
 				holder.Kill(t)
 				unmount()
 			}
-			return nil
+			if !during {
+				end()
+			}
+			q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
+			var got []string
+			st, err := allnetns.Each(context.Background(), nss, q, func(fd int) inspect.Source { return &sockdiag.Source{NetNS: fd} },
+				func(ns *allnetns.Namespace, batch []inspect.Socket) error {
+					for _, s := range batch {
+						if s.NetNS != ns.Inode {
+							t.Errorf("socket %v tagged net:[%d] in %s", s.Local, s.NetNS, ns.Label())
+						}
+						got = append(got, ns.Label()+" "+s.State.String()+" "+s.Local.String())
+					}
+					if during && ns.Name == first.Name {
+						end()
+					}
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if during {
+				if st.Listed+st.Vanished != 3 || st.Listed < 1 || st.Denied != 0 {
+					t.Errorf("stats %+v, want 3 listed or vanished", st)
+				}
+			} else if diff := cmp.Diff(allnetns.Stats{Listed: 1, Vanished: 2}, st); diff != "" {
+				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+			want := []string{first.Name + " LISTEN " + ln.Addr().String()}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("sockets (-want +got):\n%s", diff)
+			}
 		})
-	if err != nil {
-		t.Fatal(err)
 	}
-	if diff := cmp.Diff(allnetns.Stats{Listed: 1, Vanished: 2}, st); diff != "" {
-		t.Errorf("stats (-want +got):\n%s", diff)
+}
+
+// TestEachOrder lists namespaces concurrently and hands them over in
+// order, and stops at the caller's first error.
+func TestEachOrder(t *testing.T) {
+	var nss []allnetns.Namespace
+	want := []string{}
+	for range 6 {
+		ns := testnet.New(t)
+		for range 3 {
+			ns.Listen(t, "tcp", "127.0.0.1:0")
+		}
+		nss = append(nss, allnetns.Namespace{Inode: inode(t, ns.Path), Name: ns.Name, Path: ns.Path})
+		want = append(want, ns.Name, ns.Name, ns.Name)
 	}
-	want := []string{first.Name + " LISTEN " + ln.Addr().String()}
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
+	src := func(fd int) inspect.Source { return &sockdiag.Source{NetNS: fd} }
+	var got []string
+	st, err := allnetns.Each(context.Background(), nss, q, src, func(ns *allnetns.Namespace, batch []inspect.Socket) error {
+		for range batch {
+			got = append(got, ns.Name)
+		}
+		return nil
+	})
+	if err != nil || st.Listed != len(nss) {
+		t.Fatalf("stats %+v, %v", st, err)
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("sockets (-want +got):\n%s", diff)
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	_, err = allnetns.Each(context.Background(), nss, q, src, func(*allnetns.Namespace, []inspect.Socket) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("after the caller's error: %v, %d calls", err, calls)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -37,24 +40,48 @@ type Stats struct {
 // whole. One that may not be opened or entered is counted in
 // Stats.Denied. Any other error stops the listing; an ErrIncomplete
 // listing of a namespace does not, and is returned at the end.
+//
+// The kernel's TCP tables are the host's, shared by every namespace, so
+// each namespace's dump walks every socket of the host: GOMAXPROCS
+// namespaces are listed at once, each handing fn one batch at a time, and
+// fn sees them in order.
 func Each(ctx context.Context, nss []Namespace, q inspect.Query, newSource func(nsFD int) inspect.Source,
 	fn func(ns *Namespace, batch []inspect.Socket) error) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make([]slot, len(nss))
+	for i := range slots {
+		slots[i] = slot{batches: make(chan []inspect.Socket), acks: make(chan error), done: make(chan struct{})}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(nss)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(nss) {
+					return
+				}
+				slots[i].list(ctx, &nss[i], q, newSource)
+			}
+		})
+	}
+	defer wg.Wait()
+
 	var st Stats
 	var incomplete error
 	for i := range nss {
-		if err := ctx.Err(); err != nil {
-			return st, err
+		sl := &slots[i]
+		for batch := range sl.batches {
+			err := fn(&nss[i], batch)
+			sl.acks <- err
+			if err != nil {
+				cancel()
+				return st, err
+			}
 		}
-		err := InNamespace(&nss[i], func(fd int) error {
-			ino := nss[i].Inode
-			return inspect.Each(ctx, newSource(fd), q, func(batch []inspect.Socket) error {
-				for j := range batch {
-					batch[j].NetNS = ino
-				}
-				return fn(&nss[i], batch)
-			})
-		})
-		switch {
+		<-sl.done
+		switch err := sl.err; {
 		case err == nil:
 			st.Listed++
 		case errors.Is(err, errVanished):
@@ -70,10 +97,41 @@ func Each(ctx context.Context, nss []Namespace, q inspect.Query, newSource func(
 				incomplete = err
 			}
 		default:
+			cancel()
 			return st, err
 		}
 	}
 	return st, incomplete
+}
+
+// slot is one namespace's listing, run on a worker and handed to Each's
+// caller a batch at a time: the worker sends a batch and waits for the
+// caller's answer before reusing it.
+type slot struct {
+	batches chan []inspect.Socket
+	acks    chan error
+	done    chan struct{}
+	err     error // set before done is closed
+}
+
+// list lists ns into the slot. It gives up when ctx is done, which Each
+// cancels when it stops reading.
+func (sl *slot) list(ctx context.Context, ns *Namespace, q inspect.Query, newSource func(nsFD int) inspect.Source) {
+	defer close(sl.done)
+	defer close(sl.batches)
+	sl.err = InNamespace(ns, func(fd int) error {
+		return inspect.Each(ctx, newSource(fd), q, func(batch []inspect.Socket) error {
+			for j := range batch {
+				batch[j].NetNS = ns.Inode
+			}
+			select {
+			case sl.batches <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return <-sl.acks
+		})
+	})
 }
 
 // InNamespace opens ns, checks that it is still the namespace of that
