@@ -32,3 +32,28 @@ func Each(context.Context, []Namespace, inspect.Query, func(int) inspect.Source,
 func InNamespace(*Namespace, func(int) error) error {
 	return fmt.Errorf("allnetns: network namespaces are not available on %s", runtime.GOOS)
 }
+
+// Poller polls every network namespace of the host. Elsewhere than on
+// Linux its polls fail.
+type Poller struct {
+	NewSource func(nsFD int) inspect.Source
+	Discover  func() (Found, error)
+	Denied    func(ns *Namespace, err error)
+}
+
+// Sockets fails elsewhere than on Linux.
+func (p *Poller) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
+	return nil, fmt.Errorf("allnetns: network namespaces are not available on %s", runtime.GOOS)
+}
+
+// NewPoll returns a poll that fails elsewhere than on Linux.
+func (p *Poller) NewPoll() inspect.Poll { return inspect.NewPoll(nopSource{}) }
+
+// Namespace returns nothing elsewhere than on Linux.
+func (p *Poller) Namespace(uint64) (Namespace, bool) { return Namespace{}, false }
+
+type nopSource struct{}
+
+func (nopSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
+	return nil, fmt.Errorf("allnetns: network namespaces are not available on %s", runtime.GOOS)
+}

@@ -148,16 +148,8 @@ func InNamespace(ns *Namespace, fn func(fd int) error) error {
 		return fn(0)
 	}
 	f, err := netns.Open(ns.Path)
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH), errors.Is(err, netns.ErrNotNetNS):
-		// A removed bind mount leaves an ordinary file behind, or
-		// none; a process that ended leaves no /proc entry.
-		return fmt.Errorf("%s: %w", ns.Label(), errVanished)
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("%s: %w: %w", ns.Label(), errDenied, err)
-	default:
-		return err
+	if err != nil {
+		return classifyOpen(ns, err)
 	}
 	defer f.Close()
 	var st syscall.Stat_t
@@ -169,6 +161,20 @@ func InNamespace(ns *Namespace, fn func(fd int) error) error {
 	}
 	err = fn(int(f.Fd()))
 	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%s: %w: %w", ns.Label(), errDenied, err)
+	}
+	return err
+}
+
+// classifyOpen returns netns.Open's error for ns as errVanished or
+// errDenied where it is either.
+func classifyOpen(ns *Namespace, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH), errors.Is(err, netns.ErrNotNetNS):
+		// A removed bind mount leaves an ordinary file behind, or
+		// none; a process that ended leaves no /proc entry.
+		return fmt.Errorf("%s: %w", ns.Label(), errVanished)
+	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("%s: %w: %w", ns.Label(), errDenied, err)
 	}
 	return err
