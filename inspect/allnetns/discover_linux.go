@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sockstate/sockstate/internal/mountinfo"
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // Discover finds every network namespace it can see on the host under

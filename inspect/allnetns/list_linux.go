@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // Stats says what became of the namespaces a listing was given.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // Poller polls every network namespace of the host: each poll finds the

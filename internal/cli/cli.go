@@ -16,6 +16,7 @@ Commands:
   demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
+  serve   serve socket states to Prometheus (sockstate serve -h)
   help    show this text
 `
 
@@ -35,6 +36,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWatch(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -47,9 +50,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.Is(err, syscall.EPIPE):
-		// The reader went away (sockstate ls | head -1) and the process
-		// ignores SIGPIPE, which otherwise ends it quietly: end as
-		// quietly, having written all anyone wanted.
+		// The reader went away (sockstate ls | head -1); main handles
+		// SIGPIPE, so the write failed with EPIPE instead of the
+		// signal ending the process: end as quietly, with 0, having
+		// written all anyone wanted.
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "sockstate: %v\n", err)
