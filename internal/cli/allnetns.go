@@ -75,11 +75,39 @@ func (s *allNetNSSource) Sockets(ctx context.Context, q inspect.Query) ([]inspec
 	return out, err
 }
 
+// Each hands fn the namespaces' sockets in batches. The small batches of
+// small namespaces are gathered, copied, into batches of up to
+// sockdiag.BatchSize, so that a table's columns, aligned batch by batch,
+// line up across them; a large batch goes as it is.
 func (s *allNetNSSource) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
+	var buf []inspect.Socket
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		err := fn(buf)
+		buf = buf[:0]
+		return err
+	}
 	var err error
 	s.stats, err = allnetns.Each(ctx, s.found.Namespaces, q, s.source, func(_ *allnetns.Namespace, batch []inspect.Socket) error {
-		return fn(batch)
+		if len(batch) >= sockdiag.BatchSize/4 {
+			if err := flush(); err != nil {
+				return err
+			}
+			return fn(batch)
+		}
+		if len(buf)+len(batch) > sockdiag.BatchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		buf = append(buf, cloneSockets(batch)...)
+		return nil
 	})
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
 	return err
 }
 
