@@ -114,16 +114,7 @@ func cgroupsOf(t *testing.T, text string, states map[string]string) []string {
 // own, without the cgroup2 mount; a filter on the test's port keeps other
 // tests' sockets out.
 func TestLsCgroup(t *testing.T) {
-	paths, err := cgroups.NewPaths()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	paths, port := cgroupTest(t)
 	mine := []string{"sport", "=", ":" + strconv.Itoa(port), "or", "dport", "=", ":" + strconv.Itoa(port)}
 	var groups []string
 	for i := range 2 {
@@ -209,16 +200,7 @@ func ssOutput(t *testing.T, args ...string) string {
 // (and pod) in its Container column and JSON, and the test's own
 // sockets, in no container, have none.
 func TestLsContainers(t *testing.T) {
-	paths, err := cgroups.NewPaths()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	paths, port := cgroupTest(t)
 	const (
 		dockerID = "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 		podID    = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -271,4 +253,21 @@ func TestLsContainers(t *testing.T) {
 	if diff := cmp.Diff(wantJSON, containers); diff != "" || len(socks) != 4 {
 		t.Errorf("%d sockets; JSON containers (-want +got):\n%s", len(socks), diff)
 	}
+}
+
+// cgroupTest finds the cgroup2 mount and listens on 127.0.0.1 in the
+// test's namespace, until the test ends, for children in cgroups to
+// connect to; it returns the mount's Paths and the port.
+func cgroupTest(t *testing.T) (*cgroups.Paths, int) {
+	t.Helper()
+	paths, err := cgroups.NewPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return paths, ln.Addr().(*net.TCPAddr).Port
 }
