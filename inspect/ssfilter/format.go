@@ -46,6 +46,9 @@ func (e *expr) format(b *strings.Builder) {
 			b.WriteString(" :")
 			b.WriteString(strconv.Itoa(int(e.port)))
 		}
+	case exprCgroup:
+		b.WriteString("cgroup ")
+		b.WriteString(e.path)
 	case exprHost:
 		if e.side == local {
 			b.WriteString("src ")

@@ -28,6 +28,8 @@ func (e *expr) match(s *inspect.Socket) bool {
 		return e.x.match(s) || e.y.match(s)
 	case exprNot:
 		return !e.x.match(s)
+	case exprCgroup:
+		return s.CgroupID == e.cgroupID
 	case exprPort:
 		if e.port == anyPort {
 			return e.op == opEq
@@ -149,6 +151,8 @@ func (e *expr) fold(fam inspect.Family) (*expr, truth) {
 			return nil, never
 		}
 		return e, varies
+	case exprCgroup:
+		return e, varies
 	}
 	switch {
 	case !e.pfx.IsValid() && e.port == anyPort:
@@ -231,6 +235,8 @@ func (e *expr) compile(p *netlinkdiag.Program, no netlinkdiag.Label) {
 		}
 	case exprHost:
 		p.HostCond(diagSide(e.side), e.pfx, e.port, no)
+	case exprCgroup:
+		p.CgroupCond(e.cgroupID, no)
 	}
 }
 

@@ -37,6 +37,12 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -j, --json         one JSON array, an object per socket
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
+      --all-netns    every network namespace on the host, in a Netns column:
+                     its name under /run/netns, or net:[INODE]
+      --cgroup       add each socket's cgroup v2 path: cgroup:PATH (sock_diag)
+  -C, --containers   add a Container column: the docker, containerd, cri-o or
+                     podman container (and Kubernetes pod) or systemd unit
+                     that the socket's cgroup path names
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
                      a UDP socket is aborted, not closed: its owner's next
@@ -70,6 +76,16 @@ type lsOptions struct {
 	allLong bool
 	source  string
 	ns      netnsFlags
+	// allNetNS lists every namespace (--all-netns).
+	allNetNS bool
+	// cgroup shows each socket's cgroup (--cgroup), containers its
+	// container (-C).
+	cgroup, containers bool
+
+	// Found by runLs for list: the namespaces of --all-netns and the
+	// cgroups of --cgroup and -C.
+	netnsNames  netnsNamer
+	cgroupNames *cgroupNames
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,16 +107,43 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	source := opts.source
+	if opts.wantsCgroup(&q) {
+		q.Cgroup = true
+		if source, err = cgroupSource(source); err != nil {
+			return err
+		}
+	}
 	nsFD, closeNS, err := opts.ns.openFD("ls")
 	if err != nil {
 		return err
 	}
 	defer closeNS()
-	src, err := newSource(opts.source, stderr, nsFD)
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
+	if opts.cgroup || opts.containers {
+		if opts.cgroupNames, err = newCgroupNames(opts.cgroup, opts.containers); err != nil {
+			return err
+		}
+	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.allNetNS {
+		all, err := newAllNetNSSource(source, stderr)
+		if err != nil {
+			return err
+		}
+		defer all.report(stderr)
+		if opts.summary {
+			if err := all.writeSummaries(ctx, w, opts.json); err != nil {
+				return err
+			}
+			return w.Flush()
+		}
+		opts.netnsNames = all
+		return opts.list(ctx, w, stderr, all, nsFD, q)
+	}
 	if opts.summary {
 		if err := writeSummaryOf(ctx, w, src, nsFD, opts.json); err != nil {
 			return err
@@ -129,6 +172,9 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 		{short: 'i', long: "info", set: boolFlag(&opts.info)},
 		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
+		{long: "cgroup", set: boolFlag(&opts.cgroup)},
+		{short: 'C', long: "containers", set: boolFlag(&opts.containers)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
@@ -167,6 +213,8 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		timers:   o.timers,
 		info:     o.info,
 		memory:   o.memory,
+		netns:    o.netnsNames,
+		cgroups:  o.cgroupNames,
 	}
 	format := "text"
 	if o.json {
@@ -312,6 +360,10 @@ func (o *lsOptions) check() error {
 		return err
 	}
 	switch {
+	case o.allNetNS && (o.ns.name != "" || o.ns.path != ""):
+		return usagef("ls: --all-netns lists every namespace and -N or --netns names one; give one")
+	case o.allNetNS && o.kill:
+		return usagef("ls: -K closes sockets in one namespace; it cannot be used with --all-netns")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:

@@ -23,6 +23,13 @@ type tableOptions struct {
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
 	// Process column.
 	processes [][]owners.Process
+	// netns, when not nil, names each socket's network namespace in a
+	// leading Netns column (ls --all-netns).
+	netns netnsNamer
+	// cgroups, when not nil, names each socket's cgroup after its
+	// processes and timer, as ss --cgroup does, and its container in a
+	// Container column, as it says.
+	cgroups *cgroupNames
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -189,10 +196,17 @@ func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 // writeSockets lays out socks in t, reusing its buffers, and writes them.
 func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	t.cols = 4
+	if o.netns != nil {
+		t.cols++
+	}
 	if o.netid {
 		t.cols++
 	}
 	if o.state {
+		t.cols++
+	}
+	containers := o.cgroups != nil && o.cgroups.containers
+	if containers {
 		t.cols++
 	}
 	if o.extended {
@@ -200,12 +214,21 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	t.buf = slices.Grow(t.buf[:0], 64*(len(socks)+1))
 	t.ends = slices.Grow(t.ends[:0], t.cols*(len(socks)+1))
+	// The cgroups' paths are found here, on one goroutine, for the rows
+	// written on several.
+	var cgroupPaths []string
+	if o.cgroups != nil && o.cgroups.show {
+		cgroupPaths = make([]string, len(socks))
+	}
 	first := 0 // the row of socks[0]
 	if o.header {
 		first = 1
 		cell := func(s string) {
 			t.buf = append(t.buf, s...)
 			t.end()
+		}
+		if o.netns != nil {
+			cell("Netns")
 		}
 		if o.netid {
 			cell("Netid")
@@ -217,6 +240,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		cell("Send-Q")
 		cell("Local Address:Port")
 		cell("Peer Address:Port")
+		if containers {
+			cell("Container")
+		}
 		if o.extended {
 			cell("UID")
 			cell("Inode")
@@ -225,6 +251,13 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	for i := range socks {
 		s := &socks[i]
+		if cgroupPaths != nil {
+			cgroupPaths[i] = o.cgroups.path(s.CgroupID)
+		}
+		if o.netns != nil {
+			t.buf = append(t.buf, o.netns.label(s.NetNS)...)
+			t.end()
+		}
 		if o.netid {
 			t.buf = append(t.buf, s.Protocol.String()...)
 			t.end()
@@ -241,6 +274,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		t.end()
 		t.buf = appendEndpoint(t.buf, s.Peer)
 		t.end()
+		if containers {
+			t.buf = append(t.buf, o.cgroups.container(s.CgroupID).text...)
+			t.end()
+		}
 		if o.extended {
 			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
 			t.end()
@@ -269,6 +306,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 				b = append(b, ' ')
 			}
 			b = appendTimer(b, s)
+		}
+		if cgroupPaths != nil {
+			b = appendCgroup(b, cgroupPaths[i])
 		}
 		b = append(b, '\n')
 		// ss prints the second line for every socket with -m, and for

@@ -35,6 +35,8 @@ unless a state selection says otherwise; filter expressions are ss's.
       --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
+      --all-netns    every network namespace on the host, each event's line
+                     starting with its namespace (JSON: "netns"); polls only
       --source S     auto (below), netlink, proc or trace (TCP only, as
                      root: every state change the kernel makes, from an
                      eBPF program)
@@ -68,6 +70,7 @@ type watchOptions struct {
 	interval time.Duration
 	duration time.Duration
 	source   string
+	allNetNS bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -95,6 +98,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("watch", args, specs)
@@ -112,16 +116,28 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if opts.allNetNS && (opts.ns.name != "" || opts.ns.path != "") {
+		return usagef("watch: --all-netns watches every namespace and -N or --netns names one; give one")
+	}
 	nsFD, closeNS, err := opts.ns.openFD("watch")
 	if err != nil {
 		return err
 	}
 	defer closeNS()
-	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
+	var w watcher
+	var names *allNetNSNames
+	if opts.allNetNS {
+		w, names, err = newAllNetNSWatcher(opts.source, q, opts.interval, stderr)
+	} else {
+		var closeWatcher func()
+		w, closeWatcher, err = newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
+		if err == nil {
+			defer closeWatcher()
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer closeWatcher()
 
 	if opts.duration > 0 {
 		var cancel context.CancelFunc
@@ -134,6 +150,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		format = "jsonl"
 	}
 	o := newOutput(format, out, isTerminal(stdout), false)
+	if names != nil {
+		o = &netnsEvents{output: o, w: out, json: opts.json, names: names}
+	}
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
 		for i := range batch {
 			if err := o.event(&batch[i]); err != nil {
