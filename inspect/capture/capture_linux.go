@@ -19,8 +19,9 @@ import (
 type Capture struct {
 	fd int
 	// loopback says the interface is a loopback device, whose frames
-	// the kernel shows twice.
-	loopback bool
+	// the kernel shows twice; raw that its frames are bare IP packets
+	// (ARPHRD_NONE: a TUN device), not Ethernet frames.
+	loopback, raw bool
 	// offset is CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds,
 	// measured at Open.
 	offset int64
@@ -73,6 +74,11 @@ func (c *Capture) setup(ifname string, port uint16) error {
 		return fmt.Errorf("capture: interface %q: flags: %w", ifname, err)
 	}
 	c.loopback = ifr.Uint16()&unix.IFF_LOOPBACK != 0
+	if err := unix.IoctlIfreq(c.fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return fmt.Errorf("capture: interface %q: hardware address: %w", ifname, err)
+	}
+	// The hardware address's sa_family is the link's ARPHRD_ type.
+	c.raw = ifr.Uint16() == unix.ARPHRD_NONE
 	if err := c.Follow(port); err != nil {
 		return err
 	}
@@ -99,7 +105,11 @@ func (c *Capture) setup(ifname string, port uint16) error {
 // Follow replaces the filter with one for port: the kernel swaps the
 // filters at once, so no frame passes unfiltered.
 func (c *Capture) Follow(port uint16) error {
-	raw, err := Filter(port)
+	build := Filter
+	if c.raw {
+		build = RawFilter
+	}
+	raw, err := build(port)
 	if err != nil {
 		return err
 	}
@@ -206,7 +216,11 @@ func (c *Capture) take(frame, oob []byte) {
 	var p Packet
 	ts, err := timestamp(oob)
 	if err == nil {
-		err = Decode(append([]byte(nil), frame...), &p)
+		decode := Decode
+		if c.raw {
+			decode = DecodeIP
+		}
+		err = decode(append([]byte(nil), frame...), &p)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -242,6 +256,10 @@ func (c *Capture) fail(err error) {
 	defer c.mu.Unlock()
 	c.err = err
 }
+
+// RawIP says that the frames are bare IP packets (pcap's LINKTYPE_RAW), not
+// Ethernet frames.
+func (c *Capture) RawIP() bool { return c.raw }
 
 // Packets returns a copy of the packets read so far, in the order the
 // kernel took them in.

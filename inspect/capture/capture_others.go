@@ -23,3 +23,6 @@ func (c *Capture) Packets() []Packet { return nil }
 
 // Stop returns nothing on a Capture that cannot be opened.
 func (c *Capture) Stop() ([]Packet, Stats, error) { return nil, Stats{}, nil }
+
+// RawIP says nothing on a Capture that cannot be opened.
+func (c *Capture) RawIP() bool { return false }

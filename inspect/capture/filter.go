@@ -23,11 +23,25 @@ const (
 )
 
 // Filter returns the classic BPF program that keeps the TCP segments to or
-// from port over IPv4 or IPv6, whole, and drops every other frame.
+// from port over IPv4 or IPv6, whole, and drops every other frame of an
+// Ethernet link.
 func Filter(port uint16) ([]bpf.RawInstruction, error) {
+	return filter(port, bpf.LoadAbsolute{Off: ethType, Size: 2}, ipStart)
+}
+
+// RawFilter is Filter for a link whose frames are bare IP packets (a TUN
+// device): the EtherType is the socket buffer's protocol (SKF_AD_PROTOCOL,
+// which the kernel gives in host order) and the IP header starts the frame.
+func RawFilter(port uint16) ([]bpf.RawInstruction, error) {
+	return filter(port, bpf.LoadExtension{Num: bpf.ExtProto}, 0)
+}
+
+// filter assembles the program: proto loads the EtherType, and the IP
+// header starts at ipStart.
+func filter(port uint16, proto bpf.Instruction, ipStart uint32) ([]bpf.RawInstruction, error) {
 	p := uint32(port)
 	prog := []bpf.Instruction{
-		/* 0 */ bpf.LoadAbsolute{Off: ethType, Size: 2},
+		/* 0 */ proto,
 		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherIPv4, SkipFalse: 9},
 		// IPv4: TCP, not a later fragment, then the ports past the
 		// header length the IHL gives.

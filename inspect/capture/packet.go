@@ -56,7 +56,8 @@ type Packet struct {
 	// CLOCK_MONOTONIC.
 	Time time.Time
 	Mono time.Duration
-	// Frame is the frame as captured, from its Ethernet header.
+	// Frame is the frame as captured, from its Ethernet header, or from
+	// its IP header on a link without one (Capture.RawIP).
 	Frame    []byte
 	Src, Dst netip.AddrPort
 	Flags    Flags
@@ -79,6 +80,22 @@ type Stats struct {
 // Decode decodes an Ethernet frame holding a TCP segment over IPv4 or
 // IPv6 into p, which keeps frame as its Frame. On failure p is unchanged.
 func Decode(frame []byte, p *Packet) error {
+	return decode(frame, layers.LayerTypeEthernet, p)
+}
+
+// DecodeIP is Decode for a bare IP packet, IPv4 or IPv6 by its version.
+func DecodeIP(frame []byte, p *Packet) error {
+	if len(frame) == 0 {
+		return ErrNotTCP
+	}
+	first := layers.LayerTypeIPv4
+	if frame[0]>>4 == 6 {
+		first = layers.LayerTypeIPv6
+	}
+	return decode(frame, first, p)
+}
+
+func decode(frame []byte, first gopacket.LayerType, p *Packet) error {
 	var (
 		eth  layers.Ethernet
 		ip4  layers.IPv4
@@ -86,7 +103,7 @@ func Decode(frame []byte, p *Packet) error {
 		tcp  layers.TCP
 		body gopacket.Payload
 	)
-	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &tcp, &body)
+	parser := gopacket.NewDecodingLayerParser(first, &eth, &ip4, &ip6, &tcp, &body)
 	parser.IgnoreUnsupported = true
 	var decoded []gopacket.LayerType
 	if err := parser.DecodeLayers(frame, &decoded); err != nil {

@@ -163,3 +163,27 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeIP feeds bare IP packets to DecodeIP: never a panic, and a
+// failed decode leaves the packet as it was.
+func FuzzDecodeIP(f *testing.F) {
+	ap := netip.MustParseAddrPort
+	f.Add(frame(f, ap("10.77.0.2:50000"), ap("10.77.0.1:7788"), layers.TCP{SYN: true}, "")[14:])
+	f.Add(frame(f, ap("[::1]:7788"), ap("[::1]:50000"), layers.TCP{FIN: true, ACK: true}, "bye")[14:])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := capture.Packet{Seq: 1}
+		if err := capture.DecodeIP(b, &p); err != nil {
+			if p.Seq != 1 || p.Frame != nil {
+				t.Fatalf("a failed decode changed the packet: %+v", p)
+			}
+			return
+		}
+		if p.Src.Addr().Is4() != p.Dst.Addr().Is4() || !p.Src.IsValid() || !p.Dst.IsValid() {
+			t.Fatalf("ends %v -> %v", p.Src, p.Dst)
+		}
+		if len(p.Frame) != len(b) {
+			t.Fatalf("frame of %d bytes kept as %d", len(b), len(p.Frame))
+		}
+	})
+}
