@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/demo"
+	"github.com/sockstate/sockstate/internal/tunlink"
 )
 
 const demoUsage = `usage: sockstate demo [FLAGS]
@@ -39,6 +40,12 @@ microseconds.
       --absolute-seq  the sequence numbers as sent, not from 0
       --narrow        a ladder 80 columns wide, not 100
       --no-capture    no packets: the timeline of states alone
+      --rtt D         run the server and the client in two network
+                      namespaces the demo makes, joined by a link with a
+                      round trip of D (such as 40ms), so that the brief
+                      states last long enough to be polled; root only;
+                      states by polling (sock_diag in both namespaces);
+                      the server binds 10.77.0.1 at --addr's port
   -h, --help          this text
 
 As root (CAP_NET_RAW) the demo captures its packets on loopback and draws
@@ -51,6 +58,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
 	jsonOut, help := false, false
 	var lo ladderOptions
+	var rtt demoLink
 	specs := []flagSpec{
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
@@ -73,6 +81,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{long: "source", hasValue: true, set: func(v string) error { source = v; return nil }},
 		{short: 'j', long: "json", set: boolFlag(&jsonOut)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
+		{long: "rtt", hasValue: true, set: durationFlag("demo", "rtt", &rtt.rtt, time.Millisecond)},
 	}
 	specs = append(specs, lo.flags()...)
 	words, err := parseFlags("demo", args, specs)
@@ -85,6 +94,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(words) > 0 {
 		return usagef("demo: unexpected %q: demo takes flags only", words[0])
+	}
+	if rtt.rtt > 0 {
+		if source == "trace" {
+			return usagef("demo: --rtt polls the two namespaces: use --source netlink or proc, not trace")
+		}
+		if err := rtt.open(); err != nil {
+			return err
+		}
+		defer rtt.close()
+		addr = netip.AddrPortFrom(tunlink.ServerAddr, addr.Port())
+		lo.netns, lo.ifname = rtt.link.Client.NetNS, tunlink.ClientDev
 	}
 	family := inspect.INet6
 	if addr.Addr().Is4() {
@@ -106,7 +126,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if capt != nil {
 		defer capt.Stop()
 	}
-	w, closeWatcher, desc, traced, err := demoEvents(source, q, interval, stderr)
+	var (
+		w            watcher
+		closeWatcher func()
+		desc         string
+		traced       bool
+	)
+	if rtt.link != nil {
+		w, closeWatcher, desc, err = rtt.events(source, q, interval, stderr)
+	} else {
+		w, closeWatcher, desc, traced, err = demoEvents(source, q, interval, stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -144,6 +174,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Capture:     capt,
 		NoCapture:   noCapture,
 		Out:         func(e *demo.Entry) error { return written(emit(e)) },
+	}
+	if rtt.link != nil {
+		cfg.NetNS, cfg.ClientNetNS, cfg.ClientAddr = rtt.link.Server.NetNS, rtt.link.Client.NetNS, tunlink.ClientAddr
+		cfg.Link, cfg.Interface = rtt.describe(), tunlink.ClientDev
 	}
 	if ladder != nil && !jsonOut {
 		// Text comes a step behind the programs; JSON Lines, for

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect/capture"
 	"github.com/sockstate/sockstate/internal/demo"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // ladderOptions are demo's flags for the packets.
@@ -19,6 +21,10 @@ type ladderOptions struct {
 	noCapture bool
 	// The files the flags name, once created.
 	pcapOut, svgOut *outFile
+	// netns and ifname say where to capture: the caller's loopback when
+	// zero.
+	netns  int
+	ifname string
 }
 
 func (o *ladderOptions) flags() []flagSpec {
@@ -60,7 +66,15 @@ func (o *ladderOptions) open(port uint16) (c *capture.Capture, why string, err e
 			return nil, "", err
 		}
 	}
-	c, err = capture.Open("lo", port)
+	ifname := cmp.Or(o.ifname, "lo")
+	if o.netns != 0 {
+		err = netns.Do(o.netns, func() (err error) {
+			c, err = capture.Open(ifname, port)
+			return err
+		})
+	} else {
+		c, err = capture.Open(ifname, port)
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			err = errors.New(err.Error() + " (capturing needs CAP_NET_RAW: run as root)")

@@ -19,12 +19,16 @@ func writePcap(out io.Writer, l *demo.Ladder) error {
 	if l.Caused {
 		caused = "each packet that changed a state names the change in its comment"
 	}
+	link, what := layers.LinkTypeEthernet, "loopback"
+	if l.RawIP {
+		link, what = layers.LinkTypeRaw, "a TUN device of the demo's delayed link"
+	}
 	intf := pcapgo.NgInterface{
 		Name:        l.Interface,
-		Description: fmt.Sprintf("loopback: the sockstate demo's connection %v <-> %v; %s", l.Client, l.Server, caused),
+		Description: fmt.Sprintf("%s: the sockstate demo's connection %v <-> %v; %s", what, l.Client, l.Server, caused),
 		Filter:      fmt.Sprintf("tcp port %d", l.Server.Port()),
 		OS:          runtime.GOOS,
-		LinkType:    layers.LinkTypeEthernet,
+		LinkType:    link,
 		SnapLength:  0x40000,
 	}
 	w, err := pcapgo.NewNgWriterInterface(out, intf, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{

@@ -57,6 +57,14 @@ type Config struct {
 	// NetNS is a network namespace file descriptor to make the sockets
 	// in; 0 means the caller's.
 	NetNS int
+	// ClientNetNS and ClientAddr, when set, put the client in a namespace
+	// of its own, bound to ClientAddr, across a link from the server's
+	// (--rtt); Link describes the link in the line after the heading,
+	// and Interface names the device Capture captures on (lo if empty).
+	ClientNetNS int
+	ClientAddr  netip.Addr
+	Link        string
+	Interface   string
 	// Source names the event source in the timeline's heading.
 	Source string
 	// EveryChange says that Events reports every state change as the
@@ -211,6 +219,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
+	if cfg.Link != "" {
+		r.note(cfg.Link)
+	}
 	if cfg.NoCapture != "" {
 		r.note(cfg.NoCapture)
 	}
@@ -261,6 +272,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Ladder = buildLadder(r.entries, pkts, r.start, r.client, r.server, cfg.EveryChange)
 		res.Ladder.Lost = lost
+		res.Ladder.RawIP = cfg.Capture.RawIP()
+		if cfg.Interface != "" {
+			res.Ladder.Interface = cfg.Interface
+		}
 		r.outRows(res.Ladder.Rows)
 	}
 	return res, r.outErr

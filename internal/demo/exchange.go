@@ -50,7 +50,7 @@ func (r *run) exchange(pause func() error) (err error) {
 	addr := r.cfg.Addr
 
 	r.step("server", fmt.Sprintf("socket(); bind(%v)", addr))
-	lfd, err := r.socket(addr)
+	lfd, err := r.socket(r.cfg.NetNS, addr)
 	if err != nil {
 		return err
 	}
@@ -95,9 +95,12 @@ func (r *run) exchange(pause func() error) (err error) {
 		return err
 	}
 
-	clientBind := netip.AddrPortFrom(server.Addr(), 0)
+	clientBind, clientNS := netip.AddrPortFrom(server.Addr(), 0), r.cfg.NetNS
+	if r.cfg.ClientAddr.IsValid() {
+		clientBind, clientNS = netip.AddrPortFrom(r.cfg.ClientAddr, 0), r.cfg.ClientNetNS
+	}
 	r.step("client", fmt.Sprintf("socket(); bind(%v)", clientBind))
-	cfd, err := r.socket(server)
+	cfd, err := r.socket(clientNS, server)
 	if err != nil {
 		return err
 	}
@@ -167,9 +170,9 @@ func (r *run) exchange(pause func() error) (err error) {
 	return nil
 }
 
-// socket makes a TCP socket of a's family, in the demo's namespace, with
-// a timeout on its blocking calls.
-func (r *run) socket(a netip.AddrPort) (int, error) {
+// socket makes a TCP socket of a's family, in the namespace open at ns (0:
+// the caller's), with a timeout on its blocking calls.
+func (r *run) socket(ns int, a netip.AddrPort) (int, error) {
 	domain := unix.AF_INET6
 	if a.Addr().Is4() {
 		domain = unix.AF_INET
@@ -181,8 +184,8 @@ func (r *run) socket(a netip.AddrPort) (int, error) {
 		return err
 	}
 	var err error
-	if r.cfg.NetNS != 0 {
-		err = netns.Do(r.cfg.NetNS, mk)
+	if ns != 0 {
+		err = netns.Do(ns, mk)
 	} else {
 		err = mk()
 	}

@@ -20,6 +20,9 @@ type Ladder struct {
 	// the packets were captured.
 	Client, Server netip.AddrPort
 	Interface      string
+	// RawIP says the packets' frames are bare IP packets (a TUN device),
+	// not Ethernet frames.
+	RawIP bool
 	// Caused says the states are tied to their packets: the source
 	// reported every state change with the kernel's time. Otherwise the
 	// states are placed where a look at the sockets saw them.
