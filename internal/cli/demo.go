@@ -44,8 +44,9 @@ microseconds.
                       namespaces the demo makes, joined by a link with a
                       round trip of D (such as 40ms), so that the brief
                       states last long enough to be polled; root only;
-                      states by polling (sock_diag in both namespaces);
-                      the server binds 10.77.0.1 at --addr's port
+                      states by polling (sock_diag in both namespaces),
+                      SYN_SENT, SYN_RECV, FIN_WAIT1 and LAST_ACK required
+                      too; the server binds 10.77.0.1 at --addr's port
   -h, --help          this text
 
 As root (CAP_NET_RAW) the demo captures its packets on loopback and draws

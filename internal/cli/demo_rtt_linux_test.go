@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -225,18 +225,22 @@ func TestDemoRTTInterrupted(t *testing.T) {
 	cmd := cliCommand(t, ns, executable(t), nil, "demo", "--rtt", "40ms", "--step", "2s", "--source", "netlink")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var held []string
-	for i := 0; len(held) < 2; i++ {
-		if i == 500 {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("the demo holds %d namespaces after 500 looks, want 2", len(held))
-		}
-		time.Sleep(10 * time.Millisecond)
-		held = netNSHeld(t, cmd.Process.Pid)
+	// The heading comes once the link is made and the demo runs.
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no heading: %v, stderr %q", err, stderr.String())
+	}
+	held := netNSHeld(t, cmd.Process.Pid)
+	if len(held) != 2 {
+		t.Errorf("the demo holds namespaces %v, want its two", held)
 	}
 	// The demo alone holds its namespaces, so they end with it.
 	requireOnlyHolder(t, cmd.Process.Pid, held)
@@ -247,7 +251,7 @@ func TestDemoRTTInterrupted(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: context canceled\n" {
 		t.Errorf("interrupted demo: %v, stderr %q; want exit 1 and the one line", err, stderr.String())
@@ -373,9 +377,11 @@ func requireOnlyHolder(t *testing.T, pid int, names []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range names {
-		if bytes.Contains(mounts, []byte(n)) {
-			t.Errorf("a mount holds %s, the demo's", n)
+	for _, line := range strings.Split(string(mounts), "\n") {
+		for _, n := range names {
+			if strings.Contains(line, n) {
+				t.Errorf("a mount holds %s, the demo's: %s", n, line)
+			}
 		}
 	}
 }

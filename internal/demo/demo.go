@@ -256,6 +256,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Missed: check(cfg.Closer, r.progress), Summary: summary(r.progress)}
 	if cfg.EveryChange {
 		res.Missed = checkEvery(r.progress)
+	} else if cfg.ClientAddr.IsValid() {
+		res.Missed = append(res.Missed, checkLink(cfg.Closer, r.progress)...)
 	}
 	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: res.Summary})
 	closer := ServerConn

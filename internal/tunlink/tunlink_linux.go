@@ -72,9 +72,16 @@ func Open(rtt time.Duration) (_ *Link, err error) {
 	return l, nil
 }
 
+// childEhash is the size of the namespaces' own TCP hash tables: the
+// demo has three sockets.
+const childEhash = "128"
+
 // newNS makes a network namespace and returns its descriptor, on a
-// locked thread that unshares into it, opens it and goes back. A thread
-// that cannot go back is not unlocked, so it ends with its goroutine.
+// locked thread that unshares into it, opens it and goes back. The thread
+// unshares twice: into a first namespace, whose children get their own
+// TCP hash table, then into the one returned; the first, which nothing
+// holds, goes when the thread goes back. A thread that cannot go back is
+// not unlocked, so it ends with its goroutine.
 func newNS() (*os.File, error) {
 	type result struct {
 		f   *os.File
@@ -90,7 +97,19 @@ func newNS() (*os.File, error) {
 			return
 		}
 		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		err = unix.Unshare(unix.CLONE_NEWNET)
+		if err == nil {
+			// A namespace made from this one gets a TCP hash table of
+			// its own, of childEhash buckets, where a sock_diag dump
+			// walks only its own sockets, not the host's 2^18 buckets
+			// (milliseconds of CPU a poll). Kernels before 6.1 have no
+			// such setting: the child then shares the host's table, as
+			// it does if the write fails.
+			if os.WriteFile("/proc/sys/net/ipv4/tcp_child_ehash_entries", []byte(childEhash), 0) == nil {
+				err = unix.Unshare(unix.CLONE_NEWNET)
+			}
+		}
+		if err != nil {
 			runtime.UnlockOSThread()
 			done <- result{err: fmt.Errorf("tunlink: making a network namespace: unshare: %w", err)}
 			return
