@@ -179,6 +179,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rtt.link != nil {
 		cfg.NetNS, cfg.ClientNetNS, cfg.ClientAddr = rtt.link.Server.NetNS, rtt.link.Client.NetNS, tunlink.ClientAddr
 		cfg.Link, cfg.Interface = rtt.describe(), tunlink.ClientDev
+		cfg.LinkDropped = func() uint64 { return rtt.link.Stats().Dropped }
 	}
 	if ladder != nil && !jsonOut {
 		// Text comes a step behind the programs; JSON Lines, for

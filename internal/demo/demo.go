@@ -65,6 +65,9 @@ type Config struct {
 	ClientAddr  netip.Addr
 	Link        string
 	Interface   string
+	// LinkDropped, if not nil, counts the packets the link dropped; Run
+	// says so at the end when there are any.
+	LinkDropped func() uint64
 	// Source names the event source in the timeline's heading.
 	Source string
 	// EveryChange says that Events reports every state change as the
@@ -260,6 +263,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Missed = append(res.Missed, checkLink(cfg.Closer, r.progress)...)
 	}
 	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: res.Summary})
+	if cfg.LinkDropped != nil {
+		if n := cfg.LinkDropped(); n > 0 {
+			r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: fmt.Sprintf("the link dropped %d packets (its queue was full, or a device refused one)", n)})
+		}
+	}
 	closer := ServerConn
 	if cfg.Closer == ClientCloses {
 		closer = Client
