@@ -39,6 +39,11 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
+      --ss-names     ss's state names: ESTAB, TIME-WAIT, FIN-WAIT-2, UNCONN,
+                     in the table and in JSON (also SOCKSTATE_SS_NAMES=1);
+                     without it, the kernel's: ESTABLISHED, TIME_WAIT
+      --color WHEN   auto, always or never (ls prints no colours; accepted
+                     as every command takes it)
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION, as it would close every socket
@@ -66,6 +71,7 @@ type lsOptions struct {
 	allLong bool
 	source  string
 	ns      netnsFlags
+	display display
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -111,7 +117,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // parseLsFlags reads ls's flags; the words after them are the state
 // selection and the expression.
 func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
-	opts := lsOptions{source: "auto"}
+	opts := lsOptions{source: "auto", display: newDisplay()}
 	help := false
 	specs := append(opts.sel.specs(), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
@@ -129,6 +135,8 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		opts.display.ssNamesSpec(),
+		opts.display.colorSpec("ls"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("ls", args, specs)
@@ -165,12 +173,13 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		timers:   o.timers,
 		info:     o.info,
 		memory:   o.memory,
+		ssNames:  o.display.ssNames,
 	}
 	format := "text"
 	if o.json {
 		format = "json"
 	}
-	out := newOutput(format, w, false, false)
+	out := newOutput(format, w, view{ssNames: o.display.ssNames})
 	var l *lister
 	if o.processes {
 		l = newLister(ctx, out, tOpts)
@@ -275,6 +284,8 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
 		return usagef("ls: -K closes sockets and -s only counts them; give one")
+	case o.source != "auto" && o.source != "netlink" && o.source != "proc":
+		return usagef("ls: --source %q: use auto, netlink or proc", o.source)
 	case (o.info || o.memory) && o.source == "proc":
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
 	}
