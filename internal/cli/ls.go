@@ -236,6 +236,11 @@ func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.S
 		return nil, err
 	}
 	closed, err := nl.Destroy(ctx, listed)
+	if err != nil && len(closed) == 0 {
+		// Nothing was closed (no CAP_NET_ADMIN refuses the first): the
+		// error alone, not an empty table's header before it.
+		return nil, killError(err)
+	}
 	return killError(err), write(closed)
 }
 
@@ -261,7 +266,9 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 }
 
 // skippedLine is the one line that says how many processes -p could not
-// read, and what would help.
+// read, and what would help. They are counted host-wide: a process whose
+// descriptors cannot be read cannot be told to hold a socket of the
+// namespace listed or not.
 func skippedLine(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
@@ -271,7 +278,7 @@ func skippedLine(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("sockstate: %d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("sockstate: %d %s on this host could not be read, so the sockets they hold show no users (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.

@@ -52,6 +52,15 @@ func (o *netnsFlags) open(cmd string) (*os.File, error) {
 	f, err := netns.Open(path)
 	switch {
 	case err == nil:
+		// Entering it is tried here, before any source tries, so that
+		// a refusal is said once, with its fix.
+		if err := netns.Do(int(f.Fd()), func() error { return nil }); err != nil {
+			f.Close()
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("%s: %s: entering a network namespace needs CAP_SYS_ADMIN (run as root)", cmd, what)
+			}
+			return nil, fmt.Errorf("%s: %s: %w", cmd, what, err)
+		}
 		return f, nil
 	case errors.Is(err, fs.ErrNotExist) && o.name != "":
 		return nil, usagef("%s: %s: no such namespace under %s (see 'ip netns list')", cmd, what, netns.Dir)
