@@ -119,10 +119,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Source:      desc,
 		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
-			if err := o.entry(e); err != nil {
-				return err
+			err := o.entry(e)
+			if err == nil {
+				err = out.Flush()
 			}
-			return out.Flush()
+			if err != nil {
+				return fmt.Errorf("demo: writing the timeline: %w", err)
+			}
+			return nil
 		},
 	})
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/procsrc"
@@ -37,7 +38,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
-                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION
+                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
+                     a UDP socket is aborted, not closed: its owner's next
+                     call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
       --ss-names     ss's state names: ESTAB, TIME-WAIT, FIN-WAIT-2, UNCONN,
                      in the table and in JSON (also SOCKSTATE_SS_NAMES=1);
@@ -46,8 +49,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      as every command takes it)
   -h, --help         this text
 
--K refuses to run without an EXPRESSION, as it would close every socket
-listed; the long --all (not -a) says that is what is meant.
+-K refuses to run without an EXPRESSION (a blank one is none), as it would
+close every socket listed; the long --all (not -a) says that is what is
+meant. An empty value of -N or --netns is refused, never taken as "here".
 
 States: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed
 close-wait last-ack listening closing, and the groups all connected
@@ -88,18 +92,16 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if opts.kill && q.Filter == nil && !opts.allLong {
-		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
+	if opts.kill {
+		if err := requireTarget("ls", "-K", q, opts.allLong); err != nil {
+			return err
+		}
 	}
-	nsFile, err := opts.ns.open("ls")
+	nsFD, closeNS, err := opts.ns.openFD("ls")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	src, err := newSource(opts.source, stderr, nsFD)
 	if err != nil {
 		return err
@@ -192,8 +194,9 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 	}
 
 	var killErr, listErr, err error
+	killNote := ""
 	if o.kill {
-		killErr, err = kill(ctx, nsFD, q, write)
+		killNote, killErr, err = kill(ctx, nsFD, q, write)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
 		// so a listing of any size holds one batch.
@@ -218,30 +221,68 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	// What went wrong and what is worth knowing go in one line.
+	var notes []string
 	if n := l.skipped(); n > 0 {
-		fmt.Fprintln(stderr, skippedLine(n, os.Geteuid() == 0))
+		notes = append(notes, skippedNote(n, os.Geteuid() == 0))
 	}
+	if killNote != "" {
+		notes = append(notes, "ls: -K: "+killNote)
+	}
+	err = killErr
 	if listErr != nil {
-		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+		err = fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
-	return killErr
+	switch {
+	case len(notes) == 0:
+	case err != nil:
+		err = fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+	default:
+		fmt.Fprintf(stderr, "sockstate: %s\n", strings.Join(notes, "; "))
+	}
+	return err
 }
 
 // kill closes the sockets q selects in the namespace open at nsFD and
-// writes those it closed; killErr is why it could not close them all.
-func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (killErr, err error) {
+// writes those it closed; killErr is why it could not close them all,
+// note what it did to UDP sockets.
+func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
 	nl := &sockdiag.Source{NetNS: nsFD}
 	listed, err := nl.Sockets(ctx, q)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	closed, err := nl.Destroy(ctx, listed)
 	if err != nil && len(closed) == 0 {
 		// Nothing was closed (no CAP_NET_ADMIN refuses the first): the
 		// error alone, not an empty table's header before it.
-		return nil, killError(err)
+		return "", nil, killError(err)
 	}
-	return killError(err), write(closed)
+	if n := countUDP(closed); n > 0 {
+		note = abortedLine(n)
+	}
+	return note, killError(err), write(closed)
+}
+
+// countUDP counts the UDP sockets of socks.
+func countUDP(socks []inspect.Socket) int {
+	n := 0
+	for i := range socks {
+		if socks[i].Protocol == inspect.UDP {
+			n++
+		}
+	}
+	return n
+}
+
+// abortedLine says what SOCK_DESTROY did to n UDP sockets: the kernel
+// aborts them (udp_abort) rather than closing them.
+func abortedLine(n int) string {
+	what := "UDP sockets were"
+	if n == 1 {
+		what = "UDP socket was"
+	}
+	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and one bound to a port it named stays bound until its owner closes it", n, what)
 }
 
 // cloneSockets copies socks and the records they point to, which the
@@ -265,11 +306,10 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	return c
 }
 
-// skippedLine is the one line that says how many processes -p could not
-// read, and what would help. They are counted host-wide: a process whose
-// descriptors cannot be read cannot be told to hold a socket of the
-// namespace listed or not.
-func skippedLine(n int, root bool) string {
+// skippedNote says how many processes -p could not read, and what would
+// help. They are counted host-wide: a process whose descriptors cannot be
+// read cannot be told to hold a socket of the namespace listed or not.
+func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
 		what = "process"
@@ -278,7 +318,7 @@ func skippedLine(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("sockstate: %d %s on this host could not be read, so the sockets they hold show no users (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s on this host could not be read, so the sockets they hold show no users (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.

@@ -125,15 +125,11 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	nsFile, err := opts.ns.open("watch")
+	nsFD, closeNS, err := opts.ns.openFD("watch")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
 	if err != nil {
 		return err
