@@ -17,6 +17,7 @@ Commands:
   demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
+  serve   serve socket states to Prometheus (sockstate serve -h)
   help    show this text (sockstate help COMMAND: that command's flags)
 
 ss's flags with no command run ls: sockstate -tan is sockstate ls -tan.
@@ -40,6 +41,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWatch(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		return help(args[1:], stdout, stderr)
 	default:
@@ -77,7 +80,7 @@ func help(args []string, stdout, stderr io.Writer) int {
 	}
 	text, ok := usages[args[0]]
 	if !ok || len(args) > 1 {
-		fmt.Fprintf(stderr, "sockstate: help: no command %q; the commands are demo, ls and watch\n", strings.Join(args, " "))
+		fmt.Fprintf(stderr, "sockstate: help: no command %q; the commands are demo, ls, serve and watch\n", strings.Join(args, " "))
 		return 2
 	}
 	fmt.Fprint(stdout, text)
@@ -85,7 +88,7 @@ func help(args []string, stdout, stderr io.Writer) int {
 }
 
 // usages are the commands' help texts, by name, for sockstate help NAME.
-var usages = map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "help": usage}
+var usages = map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "serve": serveUsage, "help": usage}
 
 // errHelp is returned after a command printed its help on request.
 var errHelp = errors.New("help shown")

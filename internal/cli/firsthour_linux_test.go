@@ -33,7 +33,7 @@ func TestDropIn(t *testing.T) {
 			t.Errorf("sockstate %s (exit %d):\n%s\nsockstate ls (exit %d):\n%s", strings.Join(flags, " "), code, bare, lsCode, ls)
 		}
 	}
-	for cmd, want := range map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage} {
+	for cmd, want := range map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "serve": serveUsage} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), []string{"help", cmd}, &stdout, &stderr); code != 0 || stdout.String() != want || stderr.Len() != 0 {
 			t.Errorf("help %s: exit %d, stderr %q, stdout %.60q...; want %s's usage", cmd, code, stderr.String(), stdout.String(), cmd)
