@@ -104,9 +104,9 @@ func TestSSNames(t *testing.T) {
 
 // inPty runs the CLI inside ns on a pseudo-terminal cols columns wide,
 // with env added, and returns what it wrote, the terminal's \r\n turned
-// back into \n. started, if not nil, is called with the first line
-// written; the command then goes on to its end.
-func inPty(t *testing.T, ns *testnet.NS, cols uint16, env []string, started func(line string), args ...string) string {
+// back into \n, and its exit code. started, if not nil, is called on the test's goroutine
+// with the first line written; the command then goes on to its end.
+func inPty(t *testing.T, ns *testnet.NS, cols uint16, env []string, started func(line string), args ...string) (out string, code int) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -120,17 +120,18 @@ func inPty(t *testing.T, ns *testnet.NS, cols uint16, env []string, started func
 	}
 	defer ptmx.Close()
 	done := make(chan struct{})
+	firstLine := make(chan string, 1)
 	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
-	var out bytes.Buffer
+	var b bytes.Buffer
 	r := bufio.NewReader(ptmx)
 	go func() {
 		defer close(done)
 		for first := true; ; first = false {
 			line, err := r.ReadString('\n')
-			out.WriteString(line)
-			if first && started != nil && err == nil {
-				started(line)
+			b.WriteString(line)
+			if first && err == nil {
+				firstLine <- line
 			}
 			if err != nil {
 				// The child ended: Linux reports EIO on the master.
@@ -138,16 +139,20 @@ func inPty(t *testing.T, ns *testnet.NS, cols uint16, env []string, started func
 			}
 		}
 	}()
+	if started != nil {
+		select {
+		case line := <-firstLine:
+			started(line)
+		case <-done:
+		}
+	}
 	werr := cmd.Wait()
 	<-done
 	var ee *exec.ExitError
 	if werr != nil && !errors.As(werr, &ee) {
 		t.Fatal(werr)
 	}
-	if ee != nil {
-		t.Fatalf("sockstate %s on a pty: exit %d: %q", strings.Join(args, " "), ee.ExitCode(), out.String())
-	}
-	return strings.ReplaceAll(out.String(), "\r\n", "\n")
+	return strings.ReplaceAll(b.String(), "\r\n", "\n"), cmd.ProcessState.ExitCode()
 }
 
 // TestColor: on a terminal, watch colours its states unless NO_COLOR is
@@ -170,9 +175,9 @@ func TestColor(t *testing.T) {
 		{"always over NO_COLOR", []string{"TERM=xterm", "NO_COLOR=1"}, []string{"--color", "always"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out := inPty(t, ns, 120, tt.env, nil, append(watch, tt.flags...)...)
-			if !strings.Contains(out, "LISTEN") {
-				t.Fatalf("no LISTEN in %q", out)
+			out, code := inPty(t, ns, 120, tt.env, nil, append(watch, tt.flags...)...)
+			if code != 0 || !strings.Contains(out, "LISTEN") {
+				t.Fatalf("exit %d, no LISTEN in %q", code, out)
 			}
 			if got := strings.Contains(out, "\x1b["); got != tt.escapes {
 				t.Errorf("escape codes: %v, want %v, in %q", got, tt.escapes, out)
@@ -204,31 +209,22 @@ func TestColor(t *testing.T) {
 // says is left out, and the changes are there with their times in state.
 func TestWatchAt80Columns(t *testing.T) {
 	ns := testnet.New(t)
-	ln := ns.Listen(t, "tcp4", "127.0.0.1:0").(*net.TCPListener)
-	addr := ln.Addr().String()
+	ln := listen(t, ns, "127.0.0.1:0")
 	connect := func(string) {
 		// Connections whose client port has five digits, the widest
 		// line, each closed by the client then the server.
-		ns.Do(t, func() error {
-			for range 3 {
-				c, err := net.Dial("tcp4", addr)
-				if err != nil {
-					return err
-				}
-				s, err := ln.Accept()
-				if err != nil {
-					c.Close()
-					return err
-				}
-				time.Sleep(150 * time.Millisecond)
-				c.Close()
-				time.Sleep(150 * time.Millisecond)
-				s.Close()
-			}
-			return nil
-		})
+		for range 3 {
+			c := dial(t, ns, ln)
+			time.Sleep(150 * time.Millisecond)
+			c.client.Close()
+			time.Sleep(150 * time.Millisecond)
+			c.server.Close()
+		}
 	}
-	out := inPty(t, ns, 80, []string{"TERM=xterm"}, connect, "watch", "-t", "--interval", "10ms", "--duration", "2s")
+	out, code := inPty(t, ns, 80, []string{"TERM=xterm"}, connect, "watch", "-t", "--interval", "10ms", "--duration", "2s")
+	if code != 0 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	for _, l := range lines {
 		if n := columns(l); n > 80 {
@@ -263,14 +259,7 @@ func TestWatchNoSnapshot(t *testing.T) {
 // accepted, as ls takes them.
 func TestWatchListening(t *testing.T) {
 	ns := testnet.New(t)
-	ln := ns.Listen(t, "tcp4", "127.0.0.1:0")
-	var c net.Conn
-	ns.Do(t, func() error {
-		var err error
-		c, err = net.Dial("tcp4", ln.Addr().String())
-		return err
-	})
-	defer c.Close()
+	dial(t, ns, listen(t, ns, "127.0.0.1:0"))
 	out, stderr, code := runCLI(t, ns, nil, "watch", "-tl", "--duration", "300ms", "-j")
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"to":"LISTEN"`) {
 		t.Errorf("watch -l: exit %d, stderr %q, stdout %q; want the listener alone", code, stderr, out)
@@ -285,7 +274,13 @@ func TestWatchListening(t *testing.T) {
 // wider, and the "observed:" summary is wrapped at its words.
 func TestDemoAt80Columns(t *testing.T) {
 	ns := testnet.New(t)
-	out := inPty(t, ns, 80, []string{"TERM=xterm"}, nil, "demo", "--step", "20ms", "--source", "netlink")
+	// Exit 1 is a state too brief to poll on a loaded machine: the
+	// lines are what is tested here, and the summary is written either
+	// way.
+	out, code := inPty(t, ns, 80, []string{"TERM=xterm"}, nil, "demo", "--step", "20ms", "--source", "netlink")
+	if code != 0 && code != 1 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	observed := -1
 	for i, l := range lines {
@@ -316,14 +311,8 @@ func TestDemoAt80Columns(t *testing.T) {
 // stdout before it.
 func TestErrorsOneLine(t *testing.T) {
 	ns := testnet.New(t)
-	ln := ns.Listen(t, "tcp4", "127.0.0.1:0")
-	var c net.Conn
-	ns.Do(t, func() error {
-		var err error
-		c, err = net.Dial("tcp4", ln.Addr().String())
-		return err
-	})
-	defer c.Close()
+	ln := listen(t, ns, "127.0.0.1:0")
+	c := dial(t, ns, ln).client
 	port := c.LocalAddr().(*net.TCPAddr).Port
 	taken := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 	nobody := []string{"SOCKSTATE_AS_UID=65534"}
