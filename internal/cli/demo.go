@@ -28,8 +28,9 @@ microseconds.
       --step D        pause after each step (default 300ms)
       --interval D    time between polls of the sockets (default 1ms); with
                       the tracer, between looks when nothing happens
-      --addr A:P      where the server binds (default 127.0.0.1:7788; a
-                      free port if that one is taken)
+      --addr A:P      where the server binds (default 127.0.0.1:7788, or a
+                      free port if that one is taken; an address given
+                      that is taken is an error)
       --source S      auto (the tracer as root, else sock_diag, else /proc),
                       trace (the eBPF tracer: every state change), netlink
                       or proc
@@ -47,7 +48,11 @@ microseconds.
                       states by polling (sock_diag in both namespaces),
                       SYN_SENT, SYN_RECV, FIN_WAIT1 and LAST_ACK required
                       too; the server binds 10.77.0.1 at --addr's port
+      --color WHEN    auto (on a terminal, unless NO_COLOR or TERM=dumb),
+                      always or never
   -h, --help          this text
+
+On a terminal the explanations wrap at words to its width.
 
 As root (CAP_NET_RAW) the demo captures its packets on loopback and draws
 them as a ladder between the client and the server, each state change
@@ -56,11 +61,13 @@ after the packet that caused it.
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step, interval := 300*time.Millisecond, time.Millisecond
-	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
+	source, addr, closer := "auto", netip.AddrPort{}, demo.ServerCloses
 	jsonOut, help := false, false
 	var lo ladderOptions
 	var rtt demoLink
+	display := newDisplay()
 	specs := []flagSpec{
+		display.colorSpec("demo"),
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
 			if err != nil {
@@ -104,11 +111,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer rtt.close()
-		addr = netip.AddrPortFrom(tunlink.ServerAddr, addr.Port())
+		// The namespaces are new: the port is free there.
+		port := demo.DefaultAddr.Port()
+		if addr.IsValid() {
+			port = addr.Port()
+		}
+		addr = netip.AddrPortFrom(tunlink.ServerAddr, port)
 		lo.netns, lo.ifname = rtt.link.Client.NetNS, tunlink.ClientDev
+	} else if addr.IsValid() {
+		if err := checkFree(addr); err != nil {
+			return err
+		}
 	}
 	family := inspect.INet6
-	if addr.Addr().Is4() {
+	if !addr.IsValid() || addr.Addr().Is4() {
 		family = inspect.INet
 	}
 	// CLOSE is left out: only sock_diag lists sockets in it (bound, not
@@ -148,12 +164,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if jsonOut {
 		format = "jsonl"
 	}
-	o := newOutput(format, out, isTerminal(stdout), traced)
+	color := display.colored(stdout)
+	o := newOutput(format, out, view{color: color, micro: traced, width: terminalWidth(stdout)})
 	emit := o.entry
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
-		ladder = lo.printer(out, jsonOut, isTerminal(stdout), traced, traced)
+		ladder = lo.printer(out, jsonOut, color, traced, traced)
 		emit = func(*demo.Entry) error { return nil }
 	}
 	written := func(err error) error {
@@ -167,6 +184,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := demo.Config{
 		Addr:        addr,
+		Fixed:       addr.IsValid(),
 		Closer:      closer,
 		Step:        step,
 		Events:      w,
@@ -262,11 +280,13 @@ func sourceDescription(source string, interval time.Duration, destroyed bool) st
 }
 
 // timelinePrinter writes the demo's timeline as text, the times in
-// milliseconds, with microseconds (micro) for the tracer's exact times.
+// milliseconds, with microseconds (micro) for the tracer's exact times,
+// each line's text wrapped at words to width (0: not wrapped).
 type timelinePrinter struct {
 	w     io.Writer
 	color bool
 	micro bool
+	width int
 }
 
 // print writes e as one line, such as
@@ -285,7 +305,8 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 	var err error
 	switch e.Kind {
 	case demo.EntryStep:
-		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s\n", ms, e.Actor, e.Text)
+		prefix := fmt.Sprintf("%s ms  %-11s  ", ms, e.Actor)
+		_, err = io.WriteString(p.w, wrap(prefix, e.Text, p.width))
 	case demo.EntryState:
 		name := demo.StateName(e.State)
 		meaning := demo.Meaning(e.State)
@@ -299,9 +320,11 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 			}
 			padded = "\x1b[" + code + "m" + name + "\x1b[0m" + padded[len(name):]
 		}
-		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s  %s\n", ms, e.Socket, padded, meaning)
+		prefix := fmt.Sprintf("%s ms  %-11s  %s  ", ms, e.Socket, padded)
+		_, err = io.WriteString(p.w, wrap(prefix, meaning, p.width))
 	default:
-		_, err = fmt.Fprintf(p.w, "%s ms  %s\n", ms, e.Text)
+		prefix := ms + " ms  "
+		_, err = io.WriteString(p.w, wrap(prefix, e.Text, p.width))
 	}
 	return err
 }
