@@ -97,25 +97,25 @@ func newNS() (*os.File, error) {
 			return
 		}
 		defer orig.Close()
-		err = unix.Unshare(unix.CLONE_NEWNET)
-		if err == nil {
-			// A namespace made from this one gets a TCP hash table of
-			// its own, of childEhash buckets, where a sock_diag dump
-			// walks only its own sockets, not the host's 2^18 buckets
-			// (milliseconds of CPU a poll). Kernels before 6.1 have no
-			// such setting: the child then shares the host's table, as
-			// it does if the write fails.
-			if os.WriteFile("/proc/sys/net/ipv4/tcp_child_ehash_entries", []byte(childEhash), 0) == nil {
-				err = unix.Unshare(unix.CLONE_NEWNET)
-			}
-		}
-		if err != nil {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			// The thread is where it was.
 			runtime.UnlockOSThread()
 			done <- result{err: fmt.Errorf("tunlink: making a network namespace: unshare: %w", err)}
 			return
 		}
-		f, err := os.Open("/proc/thread-self/ns/net")
+		// A namespace made from this one gets a TCP hash table of its
+		// own, of childEhash buckets, where a sock_diag dump walks only
+		// its own sockets, not the host's 2^18 buckets (milliseconds of
+		// CPU a poll). Kernels before 6.1 have no such setting: the
+		// child then shares the host's table, as it does if the write
+		// fails.
+		if os.WriteFile("/proc/sys/net/ipv4/tcp_child_ehash_entries", []byte(childEhash), 0) == nil {
+			err = unix.Unshare(unix.CLONE_NEWNET)
+		}
+		var f *os.File
 		if err != nil {
+			err = fmt.Errorf("tunlink: making a network namespace: unshare: %w", err)
+		} else if f, err = os.Open("/proc/thread-self/ns/net"); err != nil {
 			err = fmt.Errorf("tunlink: new namespace: %w", err)
 		}
 		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
