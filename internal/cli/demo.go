@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -135,7 +136,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
-	capt, noCapture, err := lo.open(addr.Port())
+	// The capture follows the server if it binds another port; it starts
+	// on the port the server tries first.
+	capt, noCapture, err := lo.open(cmp.Or(addr, demo.DefaultAddr).Port())
 	if err != nil {
 		return err
 	}
@@ -170,6 +173,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
+		// A terminal under the ladder's 100 columns gets the narrow one.
+		if w := terminalWidth(stdout); w > 0 && w < 100 {
+			lo.narrow = true
+		}
 		ladder = lo.printer(out, jsonOut, color, traced, traced)
 		emit = func(*demo.Entry) error { return nil }
 	}
