@@ -1,5 +1,6 @@
 // Package procnet parses the kernel's socket tables /proc/net/tcp, tcp6, udp
-// and udp6 into Records, and the socket counters of /proc/net/sockstat and
+// and udp6 into Records, /proc/net/unix into UnixRecords (the format is on
+// UnixRecord), and the socket counters of /proc/net/sockstat and
 // sockstat6 into a Sockstat. It knows the file formats only; turning them
 // into sockstate's socket model is the inspect package's job.
 //

@@ -76,6 +76,21 @@ func (fs FS) ReadUnix() ([]UnixRecord, error) {
 	return ParseUnix(f)
 }
 
+// ReadUnix reads and parses root/net/unix as FS.ReadUnix does, keeping
+// the buffer for the next read.
+func (r *Reader) ReadUnix() ([]UnixRecord, error) {
+	f, err := os.Open(filepath.Join(r.FS.root, "net", "unix"))
+	if err != nil {
+		return nil, fmt.Errorf("procnet: %w", err)
+	}
+	defer f.Close()
+	r.buf.Reset()
+	if _, err := r.buf.ReadFrom(f); err != nil {
+		return nil, fmt.Errorf("procnet: unix: %w", err)
+	}
+	return parseUnix(r.buf.Bytes())
+}
+
 func parseUnix(data []byte) ([]UnixRecord, error) {
 	header, rest, _ := bytes.Cut(data, []byte{'\n'})
 	if string(bytes.TrimRight(header, " ")) != unixHeader {

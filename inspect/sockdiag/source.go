@@ -41,8 +41,8 @@ type DiagConn interface {
 // kernel keeps interrupting.
 const maxDumpAttempts = 3
 
-// Sockets dumps the sockets q selects, UDP before TCP and IPv4 before IPv6,
-// the order ss prints them in.
+// Sockets dumps the sockets q selects, unix before UDP before TCP and IPv4
+// before IPv6, the order ss prints them in.
 //
 // TCP sockets of both families come from one dump (netlinkdiag's Family
 // 0), which walks the kernel's tables once instead of once per family,
@@ -128,6 +128,12 @@ func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error
 	if k.ext.mask != 0 || k.fn != nil {
 		d.pl = startPipeline(k)
 	}
+	// Unix sockets come first, as ss prints them.
+	if len(q.UnixTypes) > 0 {
+		if err := d.dumpUnix(ctx); err != nil {
+			return d.finish(err)
+		}
+	}
 	for _, p := range q.ProtocolsOrDefault() {
 		fams := q.FamiliesOrDefault()
 		if p == inspect.TCP && slices.Contains(fams, inspect.INet) && slices.Contains(fams, inspect.INet6) {
@@ -143,6 +149,9 @@ func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error
 			}
 		}
 		for _, f := range fams {
+			if f == inspect.Unix {
+				continue
+			}
 			// The kernel runs the filter as bytecode; one too long for
 			// it is run here instead.
 			var match inspect.Filter

@@ -169,7 +169,7 @@ func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
 
 func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) jsonSocket {
 	j := jsonSocket{
-		Netid:  s.Protocol.String(),
+		Netid:  s.Netid(),
 		Family: s.Family.String(),
 		State:  stateName(s),
 		RecvQ:  s.RecvQ,
@@ -213,7 +213,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 		return b, false
 	}
 	b = append(b, `{"netid":`...)
-	b = appendJSONString(b, s.Protocol.String())
+	b = appendJSONString(b, s.Netid())
 	b = append(b, `,"family":`...)
 	b = appendJSONString(b, s.Family.String())
 	b = append(b, `,"state":`...)
@@ -235,20 +235,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 		b = append(appendCookie(b, s.Cookie), '"')
 	}
 	if len(procs) > 0 {
-		b = append(b, `,"process":[`...)
-		for i, p := range procs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"pid":`...)
-			b = strconv.AppendInt(b, int64(p.PID), 10)
-			b = append(b, `,"comm":`...)
-			b = appendJSONString(b, p.Comm)
-			b = append(b, `,"fd":`...)
-			b = strconv.AppendInt(b, int64(p.FD), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendJSONProcs(append(b, `,"process":`...), procs)
 	}
 	return append(b, '}'), true
 }

@@ -25,6 +25,7 @@ List sockets like ss. With neither -a nor -l: connected sockets.
 
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -x, --unix         unix sockets: u_str, u_dgr and u_seq
   -a, --all          listening and connected sockets
   -l, --listening    listening sockets only (and unconnected UDP)
   -4, --ipv4         IPv4 only
@@ -33,7 +34,8 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
   -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
-  -p, --processes    add the processes holding each socket: users:(("comm",pid=N,fd=N))
+  -p, --processes    add the processes holding each socket: users:(("comm",pid=N,fd=N)),
+                     and for a unix socket its peer's: peer:(("comm",pid=N,fd=N))
   -m, --memory       add a line of socket memory: skmem:(r,rb,t,tb,f,w,o,bl,d)
   -i, --info         add a line of TCP internals (tcp_info) and the congestion control
   -s, --summary      print ss -s's summary of socket counts instead of a list
@@ -60,6 +62,7 @@ SOCK_DESTROY).
 
 type lsOptions struct {
 	sel                      selection
+	kinds                    kinds
 	all, listening           bool
 	noHeader, extended, json bool
 	timers, processes        bool
@@ -76,7 +79,7 @@ type lsOptions struct {
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := lsOptions{source: "auto"}
 	help := false
-	specs := append(opts.sel.specs(), []flagSpec{
+	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), []flagSpec{
 		{short: 'a', set: boolFlag(&opts.all)},
 		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
 		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
@@ -161,7 +164,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	tOpts := tableOptions{
-		netid:    len(q.Protocols) != 1,
+		netid:    netids(&q) != 1,
 		state:    q.States&(q.States-1) != 0,
 		header:   !opts.noHeader,
 		extended: opts.extended,
@@ -199,7 +202,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		table = r.table
 		for _, p := range pending {
 			o := tOpts
-			o.processes = table.Owners(p)
+			setOwners(&o, table, p, &q)
 			if err := out.sockets(p, o); err != nil {
 				return err
 			}
@@ -218,7 +221,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				pending = append(pending, cloneSockets(batch))
 				return nil
 			}
-			o.processes = table.Owners(batch)
+			setOwners(&o, table, batch, &q)
 		}
 		return out.sockets(batch, o)
 	}
@@ -378,6 +381,7 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	}
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory
+	o.kinds.apply(&q)
 	return q, err
 }
 

@@ -139,7 +139,13 @@ func appendTimer(b []byte, s *inspect.Socket) []byte {
 
 // appendUsers appends -p's users:(("comm",pid=PID,fd=FD),...).
 func appendUsers(b []byte, procs []owners.Process) []byte {
-	b = append(b, "users:("...)
+	return appendProcList(b, "users:(", procs)
+}
+
+// appendProcList appends label, then procs as ("comm",pid=PID,fd=FD),...
+// and a closing parenthesis.
+func appendProcList(b []byte, label string, procs []owners.Process) []byte {
+	b = append(b, label...)
 	for i, p := range procs {
 		if i > 0 {
 			b = append(b, ',')

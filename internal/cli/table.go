@@ -21,14 +21,15 @@ type tableOptions struct {
 	timers, info, memory bool
 	// processes (-p), when not nil, holds the processes holding each
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
-	// Process column.
-	processes [][]owners.Process
+	// Process column; peers those holding each unix socket's peer,
+	// printed after them as peer:(...).
+	processes, peers [][]owners.Process
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
-// that a UDP socket in CLOSE is UNCONN, as ss says.
+// that a UDP or unix socket in CLOSE is UNCONN, as ss says.
 func stateName(s *inspect.Socket) string {
-	if s.Protocol == inspect.UDP && s.State == inspect.Close {
+	if (s.Protocol == inspect.UDP || s.Unix != nil) && s.State == inspect.Close {
 		return "UNCONN"
 	}
 	return s.State.String()
@@ -226,7 +227,7 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	for i := range socks {
 		s := &socks[i]
 		if o.netid {
-			t.buf = append(t.buf, s.Protocol.String()...)
+			t.buf = append(t.buf, s.Netid()...)
 			t.end()
 		}
 		if o.state {
@@ -237,9 +238,15 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		t.end()
 		t.buf = strconv.AppendUint(t.buf, uint64(s.SendQ), 10)
 		t.end()
-		t.buf = appendEndpoint(t.buf, s.Local)
-		t.end()
-		t.buf = appendEndpoint(t.buf, s.Peer)
+		if s.Unix != nil {
+			t.buf = appendUnixLocal(t.buf, s)
+			t.end()
+			t.buf = appendUnixPeer(t.buf, s)
+		} else {
+			t.buf = appendEndpoint(t.buf, s.Local)
+			t.end()
+			t.buf = appendEndpoint(t.buf, s.Peer)
+		}
 		t.end()
 		if o.extended {
 			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
@@ -263,6 +270,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		start := len(b)
 		if o.processes != nil && len(o.processes[i]) > 0 {
 			b = appendUsers(b, o.processes[i])
+		}
+		if s.Unix != nil {
+			b = appendUnixTail(b, s, start, &o, i)
+			return append(b, '\n')
 		}
 		if o.timers && s.Timer != inspect.TimerNone {
 			if len(b) > start {

@@ -264,7 +264,7 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	}
 	s := &e.Socket
 	b = append(b, ' ')
-	b = append(b, s.Protocol.String()...)
+	b = append(b, s.Netid()...)
 	b = append(b, ' ')
 	b = pad(b, endpoint(s.Local), 22)
 	b = append(b, ' ')
@@ -351,7 +351,7 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 		return j
 	}
 	s := &e.Socket
-	j.Netid, j.Family = s.Protocol.String(), s.Family.String()
+	j.Netid, j.Family = s.Netid(), s.Family.String()
 	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
 	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
 	if e.Kind != inspect.EventNew {
