@@ -231,3 +231,41 @@ func lineMatching(text string, re *regexp.Regexp) string {
 	}
 	return ""
 }
+
+// TestLsUnixDetailsMatchSS requires ls -xae's shutdown, bound file and
+// pending connections, and ls -xam's skmem, to be ss's, socket for socket
+// (by inode) on the zoo, which is idle while both run.
+func TestLsUnixDetailsMatchSS(t *testing.T) {
+	ns := testnet.New(t)
+	ns.Zoo(t)
+	for _, tt := range []struct {
+		flag string
+		tail *regexp.Regexp
+	}{
+		{"-e", regexp.MustCompile(`(<|-)-(>|-)( ino:\d+ dev:\d+/\d+)?( peers:( \d+)*)?`)},
+		{"-m", regexp.MustCompile(`skmem:\([^)]*\)`)},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			byInode := func(text string) map[string]string {
+				m := map[string]string{}
+				for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+					m[strings.Fields(line)[5]] = tt.tail.FindString(line)
+				}
+				return m
+			}
+			want := byInode(ns.Run(t, "ss", "-xaH", tt.flag))
+			got := byInode(mustRun(t, ns, "ls", "-xaH", tt.flag))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("by inode (-ss +ls):\n%s", diff)
+			}
+			if len(want) != 14 {
+				t.Errorf("ss lists %d sockets, want the zoo's 14", len(want))
+			}
+			for inode, tail := range want {
+				if tail == "" {
+					t.Errorf("ss's row of inode %s has no %s details", inode, tt.flag)
+				}
+			}
+		})
+	}
+}
