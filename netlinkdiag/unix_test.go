@@ -183,3 +183,29 @@ func FuzzDecodeUnixMsg(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestProtocolAttr requires a protocol past sdiag_protocol's u8,
+// IPPROTO_MPTCP, to go as an INET_DIAG_REQ_PROTOCOL attribute after the
+// bytecode, with nlmsg_len grown to hold it.
+func TestRequestProtocolAttr(t *testing.T) {
+	bc := []byte{1, 2, 3, 4}
+	b, err := appendRequest(nil, Request{Family: afINET, Protocol: 262, States: 1, Bytecode: bc}, SockID{}, nlmFRequest|nlmFDump, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne := binary.NativeEndian
+	if int(ne.Uint32(b)) != len(b) || len(b) != sizeofNlMsghdr+sizeofInetDiagReqV2+8+8 {
+		t.Fatalf("nlmsg_len %d of a %d-byte request", ne.Uint32(b), len(b))
+	}
+	want := concat(attr(inetDiagReqBytecode, bc), attr(inetDiagReqProtocol, u32s(262)))
+	if diff := cmp.Diff(want, b[sizeofNlMsghdr+sizeofInetDiagReqV2:]); diff != "" {
+		t.Errorf("attributes (-want +got)\n%s", diff)
+	}
+	if b[sizeofNlMsghdr+1] != 262&0xff {
+		t.Errorf("sdiag_protocol %d", b[sizeofNlMsghdr+1])
+	}
+	b, err = appendRequest(nil, Request{Family: afINET, Protocol: ipprotoTCP}, SockID{}, nlmFRequest|nlmFDump, 1)
+	if err != nil || len(b) != sizeofNlMsghdr+sizeofInetDiagReqV2 {
+		t.Errorf("TCP request of %d bytes (%v), want no attribute", len(b), err)
+	}
+}

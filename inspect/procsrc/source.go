@@ -78,6 +78,9 @@ func readProc(ctx context.Context, t tables, q inspect.Query, dst []inspect.Sock
 		}
 	}
 	for _, p := range q.ProtocolsOrDefault() {
+		if p != inspect.TCP && p != inspect.UDP && p != inspect.Raw {
+			return out, fmt.Errorf("inspect: /proc/net has no table of %s sockets; sock_diag lists them", p)
+		}
 		for _, f := range q.FamiliesOrDefault() {
 			if f == inspect.Unix {
 				continue
@@ -107,6 +110,10 @@ func readProc(ctx context.Context, t tables, q inspect.Query, dst []inspect.Sock
 
 func procFile(p inspect.Protocol, f inspect.Family) procnet.File {
 	switch {
+	case p == inspect.Raw && f == inspect.INet:
+		return procnet.Raw
+	case p == inspect.Raw:
+		return procnet.Raw6
 	case p == inspect.TCP && f == inspect.INet:
 		return procnet.TCP
 	case p == inspect.TCP:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -92,7 +93,7 @@ func (s *Source) run(ctx context.Context, q inspect.Query, k *sink) error {
 		return err
 	}
 	defer c.Close()
-	return dumpTables(ctx, c, q, k)
+	return dumpTables(ctx, c, q, k, s.NetNS)
 }
 
 // open opens a sock_diag socket in the source's namespace.
@@ -120,8 +121,8 @@ func Probe(netNS int) error {
 }
 
 // dumpTables dumps the tables of q over c into k.
-func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error {
-	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
+func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS int) error {
+	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k, netNS: netNS}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
 	// goroutine does them while this one receives.
@@ -192,6 +193,9 @@ type dumper struct {
 	pl   *pipeline
 	// interrupted names the tables whose every attempt was interrupted.
 	interrupted []string
+	// netNS is the namespace's descriptor (0: the caller's), for the
+	// tables read from /proc instead (dumpRawProc).
+	netNS int
 }
 
 // dump lists the sockets of protocol p and family f (0: both) that the
@@ -199,7 +203,7 @@ type dumper struct {
 func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family, bc []byte, match inspect.Filter) error {
 	req := netlinkdiag.Request{
 		Family:   uint8(f),
-		Protocol: uint8(p),
+		Protocol: uint16(p),
 		States:   uint32(d.q.States),
 		Ext:      d.mask,
 		Bytecode: bc,
@@ -233,6 +237,8 @@ func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family,
 	switch {
 	case errors.Is(err, netlinkdiag.ErrDumpInterrupted):
 		d.interrupted = append(d.interrupted, fmt.Sprintf("%s/%s", p, name))
+	case p == inspect.Raw && f != 0 && errors.Is(err, syscall.ENOENT):
+		return d.dumpRawProc(ctx, f)
 	case err != nil:
 		return fmt.Errorf("inspect: netlink %s/%s dump: %w", p, name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
@@ -128,4 +129,27 @@ func socketFromUnixMsg(m *netlinkdiag.UnixMsg, memory bool) (inspect.Socket, err
 		return s, fmt.Errorf("inspect: unix socket %d: %w", m.Inode, err)
 	}
 	return s, nil
+}
+
+// dumpRawProc lists the raw sockets of family f from /proc/net/raw or raw6,
+// as ss does, for a kernel without raw_diag (CONFIG_INET_RAW_DIAG), which
+// answers a raw dump with ENOENT. The kernel's filter does not run on
+// them: q's Filter runs here.
+func (d *dumper) dumpRawProc(ctx context.Context, f inspect.Family) error {
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.Raw}, Families: []inspect.Family{f}, States: d.q.States, Filter: d.q.Filter}
+	socks, err := (&procsrc.Source{NetNS: d.netNS}).Sockets(ctx, q)
+	if err != nil {
+		return fmt.Errorf("inspect: raw/%s from /proc, as this kernel has no raw_diag: %w", f, err)
+	}
+	for i := range socks {
+		if d.pl != nil {
+			err = d.pl.add(&socks[i], nil)
+		} else {
+			err = d.k.put(&socks[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

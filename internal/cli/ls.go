@@ -26,6 +26,14 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with neither -t nor -u: both)
   -x, --unix         unix sockets: u_str, u_dgr and u_seq
+  -w, --raw          raw sockets
+  -M, --mptcp        MPTCP sockets (their TCP subflows are listed with -t)
+  -B, --bound-inactive  TCP sockets bound to a port that neither listen
+                     nor connect (Linux 6.5)
+  -f, --family F     sockets of family F: inet, inet6 or unix
+  -A, --query KINDS  sockets of the kinds listed, with commas: all, inet,
+                     tcp, udp, raw, mptcp, unix, unix_stream, unix_dgram,
+                     unix_seqpacket
   -a, --all          listening and connected sockets
   -l, --listening    listening sockets only (and unconnected UDP)
   -4, --ipv4         IPv4 only
@@ -320,6 +328,8 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -K closes sockets and -s only counts them; give one")
 	case (o.info || o.memory) && o.source == "proc":
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
+	case (o.kinds.mptcp || o.kinds.boundInactive) && o.source == "proc":
+		return usagef("ls: -M and -B list sockets only sock_diag has; --source proc has neither")
 	}
 	return nil
 }
@@ -381,7 +391,9 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	}
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory
-	o.kinds.apply(&q)
+	if err == nil {
+		err = o.kinds.apply(&q)
+	}
 	return q, err
 }
 

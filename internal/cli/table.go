@@ -27,9 +27,9 @@ type tableOptions struct {
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
-// that a UDP or unix socket in CLOSE is UNCONN, as ss says.
+// that a UDP, raw or unix socket in CLOSE is UNCONN, as ss says.
 func stateName(s *inspect.Socket) string {
-	if (s.Protocol == inspect.UDP || s.Unix != nil) && s.State == inspect.Close {
+	if (s.Protocol == inspect.UDP || s.Protocol == inspect.Raw || s.Unix != nil) && s.State == inspect.Close {
 		return "UNCONN"
 	}
 	return s.State.String()
