@@ -269,3 +269,29 @@ func TestLsUnixDetailsMatchSS(t *testing.T) {
 		})
 	}
 }
+
+// TestLsUnixPathConditionsMatchSS filters the zoo by unix names with
+// shell patterns, as ss -x takes them: the same rows from ls and ss.
+func TestLsUnixPathConditionsMatchSS(t *testing.T) {
+	ns := testnet.New(t)
+	z := ns.Zoo(t)
+	for _, expr := range []string{
+		"src " + z.Dir + "/*.sock",
+		"src unix:" + z.Dir + "/s[a-z]*",
+		"src @sockstate-test-*",
+		"dst unix:*",
+		"not src " + z.Dir + "/*",
+		"src " + z.Dir + "/?gram.sock or src " + z.Dir + "/seq.sock",
+	} {
+		t.Run(expr, func(t *testing.T) {
+			ss := ns.Run(t, "ss", "-xaH", expr)
+			if strings.TrimSpace(ss) == "" {
+				t.Fatal("ss lists nothing: the test's sockets are missing")
+			}
+			got := mustRun(t, ns, "ls", "-xaH", expr)
+			if diff := cmp.Diff(unixRows(t, ss, true), unixRows(t, got, true)); diff != "" {
+				t.Errorf("(-ss +ls):\n%s", diff)
+			}
+		})
+	}
+}
