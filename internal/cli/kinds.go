@@ -14,6 +14,11 @@ import (
 type kinds struct {
 	unix, raw, mptcp, boundInactive bool
 	families, queries               []string
+	// filterFile is -F's file, - for standard input: the filter comes
+	// from there (filterWords).
+	filterFile string
+	// oneline is -O: -m and -i on the socket's line.
+	oneline bool
 }
 
 // specs returns the flags.
@@ -26,6 +31,8 @@ func (k *kinds) specs() []flagSpec {
 		{short: 'f', long: "family", hasValue: true, set: func(v string) error { k.families = append(k.families, v); return nil }},
 		{short: 'A', long: "query", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
 		{long: "socket", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
+		{short: 'F', long: "filter", hasValue: true, set: func(v string) error { k.filterFile = v; return nil }},
+		{short: 'O', long: "oneline", set: boolFlag(&k.oneline)},
 	}
 }
 

@@ -53,6 +53,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
+  -F, --filter FILE  read the state selection and EXPRESSION from FILE (-:
+                     standard input), # starting a comment
+  -O, --oneline      -m's and -i's details on the socket's line
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION, as it would close every socket
@@ -179,6 +182,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		timers:   opts.timers,
 		info:     opts.info,
 		memory:   opts.memory,
+		oneline:  opts.kinds.oneline,
 	}
 	format := "text"
 	if opts.json {
@@ -388,6 +392,10 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 		states = inspect.AllStates
 	case o.listening:
 		states = inspect.ListeningStates
+	}
+	words, err := filterWords(o.kinds.filterFile, words)
+	if err != nil {
+		return inspect.Query{}, err
 	}
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory

@@ -17,8 +17,9 @@ type tableOptions struct {
 	// one protocol, or one state, is listed.
 	netid, state, header, extended bool
 	// timers (-o) adds timer:(...), info (-i) the tcp_info line and
-	// memory (-m) the skmem line, as ss does.
-	timers, info, memory bool
+	// memory (-m) the skmem line, as ss does; oneline (-O) puts those on
+	// the socket's line.
+	timers, info, memory, oneline bool
 	// processes (-p), when not nil, holds the processes holding each
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
 	// Process column; peers those holding each unix socket's peer,
@@ -288,7 +289,11 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		if !o.memory && !(o.info && s.Protocol == inspect.TCP) {
 			return b
 		}
-		b = append(b, '\t')
+		if o.oneline {
+			b = b[:len(b)-1]
+		} else {
+			b = append(b, '\t')
+		}
 		if o.memory && s.Memory != nil {
 			b = appendMemory(b, s.Memory)
 		}
