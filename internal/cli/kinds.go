@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -19,6 +20,8 @@ type kinds struct {
 	filterFile string
 	// oneline is -O: -m and -i on the socket's line.
 	oneline bool
+	// resolve is -r: host and service names.
+	resolve bool
 }
 
 // specs returns the flags.
@@ -33,6 +36,7 @@ func (k *kinds) specs() []flagSpec {
 		{long: "socket", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
 		{short: 'F', long: "filter", hasValue: true, set: func(v string) error { k.filterFile = v; return nil }},
 		{short: 'O', long: "oneline", set: boolFlag(&k.oneline)},
+		{short: 'r', long: "resolve", set: boolFlag(&k.resolve)},
 	}
 }
 
@@ -156,6 +160,16 @@ func (k *kinds) apply(q *inspect.Query) error {
 // there is one.
 func netids(q *inspect.Query) int {
 	return len(q.ProtocolsOrDefault()) + len(q.UnixTypes)
+}
+
+// withNames returns o with the names of batch's hosts and ports for -r,
+// looked up with n, which keeps them for the next batches.
+func withNames(ctx context.Context, o tableOptions, n *names, batch []inspect.Socket) tableOptions {
+	if n != nil {
+		n.resolve(ctx, batch)
+		o.names = n
+	}
+	return o
 }
 
 // setOwners sets o's processes (-p) for batch from the process table, and

@@ -38,7 +38,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -l, --listening    listening sockets only (and unconnected UDP)
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
-  -n, --numeric      numeric output (always; accepted for ss compatibility)
+  -n, --numeric      numeric output (the default; accepted for ss compatibility)
+  -r, --resolve      host names from the system resolver (at most 2s a batch)
+                     and port names from /etc/services
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
   -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
@@ -189,6 +191,12 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		format = "json"
 	}
 	out := newOutput(format, w, false, false)
+	var hostNames *names
+	if opts.kinds.resolve {
+		if hostNames, err = newNames(); err != nil {
+			return err
+		}
+	}
 	var table *owners.ProcessTable
 	// For -p, batches that come before the process table is read are
 	// kept, copied, rather than waited on, so that the kernel goes on
@@ -213,7 +221,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		table = r.table
 		for _, p := range pending {
-			o := tOpts
+			o := withNames(ctx, tOpts, hostNames, p)
 			setOwners(&o, table, p, &q)
 			if err := out.sockets(p, o); err != nil {
 				return err
@@ -224,7 +232,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// write writes a batch of sockets, with their processes for -p.
 	write := func(batch []inspect.Socket) error {
-		o := tOpts
+		o := withNames(ctx, tOpts, hostNames, batch)
 		if procTable != nil {
 			if err := withTable(false); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,5 +124,38 @@ func TestLsOnelineMatchesSS(t *testing.T) {
 		if strings.HasPrefix(line, "tcp") && !strings.Contains(line, " cwnd:") {
 			t.Errorf("TCP line without -i's details: %q", line)
 		}
+	}
+}
+
+// TestLsResolveMatchesSS names hosts and ports with -r, as ss -r does, on
+// sockets at named ports: the same rows. The namespace has no route to a
+// DNS server, so names come from /etc/hosts or not at all, for both.
+func TestLsResolveMatchesSS(t *testing.T) {
+	ns := testnet.New(t)
+	ssh := ns.Listen(t, "tcp4", "127.0.0.1:22")
+	ns.Listen(t, "tcp4", "0.0.0.0:7777")
+	ns.Do(t, func() error {
+		c, err := net.Dial("tcp4", ssh.Addr().String())
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { c.Close() })
+		u, err := net.ListenPacket("udp4", "127.0.0.2:53")
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { u.Close() })
+		return nil
+	})
+	want := normalRows(ns.Run(t, "ss", "-tuarH"))
+	got := normalRows(mustRun(t, ns, "ls", "-tuarH"))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-ss +ls):\n%s", diff)
+	}
+	if n := strings.Count(strings.Join(got, "\n"), ":ssh"); n != 3 {
+		t.Errorf("ls -r names port 22 %d times, want 3 (listener, both ends):\n%s", n, strings.Join(got, "\n"))
+	}
+	if !slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, "127.0.0.2:domain") }) {
+		t.Errorf("ls -r does not name UDP port 53:\n%s", strings.Join(got, "\n"))
 	}
 }

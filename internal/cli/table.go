@@ -25,6 +25,8 @@ type tableOptions struct {
 	// Process column; peers those holding each unix socket's peer,
 	// printed after them as peer:(...).
 	processes, peers [][]owners.Process
+	// names, when not nil, names the hosts and ports (-r).
+	names *names
 }
 
 // stateName is the state as sockstate prints it: the kernel's name, except
@@ -243,6 +245,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 			t.buf = appendUnixLocal(t.buf, s)
 			t.end()
 			t.buf = appendUnixPeer(t.buf, s)
+		} else if o.names != nil {
+			t.buf = o.names.appendEndpoint(t.buf, s.Local, s.Protocol)
+			t.end()
+			t.buf = o.names.appendEndpoint(t.buf, s.Peer, s.Protocol)
 		} else {
 			t.buf = appendEndpoint(t.buf, s.Local)
 			t.end()
