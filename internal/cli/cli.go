@@ -16,6 +16,9 @@ Commands:
   demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
+  version print sockstate's version and the revision it was built from
+  completion SHELL
+          print a completion script for bash, zsh or fish
   help    show this text
 `
 
@@ -38,6 +41,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "version", "--version", "-V":
+		err = runVersion(args[1:], stdout)
+	case "completion":
+		err = runCompletion(args[1:], stdout)
 	default:
 		err = usagef("unknown command %q; see 'sockstate help'", args[0])
 	}
