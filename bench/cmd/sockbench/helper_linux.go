@@ -150,7 +150,14 @@ func startHelper(self string, k, pairs, ports int, timeout time.Duration) (*help
 	h := &helperProc{index: k}
 	h.cmd = exec.Command(self, "-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
 		"-ports", strconv.Itoa(ports), "-timeout", timeout.String())
-	h.cmd.Env = append(os.Environ(), roleEnv+"="+roleHelper)
+	return startProc(h, roleHelper)
+}
+
+// startProc starts h.cmd as a helper of the role given, its stdin and
+// stdout piped to h.
+func startProc(h *helperProc, role string) (*helperProc, error) {
+	k := h.index
+	h.cmd.Env = append(os.Environ(), roleEnv+"="+role)
 	h.cmd.Stderr = &h.stderr
 	h.cmd.WaitDelay = 5 * time.Second
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

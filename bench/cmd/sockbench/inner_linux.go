@@ -154,6 +154,9 @@ func setUp(ctx context.Context, p plan, timeout time.Duration, st *setup) (*sock
 		return set, err
 	}
 	st.Seconds = time.Since(start).Seconds()
+	if err := setUpUnix(ctx, p, set, st); err != nil {
+		return set, err
+	}
 
 	memAfter, err := readKiB("/proc/meminfo", "MemAvailable")
 	if err != nil {
