@@ -6,7 +6,7 @@ import (
 )
 
 // Streamer is a Source that can hand its sockets over in batches as they
-// come, holding one batch at a time: NetlinkSource and AutoSource.
+// come, holding one batch at a time, such as sockdiag.Source.
 type Streamer interface {
 	// Each lists what Sockets lists, in the same order, handing the
 	// sockets to fn in batches; a batch is valid only until fn returns.

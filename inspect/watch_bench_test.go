@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/internal/testnet"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // cpuTime is the process's user and system time: a dump runs in the

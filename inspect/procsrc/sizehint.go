@@ -5,7 +5,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
 
@@ -98,9 +98,12 @@ func readProc(ctx context.Context, t tables, q inspect.Query, dst []inspect.Sock
 				if !q.States.Has(inspect.State(recs[i].State)) {
 					continue
 				}
-				s := socketFromRecord(p, f, &recs[i])
-				if q.Filter == nil || q.Filter.Match(&s) {
-					out = append(out, s)
+				// Matched in place: Match's pointer escapes through the
+				// Filter interface, and a socket of its own would be an
+				// allocation per row.
+				out = append(out, socketFromRecord(p, f, &recs[i]))
+				if q.Filter != nil && !q.Filter.Match(&out[len(out)-1]) {
+					out = out[:len(out)-1]
 				}
 			}
 		}

@@ -21,12 +21,15 @@ func readUnix(t tables, q inspect.Query, out []inspect.Socket) ([]inspect.Socket
 	if err != nil {
 		return out, fmt.Errorf("inspect: %w", err)
 	}
+	// One socket for the table: Match's pointer escapes through the
+	// Filter interface.
+	var s inspect.Socket
 	for i := range recs {
 		r := &recs[i]
 		if r.Inode == 0 || !slices.Contains(q.UnixTypes, inspect.UnixType(r.Type)) {
 			continue
 		}
-		s := socketFromUnixRecord(r)
+		s = socketFromUnixRecord(r)
 		if !q.States.Has(s.State) || (q.Filter != nil && !q.Filter.Match(&s)) {
 			continue
 		}

@@ -211,13 +211,17 @@ func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family,
 	// Each attempt starts the table afresh: an interrupted one may have
 	// listed a socket the next lists again.
 	d.mark(markTable)
+	// One socket for the whole dump, each message decoded into it and
+	// copied on: Match's pointer escapes through the Filter interface, so
+	// a socket per message would be one allocation per message.
+	var s inspect.Socket
 	var err error
 	for attempt := range maxDumpAttempts {
 		if attempt > 0 {
 			d.mark(markRetry)
 		}
 		err = d.c.DumpOnce(ctx, req, func(m *netlinkdiag.Msg) error {
-			s := socketFromMsg(p, m)
+			s = socketFromMsg(p, m)
 			if match != nil && !match.Match(&s) {
 				return nil
 			}

@@ -37,6 +37,9 @@ func (d *dumper) dumpUnix(ctx context.Context) error {
 		req.Show |= netlinkdiag.UnixShowMemInfo
 	}
 	d.mark(markTable)
+	// One socket for the whole dump, as dump has: Match's pointer escapes
+	// through the Filter interface.
+	var s inspect.Socket
 	var err error
 	for attempt := range maxDumpAttempts {
 		if attempt > 0 {
@@ -46,8 +49,8 @@ func (d *dumper) dumpUnix(ctx context.Context) error {
 			if !slices.Contains(d.q.UnixTypes, inspect.UnixType(m.Type)) {
 				return nil
 			}
-			s, err := socketFromUnixMsg(m, d.q.Memory)
-			if err != nil {
+			var err error
+			if s, err = socketFromUnixMsg(m, d.q.Memory); err != nil {
 				return err
 			}
 			if d.q.Filter != nil && !d.q.Filter.Match(&s) {

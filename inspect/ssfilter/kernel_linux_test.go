@@ -47,7 +47,7 @@ func (ns *filterNS) ss(t *testing.T, words []string) []string {
 // dump lists the namespace's TCP sockets of family, in every state, that the
 // kernel keeps when it runs bc (nil: keep all). It sends the bytecode as is,
 // so a program too long for the kernel fails instead of falling back to
-// Match as NetlinkSource does.
+// Match as sockdiag.Source does.
 func (ns *filterNS) dump(fam inspect.Family, bc []byte) ([]inspect.Socket, error) {
 	var socks []inspect.Socket
 	req := netlinkdiag.Request{Family: uint8(fam), Protocol: unix.IPPROTO_TCP, States: uint32(inspect.AllStates), Bytecode: bc}

@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/internal/netns"
 	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netlinkdiag"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // The test binary doubles as a helper process: with helperEnv set it runs

@@ -3,12 +3,9 @@
 package trace
 
 import (
-	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,65 +181,6 @@ func Open(opts *Options) (*Tracer, error) {
 	return t, nil
 }
 
-// netnsInode returns the nsfs inode number of the namespace open at fd, or
-// of the calling thread's namespace for 0: the number the kernel keeps in
-// struct net's ns.inum.
-func netnsInode(fd int) (uint32, error) {
-	var st unix.Stat_t
-	if fd == 0 {
-		if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-			return 0, fmt.Errorf("trace: own network namespace: %w", err)
-		}
-	} else if err := unix.Fstat(fd, &st); err != nil {
-		return 0, fmt.Errorf("trace: network namespace fd %d: %w", fd, err)
-	}
-	return uint32(st.Ino), nil
-}
-
-// Capability numbers from include/uapi/linux/capability.h.
-const (
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
-)
-
-// loadError wraps an error of a step of loading the program. EPERM becomes
-// one line that names the capabilities the process lacks.
-func loadError(step string, err error) error {
-	var errno unix.Errno
-	if !errors.As(err, &errno) || errno != unix.EPERM {
-		return fmt.Errorf("trace: loading the eBPF program: %s: %w", step, err)
-	}
-	missing := missingCaps()
-	if missing == "" {
-		return fmt.Errorf("trace: loading the eBPF program was refused although the process has CAP_BPF and CAP_PERFMON (kernel lockdown or a security module): %w", errno)
-	}
-	return fmt.Errorf("trace: loading the eBPF program needs %s (run as root): %w", missing, errno)
-}
-
-// missingCaps names the effective capabilities the process lacks of those
-// a tracing program needs: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN which
-// covers both. It returns "" if none is missing or it cannot tell.
-func missingCaps() string {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return ""
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(capSysAdmin) {
-		return ""
-	}
-	var missing []string
-	if !has(capBPF) {
-		missing = append(missing, "CAP_BPF")
-	}
-	if !has(capPerfmon) {
-		missing = append(missing, "CAP_PERFMON")
-	}
-	return strings.Join(missing, " and ")
-}
-
 // Read returns the next transition, blocking until there is one. Between
 // transitions it reports what the kernel could not:
 //   - a gap: when the kernel dropped transitions because the ring buffer
@@ -378,74 +316,6 @@ func (t *Tracer) lostError(drops, misses uint64) error {
 	return &LostError{N: n, All: all}
 }
 
-// monoNow returns CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
-func monoNow() time.Duration {
-	var ts unix.Timespec
-	// clock_gettime(2) fails only for a bad clock id or address.
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return time.Duration(ts.Nano())
-}
-
-// readLosses returns the records the full ring buffer refused, and the
-// events both copies of the program missed: the primary's recursion
-// misses that the backup did not count. The kernel counts a miss, then
-// runs the backup, which counts it in the same tracepoint call: so it reads
-// the misses first, and when they exceed the backup's count, which they do
-// for the moment between the two, it reads the backup's count again once
-// that moment is long past.
-func (t *Tracer) readLosses() (drops, misses uint64, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.released {
-		return 0, 0, os.ErrClosed
-	}
-	return t.readLossesLocked()
-}
-
-// readLossesLocked is readLosses with mu held.
-func (t *Tracer) readLossesLocked() (drops, misses uint64, err error) {
-	stats, err := t.progs[0].Stats()
-	if err != nil {
-		return 0, 0, fmt.Errorf("program statistics: %w", err)
-	}
-	backups, err := t.readBackups()
-	if err != nil {
-		return 0, 0, err
-	}
-	if stats.RecursionMisses > backups {
-		time.Sleep(missSettle)
-		if backups, err = t.readBackups(); err != nil {
-			return 0, 0, err
-		}
-	}
-	if err := t.drops.Lookup(uint32(0), &drops); err != nil {
-		return 0, 0, fmt.Errorf("drop counter: %w", err)
-	}
-	if stats.RecursionMisses > backups {
-		misses = stats.RecursionMisses - backups
-	}
-	return drops, misses, nil
-}
-
-// missSettle is how long readLosses waits for the backup to count a miss
-// the kernel counted: far longer than a tracepoint call, which runs with
-// preemption off.
-const missSettle = 10 * time.Millisecond
-
-// readBackups returns the events the backup copy found the primary
-// skipped, over all CPUs.
-func (t *Tracer) readBackups() (uint64, error) {
-	var claims [][claimSize]byte
-	if err := t.claims.Lookup(uint32(0), &claims); err != nil {
-		return 0, fmt.Errorf("claims: %w", err)
-	}
-	var backups uint64
-	for _, c := range claims {
-		backups += binary.NativeEndian.Uint64(c[claimBackup:])
-	}
-	return backups, nil
-}
-
 // readError wraps err, or says the Tracer is closed if it is.
 func (t *Tracer) readError(err error) error {
 	if t.closed.Load() {
@@ -520,26 +390,3 @@ func (t *Tracer) release() error {
 // timerTimeWait is the timer sock_diag reports for a time-wait socket
 // (inet_twsk_diag_fill), and for no other.
 const timerTimeWait = 3
-
-// lookupSocket asks sock_diag for the socket with tr's addresses and
-// cookie. The time-wait socket inherits the cookie (inet_twsk_alloc); the
-// cookie keeps a new connection on the same addresses, whose server end
-// may be in TIME_WAIT by the time of the lookup, from being taken for it.
-// The kernel generates a socket's cookie on demand; the program asks for
-// it at every transition, so it exists before the time-wait socket is
-// made, unless the socket's first transition the Tracer saw was its move
-// to CLOSE: then no TIME_WAIT is reported.
-func lookupSocket(c *netlinkdiag.Conn, tr *Transition) (netlinkdiag.Msg, error) {
-	af := uint8(unix.AF_INET)
-	if tr.Family == inspect.INet6 {
-		af = unix.AF_INET6
-	}
-	req := netlinkdiag.Request{Family: af, Protocol: unix.IPPROTO_TCP}
-	id := netlinkdiag.SockID{Src: tr.Local, Dst: tr.Peer, Cookie: tr.Cookie}
-	var msg netlinkdiag.Msg
-	err := c.Lookup(context.Background(), req, id, func(m *netlinkdiag.Msg) error {
-		msg = *m
-		return nil
-	})
-	return msg, err
-}

@@ -54,9 +54,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errHelp):
 		return 0
 	case errors.Is(err, syscall.EPIPE):
-		// The reader went away (sockstate ls | head -1) and the process
-		// ignores SIGPIPE, which otherwise ends it quietly: end as
-		// quietly, having written all anyone wanted.
+		// The reader went away (sockstate ls | head -1); main handles
+		// SIGPIPE, so the write failed with EPIPE instead of the
+		// signal ending the process: end as quietly, with 0, having
+		// written all anyone wanted.
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "sockstate: %v\n", err)

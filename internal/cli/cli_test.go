@@ -46,7 +46,9 @@ func TestMain(m *testing.M) {
 				os.Exit(3)
 			}
 		}
-		// As main does: signals end the context.
+		// As main does: a closed stdout is EPIPE, not death by SIGPIPE,
+		// and signals end the context.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
@@ -285,7 +287,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"ls", "src", "::1/129"}, `sockstate: ls: filter: bad prefix length "/129" for an IPv6 address at column 8`},
 		{[]string{"ls", "dport", "=", ":-1"}, `sockstate: ls: filter: port "-1" is not a number at column 10`},
 		{[]string{"ls", "not"}, `sockstate: ls: filter: expected a condition after "not", found end of input at column 4`},
-		{[]string{"ls", "--source="}, `sockstate: --source "": use auto, netlink or proc`},
+		{[]string{"ls", "--source="}, `sockstate: ls: flag --source has an empty value; give one`},
 		{[]string{"watch", "--duration", "9999999999h"}, `sockstate: watch: --duration "9999999999h": not a duration such as 100ms or 2s`},
 		{[]string{"watch", "--interval", "1e400s"}, `sockstate: watch: --interval "1e400s": not a duration such as 100ms or 2s`},
 		{[]string{"ls", "-K"}, "sockstate: ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all"},

@@ -106,10 +106,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Source:      desc,
 		EveryChange: traced,
 		Out: func(e *demo.Entry) error {
-			if err := o.entry(e); err != nil {
-				return err
+			err := o.entry(e)
+			if err == nil {
+				err = out.Flush()
 			}
-			return out.Flush()
+			if err != nil {
+				return fmt.Errorf("demo: writing the timeline: %w", err)
+			}
+			return nil
 		},
 	})
 	if err == nil {
@@ -139,7 +143,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "auto" || source == "trace" {
 		tq := q
 		tq.States = inspect.AllStates
-		ev, err := openTrace(tq, interval)
+		ev, err := openTrace(tq, interval, 0)
 		if err == nil {
 			return ev, func() { ev.Tracer.Close() }, "the kernel's sock:inet_sock_set_state tracepoint (eBPF)", true, nil
 		}
@@ -148,7 +152,7 @@ func demoEvents(source string, q inspect.Query, interval time.Duration, stderr i
 		}
 		traceErr = err
 	}
-	pw, release, err := newWatcher(source, q, interval, stderr)
+	pw, release, err := newWatcher(source, q, interval, 0, stderr)
 	if err != nil {
 		return nil, nil, "", false, err
 	}

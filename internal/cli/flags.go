@@ -63,6 +63,11 @@ func parseFlags(cmd string, args []string, specs []flagSpec) (words []string, er
 			} else if !spec.hasValue && hasValue {
 				return nil, usagef("%s: flag --%s takes no value", cmd, name)
 			}
+			if spec.hasValue {
+				if err := checkValue(cmd, "--"+name, value); err != nil {
+					return nil, err
+				}
+			}
 			if err := spec.set(value); err != nil {
 				return nil, err
 			}
@@ -85,6 +90,9 @@ func parseFlags(cmd string, args []string, specs []flagSpec) (words []string, er
 					}
 					i++
 					value = args[i]
+				}
+				if err := checkValue(cmd, "-"+string(arg[j]), value); err != nil {
+					return nil, err
 				}
 				if err := spec.set(value); err != nil {
 					return nil, err

@@ -173,10 +173,10 @@ func withNames(ctx context.Context, o tableOptions, n *names, batch []inspect.So
 }
 
 // setOwners sets o's processes (-p) for batch from the process table, and
-// the processes holding each unix socket's peer when q lists unix sockets.
-func setOwners(o *tableOptions, t *owners.ProcessTable, batch []inspect.Socket, q *inspect.Query) {
+// with peers the processes holding each unix socket's peer.
+func setOwners(o *tableOptions, t *owners.ProcessTable, batch []inspect.Socket, peers bool) {
 	o.processes = t.Owners(batch)
-	if len(q.UnixTypes) > 0 {
+	if peers {
 		o.peers = t.PeerOwners(batch)
 	}
 }

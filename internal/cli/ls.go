@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
-	"github.com/sockstate/sockstate/internal/netns"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -53,15 +50,18 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
-                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION
+                     print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
+                     a UDP socket is aborted, not closed: its owner's next
+                     call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
   -F, --filter FILE  read the state selection and EXPRESSION from FILE (-:
                      standard input), # starting a comment
   -O, --oneline      -m's and -i's details on the socket's line
   -h, --help         this text
 
--K refuses to run without an EXPRESSION, as it would close every socket
-listed; the long --all (not -a) says that is what is meant.
+-K refuses to run without an EXPRESSION (a blank one is none), as it would
+close every socket listed; the long --all (not -a) says that is what is
+meant. An empty value of -N or --netns is refused, never taken as "here".
 
 States: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed
 close-wait last-ack listening closing, and the groups all connected
@@ -85,14 +85,54 @@ type lsOptions struct {
 	// an expression.
 	allLong bool
 	source  string
-	netName string
-	netPath string
+	ns      netnsFlags
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, words, err := parseLsFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	// A listing is built once, written and dropped, and at 100,000 sockets
+	// the collector's cycles while it grows cost a tenth of the run: it
+	// runs only if the heap nears a gigabyte.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	q, err := opts.query(words)
+	if err != nil {
+		return err
+	}
+	if opts.kill {
+		if err := requireTarget("ls", "-K", q, opts.allLong); err != nil {
+			return err
+		}
+	}
+	nsFD, closeNS, err := opts.ns.openFD("ls")
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	src, err := newSource(opts.source, stderr, nsFD)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.summary {
+		if err := writeSummaryOf(ctx, w, src, nsFD, opts.json); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	return opts.list(ctx, w, stderr, src, nsFD, q)
+}
+
+// parseLsFlags reads ls's flags; the words after them are the state
+// selection and the expression.
+func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
 	opts := lsOptions{source: "auto"}
 	help := false
-	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), []flagSpec{
+	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), opts.ns.specs()...)
+	specs = append(specs, []flagSpec{
 		{short: 'a', set: boolFlag(&opts.all)},
 		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
 		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
@@ -105,157 +145,74 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{short: 'i', long: "info", set: boolFlag(&opts.info)},
 		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
-		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
-		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("ls", args, specs)
 	if err != nil {
-		return err
+		return opts, nil, err
 	}
 	if help {
 		fmt.Fprint(stdout, lsUsage)
-		return errHelp
+		return opts, nil, errHelp
 	}
-	if err := opts.check(); err != nil {
-		return err
-	}
-	// A listing is built once, written and dropped, and at 100,000 sockets
-	// the collector's cycles while it grows cost a tenth of the run: it
-	// runs only if the heap nears a gigabyte.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	q, err := opts.query(words)
+	return opts, words, opts.check()
+}
+
+// writeSummaryOf writes ss -s's summary of the namespace open at nsFD.
+func writeSummaryOf(ctx context.Context, w io.Writer, src inspect.Source, nsFD int, json bool) error {
+	sum, err := procsrc.ReadSummary(ctx, src, nsFD)
 	if err != nil {
 		return err
 	}
-	if opts.kill && q.Filter == nil && !opts.allLong {
-		return usagef("ls: -K closes every socket listed; give a filter expression such as 'dport = :8080' to choose them, or --all to close them all")
+	if json {
+		return writeSummaryJSON(w, &sum)
 	}
-	nsFile, err := opts.openNetNS()
-	if err != nil {
-		return err
-	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
-	src, err := newSource(opts.source, stderr, nsFD)
-	if err != nil {
-		return err
-	}
+	return writeSummary(w, &sum)
+}
 
-	w := bufio.NewWriterSize(stdout, 64<<10)
-	if opts.summary {
-		sum, err := procsrc.ReadSummary(ctx, src, nsFD)
-		if err != nil {
-			return err
-		}
-		if opts.json {
-			err = writeSummaryJSON(w, &sum)
-		} else {
-			err = writeSummary(w, &sum)
-		}
-		if err != nil {
-			return err
-		}
-		return w.Flush()
-	}
-
-	// -p reads every process's descriptors while the kernel lists the
-	// sockets: the two are independent and each takes the kernel a while.
-	var procTable chan processTableResult
-	if opts.processes {
-		procTable = make(chan processTableResult, 1)
-		go func() {
-			t, err := owners.ReadProcessTable(ctx, "")
-			procTable <- processTableResult{t, err}
-		}()
-	}
-
+// list writes the sockets q selects from src to w, or with -K closes them
+// and writes those it closed.
+func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer, src inspect.Source, nsFD int, q inspect.Query) error {
 	tOpts := tableOptions{
 		netid:    netids(&q) != 1,
 		state:    q.States&(q.States-1) != 0,
-		header:   !opts.noHeader,
-		extended: opts.extended,
-		timers:   opts.timers,
-		info:     opts.info,
-		memory:   opts.memory,
-		oneline:  opts.kinds.oneline,
+		header:   !o.noHeader,
+		extended: o.extended,
+		timers:   o.timers,
+		info:     o.info,
+		memory:   o.memory,
+		oneline:  o.kinds.oneline,
 	}
 	format := "text"
-	if opts.json {
+	if o.json {
 		format = "json"
 	}
 	out := newOutput(format, w, false, false)
 	var hostNames *names
-	if opts.kinds.resolve {
+	if o.kinds.resolve {
+		var err error
 		if hostNames, err = newNames(); err != nil {
 			return err
 		}
 	}
-	var table *owners.ProcessTable
-	// For -p, batches that come before the process table is read are
-	// kept, copied, rather than waited on, so that the kernel goes on
-	// listing meanwhile.
-	var pending [][]inspect.Socket
-	withTable := func(wait bool) error {
-		if table != nil {
-			return nil
-		}
-		var r processTableResult
-		if wait {
-			r = <-procTable
-		} else {
-			select {
-			case r = <-procTable:
-			default:
-				return nil
-			}
-		}
-		if r.err != nil {
-			return r.err
-		}
-		table = r.table
-		for _, p := range pending {
-			o := withNames(ctx, tOpts, hostNames, p)
-			setOwners(&o, table, p, &q)
-			if err := out.sockets(p, o); err != nil {
-				return err
-			}
-		}
-		pending = nil
-		return nil
+	var l *lister
+	if o.processes {
+		l = newLister(ctx, out, tOpts)
+		l.names, l.peers = hostNames, len(q.UnixTypes) > 0
 	}
-	// write writes a batch of sockets, with their processes for -p.
 	write := func(batch []inspect.Socket) error {
-		o := withNames(ctx, tOpts, hostNames, batch)
-		if procTable != nil {
-			if err := withTable(false); err != nil {
-				return err
-			}
-			if table == nil {
-				pending = append(pending, cloneSockets(batch))
-				return nil
-			}
-			setOwners(&o, table, batch, &q)
+		if l != nil {
+			return l.write(batch)
 		}
-		return out.sockets(batch, o)
+		return out.sockets(batch, withNames(ctx, tOpts, hostNames, batch))
 	}
 
-	var killErr, listErr error
-	if opts.kill {
-		nl := &sockdiag.Source{NetNS: nsFD}
-		var listed, closed []inspect.Socket
-		if listed, err = nl.Sockets(ctx, q); err != nil {
-			return err
-		}
-		closed, err = nl.Destroy(ctx, listed)
-		killErr = killError(err)
-		err = write(closed)
+	var killErr, listErr, err error
+	killNote := ""
+	if o.kill {
+		killNote, killErr, err = kill(ctx, nsFD, q, write)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
 		// so a listing of any size holds one batch.
@@ -269,8 +226,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pending) > 0 {
-		if err := withTable(true); err != nil {
+	if l != nil {
+		if err := l.finish(); err != nil {
 			return err
 		}
 	}
@@ -280,13 +237,63 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if table != nil && table.Skipped > 0 {
-		fmt.Fprintln(stderr, skippedLine(table.Skipped, os.Geteuid() == 0))
+	// What went wrong and what is worth knowing go in one line.
+	var notes []string
+	if n := l.skipped(); n > 0 {
+		notes = append(notes, skippedNote(n, os.Geteuid() == 0))
 	}
+	if killNote != "" {
+		notes = append(notes, "ls: -K: "+killNote)
+	}
+	err = killErr
 	if listErr != nil {
-		return fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
+		err = fmt.Errorf("ls: the listing may be incomplete: %w", listErr)
 	}
-	return killErr
+	switch {
+	case len(notes) == 0:
+	case err != nil:
+		err = fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+	default:
+		fmt.Fprintf(stderr, "sockstate: %s\n", strings.Join(notes, "; "))
+	}
+	return err
+}
+
+// kill closes the sockets q selects in the namespace open at nsFD and
+// writes those it closed; killErr is why it could not close them all,
+// note what it did to UDP sockets.
+func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
+	nl := &sockdiag.Source{NetNS: nsFD}
+	listed, err := nl.Sockets(ctx, q)
+	if err != nil {
+		return "", nil, err
+	}
+	closed, err := nl.Destroy(ctx, listed)
+	if n := countUDP(closed); n > 0 {
+		note = abortedLine(n)
+	}
+	return note, killError(err), write(closed)
+}
+
+// countUDP counts the UDP sockets of socks.
+func countUDP(socks []inspect.Socket) int {
+	n := 0
+	for i := range socks {
+		if socks[i].Protocol == inspect.UDP {
+			n++
+		}
+	}
+	return n
+}
+
+// abortedLine says what SOCK_DESTROY did to n UDP sockets: the kernel
+// aborts them (udp_abort) rather than closing them.
+func abortedLine(n int) string {
+	what := "UDP sockets were"
+	if n == 1 {
+		what = "UDP socket was"
+	}
+	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and one bound to a port it named stays bound until its owner closes it", n, what)
 }
 
 // cloneSockets copies socks and the records they point to, which the
@@ -310,14 +317,9 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	return c
 }
 
-type processTableResult struct {
-	table *owners.ProcessTable
-	err   error
-}
-
-// skippedLine is the one line that says how many processes -p could not
-// read, and what would help.
-func skippedLine(n int, root bool) string {
+// skippedNote says how many processes -p could not read, and what would
+// help.
+func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
 		what = "process"
@@ -326,14 +328,15 @@ func skippedLine(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("sockstate: %d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s could not be read (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.
 func (o *lsOptions) check() error {
+	if err := o.ns.check("ls"); err != nil {
+		return err
+	}
 	switch {
-	case o.netName != "" && o.netPath != "":
-		return usagef("ls: -N and --netns both name a namespace; give one")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
@@ -344,37 +347,6 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -M and -B list sockets only sock_diag has; --source proc has neither")
 	}
 	return nil
-}
-
-// openNetNS opens the namespace -N or --netns names; nil for neither. A
-// namespace that does not exist, or a path that is not one, is a usage
-// error; a namespace that may not be opened is a run-time one.
-func (o *lsOptions) openNetNS() (*os.File, error) {
-	var path, what string
-	switch {
-	case o.netName != "":
-		name := o.netName
-		if strings.ContainsRune(name, '/') || name == "." || name == ".." {
-			return nil, usagef("ls: netns %q: a namespace name has no slash; use --netns for a path", name)
-		}
-		path, what = netns.Dir+"/"+name, fmt.Sprintf("netns %q", name)
-	case o.netPath != "":
-		path, what = o.netPath, fmt.Sprintf("--netns %q", o.netPath)
-	default:
-		return nil, nil
-	}
-	f, err := netns.Open(path)
-	switch {
-	case err == nil:
-		return f, nil
-	case errors.Is(err, fs.ErrNotExist) && o.netName != "":
-		return nil, usagef("ls: %s: no such namespace under %s (see 'ip netns list')", what, netns.Dir)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usagef("ls: %s: no such file", what)
-	case errors.Is(err, netns.ErrNotNetNS):
-		return nil, usagef("ls: %s: %s is not a network namespace", what, path)
-	}
-	return nil, fmt.Errorf("ls: %s: %w", what, err)
 }
 
 // killError explains the refusals of SOCK_DESTROY that the user can act on.

@@ -50,7 +50,7 @@ func withNetlinkDial(t *testing.T, ns *testnet.NS, dial func(*netlinkdiag.Config
 		}
 		nl, ok := inspect.Find[*sockdiag.Source](src)
 		if !ok {
-			t.Fatalf("--source %s: no NetlinkSource found in %T", name, src)
+			t.Fatalf("--source %s: no sockdiag.Source found in %T", name, src)
 		}
 		nl.Dial = dial
 		return src, nil

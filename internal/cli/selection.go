@@ -41,7 +41,8 @@ func (s *selection) query(cmd string, states inspect.StateSet, words []string) (
 	if s.ipv6 {
 		q.Families = append(q.Families, inspect.INet6)
 	}
-	selected, given, rest, err := ssfilter.ParseStateSelection(words)
+	// Blank words hold no token: an expression of blanks is none.
+	selected, given, rest, err := ssfilter.ParseStateSelection(dropBlank(words))
 	if err != nil {
 		return q, usagef("%s: %s", cmd, strings.TrimPrefix(err.Error(), "ssfilter: "))
 	}

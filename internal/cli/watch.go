@@ -31,6 +31,8 @@ unless a state selection says otherwise; filter expressions are ss's.
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
+  -N, --net NAME     watch the network namespace NAME (under /run/netns)
+      --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
       --source S     auto (sock_diag, falling back to /proc), netlink, proc
@@ -51,6 +53,7 @@ said once on stderr, and the next poll shows its changes; watch stops after
 
 type watchOptions struct {
 	sel      selection
+	ns       netnsFlags
 	json     bool
 	interval time.Duration
 	duration time.Duration
@@ -76,7 +79,8 @@ func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(st
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto"}
 	help := false
-	specs := append(opts.sel.specs(), []flagSpec{
+	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs = append(specs, []flagSpec{
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
@@ -91,11 +95,19 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, watchUsage)
 		return errHelp
 	}
+	if err := opts.ns.check("watch"); err != nil {
+		return err
+	}
 	q, err := opts.sel.query("watch", inspect.AllStates, words)
 	if err != nil {
 		return err
 	}
-	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, stderr)
+	nsFD, closeNS, err := opts.ns.openFD("watch")
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	w, closeWatcher, err := newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
 	if err != nil {
 		return err
 	}
@@ -137,32 +149,34 @@ type watcher interface {
 // newEvents returns the watcher --source names for command cmd: trace
 // events, or a polling watcher (newWatcher). The function returned
 // releases what it holds.
-func newEvents(cmd, source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, func(), error) {
+// nsFD is the namespace to watch (0: the caller's).
+func newEvents(cmd, source string, q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (watcher, func(), error) {
 	switch source {
 	case "trace":
 		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
 			return nil, nil, usagef("%s: --source trace sees TCP sockets only", cmd)
 		}
-		ev, err := openTrace(q, interval)
+		ev, err := openTrace(q, interval, nsFD)
 		if err != nil {
 			return nil, nil, err
 		}
 		return ev, func() { ev.Tracer.Close() }, nil
 	case "auto", "netlink", "proc":
-		return newWatcher(source, q, interval, stderr)
+		return newWatcher(source, q, interval, nsFD, stderr)
 	}
 	return nil, nil, usagef("%s: --source %q: use auto, netlink, proc or trace", cmd, source)
 }
 
-// openTrace returns trace events of the caller's namespace for q, with an
-// empty batch after each idle interval. Without privilege the error is the
-// Tracer's one line naming the capabilities missing.
-func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
-	t, err := trace.Open(nil)
+// openTrace returns trace events of the namespace open at nsFD (0: the
+// caller's) for q, with an empty batch after each idle interval. Without
+// privilege the error is the Tracer's one line naming the capabilities
+// missing.
+func openTrace(q inspect.Query, idle time.Duration, nsFD int) (*trace.Events, error) {
+	t, err := trace.Open(&trace.Options{NetNS: nsFD})
 	if err != nil {
 		return nil, err
 	}
-	return &trace.Events{Tracer: t, Source: &sockdiag.Source{}, Query: q, Idle: idle}, nil
+	return &trace.Events{Tracer: t, Source: &sockdiag.Source{NetNS: nsFD}, Query: q, Idle: idle}, nil
 }
 
 // newWatcher returns a Watcher over the source --source names, with the
@@ -171,8 +185,8 @@ func openTrace(q inspect.Query, idle time.Duration) (*trace.Events, error) {
 // is missed, and watches by polling alone. Where no sock_diag socket can
 // be opened at all, auto says so in one line and polls /proc, and netlink
 // fails. The function returned releases the subscription.
-func newWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, func(), error) {
-	src, err := newSource(source, stderr, 0)
+func newWatcher(source string, q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (*inspect.Watcher, func(), error) {
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -185,17 +199,17 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, stderr i
 	if source == "proc" {
 		return w, func() {}, nil
 	}
-	d, err := sockdiag.SubscribeDestroyed(0, q)
+	d, err := sockdiag.SubscribeDestroyed(nsFD, q)
 	if err != nil {
 		// Tell a kernel or sandbox without sock_diag, which fails the
 		// dumps too, from one that only refuses the destroy groups: one
 		// line for the cause, not one per symptom.
-		if dialErr := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(dialErr) {
+		if dialErr := sockdiag.Probe(nsFD); sockdiag.NetlinkUnavailable(dialErr) {
 			if source == "netlink" {
 				return nil, nil, fmt.Errorf("watch: %w; --source proc reads /proc/net instead", dialErr)
 			}
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): %v\n", dialErr)
-			w.Source = &procsrc.Source{}
+			w.Source = &procsrc.Source{NetNS: nsFD}
 			return w, func() {}, nil
 		}
 		hint := ""

@@ -145,10 +145,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	ready := make(chan struct{})
-	watchDone := make(chan error, 1)
+	// watchStopped is closed when Watch returns, with its error in
+	// watchErr: a closed channel is seen by every wait, however many,
+	// where a value sent would be taken by the first and awaited forever
+	// by the next.
+	watchStopped := make(chan struct{})
+	var watchErr error
 	go func() {
+		defer close(watchStopped)
 		first := true
-		watchDone <- cfg.Events.Watch(watchCtx, func(batch []inspect.WatchEvent) error {
+		watchErr = cfg.Events.Watch(watchCtx, func(batch []inspect.WatchEvent) error {
 			err := r.observe(batch)
 			if first {
 				first = false
@@ -157,32 +163,44 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return err
 		})
 	}()
+	// stopped is the error that ends the demo once Watch returned: the
+	// timeline's own failure to be written first, then Watch's.
+	stopped := func(what string) error {
+		if err := r.outputErr(); err != nil {
+			return err
+		}
+		return fmt.Errorf("demo: %s: %w", what, watchErr)
+	}
 	select {
 	case <-ready:
-	case err := <-watchDone:
-		return nil, fmt.Errorf("demo: watching the sockets: %w", err)
+	case <-watchStopped:
+		return nil, stopped("watching the sockets")
 	case <-ctx.Done():
 		return nil, fmt.Errorf("demo: %w", ctx.Err())
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
 	pause := func() error {
+		if err := r.outputErr(); err != nil {
+			return err
+		}
 		select {
 		case <-time.After(cfg.Step):
 			return r.outputErr()
-		case err := <-watchDone:
-			return fmt.Errorf("demo: watching the sockets stopped: %w", err)
+		case <-watchStopped:
+			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
 			return fmt.Errorf("demo: %w", ctx.Err())
 		}
 	}
 	err := r.exchange(pause)
 	if err == nil {
-		err = r.settle(ctx, watchDone)
+		err = r.settle(ctx, watchStopped, stopped)
 	}
 	stopWatch()
-	if werr := <-watchDone; err == nil && werr != nil && !errors.Is(werr, context.Canceled) {
-		err = fmt.Errorf("demo: watching the sockets: %w", werr)
+	<-watchStopped
+	if err == nil && watchErr != nil && !errors.Is(watchErr, context.Canceled) {
+		err = stopped("watching the sockets")
 	}
 	if err != nil {
 		return nil, err
@@ -261,7 +279,7 @@ const settleTimeout = 5 * time.Second
 // EveryChange it waits, up to settleTimeout, until every socket reached
 // the end of its sequence too: the tracer confirms TIME_WAIT with lookups
 // that back off to a second apart.
-func (r *run) settle(ctx context.Context, watchDone <-chan error) error {
+func (r *run) settle(ctx context.Context, watchStopped <-chan struct{}, stopped func(string) error) error {
 	r.mu.Lock()
 	want := r.looks + 2
 	r.mu.Unlock()
@@ -286,8 +304,8 @@ func (r *run) settle(ctx context.Context, watchDone <-chan error) error {
 				return nil
 			}
 			return fmt.Errorf("demo: no look at the sockets in %v after the last step", settleTimeout)
-		case err := <-watchDone:
-			return fmt.Errorf("demo: watching the sockets stopped: %w", err)
+		case <-watchStopped:
+			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
 			return fmt.Errorf("demo: %w", ctx.Err())
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockstate/sockstate/internal/netns"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // churnWorkers is how many goroutines open connections; each dials from an

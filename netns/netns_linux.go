@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,15 +52,32 @@ const nsGetNSType = 0xb7<<8 | 0x3
 // but is not a network namespace is an error wrapping ErrNotNetNS; open
 // errors keep their *os.PathError, so errors.Is(err, fs.ErrNotExist) and
 // os.ErrPermission work.
+//
+// The path is first opened with O_PATH, which never blocks (a FIFO would
+// wait for a writer) and opens no device, and checked to be an nsfs file;
+// only then is it opened for reading, through the O_PATH descriptor, so
+// that what is checked is what is opened.
 func Open(path string) (*os.File, error) {
-	f, err := os.Open(path)
+	pfd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("netns: %w", err)
+		return nil, fmt.Errorf("netns: %w", &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	typ, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType)
-	if err != nil || typ != unix.CLONE_NEWNET {
-		f.Close()
+	defer unix.Close(pfd)
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(pfd, &sfs); err != nil {
+		return nil, fmt.Errorf("netns: %w", &os.PathError{Op: "fstatfs", Path: path, Err: err})
+	}
+	if sfs.Type != unix.NSFS_MAGIC {
 		return nil, fmt.Errorf("netns: %s: %w", path, ErrNotNetNS)
 	}
-	return f, nil
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(pfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("netns: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	typ, err := unix.IoctlRetInt(fd, nsGetNSType)
+	if err != nil || typ != unix.CLONE_NEWNET {
+		unix.Close(fd)
+		return nil, fmt.Errorf("netns: %s: %w", path, ErrNotNetNS)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
