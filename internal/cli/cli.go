@@ -19,6 +19,7 @@ Commands:
   version print sockstate's version and the revision it was built from
   completion SHELL
           print a completion script for bash, zsh or fish
+  serve   serve socket states to Prometheus (sockstate serve -h)
   help    show this text
 `
 
@@ -38,6 +39,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWatch(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

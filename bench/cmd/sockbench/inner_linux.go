@@ -23,12 +23,16 @@ type innerConfig struct {
 	Runs    int               `json:"runs"`
 	Warmup  int               `json:"warmup"`
 	Timeout time.Duration     `json:"timeout"`
+	// Scrapes and Soak say how to compare the exporters; 0 for not.
+	Scrapes int           `json:"scrapes"`
+	Soak    time.Duration `json:"soak"`
 }
 
 // innerResult is what the inner harness hands back on descriptor 3.
 type innerResult struct {
-	Setup  setup   `json:"setup"`
-	Groups []group `json:"groups"`
+	Setup  setup         `json:"setup"`
+	Groups []group       `json:"groups"`
+	Scrape *scrapeReport `json:"scrape,omitempty"`
 	// After is the namespace's count once the helpers had exited.
 	After sockstat `json:"after"`
 	// Err is why the run failed, if it did.
@@ -97,6 +101,12 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 			return res, err
 		}
 		res.Groups = append(res.Groups, r)
+	}
+	if cfg.Scrapes > 0 {
+		fmt.Fprintf(stderr, "sockbench: scraping sockstate serve and node_exporter %d times each\n", cfg.Scrapes)
+		if res.Scrape, err = measureScrapes(ctx, cfg, set.tw, devnull); err != nil {
+			return res, err
+		}
 	}
 
 	set.close()

@@ -50,6 +50,14 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	}
 	if !slices.Contains(o.only, "sockstate") {
 		rep.Notes = append(rep.Notes, "sockstate was left out by -only.")
+		if o.scrapes > 0 {
+			return nil, errors.New("-scrapes compares sockstate serve: -only must keep sockstate")
+		}
+	}
+	if o.scrapes > 0 {
+		if tools[nodeExporter], err = exec.LookPath(nodeExporter); err != nil {
+			return nil, fmt.Errorf("-scrapes: %w (apt-get install prometheus-node-exporter)", err)
+		}
 	}
 	if rep.Machine, err = describeMachine(ctx, tools); err != nil {
 		return nil, err
@@ -62,6 +70,8 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		Runs:    o.runs,
 		Warmup:  o.warmup,
 		Timeout: o.timeout,
+		Scrapes: o.scrapes,
+		Soak:    o.soak,
 	}
 	if o.unix > 0 {
 		cfg.Groups = append(cfg.Groups, selectGroups(unixGroupSpecs(), o.only)...)
@@ -101,6 +111,7 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	rep.Cleanup.HostPlanSockets = planAfter
 	rep.Setup = res.Setup
 	rep.Groups = res.Groups
+	rep.Scrape = res.Scrape
 	rep.Cleanup.NetnsTCPInUse = res.After.InUse
 	rep.Cleanup.NetnsTimeWait = res.After.TimeWait
 	return rep, nil

@@ -18,6 +18,8 @@ type Report struct {
 	Runs   int     `json:"runs"`
 	Setup  setup   `json:"setup"`
 	Groups []group `json:"groups"`
+	// Scrape compares the exporters, with -scrapes.
+	Scrape *scrapeReport `json:"scrape,omitempty"`
 	// Notes says what was left out and why.
 	Notes   []string `json:"notes,omitempty"`
 	Cleanup cleanup  `json:"cleanup"`
@@ -172,6 +174,9 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	b.WriteString("\n")
+	if r.Scrape != nil {
+		writeScrapeMarkdown(&b, r.Scrape)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "Note: %s\n", n)
 	}

@@ -59,6 +59,9 @@ type options struct {
 	unix    int
 	repo    string
 	json    bool
+	// scrapes and soak, when above 0, compare the exporters (scrape_linux.go).
+	scrapes int
+	soak    time.Duration
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -83,6 +86,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&only, "only", "", "comma-separated `tools` to measure, of sockstate,ss,netstat,gopsutil (default all)")
 	fs.StringVar(&o.repo, "repo", "", "sockstate module `root` (default: the directory of go env GOMOD)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of markdown")
+	fs.IntVar(&o.scrapes, "scrapes", 0, "scrapes of sockstate serve and node_exporter's tcpstat collector to compare (0: none; needs sockstate in -only and prometheus-node-exporter)")
+	fs.DurationVar(&o.soak, "soak", 0, "after the scrapes, scrape sockstate serve once a second for this long, sampling its RSS (needs -scrapes)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -104,6 +109,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		err = fmt.Errorf("-warmup %d: want at least 1, the run that measures peak RSS", o.warmup)
 	case o.timeout <= 0:
 		err = fmt.Errorf("-timeout %v: want more than 0", o.timeout)
+	case o.scrapes < 0 || (o.soak > 0 && o.scrapes == 0):
+		err = fmt.Errorf("-scrapes %d -soak %v: -soak needs -scrapes of at least 1", o.scrapes, o.soak)
 	default:
 		o.only, err = parseOnly(only)
 	}

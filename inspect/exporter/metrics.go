@@ -1,0 +1,210 @@
+package exporter
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sockstate/sockstate/inspect"
+)
+
+var (
+	socketsDesc = prometheus.NewDesc("sockstate_sockets",
+		"Sockets by protocol (tcp, udp), address family (inet, inet6) and the kernel's state name (UNCONN for an unconnected UDP socket).",
+		[]string{"protocol", "family", "state"}, nil)
+	listenerQueueDesc = prometheus.NewDesc("sockstate_listener_queue",
+		"Connections in a TCP listener's accept queue, waiting for accept() (ss's Recv-Q of a listening socket).",
+		[]string{"address", "port"}, nil)
+	listenerBacklogDesc = prometheus.NewDesc("sockstate_listener_backlog",
+		"The limit of a TCP listener's accept queue, the backlog given to listen() capped by net.core.somaxconn (ss's Send-Q of a listening socket).",
+		[]string{"address", "port"}, nil)
+	listenOverflowsDesc = prometheus.NewDesc("sockstate_listen_overflows_total",
+		"Times a completed handshake found its listener's accept queue full (TcpExt ListenOverflows of /proc/net/netstat).",
+		nil, nil)
+	listenDropsDesc = prometheus.NewDesc("sockstate_listen_drops_total",
+		"Connection requests a listener dropped, for a full queue or another reason (TcpExt ListenDrops of /proc/net/netstat).",
+		nil, nil)
+	portSocketsDesc = prometheus.NewDesc("sockstate_port_sockets",
+		"TCP connections whose local port is a listening port, by that port (or other) and state.",
+		[]string{"port", "state"}, nil)
+	otherPortsDesc = prometheus.NewDesc("sockstate_port_other_ports",
+		"Listening ports counted under port=\"other\": those not chosen by --ports or above --max-series.",
+		nil, nil)
+	closeWaitDesc = prometheus.NewDesc("sockstate_close_wait_oldest_seconds",
+		"Age of the oldest CLOSE_WAIT connection of a listening port, from the first collection that saw it; 0 for none.",
+		[]string{"port"}, nil)
+	ephemeralUsedDesc = prometheus.NewDesc("sockstate_ephemeral_ports_used",
+		"Local ports in the ephemeral range held by TCP connections to a destination, for the destinations that hold the most.",
+		[]string{"destination"}, nil)
+	ephemeralAvailableDesc = prometheus.NewDesc("sockstate_ephemeral_ports_available",
+		"Ports in net.ipv4.ip_local_port_range, which connect() picks local ports from.",
+		nil, nil)
+	destinationsDesc = prometheus.NewDesc("sockstate_ephemeral_destinations",
+		"Destinations that TCP connections from ephemeral ports go to, of which the top ones have sockstate_ephemeral_ports_used.",
+		nil, nil)
+	durationDesc = prometheus.NewDesc("sockstate_collection_duration_seconds",
+		"How long the last collection of sockets and counters took.",
+		nil, nil)
+	seenDesc = prometheus.NewDesc("sockstate_collection_sockets",
+		"Sockets the last collection counted.",
+		nil, nil)
+	unrecognizedDesc = prometheus.NewDesc("sockstate_collection_sockets_unrecognized",
+		"Sockets the last collection could not count by protocol, family or state (none expected).",
+		nil, nil)
+	successDesc = prometheus.NewDesc("sockstate_collection_success",
+		"1 when the last collection listed every socket, 0 when the listing failed and the socket metrics are left out.",
+		nil, nil)
+	collectionsDesc = prometheus.NewDesc("sockstate_collections_total",
+		"Collections run; concurrent scrapes share one.",
+		nil, nil)
+	sharedDesc = prometheus.NewDesc("sockstate_scrapes_shared_total",
+		"Scrapes that came while a collection was in progress and reported its result.",
+		nil, nil)
+	errorsDesc = prometheus.NewDesc("sockstate_collection_errors_total",
+		"Collections in which a stage failed: sockets (the listing), netstat, port_range.",
+		[]string{"stage"}, nil)
+)
+
+var allDescs = []*prometheus.Desc{
+	socketsDesc, listenerQueueDesc, listenerBacklogDesc, listenOverflowsDesc, listenDropsDesc,
+	portSocketsDesc, otherPortsDesc, closeWaitDesc, ephemeralUsedDesc, ephemeralAvailableDesc,
+	destinationsDesc, durationDesc, seenDesc, unrecognizedDesc, successDesc, collectionsDesc,
+	sharedDesc, errorsDesc,
+}
+
+// snapshot is the result of one collection, which scrapes that share it
+// read and do not change.
+type snapshot struct {
+	// listed is set when every socket was listed; the socket metrics are
+	// left out otherwise.
+	listed bool
+	// sockets counts by protocol (0 tcp, 1 udp), family (0 inet, 1
+	// inet6) and state.
+	sockets       [2][2][numStates]int64
+	seen, unknown int64
+	// listeners are those of ports with series of their own, by port
+	// then address; otherListener sums those of the other ports.
+	listeners     []listener
+	otherListener listener
+	// ports have series of their own, lowest first; other, when not nil,
+	// counts the otherPorts listening ports without.
+	ports      []portCount
+	other      *portCount
+	otherPorts int
+	// dests are the top destinations of ephemeral ports, of destinations.
+	dests        []destCount
+	destinations int
+
+	overflows, drops         int64
+	haveOverflows, haveDrops bool
+	portsAvailable           int64
+	duration                 time.Duration
+}
+
+// selfCounts are the Collector's own counters at a scrape.
+type selfCounts struct {
+	collections, shared float64
+	errors              map[string]float64
+}
+
+var protocols = [2]inspect.Protocol{inspect.TCP, inspect.UDP}
+var families = [2]inspect.Family{inspect.INet, inspect.INet6}
+
+// always are the states each protocol always has a series for, 0 or not,
+// so that a state that comes and goes is a gauge that moves rather than a
+// series that appears: TCP's every state but NEW_SYN_RECV, which sock_diag
+// and /proc report as SYN_RECV, and UDP's two.
+var always = [2]inspect.StateSet{
+	inspect.AllStates &^ inspect.StatesOf(inspect.NewSynRecv),
+	inspect.StatesOf(inspect.Established, inspect.Close),
+}
+
+// stateLabel is the state as ss users know it: the kernel's name, and
+// UNCONN for an unconnected UDP socket.
+func stateLabel(p inspect.Protocol, s inspect.State) string {
+	if p == inspect.UDP && s == inspect.Close {
+		return "UNCONN"
+	}
+	return s.String()
+}
+
+// emit sends the snapshot's metrics and the Collector's own.
+func (s *snapshot) emit(ch chan<- prometheus.Metric, self *selfCounts) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	if s.listed {
+		s.emitSockets(gauge)
+	}
+	if s.haveOverflows {
+		counter(listenOverflowsDesc, float64(s.overflows))
+	}
+	if s.haveDrops {
+		counter(listenDropsDesc, float64(s.drops))
+	}
+	if s.portsAvailable > 0 {
+		gauge(ephemeralAvailableDesc, float64(s.portsAvailable))
+	}
+	gauge(durationDesc, s.duration.Seconds())
+	gauge(seenDesc, float64(s.seen))
+	gauge(unrecognizedDesc, float64(s.unknown))
+	success := 0.0
+	if s.listed {
+		success = 1
+	}
+	gauge(successDesc, success)
+	counter(collectionsDesc, self.collections)
+	counter(sharedDesc, self.shared)
+	for stage, n := range self.errors {
+		counter(errorsDesc, n, stage)
+	}
+}
+
+// emitSockets sends the metrics counted from the sockets.
+func (s *snapshot) emitSockets(gauge func(*prometheus.Desc, float64, ...string)) {
+	for p, proto := range protocols {
+		for f, fam := range families {
+			for st := range numStates {
+				state := inspect.State(st)
+				n := s.sockets[p][f][st]
+				if n == 0 && !always[p].Has(state) {
+					continue
+				}
+				gauge(socketsDesc, float64(n), proto.String(), fam.String(), stateLabel(proto, state))
+			}
+		}
+	}
+	for _, l := range s.listeners {
+		addr, port := l.addr.Addr().String(), strconv.Itoa(int(l.addr.Port()))
+		gauge(listenerQueueDesc, float64(l.queue), addr, port)
+		gauge(listenerBacklogDesc, float64(l.backlog), addr, port)
+	}
+	ports := s.ports
+	if s.other != nil {
+		gauge(listenerQueueDesc, float64(s.otherListener.queue), "other", "other")
+		gauge(listenerBacklogDesc, float64(s.otherListener.backlog), "other", "other")
+		ports = append(ports[:len(ports):len(ports)], *s.other)
+	}
+	gauge(otherPortsDesc, float64(s.otherPorts))
+	for i := range ports {
+		pc := &ports[i]
+		port := strconv.Itoa(int(pc.port))
+		if pc == &ports[len(ports)-1] && s.other != nil {
+			port = "other"
+		}
+		for st, n := range pc.states {
+			if n > 0 {
+				gauge(portSocketsDesc, float64(n), port, inspect.State(st).String())
+			}
+		}
+		gauge(closeWaitDesc, pc.oldestCloseWait.Seconds(), port)
+	}
+	for _, d := range s.dests {
+		gauge(ephemeralUsedDesc, float64(d.used), d.dest.String())
+	}
+	gauge(destinationsDesc, float64(s.destinations))
+}

@@ -1,0 +1,345 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/exporter"
+	"github.com/sockstate/sockstate/inspect/procsrc"
+	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/inspect/trace"
+)
+
+const serveUsage = `usage: sockstate serve [FLAGS]
+
+Serve the sockets' states to Prometheus over HTTP: /metrics (Prometheus's
+text format, or OpenMetrics when the scraper asks for it), /healthz, and /
+linking both. Read-only. One collection runs at a time; scrapes that come
+while it runs share its result.
+
+      --listen ADDR    host:port to listen on (default 127.0.0.1:9474); an
+                       address other than loopback shows the host's
+                       connections to whoever can reach it
+      --source S       auto (sock_diag, falling back to /proc), netlink or proc
+  -N, --net NAME       the sockets of the network namespace NAME (under
+                       /run/netns) rather than the server's own
+      --netns PATH     the sockets of the network namespace at PATH, such as
+                       /proc/PID/ns/net
+      --ports LIST     listening ports that may have series of their own in
+                       sockstate_port_sockets, such as 80,443 (default: all)
+      --max-series N   at most N listening ports have series of their own,
+                       the lowest first; the others are counted under
+                       port="other" (default 64)
+      --top N          destinations reported in sockstate_ephemeral_ports_used,
+                       those holding the most local ports (default 10)
+      --transitions    count every TCP state change from the kernel's
+                       tracepoint: sockstate_transitions_total{from,to} and
+                       sockstate_connections_failed_total{cause}; needs
+                       CAP_BPF and CAP_PERFMON (root)
+  -h, --help           this text
+
+Exit status: 0 when stopped by a signal, 2 for a mistake in the command
+line, 1 when the address cannot be listened on.
+`
+
+// Server timeouts: a slow or stalled client holds a connection this long at
+// most. A collection ends within collectTimeout, well inside writeTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	collectTimeout    = 20 * time.Second
+	// maxScrapes bounds the scrapes served at once; more get 503.
+	maxScrapes = 16
+)
+
+type serveOptions struct {
+	listen    string
+	source    string
+	netName   string
+	netPath   string
+	ports     []uint16
+	maxSeries int
+	top       int
+	trace     bool
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts := serveOptions{listen: "127.0.0.1:9474", source: "auto", maxSeries: 64, top: 10}
+	help := false
+	specs := []flagSpec{
+		{long: "listen", hasValue: true, set: func(v string) error { opts.listen = v; return nil }},
+		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
+		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
+		{long: "ports", hasValue: true, set: opts.setPorts},
+		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
+		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
+		{long: "transitions", set: boolFlag(&opts.trace)},
+		{short: 'h', long: "help", set: boolFlag(&help)},
+	}
+	words, err := parseFlags("serve", args, specs)
+	if err != nil {
+		return err
+	}
+	if help {
+		fmt.Fprint(stdout, serveUsage)
+		return errHelp
+	}
+	if len(words) > 0 {
+		return usagef("serve: unexpected %q: serve takes flags only; see 'sockstate serve -h'", words[0])
+	}
+	if err := checkListen(opts.listen); err != nil {
+		return err
+	}
+	nsFile, err := opts.openNetNS()
+	if err != nil {
+		return err
+	}
+	nsFD := 0
+	if nsFile != nil {
+		defer nsFile.Close()
+		nsFD = int(nsFile.Fd())
+	}
+	src, err := serveSource(opts.source, nsFD, stderr)
+	if err != nil {
+		return err
+	}
+	col, err := exporter.New(exporter.Config{
+		Source: src, NetNS: nsFD, Ports: opts.ports, MaxSeries: opts.maxSeries, Top: opts.top,
+		Timeout: collectTimeout, OnError: onceEach(stderr),
+	})
+	if err != nil {
+		return err
+	}
+	collectors := []prometheus.Collector{col}
+	if opts.trace {
+		tt, stop, err := startTransitions(ctx, nsFD, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		collectors = append(collectors, tt)
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return listenError(opts.listen, err)
+	}
+	srv := newServer(stderr, collectors...)
+	fmt.Fprintf(stderr, "sockstate: serving http://%s/metrics\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		srv.Close()
+	}
+	<-done
+	return nil
+}
+
+// startTransitions loads the tracer on the namespace open at nsFD (0: the
+// caller's) and counts its transitions until ctx ends or stop is called.
+// Without privilege the error is the tracer's one line naming the
+// capabilities missing.
+func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (*exporter.Transitions, func(), error) {
+	tr, err := trace.Open(&trace.Options{NetNS: nsFD})
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --transitions: %w", err)
+	}
+	tt := exporter.NewTransitions()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := tt.Run(ctx, &trace.Events{Tracer: tr, Source: &sockdiag.Source{NetNS: nsFD},
+			Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "sockstate: serve: --transitions: %v; the transition counters stop here\n", err)
+		}
+	}()
+	return tt, func() { cancel(); <-done }, nil
+}
+
+// newServer returns the HTTP server of the collectors' metrics, with the Go
+// runtime's and the process's.
+func newServer(stderr io.Writer, cs ...prometheus.Collector) *http.Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(cs...)
+	errLog := log.New(stderr, "sockstate: ", 0)
+	metrics := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            errLog,
+		ErrorHandling:       promhttp.ContinueOnError,
+		EnableOpenMetrics:   true,
+		MaxRequestsInFlight: maxScrapes,
+		Timeout:             writeTimeout - 5*time.Second,
+	}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, indexPage)
+	})
+	return &http.Server{
+		Handler:           readOnly(mux),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          errLog,
+	}
+}
+
+const indexPage = `<!doctype html>
+<html><head><title>sockstate</title></head>
+<body><h1>sockstate</h1>
+<p>Socket states, for Prometheus.</p>
+<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li></ul>
+</body></html>
+`
+
+// readOnly answers every method but GET and HEAD with 405.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "sockstate serve is read-only: use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveSource returns the source --source names. Unlike ls's, each is a
+// Streamer where it can be, so that a collection counts as it decodes.
+func serveSource(name string, nsFD int, stderr io.Writer) (inspect.Source, error) {
+	switch name {
+	case "auto":
+		return &sockdiag.AutoSource{
+			Netlink: &sockdiag.Source{NetNS: nsFD},
+			Proc:    &procsrc.Source{NetNS: nsFD},
+			OnFallback: func(reason error) {
+				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
+			},
+		}, nil
+	case "netlink":
+		return &sockdiag.Source{NetNS: nsFD}, nil
+	case "proc":
+		return &procsrc.Source{NetNS: nsFD}, nil
+	}
+	return nil, usagef("serve: --source %q: use auto, netlink or proc", name)
+}
+
+// onceEach returns an OnError that says the first error of each stage on
+// stderr; the metrics count them all.
+func onceEach(stderr io.Writer) func(stage string, err error) {
+	var mu sync.Mutex
+	said := map[string]bool{}
+	return func(stage string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !said[stage] {
+			said[stage] = true
+			fmt.Fprintf(stderr, "sockstate: collection, %s: %v (further errors are counted in sockstate_collection_errors_total{stage=%q})\n", stage, err, stage)
+		}
+	}
+}
+
+// checkListen rejects a --listen that is not host:port with a numeric port
+// and an IP address, localhost, or nothing (every address) for host.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	bad := func(why string) error {
+		return usagef("serve: --listen %q: %s; give an address and port such as 127.0.0.1:9474", addr, why)
+	}
+	if err != nil {
+		return bad("not host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return bad(fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return bad(fmt.Sprintf("%q is not an IP address", host))
+		}
+	}
+	return nil
+}
+
+// listenError explains why the address could not be listened on.
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("serve: --listen %s: address already in use; stop what listens there or choose another --listen", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("serve: --listen %s: no interface has that address; see 'ip addr'", addr)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("serve: --listen %s: permission denied; ports below 1024 need CAP_NET_BIND_SERVICE", addr)
+	}
+	return fmt.Errorf("serve: --listen %s: %w", addr, err)
+}
+
+// openNetNS opens the namespace -N or --netns names, nil for neither, with
+// ls's checks and lines, which name serve.
+func (o *serveOptions) openNetNS() (*os.File, error) {
+	n := netnsFlags{name: o.netName, path: o.netPath}
+	if err := n.check("serve"); err != nil {
+		return nil, err
+	}
+	return n.open("serve")
+}
+
+// setPorts parses --ports: a comma-separated list of ports from 1 to 65535.
+func (o *serveOptions) setPorts(v string) error {
+	o.ports = o.ports[:0]
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16)
+		if err != nil || n == 0 {
+			return usagef("serve: --ports %q: %q is not a port from 1 to 65535; give a list such as 80,443", v, f)
+		}
+		o.ports = append(o.ports, uint16(n))
+	}
+	return nil
+}
+
+// countFlag returns a setter that parses a whole number of at least min
+// into *p.
+func countFlag(name string, p *int, min int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return usagef("serve: --%s %q: want a whole number of at least %d", name, v, min)
+		}
+		*p = n
+		return nil
+	}
+}
