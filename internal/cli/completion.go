@@ -10,7 +10,7 @@ import (
 )
 
 // topCommands are the words that may follow sockstate.
-var topCommands = []string{"demo", "ls", "watch", "help", "version", "completion"}
+var topCommands = []string{"demo", "ls", "watch", "serve", "help", "version", "completion"}
 
 // valueKind says what a flag's value completes to.
 type valueKind int
@@ -42,6 +42,11 @@ var flagValues = map[string]map[string]flagValue{
 	"demo": {
 		"source": {words: []string{"auto", "trace", "netlink", "proc"}},
 		"closer": {words: []string{"server", "client"}},
+	},
+	"serve": {
+		"source": {words: []string{"auto", "netlink", "proc"}},
+		"net":    {kind: valueNetns},
+		"netns":  {kind: valueFiles},
 	},
 }
 

@@ -61,6 +61,8 @@ func completionCases(ns string) []struct {
 		{"sockstate ls -N " + ns[:len(ns)-1], []string{ns}},
 		{"sockstate completion ", []string{"bash", "zsh", "fish"}},
 		{"sockstate demo --closer ", []string{"server", "client"}},
+		{"sockstate serve --t", []string{"--top", "--transitions"}},
+		{"sockstate se", []string{"serve"}},
 	}
 }
 

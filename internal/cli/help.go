@@ -17,6 +17,7 @@ var commands = []command{
 	{"ls", "list sockets, like ss", lsUsage},
 	{"watch", "print socket state changes as they happen", watchUsage},
 	{"demo", "the textbook TCP server and client, their states seen from the kernel", demoUsage},
+	{"serve", "serve socket states to Prometheus", serveUsage},
 }
 
 // helpFlag is one flag of a help text.
