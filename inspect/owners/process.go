@@ -20,6 +20,9 @@ type Process struct {
 	PID  int
 	Comm string
 	FD   int
+	// TID is the thread's id in a listing by thread (Threads), else 0;
+	// Comm is then the thread's name.
+	TID int
 }
 
 // ProcessTable is a snapshot of the socket descriptors of every process:

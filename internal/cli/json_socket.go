@@ -42,6 +42,7 @@ type jsonProcess struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	FD   int    `json:"fd"`
+	TID  int    `json:"tid,omitempty"`
 }
 
 type jsonMemory struct {

@@ -22,6 +22,8 @@ type kinds struct {
 	oneline bool
 	// resolve is -r: host and service names.
 	resolve bool
+	// threads is -T: -p's processes listed by thread.
+	threads bool
 }
 
 // specs returns the flags.
@@ -37,6 +39,7 @@ func (k *kinds) specs() []flagSpec {
 		{short: 'F', long: "filter", hasValue: true, set: func(v string) error { k.filterFile = v; return nil }},
 		{short: 'O', long: "oneline", set: boolFlag(&k.oneline)},
 		{short: 'r', long: "resolve", set: boolFlag(&k.resolve)},
+		{short: 'T', long: "threads", set: boolFlag(&k.threads)},
 	}
 }
 
@@ -173,10 +176,17 @@ func withNames(ctx context.Context, o tableOptions, n *names, batch []inspect.So
 }
 
 // setOwners sets o's processes (-p) for batch from the process table, and
-// with peers the processes holding each unix socket's peer.
-func setOwners(o *tableOptions, t *owners.ProcessTable, batch []inspect.Socket, peers bool) {
+// with peers the processes holding each unix socket's peer; with threads
+// (-T) each process's threads.
+func setOwners(o *tableOptions, t *owners.ProcessTable, batch []inspect.Socket, peers, threads bool) {
 	o.processes = t.Owners(batch)
 	if peers {
 		o.peers = t.PeerOwners(batch)
+	}
+	if threads {
+		o.processes = owners.Threads(o.processes, "")
+		if peers {
+			o.peers = owners.Threads(o.peers, "")
+		}
 	}
 }

@@ -20,6 +20,7 @@ type lister struct {
 	// processes holding unix sockets' peers.
 	names   *names
 	peers   bool
+	threads bool
 	read    chan processTableResult
 	table   *owners.ProcessTable
 	pending [][]inspect.Socket
@@ -104,6 +105,6 @@ func (l *lister) withTable(wait bool) error {
 // peers' processes and its names.
 func (l *lister) options(batch []inspect.Socket) tableOptions {
 	o := withNames(l.ctx, l.o, l.names, batch)
-	setOwners(&o, l.table, batch, l.peers)
+	setOwners(&o, l.table, batch, l.peers, l.threads)
 	return o
 }

@@ -57,6 +57,7 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -F, --filter FILE  read the state selection and EXPRESSION from FILE (-:
                      standard input), # starting a comment
   -O, --oneline      -m's and -i's details on the socket's line
+  -T, --threads      -p by thread: users:(("comm",pid=N,tid=N,fd=N))
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION (a blank one is none), as it would
@@ -198,9 +199,9 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		}
 	}
 	var l *lister
-	if o.processes {
+	if o.processes || o.kinds.threads {
 		l = newLister(ctx, out, tOpts)
-		l.names, l.peers = hostNames, len(q.UnixTypes) > 0
+		l.names, l.peers, l.threads = hostNames, len(q.UnixTypes) > 0, o.kinds.threads
 	}
 	write := func(batch []inspect.Socket) error {
 		if l != nil {

@@ -154,6 +154,10 @@ func appendProcList(b []byte, label string, procs []owners.Process) []byte {
 		b = appendComm(b, p.Comm)
 		b = append(b, "\",pid="...)
 		b = strconv.AppendInt(b, int64(p.PID), 10)
+		if p.TID != 0 {
+			b = append(b, ",tid="...)
+			b = strconv.AppendInt(b, int64(p.TID), 10)
+		}
 		b = append(b, ",fd="...)
 		b = strconv.AppendInt(b, int64(p.FD), 10)
 		b = append(b, ')')

@@ -97,6 +97,10 @@ func appendJSONProcs(b []byte, procs []owners.Process) []byte {
 		b = appendJSONString(b, p.Comm)
 		b = append(b, `,"fd":`...)
 		b = strconv.AppendInt(b, int64(p.FD), 10)
+		if p.TID != 0 {
+			b = append(b, `,"tid":`...)
+			b = strconv.AppendInt(b, int64(p.TID), 10)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -148,8 +148,8 @@ func TestLsUnixPeerProcess(t *testing.T) {
 	z := ns.Zoo(t)
 	a, b := holdFD(t, z.PairA), holdFD(t, z.PairB)
 	ia, ib := testnet.FDInode(t, z.PairA), testnet.FDInode(t, z.PairB)
-	unix.Close(z.PairA)
-	unix.Close(z.PairB)
+	z.Close(z.PairA)
+	z.Close(z.PairB)
 
 	out := mustRun(t, ns, "ls", "-xpH")
 	ssOut := ns.Run(t, "ss", "-xpH")
@@ -201,7 +201,15 @@ func TestLsUnixPeerProcess(t *testing.T) {
 // test ends.
 func holdFD(t *testing.T, fd int) int {
 	t.Helper()
-	f := os.NewFile(uintptr(fd), "held")
+	// A copy of fd, closed here once the child has it: an *os.File
+	// left to the collector would close its descriptor whenever it is
+	// collected, by then perhaps another test's.
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "held")
+	defer f.Close()
 	cmd := exec.Command("sleep", "60")
 	cmd.ExtraFiles = []*os.File{f}
 	if err := cmd.Start(); err != nil {
@@ -293,5 +301,27 @@ func TestLsUnixPathConditionsMatchSS(t *testing.T) {
 				t.Errorf("(-ss +ls):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLsThreadsMatchSS gives a connection's ends to two single-threaded
+// children and requires ls -T's users, tid included, to be ss -T's.
+func TestLsThreadsMatchSS(t *testing.T) {
+	ns := testnet.New(t)
+	z := ns.Zoo(t)
+	holdFD(t, z.PairA)
+	holdFD(t, z.PairB)
+	ia := testnet.FDInode(t, z.PairA)
+	z.Close(z.PairA)
+	z.Close(z.PairB)
+	users := regexp.MustCompile(`users:\(.*?\)\)`)
+	local := regexp.MustCompile(fmt.Sprintf(`\*\s+%d\s+\*`, ia))
+	want := users.FindString(lineMatching(ns.Run(t, "ss", "-xTH"), local))
+	got := users.FindString(lineMatching(mustRun(t, ns, "ls", "-xTH"), local))
+	if want == "" || !strings.Contains(want, ",tid=") {
+		t.Fatalf("ss -xT names no thread of inode %d: %q", ia, want)
+	}
+	if got != want {
+		t.Errorf("ls -xT users %q, ss -xT %q", got, want)
 	}
 }

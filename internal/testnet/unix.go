@@ -20,6 +20,19 @@ type UnixZoo struct {
 	Listener, Accepted, Client, Pending int
 	// PairA and PairB are an unnamed stream socketpair.
 	PairA, PairB int
+
+	fds []int // every descriptor, closed when the test ends
+}
+
+// Close closes fd, one of the zoo's, now rather than when the test ends.
+func (z *UnixZoo) Close(fd int) {
+	for i, f := range z.fds {
+		if f == fd {
+			unix.Close(fd)
+			z.fds = append(z.fds[:i], z.fds[i+1:]...)
+			return
+		}
+	}
 }
 
 // Zoo opens in ns, from a thread switched into it (sock_diag lists a unix
@@ -32,9 +45,8 @@ type UnixZoo struct {
 func (ns *NS) Zoo(t testing.TB) *UnixZoo {
 	t.Helper()
 	z := &UnixZoo{Dir: t.TempDir(), Abstract: fmt.Sprintf("sockstate-test-%d-%s", os.Getpid(), ns.Name)}
-	var fds []int
 	t.Cleanup(func() {
-		for _, fd := range fds {
+		for _, fd := range z.fds {
 			unix.Close(fd)
 		}
 	})
@@ -42,7 +54,7 @@ func (ns *NS) Zoo(t testing.TB) *UnixZoo {
 		sock := func(typ int) (int, error) {
 			fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 			if err == nil {
-				fds = append(fds, fd)
+				z.fds = append(z.fds, fd)
 			}
 			return fd, err
 		}
@@ -66,7 +78,7 @@ func (ns *NS) Zoo(t testing.TB) *UnixZoo {
 		accept := func(ln int) (int, error) {
 			fd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
 			if err == nil {
-				fds = append(fds, fd)
+				z.fds = append(z.fds, fd)
 			}
 			return fd, err
 		}
@@ -125,7 +137,7 @@ func (ns *NS) Zoo(t testing.TB) *UnixZoo {
 		if err != nil {
 			return fmt.Errorf("socketpair: %w", err)
 		}
-		fds = append(fds, pair[0], pair[1])
+		z.fds = append(z.fds, pair[0], pair[1])
 		z.PairA, z.PairB = pair[0], pair[1]
 
 		if _, err := sock(unix.SOCK_STREAM); err != nil {
