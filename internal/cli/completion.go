@@ -104,85 +104,91 @@ func valueCases(fn func(cmd string, typed []string, v flagValue)) {
 	}
 }
 
-func bashCompletion() string {
-	var b strings.Builder
-	b.WriteString("# bash completion for sockstate, written by sockstate completion bash\n")
-	b.WriteString("_sockstate() {\n")
-	b.WriteString("    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n")
-	fmt.Fprintf(&b, "    if [[ $COMP_CWORD -eq 1 ]]; then\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n        return\n    fi\n", strings.Join(topCommands, " "))
-	b.WriteString("    case \"${COMP_WORDS[1]} $prev\" in\n")
-	valueCases(func(cmd string, typed []string, v flagValue) {
-		var pats []string
-		for _, t := range typed {
-			pats = append(pats, fmt.Sprintf("%q", cmd+" "+t))
-		}
-		fmt.Fprintf(&b, "    %s)\n        ", strings.Join(pats, "|"))
-		switch v.kind {
-		case valueFiles:
-			b.WriteString("COMPREPLY=($(compgen -f -- \"$cur\"))")
-		case valueNetns:
-			b.WriteString("COMPREPLY=($(compgen -W \"$(ls /run/netns 2>/dev/null)\" -- \"$cur\"))")
-		default:
-			fmt.Fprintf(&b, "COMPREPLY=($(compgen -W %q -- \"$cur\"))", strings.Join(v.words, " "))
-		}
-		b.WriteString("\n        return;;\n")
-	})
-	var pats []string
-	for _, c := range selects {
-		pats = append(pats, fmt.Sprintf("%q|%q", c+" state", c+" exclude"))
-	}
-	fmt.Fprintf(&b, "    %s)\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n        return;;\n", strings.Join(pats, "|"), strings.Join(ssfilter.StateNames(), " "))
-	fmt.Fprintf(&b, "    \"completion \"*)\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n        return;;\n", strings.Join(completionShells, " "))
-	b.WriteString("    esac\n    case ${COMP_WORDS[1]} in\n")
-	for _, c := range commands {
-		words := flagWords(c)
-		if slices.Contains(selects, c.name) {
-			words = append(words, "state", "exclude")
-		}
-		fmt.Fprintf(&b, "    %s)\n        COMPREPLY=($(compgen -W %q -- \"$cur\"));;\n", c.name, strings.Join(words, " "))
-	}
-	b.WriteString("    esac\n}\ncomplete -F _sockstate sockstate\n")
-	return b.String()
+// shellDialect is how bash or zsh says the parts of a completion function
+// that looks at the command and the word before the cursor.
+type shellDialect struct {
+	head string // up to the case on the command and the previous word
+	// words completes to a list of words; files and netns to file and
+	// namespace names.
+	words        func(list []string) string
+	files, netns string
+	// cmdWord is the command's word, for the case on the command alone.
+	cmdWord string
+	tail    string // after that case
 }
 
-func zshCompletion() string {
+var bashDialect = shellDialect{
+	head: "# bash completion for sockstate, written by sockstate completion bash\n_sockstate() {\n" +
+		"    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n" +
+		"    if [[ $COMP_CWORD -eq 1 ]]; then\n        %s\n        return\n    fi\n" +
+		"    case \"${COMP_WORDS[1]} $prev\" in\n",
+	words: func(list []string) string {
+		return fmt.Sprintf("COMPREPLY=($(compgen -W %q -- \"$cur\"))", strings.Join(list, " "))
+	},
+	files:   "COMPREPLY=($(compgen -f -- \"$cur\"))",
+	netns:   "COMPREPLY=($(compgen -W \"$(ls /run/netns 2>/dev/null)\" -- \"$cur\"))",
+	cmdWord: "${COMP_WORDS[1]}",
+	tail:    "}\ncomplete -F _sockstate sockstate\n",
+}
+
+var zshDialect = shellDialect{
+	head: "#compdef sockstate\n# zsh completion for sockstate, written by sockstate completion zsh\n_sockstate() {\n" +
+		"    if (( CURRENT == 2 )); then\n        %s\n        return\n    fi\n" +
+		"    case \"$words[2] $words[CURRENT-1]\" in\n",
+	words:   func(list []string) string { return "compadd -- " + strings.Join(list, " ") },
+	files:   "_files",
+	netns:   "compadd -- ${(f)\"$(ls /run/netns 2>/dev/null)\"}",
+	cmdWord: "$words[2]",
+	tail: "}\nif [[ $funcstack[1] == _sockstate ]]; then\n    _sockstate \"$@\"\nelse\n" +
+		"    compdef _sockstate sockstate\nfi\n",
+}
+
+func bashCompletion() string { return caseCompletion(bashDialect) }
+func zshCompletion() string  { return caseCompletion(zshDialect) }
+
+// caseCompletion writes a completion function in dialect d: the
+// commands, then a case on the command and the previous word for the
+// values of flags, state names and shells, then a case on the command for
+// its flags.
+func caseCompletion(d shellDialect) string {
 	var b strings.Builder
-	b.WriteString("#compdef sockstate\n# zsh completion for sockstate, written by sockstate completion zsh\n")
-	b.WriteString("_sockstate() {\n")
-	fmt.Fprintf(&b, "    if (( CURRENT == 2 )); then\n        compadd -- %s\n        return\n    fi\n", strings.Join(topCommands, " "))
-	b.WriteString("    case \"$words[2] $words[CURRENT-1]\" in\n")
+	fmt.Fprintf(&b, d.head, d.words(topCommands))
+	arm := func(pats []string, body string) {
+		quoted := make([]string, len(pats))
+		for i, p := range pats {
+			quoted[i] = fmt.Sprintf("%q", p)
+		}
+		fmt.Fprintf(&b, "    %s)\n        %s\n        return;;\n", strings.Join(quoted, "|"), body)
+	}
 	valueCases(func(cmd string, typed []string, v flagValue) {
 		var pats []string
 		for _, t := range typed {
-			pats = append(pats, fmt.Sprintf("%q", cmd+" "+t))
+			pats = append(pats, cmd+" "+t)
 		}
-		fmt.Fprintf(&b, "    %s)\n        ", strings.Join(pats, "|"))
 		switch v.kind {
 		case valueFiles:
-			b.WriteString("_files")
+			arm(pats, d.files)
 		case valueNetns:
-			b.WriteString("compadd -- ${(f)\"$(ls /run/netns 2>/dev/null)\"}")
+			arm(pats, d.netns)
 		default:
-			fmt.Fprintf(&b, "compadd -- %s", strings.Join(v.words, " "))
+			arm(pats, d.words(v.words))
 		}
-		b.WriteString("\n        return;;\n")
 	})
 	var pats []string
 	for _, c := range selects {
-		pats = append(pats, fmt.Sprintf("%q|%q", c+" state", c+" exclude"))
+		pats = append(pats, c+" state", c+" exclude")
 	}
-	fmt.Fprintf(&b, "    %s)\n        compadd -- %s\n        return;;\n", strings.Join(pats, "|"), strings.Join(ssfilter.StateNames(), " "))
-	fmt.Fprintf(&b, "    \"completion \"*)\n        compadd -- %s\n        return;;\n", strings.Join(completionShells, " "))
-	b.WriteString("    esac\n    case $words[2] in\n")
+	arm(pats, d.words(ssfilter.StateNames()))
+	b.WriteString("    \"completion \"*)\n        " + d.words(completionShells) + "\n        return;;\n")
+	b.WriteString("    esac\n    case " + d.cmdWord + " in\n")
 	for _, c := range commands {
 		words := flagWords(c)
 		if slices.Contains(selects, c.name) {
 			words = append(words, "state", "exclude")
 		}
-		fmt.Fprintf(&b, "    %s)\n        compadd -- %s;;\n", c.name, strings.Join(words, " "))
+		fmt.Fprintf(&b, "    %s)\n        %s;;\n", c.name, d.words(words))
 	}
-	b.WriteString("    esac\n}\n")
-	b.WriteString("if [[ $funcstack[1] == _sockstate ]]; then\n    _sockstate \"$@\"\nelse\n    compdef _sockstate sockstate\nfi\n")
+	b.WriteString("    esac\n" + d.tail)
 	return b.String()
 }
 

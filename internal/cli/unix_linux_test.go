@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -197,8 +195,7 @@ func TestLsUnixPeerProcess(t *testing.T) {
 }
 
 // holdFD starts `sleep 60` holding a copy of fd as its descriptor 3 and
-// returns its pid once the kernel calls it sleep; it is killed when the
-// test ends.
+// returns its pid; it is killed when the test ends.
 func holdFD(t *testing.T, fd int) int {
 	t.Helper()
 	// A copy of fd, closed here once the child has it: an *os.File
@@ -210,24 +207,7 @@ func holdFD(t *testing.T, fd int) int {
 	}
 	f := os.NewFile(uintptr(dup), "held")
 	defer f.Close()
-	cmd := exec.Command("sleep", "60")
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	comm := fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid)
-	for range 5000 {
-		if b, err := os.ReadFile(comm); err == nil && string(b) == "sleep\n" {
-			return cmd.Process.Pid
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("%s never said sleep", comm)
-	return 0
+	return testnet.Hold(t, f).Process.Pid
 }
 
 // lineMatching returns the first line of text that re matches, or "".

@@ -52,6 +52,13 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	if _, err := fmt.Fprintln(stdout, readyLine); err != nil {
 		return fmt.Errorf("helper %d: %w", *index, err)
 	}
+	holdUntilEOF(ctx, stdin)
+	return nil
+}
+
+// holdUntilEOF returns when stdin closes or ctx ends: a helper holds its
+// sockets until then.
+func holdUntilEOF(ctx context.Context, stdin io.Reader) {
 	eof := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, stdin)
@@ -61,7 +68,6 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	case <-eof:
 	case <-ctx.Done():
 	}
-	return nil
 }
 
 // raiseNofile lifts RLIMIT_NOFILE's soft limit to the hard one and checks

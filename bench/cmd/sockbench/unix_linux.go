@@ -44,15 +44,7 @@ func runUnixHelper(ctx context.Context, args []string, stdin io.Reader, stdout i
 	if _, err := fmt.Fprintln(stdout, readyLine); err != nil {
 		return fmt.Errorf("unix helper %d: %w", *index, err)
 	}
-	eof := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, stdin)
-		close(eof)
-	}()
-	select {
-	case <-eof:
-	case <-ctx.Done():
-	}
+	holdUntilEOF(ctx, stdin)
 	return nil
 }
 
@@ -72,18 +64,7 @@ func startUnixHelpers(ctx context.Context, pairs []int) ([]*helperProc, error) {
 		}
 		helpers = append(helpers, h)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		for _, h := range helpers {
-			h.cmd.Process.Kill()
-		}
-	})
-	defer stop()
-	for _, h := range helpers {
-		if err := h.waitReady(); err != nil {
-			return helpers, err
-		}
-	}
-	return helpers, nil
+	return helpers, awaitHelpers(ctx, helpers)
 }
 
 // countUnix counts the sockets of /proc/net/unix, this namespace's.
