@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/netlinkdiag"
 	"github.com/sockstate/sockstate/netns"
 	"github.com/sockstate/sockstate/procnet"
 )
@@ -170,14 +169,14 @@ func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	listed := false
 	defer func() { t.finish(c.cfg.Top, listed) }()
 	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen)}
-	if err := inspect.Each(ctx, c.cfg.Source, listening, t.addListeners); err != nil && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+	if err := inspect.Each(ctx, c.cfg.Source, listening, t.addListeners); err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
 	t.assignPorts(c.cfg.Ports, c.cfg.MaxSeries)
 	// UDP sockets are never in LISTEN: the unconnected ones are in CLOSE.
 	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen)}
 	err := inspect.Each(ctx, c.cfg.Source, rest, t.addConnections)
-	if err != nil && !errors.Is(err, netlinkdiag.ErrDumpInterrupted) {
+	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
 	snap.listed = true

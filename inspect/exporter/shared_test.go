@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,17 +13,20 @@ import (
 )
 
 // blockingSource lists nothing, after its first listing has been let go by
-// the test: a scripted Source that holds a collection in progress.
+// the test: a scripted Source that holds a collection in progress. The
+// first listing waits for the test to hear of it: a send that gave up when
+// the test was not yet listening let a loaded machine's first scrape
+// finish unheld, and the test wait forever.
 type blockingSource struct {
 	entered, release chan struct{}
+	first            sync.Once
 }
 
 func (s *blockingSource) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
-	select {
-	case s.entered <- struct{}{}:
+	s.first.Do(func() {
+		s.entered <- struct{}{}
 		<-s.release
-	default:
-	}
+	})
 	return nil, nil
 }
 

@@ -2,20 +2,25 @@ package ssfilter
 
 import (
 	"io"
+	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/sockstate/sockstate/inspect"
 )
 
 // openTableSockets opens the sockets TestFilterKernelTable filters and returns
 // how many there are: listeners on 127.0.0.1, 127.0.0.2, ::1 and the
 // dual-stack ::, connections between them (an IPv4 client of the dual-stack
 // listener makes an IPv6 socket with IPv4-mapped addresses), and one socket
-// each in FIN-WAIT-2, CLOSE-WAIT and TIME-WAIT.
-func openTableSockets(t *testing.T, ns *filterNS) int {
+// each in FIN-WAIT-2, CLOSE-WAIT and TIME-WAIT, and the listener the
+// TIME-WAIT socket came from.
+func openTableSockets(t *testing.T, ns *filterNS) (int, *net.TCPListener) {
 	so := ns.sockets(t)
 	l80 := so.listen("127.0.0.1:80")
 	l443 := so.listen("127.0.0.2:443")
@@ -34,15 +39,20 @@ func openTableSockets(t *testing.T, ns *filterNS) int {
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	// TIME-WAIT: the client closes first, the server once it has read the
-	// client's FIN (closing both at once would leave both in TIME-WAIT).
+	so.timeWait(l80)
+	return 5 + 2*8 + 1, l80
+}
+
+// timeWait leaves 127.0.0.1:40007 -> 127.0.0.1:80 in TIME-WAIT: the client
+// closes first, the server once it has read the client's FIN (closing both
+// at once would leave both in TIME-WAIT).
+func (so *sockets) timeWait(l80 *net.TCPListener) {
 	c, s := so.connect(l80, "127.0.0.1:40007", "127.0.0.1:80")
 	c.Close()
 	if _, err := io.Copy(io.Discard, s); err != nil {
-		t.Fatal(err)
+		so.t.Fatal(err)
 	}
 	s.Close()
-	return 5 + 2*8 + 1
 }
 
 // TestFilterKernelTable runs each expression three ways against real sockets
@@ -51,7 +61,8 @@ func openTableSockets(t *testing.T, ns *filterNS) int {
 // bytecode, and Match over an unfiltered dump.
 func TestFilterKernelTable(t *testing.T) {
 	ns := newFilterNS(t)
-	all := ns.settle(t, openTableSockets(t, ns))
+	n, l80 := openTableSockets(t, ns)
+	all := ns.settle(t, n)
 	_, ssErr := exec.LookPath("ss")
 
 	tests := []struct {
@@ -159,6 +170,14 @@ func TestFilterKernelTable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// The TIME-WAIT socket lives 60 s (TCP_TIMEWAIT_LEN), and
+			// on a loaded machine the table takes longer: once the
+			// kernel has dropped it, it is made again, and the sockets
+			// are listed afresh for Match.
+			if !slices.ContainsFunc(ns.dumpAll(t, nil), func(s inspect.Socket) bool { return s.State == inspect.TimeWait }) {
+				ns.sockets(t).timeWait(l80)
+				all = ns.settle(t, n)
+			}
 			f, err := Parse(tc.words)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tc.words, err)

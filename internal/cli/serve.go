@@ -74,8 +74,7 @@ const (
 type serveOptions struct {
 	listen    string
 	source    string
-	netName   string
-	netPath   string
+	ns        netnsFlags
 	ports     []uint16
 	maxSeries int
 	top       int
@@ -85,17 +84,15 @@ type serveOptions struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := serveOptions{listen: "127.0.0.1:9474", source: "auto", maxSeries: 64, top: 10}
 	help := false
-	specs := []flagSpec{
+	specs := append(opts.ns.specs(), []flagSpec{
 		{long: "listen", hasValue: true, set: func(v string) error { opts.listen = v; return nil }},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
-		{short: 'N', long: "net", hasValue: true, set: func(v string) error { opts.netName = v; return nil }},
-		{long: "netns", hasValue: true, set: func(v string) error { opts.netPath = v; return nil }},
 		{long: "ports", hasValue: true, set: opts.setPorts},
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
 		{long: "transitions", set: boolFlag(&opts.trace)},
 		{short: 'h', long: "help", set: boolFlag(&help)},
-	}
+	}...)
 	words, err := parseFlags("serve", args, specs)
 	if err != nil {
 		return err
@@ -110,15 +107,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkListen(opts.listen); err != nil {
 		return err
 	}
-	nsFile, err := opts.openNetNS()
+	if err := opts.ns.check("serve"); err != nil {
+		return err
+	}
+	nsFD, closeNS, err := opts.ns.openFD("serve")
 	if err != nil {
 		return err
 	}
-	nsFD := 0
-	if nsFile != nil {
-		defer nsFile.Close()
-		nsFD = int(nsFile.Fd())
-	}
+	defer closeNS()
 	src, err := serveSource(opts.source, nsFD, stderr)
 	if err != nil {
 		return err
@@ -306,16 +302,6 @@ func listenError(addr string, err error) error {
 		return fmt.Errorf("serve: --listen %s: permission denied; ports below 1024 need CAP_NET_BIND_SERVICE", addr)
 	}
 	return fmt.Errorf("serve: --listen %s: %w", addr, err)
-}
-
-// openNetNS opens the namespace -N or --netns names, nil for neither, with
-// ls's checks and lines, which name serve.
-func (o *serveOptions) openNetNS() (*os.File, error) {
-	n := netnsFlags{name: o.netName, path: o.netPath}
-	if err := n.check("serve"); err != nil {
-		return nil, err
-	}
-	return n.open("serve")
 }
 
 // setPorts parses --ports: a comma-separated list of ports from 1 to 65535.
