@@ -116,13 +116,15 @@ func (w *timeWaits) wait(r *retry) {
 }
 
 // lookUp makes the lookups due at now: every fresh move to CLOSE, then
-// the retries whose time has come. wall converts now to the kernel's
-// CLOCK_MONOTONIC (wall clock minus wall). It stops at the first error
-// other than ENOENT and returns it; the lookup that failed is dropped.
-func (w *timeWaits) lookUp(look lookupFunc, now time.Time, wall int64) error {
+// the retries whose time has come. mono is now on the kernel's
+// CLOCK_MONOTONIC, read at the same moment rather than converted through
+// an offset, so a TIME_WAIT found is never stamped before the move to
+// CLOSE that was read before it. It stops at the first error other than
+// ENOENT and returns it; the lookup that failed is dropped.
+func (w *timeWaits) lookUp(look lookupFunc, now time.Time, mono time.Duration) error {
 	for i := range w.fresh {
 		r := retry{close: w.fresh[i], wait: firstRetry, until: now.Add(giveUp)}
-		if err := w.check(look, &r, now, wall); err != nil {
+		if err := w.check(look, &r, now, mono); err != nil {
 			w.fresh = w.fresh[:copy(w.fresh, w.fresh[i+1:])]
 			return err
 		}
@@ -131,7 +133,7 @@ func (w *timeWaits) lookUp(look lookupFunc, now time.Time, wall int64) error {
 	for len(w.waiting) > 0 && !w.waiting[0].due.After(now) {
 		r := heap.Pop(&w.waiting).(*retry)
 		delete(w.byConn, conn{r.close.Local, r.close.Peer})
-		if err := w.check(look, r, now, wall); err != nil {
+		if err := w.check(look, r, now, mono); err != nil {
 			return err
 		}
 	}
@@ -139,7 +141,7 @@ func (w *timeWaits) lookUp(look lookupFunc, now time.Time, wall int64) error {
 }
 
 // check looks r's addresses up once.
-func (w *timeWaits) check(look lookupFunc, r *retry, now time.Time, wall int64) error {
+func (w *timeWaits) check(look lookupFunc, r *retry, now time.Time, mono time.Duration) error {
 	state, cookie, err := look(&r.close)
 	switch {
 	case errors.Is(err, syscall.ENOENT):
@@ -151,7 +153,7 @@ func (w *timeWaits) check(look lookupFunc, r *retry, now time.Time, wall int64) 
 	case inspect.TimeWait:
 		tw := r.close
 		tw.Time = now
-		tw.Mono = time.Duration(now.UnixNano() - wall)
+		tw.Mono = mono
 		tw.Cookie = cookie
 		tw.From, tw.To = inspect.Close, inspect.TimeWait
 		tw.TimeWait = true

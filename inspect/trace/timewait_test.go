@@ -167,7 +167,7 @@ func TestTimeWaits(t *testing.T) {
 			}
 			var errs []error
 			for _, step := range tt.steps {
-				if err := w.lookUp(f.look, start.Add(step), wall); err != nil {
+				if err := w.lookUp(f.look, start.Add(step), monoAt(start.Add(step), wall)); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -176,7 +176,7 @@ func TestTimeWaits(t *testing.T) {
 				if !ok {
 					break
 				}
-				if err := w.lookUp(f.look, due, wall); err != nil {
+				if err := w.lookUp(f.look, due, monoAt(due, wall)); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -215,7 +215,7 @@ func TestTimeWaitsBound(t *testing.T) {
 		f.answers[tr.Local] = []answer{{state: inspect.FinWait2}}
 		w.watch(&tr)
 	}
-	if err := w.lookUp(f.look, time.Unix(1, 0), 0); err != nil {
+	if err := w.lookUp(f.look, time.Unix(1, 0), monoAt(time.Unix(1, 0), 0)); err != nil {
 		t.Fatal(err)
 	}
 	if len(w.waiting) != maxWaiting {
@@ -243,7 +243,7 @@ func TestTimeWaitsPeerFIN(t *testing.T) {
 	}}
 	var w timeWaits
 	w.watch(&closed)
-	if err := w.lookUp(f.look, start, wall); err != nil {
+	if err := w.lookUp(f.look, start, monoAt(start, wall)); err != nil {
 		t.Fatal(err)
 	}
 	peer := func(port uint16, from, to inspect.State) *Transition {
@@ -268,7 +268,7 @@ func TestTimeWaitsPeerFIN(t *testing.T) {
 		if want := start.Add(s.wantDue); !ok || (s.wantDue != 0 && !due.Equal(want)) || (s.wantDue == 0 && due.After(start)) {
 			t.Fatalf("after %v -> %v of %v: retry due %v (pending %v), want %v", s.peer.From, s.peer.To, s.peer.Local, due, ok, want)
 		}
-		if err := w.lookUp(f.look, start.Add(s.at), wall); err != nil {
+		if err := w.lookUp(f.look, start.Add(s.at), monoAt(start.Add(s.at), wall)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -286,4 +286,10 @@ func TestTimeWaitsPeerFIN(t *testing.T) {
 	if _, pending := w.due(); pending {
 		t.Error("a retry is pending after TIME_WAIT was found")
 	}
+}
+
+// monoAt is at on a CLOCK_MONOTONIC that reads wall less than the wall
+// clock.
+func monoAt(at time.Time, wall int64) time.Duration {
+	return time.Duration(at.UnixNano() - wall)
 }

@@ -209,7 +209,7 @@ func (t *Tracer) Read() (Transition, error) {
 			return tr, nil
 		}
 		now := time.Now()
-		if err := t.tw.lookUp(t.look, now, t.wall); err != nil {
+		if err := t.tw.lookUp(t.look, now, monoNow()); err != nil {
 			return Transition{}, t.readError(err)
 		}
 		if now.Sub(t.gapsChecked) >= gapInterval {
@@ -256,6 +256,8 @@ func (t *Tracer) Read() (Transition, error) {
 			// younger than gapSettle.
 			t.read = max(t.read, monoNow())
 			if tr, ok := t.tw.next(); ok {
+				// On the kernel records' offset, as every Time is.
+				tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
 				return tr, nil
 			}
 			if err := t.checkDrops(); err != nil {
