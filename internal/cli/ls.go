@@ -54,8 +54,9 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      a UDP socket is aborted, not closed: its owner's next
                      call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
-  -F, --filter FILE  read the state selection and EXPRESSION from FILE (-:
-                     standard input), # starting a comment
+  -F, --filter FILE  read the EXPRESSION from FILE (-: standard input), #
+                     starting a comment; a state selection stays on the
+                     command line, as ss takes it
   -O, --oneline      -m's and -i's details on the socket's line
   -T, --threads      -p by thread: users:(("comm",pid=N,tid=N,fd=N))
   -h, --help         this text
