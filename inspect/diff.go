@@ -40,10 +40,14 @@ const (
 	// around then may be missing. Diff never returns it; a Watcher and
 	// trace.Events do, each followed by what a fresh dump shows.
 	EventLost
+	// EventUnmatched counts the sockets the kernel reported destroyed
+	// that a Watcher could not match to its query, because the kernel
+	// cleared the addresses the filter reads (WatchEvent.Unmatched).
+	EventUnmatched
 )
 
 // String returns the name used in sockstate's output: new, change, gone,
-// lost.
+// lost, unmatched.
 func (k EventKind) String() string {
 	switch k {
 	case EventNew:
@@ -54,6 +58,8 @@ func (k EventKind) String() string {
 		return "gone"
 	case EventLost:
 		return "lost"
+	case EventUnmatched:
+		return "unmatched"
 	}
 	return "unknown"
 }

@@ -96,6 +96,14 @@ type Socket struct {
 	// Memory is the socket's memory use, filled by the netlink source when
 	// Query.Memory is set; nil otherwise and for minisockets.
 	Memory *Memory
+	// NetNS is the inode of the network namespace the socket was listed
+	// in, set by a listing of several namespaces; 0 otherwise.
+	NetNS uint64
+	// CgroupID is the cgroup v2 id of the socket's cgroup
+	// (INET_DIAG_CGROUP_ID), filled by the netlink source when
+	// Query.Cgroup is set; 0 otherwise, and for minisockets, which the
+	// kernel keeps none for.
+	CgroupID uint64
 }
 
 // UnixEnd is what a unix socket has in place of addresses (unix(7),

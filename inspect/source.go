@@ -28,6 +28,8 @@ type Query struct {
 	// (idiag_ext) only when they are wanted, as they cost time per
 	// socket. The proc source ignores both.
 	Info, Memory bool
+	// Cgroup asks for Socket.CgroupID, which only the netlink source has.
+	Cgroup bool
 }
 
 // ProtocolsOrDefault returns q.Protocols, or UDP and TCP when it and

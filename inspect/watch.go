@@ -24,9 +24,28 @@ type WatchEvent struct {
 	// destruction.
 	InState time.Duration
 	// Lost is, for an EventLost, how many reports were lost, when the
-	// source counts them (the trace source does; the kernel does not
-	// count the destroy reports it drops): 0 when not known.
+	// source counts them (the trace source counts state changes, the
+	// kernel the destroy reports it drops): 0 when not known.
 	Lost uint64
+	// Unmatched is, for an EventUnmatched, how many sockets the kernel
+	// reported destroyed since the last poll that could not be matched to
+	// the query: no poll had shown them, and the kernel had cleared the
+	// addresses the filter reads.
+	Unmatched uint64
+	// Reset marks a gone socket that no poll showed, reported with what
+	// the kernel left of its tuple: tcp_disconnect (close with SO_LINGER
+	// {1, 0}) clears the local address and the peer port.
+	Reset bool
+	// Cause is why the socket ended, on a change into CLOSE and on gone,
+	// where the source can tell.
+	Cause Cause
+	// Lifetime is, on gone, how long the socket lived: from the state
+	// change that made it to its end, where the source saw both (the
+	// trace source, for sockets made while it runs); 0 when not known.
+	Lifetime time.Duration
+	// Bytes is, on gone, what the connection carried, where the source
+	// knows it (the trace source, at the move to CLOSE); nil otherwise.
+	Bytes *Bytes
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag
@@ -69,11 +88,11 @@ const MaxInterruptedPolls = 100
 // changed since the one before, possibly nothing; the first poll reports
 // every socket as new.
 //
-// Each batch holds, in order: an EventLost for each time reports of
-// destroyed sockets were lost, then, in the order they arrived, the
-// sockets destroyed since the previous poll, then the changes the poll
-// showed (Diff's order). After a loss, Watch polls at once rather than at
-// the next tick.
+// Each batch holds the events in the order of their times: an EventLost
+// for each time reports of destroyed sockets were lost, the sockets
+// destroyed since the previous poll, the changes the poll showed, and an
+// EventUnmatched when destroyed sockets could not be matched to the
+// query. After a loss, Watch polls at once rather than at the next tick.
 //
 // A socket seen by the previous poll and destroyed since is reported at
 // its destruction, not again by the poll; one the kernel freed in another
@@ -83,8 +102,14 @@ const MaxInterruptedPolls = 100
 // addresses, whatever its states: the kernel frees every TCP socket in
 // CLOSE. A report whose tuple the kernel cleared (a socket closed with
 // SO_LINGER 0 loses its source address and destination port) names the
-// socket the previous poll showed under its cookie, and is left out if
-// no poll showed it.
+// socket the previous poll showed under its cookie; if no poll showed it,
+// it is reported gone with what is left and Reset set when the query's
+// filter selects it whatever the cleared fields hold (ClearedMatcher),
+// counted in the batch's EventUnmatched when the answer turns on them,
+// and left out when the filter rejects it whatever they hold. A socket
+// reported gone is never reported again. A connection seen as its request
+// socket (SYN_RECV) and then as its full socket, with another cookie, is
+// reported as one: a change from SYN_RECV.
 //
 // A poll whose dump the kernel kept interrupting (its tables changed
 // during every attempt) is skipped: fn is not called, the next poll is
@@ -111,7 +136,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
-	t := tracker{q: &w.Query, since: map[Key]time.Time{}}
+	t := tracker{q: &w.Query, since: map[Key]time.Time{}, destroys: w.Destroyed != nil}
 	p := NewPoll(w.Source)
 	defer p.Close()
 	var resync <-chan struct{}
@@ -150,7 +175,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 		}
 		inARow = 0
 		now := time.Now()
-		var lost []time.Time
+		var lost []loss
 		var destroyed []destroyedSocket
 		if feed != nil {
 			if lost, destroyed, err = feed.take(); err != nil {
@@ -189,7 +214,7 @@ type destroyedSocket struct {
 type destroyFeed struct {
 	mu      sync.Mutex
 	pending []destroyedSocket
-	lost    []time.Time
+	lost    []loss
 	err     error
 	// resync wakes the poll loop after a loss, so that it takes a fresh
 	// dump at once.
@@ -208,16 +233,19 @@ func (f *destroyFeed) run(ctx context.Context, src DestroySource) {
 	}
 	for {
 		err := src.Destroyed(ctx, add)
-		if ctx.Err() != nil {
+		// A receive bound to ctx's deadline can time out a moment before
+		// ctx's own timer marks it done: that is the end, not a failure.
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return
 		}
 		if err == nil {
 			continue
 		}
-		loss := errors.Is(err, unix.ENOBUFS)
+		var counted lossCounter
+		isLoss := errors.Is(err, unix.ENOBUFS) || errors.As(err, &counted)
 		f.mu.Lock()
-		if loss {
-			f.lost = append(f.lost, time.Now())
+		if isLoss {
+			f.lost = append(f.lost, lossOf(err))
 		} else {
 			f.err = err
 		}
@@ -226,14 +254,14 @@ func (f *destroyFeed) run(ctx context.Context, src DestroySource) {
 		case f.resync <- struct{}{}:
 		default:
 		}
-		if !loss {
+		if !isLoss {
 			return
 		}
 	}
 }
 
 // take returns and forgets what arrived since the last take.
-func (f *destroyFeed) take() (lost []time.Time, destroyed []destroyedSocket, err error) {
+func (f *destroyFeed) take() (lost []loss, destroyed []destroyedSocket, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lost, destroyed = f.lost, f.pending
@@ -257,27 +285,28 @@ type tracker struct {
 	q     *Query
 	since map[Key]time.Time
 	diff  differ
-	// polledGone holds the sockets a poll found gone, until
-	// polledGoneFor has passed: the kernel sends its destroy report from
-	// a workqueue, which may deliver it after a poll that no longer saw
-	// the socket, and the socket must not be reported gone twice.
-	polledGone map[Key]time.Time
+	// destroys says destroy reports come beside the polls.
+	destroys bool
+	// polledGone holds the sockets a poll found gone whose destroy
+	// report has not come yet: the kernel sends it when the socket is
+	// freed, which may be long after it left the tables (a reset socket
+	// whose owner keeps its file), and the socket must not be reported
+	// gone twice.
+	polledGone goneSet
 }
-
-// polledGoneFor is how long a destroy report may come after the poll that
-// found its socket gone; in practice it comes within a millisecond.
-const polledGoneFor = time.Second
 
 // step reports what changed from prev to next, polled from start to now,
 // given the losses and destroyed sockets reported meanwhile. It returns
 // the reports it cannot settle yet: a socket that the poll still showed,
 // reported destroyed after the poll had begun, may have been freed after
 // the dump passed it.
-func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Time, destroyed []destroyedSocket) (batch []WatchEvent, unresolved []destroyedSocket) {
-	for _, at := range lost {
-		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: at})
+func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, destroyed []destroyedSocket) (batch []WatchEvent, unresolved []destroyedSocket) {
+	for _, l := range lost {
+		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: l.at, Lost: l.n})
 	}
 	events := t.diff.diff(prev, next)
+	inState := make([]time.Duration, len(events))
+	t.joinRequests(events, inState, now)
 	slices.SortStableFunc(destroyed, func(a, b destroyedSocket) int { return a.at.Compare(b.at) })
 
 	// Each destroyed socket is looked up under both keys, since the
@@ -318,6 +347,9 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 			}
 		}
 	}
+	requestsOf(events, destroyed, inNext, gone)
+	clearedOf(events, destroyed, inNext, gone)
+	var unmatched uint64
 
 	for j := range destroyed {
 		d := &destroyed[j]
@@ -332,11 +364,17 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		case gone[j] != nil:
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
-		case t.reportedGone(&d.Socket):
+		case t.polledGone.take(&d.Socket):
 		case clearedTuple(&d.Socket):
-			// Never seen, and its addresses are gone: reporting it would
-			// print a socket that never was, such as 0.0.0.0:51234 to
-			// 127.0.0.1:0.
+			// Never seen, and its addresses are gone: reported as
+			// what is left, marked, if the filter selects it whatever
+			// they were, counted if that turns on them.
+			switch t.q.keepsCleared(&d.Socket) {
+			case selected:
+				batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at, Reset: true})
+			case undecided:
+				unmatched++
+			}
 		case t.q.keepsFreed(&d.Socket):
 			// Lived and died between two polls.
 			batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at})
@@ -345,31 +383,28 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 
 	// The time in state of gone sockets is taken first: a tuple reused by
 	// a new socket is gone and new under one key.
-	for k, at := range t.polledGone {
-		if now.Sub(at) > polledGoneFor {
-			delete(t.polledGone, k)
-		}
-	}
-	inState := make([]time.Duration, len(events))
 	for i := range events {
 		if e := &events[i]; e.Kind == EventGone {
 			k := KeyOf(&e.Socket)
 			inState[i] = t.observed(k, now)
 			delete(t.since, k)
-			if t.polledGone == nil {
-				t.polledGone = map[Key]time.Time{}
+			if t.destroys && awaitsDestroy(&e.Socket) {
+				t.polledGone.add(k)
 			}
-			t.polledGone[k] = now
 		}
 	}
 	for i := range events {
 		e := &events[i]
 		switch e.Kind {
 		case EventNew:
-			t.since[KeyOf(&e.Socket)] = now
+			k := KeyOf(&e.Socket)
+			t.since[k] = now
+			t.polledGone.forget(k)
 		case EventChange:
 			k := KeyOf(&e.Socket)
-			inState[i] = t.observed(k, now)
+			if inState[i] == 0 {
+				inState[i] = t.observed(k, now)
+			}
 			t.since[k] = now
 		case EventGone:
 		default: // replaced by a destroy report
@@ -377,6 +412,10 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 		}
 		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i]})
 	}
+	if unmatched > 0 {
+		batch = append(batch, WatchEvent{Event: Event{Kind: EventUnmatched}, Time: now, Unmatched: unmatched})
+	}
+	slices.SortStableFunc(batch, func(a, b WatchEvent) int { return a.Time.Compare(b.Time) })
 	return batch, unresolved
 }
 
@@ -389,16 +428,6 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []time.Ti
 func clearedTuple(s *Socket) bool {
 	peer := s.Peer.Addr().IsValid() && !s.Peer.Addr().IsUnspecified()
 	return peer && (s.Peer.Port() == 0 || s.Local.Addr().IsUnspecified())
-}
-
-// reportedGone reports whether a recent poll found s gone already, under
-// its cookie or, for a source without cookies, its tuple.
-func (t *tracker) reportedGone(s *Socket) bool {
-	if _, ok := t.polledGone[Key{Cookie: s.Cookie}]; ok && s.Cookie != 0 {
-		return true
-	}
-	_, ok := t.polledGone[Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}]
-	return ok
 }
 
 // died reports the end of a socket the previous poll showed as s, freed

@@ -344,7 +344,8 @@ func resetTuple(s *inspect.Socket) bool {
 // polls, and requires every event to name a socket that existed: the
 // kernel's destroy report of the client has no source address nor
 // destination port, and must be matched by cookie to the socket the poll
-// showed, or left out.
+// showed, or, when no poll showed it, reported once with what is left,
+// marked reset.
 func TestWatchLingerReset(t *testing.T) {
 	for _, src := range watchSources {
 		for _, between := range []bool{false, true} {
@@ -397,6 +398,8 @@ func TestWatchLingerReset(t *testing.T) {
 					wt.waitFor(t, "the client gone", seen(inspect.EventGone, cl, lnAddr, 0))
 				case src.destroyed:
 					wt.waitFor(t, "the server's end gone", seen(inspect.EventGone, lnAddr, cl, 0))
+					wt.waitFor(t, "the client reported reset", seen(inspect.EventGone,
+						netip.AddrPortFrom(netip.IPv4Unspecified(), cl.Port()), netip.AddrPortFrom(lnAddr.Addr(), 0), 0))
 				default:
 					// Without destroy reports nothing shows the
 					// connection: wait for a poll after it.
@@ -404,13 +407,29 @@ func TestWatchLingerReset(t *testing.T) {
 				}
 				wt.stop()
 
+				resets := 0
 				for _, e := range wt.events {
-					if resetTuple(&e.Socket) {
-						t.Errorf("%s %v -> %v (cookie %#x): no socket had that tuple", e.Kind, e.Socket.Local, e.Socket.Peer, e.Socket.Cookie)
+					if resetTuple(&e.Socket) != e.Reset {
+						t.Errorf("%s %v -> %v (cookie %#x) reset %v: a cleared tuple, and only one, is marked reset", e.Kind, e.Socket.Local, e.Socket.Peer, e.Socket.Cookie, e.Reset)
+					}
+					if e.Reset {
+						resets++
+						want := netip.AddrPortFrom(netip.IPv4Unspecified(), cl.Port())
+						if e.Kind != inspect.EventGone || e.Socket.Local != want || e.Socket.Peer != netip.AddrPortFrom(lnAddr.Addr(), 0) {
+							t.Errorf("%s %v -> %v reset, want gone %v -> %v:0", e.Kind, e.Socket.Local, e.Socket.Peer, want, lnAddr.Addr())
+						}
 					}
 				}
 				if between {
+					// No poll showed the client: with destroy reports,
+					// it is reported once, with what is left of it.
+					if want := map[bool]int{true: 1, false: 0}[src.destroyed]; resets != want {
+						t.Errorf("%d reset reports, want %d; events:\n%s", resets, want, wt.dump())
+					}
 					return
+				}
+				if resets != 0 {
+					t.Errorf("%d reset reports of a client a poll showed; events:\n%s", resets, wt.dump())
 				}
 				// Whether CLOSE shows depends on what came first: a poll
 				// after the close, which finds the socket gone from the

@@ -81,7 +81,7 @@ func (d *scriptedDestroys) sendAt(at time.Duration, items ...any) {
 func line(t0 time.Time, e WatchEvent) string {
 	id := fmt.Sprintf("%#x", e.Socket.Cookie)
 	switch {
-	case e.Kind == EventLost:
+	case e.Kind == EventLost || e.Kind == EventUnmatched:
 		id = "-"
 	case e.Socket.Cookie == 0:
 		id = e.Socket.Local.String()
@@ -97,6 +97,15 @@ func line(t0 time.Time, e WatchEvent) string {
 	}
 	if e.InState != 0 {
 		s += fmt.Sprintf(" after %v", e.InState)
+	}
+	if n := e.Lost + e.Unmatched; n != 0 {
+		s += fmt.Sprintf(" %d", n)
+	}
+	if e.Reset {
+		s += " reset " + e.Socket.Local.String() + " " + e.Socket.Peer.String()
+	}
+	if e.Cause != CauseUnknown {
+		s += " " + e.Cause.String()
 	}
 	return s
 }
@@ -518,9 +527,9 @@ func TestWatcherInterruptedGivesUp(t *testing.T) {
 
 // TestWatcherClearedTuple: the destroy report of a socket closed with
 // SO_LINGER 0 has no source address nor destination port. It is reported
-// with the addresses the previous poll showed under its cookie, or not at
-// all when no poll showed it; beside the proc source, which has no
-// cookies, the poll reports the socket gone.
+// with the addresses the previous poll showed under its cookie, or, beside
+// the proc source, which has no cookies, under what is left of its tuple;
+// one no poll showed is reported with what is left, marked reset.
 func TestWatcherClearedTuple(t *testing.T) {
 	C := sock(3, Established, wCl, wLn, 12)
 	cleared := func(s Socket) *Socket {
@@ -529,7 +538,7 @@ func TestWatcherClearedTuple(t *testing.T) {
 		s.Peer = netip.AddrPortFrom(s.Peer.Addr(), 0)
 		return &s
 	}
-	never := sock(9, Established, wCl, netip.MustParseAddrPort("127.0.0.1:7789"), 0)
+	never := sock(9, Established, netip.MustParseAddrPort("127.0.0.1:51235"), netip.MustParseAddrPort("127.0.0.1:7789"), 0)
 	procC := C
 	procC.Cookie = 0
 	tests := []struct {
@@ -539,11 +548,14 @@ func TestWatcherClearedTuple(t *testing.T) {
 	}{
 		{"netlink", [][]Socket{{C}, {}}, []string{
 			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 0.0.0.0:51235 127.0.0.1:0 reset",
 			"change 127.0.0.1:51234 127.0.0.1:7788",
 			"gone 127.0.0.1:51234 127.0.0.1:7788",
 		}},
 		{"proc", [][]Socket{{procC}, {}}, []string{
 			"new 127.0.0.1:51234 127.0.0.1:7788",
+			"gone 0.0.0.0:51235 127.0.0.1:0 reset",
+			"change 127.0.0.1:51234 127.0.0.1:7788",
 			"gone 127.0.0.1:51234 127.0.0.1:7788",
 		}},
 	}
@@ -559,7 +571,11 @@ func TestWatcherClearedTuple(t *testing.T) {
 				polls := 0
 				err := w.Watch(ctx, func(batch []WatchEvent) error {
 					for _, e := range batch {
-						got = append(got, fmt.Sprintf("%s %v %v", e.Kind, e.Socket.Local, e.Socket.Peer))
+						l := fmt.Sprintf("%s %v %v", e.Kind, e.Socket.Local, e.Socket.Peer)
+						if e.Reset {
+							l += " reset"
+						}
+						got = append(got, l)
 					}
 					if polls++; polls == len(tt.snaps) {
 						cancel()

@@ -186,3 +186,12 @@ func (d *AttrDecoder) want(n int) bool {
 	}
 	return false
 }
+
+// DecodeCgroupID decodes the payload of AttrCgroupID: the socket's cgroup
+// v2 id, a u64 in native byte order.
+func DecodeCgroupID(b []byte) (uint64, error) {
+	if len(b) < 8 {
+		return 0, fmt.Errorf("netlinkdiag: cgroup id in %d bytes: %w", len(b), ErrShort)
+	}
+	return binary.NativeEndian.Uint64(b), nil
+}

@@ -17,6 +17,9 @@ const (
 	bcDLE   = 5 // INET_DIAG_BC_D_LE
 	bcSCond = 7 // INET_DIAG_BC_S_COND
 	bcDCond = 8 // INET_DIAG_BC_D_COND
+	// bcCgroupCond is INET_DIAG_BC_CGROUP_COND (Linux 5.7): the op is
+	// followed by the u64 cgroup v2 id, in native byte order.
+	bcCgroupCond = 13
 )
 
 // Sizes of the kernel's structures: struct inet_diag_bc_op {u8 code; u8 yes;
@@ -77,6 +80,7 @@ type bcOp struct {
 	no   Label
 	port int32        // comparisons: the port; hostconds: the port or -1
 	pfx  netip.Prefix // hostconds: the address prefix, invalid for any
+	id   uint64       // cgroup conditions: the cgroup v2 id
 }
 
 // NewLabel returns a label to pass to conditions and bind later with Bind.
@@ -125,6 +129,14 @@ func (p *Program) HostCond(side Side, pfx netip.Prefix, port int32, no Label) {
 	p.ops = append(p.ops, bcOp{code: code, no: no, port: port, pfx: pfx})
 }
 
+// CgroupCond adds a condition that holds when the socket's cgroup v2 id is
+// id (INET_DIAG_BC_CGROUP_COND) and otherwise jumps to no. The kernel
+// compares 0 for the minisockets (TIME_WAIT, SYN_RECV), which keep no
+// cgroup.
+func (p *Program) CgroupCond(id uint64, no Label) {
+	p.ops = append(p.ops, bcOp{code: bcCgroupCond, no: no, id: id})
+}
+
 // Jump adds an unconditional jump to l (INET_DIAG_BC_JMP).
 func (p *Program) Jump(l Label) {
 	p.ops = append(p.ops, bcOp{code: bcJmp, no: l})
@@ -137,6 +149,8 @@ func (op *bcOp) size() int {
 		return sizeofBCOp
 	case bcSCond, bcDCond:
 		return sizeofBCOp + sizeofHostcond + addrLen(op.pfx)
+	case bcCgroupCond:
+		return sizeofBCOp + 8
 	}
 	return 2 * sizeofBCOp // a comparison carries its port in a second op
 }
@@ -197,6 +211,8 @@ func (op *bcOp) append(b []byte, n, no int) []byte {
 	b = ne.AppendUint16(b, uint16(no))
 	switch op.code {
 	case bcJmp:
+	case bcCgroupCond:
+		b = ne.AppendUint64(b, op.id)
 	case bcSCond, bcDCond:
 		var family, bits uint8 // AF_UNSPEC, any address
 		switch addrLen(op.pfx) {

@@ -63,6 +63,12 @@ type EventConn struct {
 	mu  sync.Mutex // serializes Receive; guards the fields below
 	buf []byte
 	ev  Event
+	// reportedDrops is the kernel's drop counter as last reported;
+	// lossSeen says there was a loss, after which the kernel may drop more
+	// without another ENOBUFS (it signals one per congestion), so each
+	// Receive reads the counter when the queue is empty.
+	reportedDrops uint32
+	lossSeen      bool
 }
 
 // eventBufferSize holds the largest message the kernel broadcasts: an
@@ -97,9 +103,13 @@ func (c *EventConn) Close() error {
 // ends, or when fn returns an error, which it returns as is.
 //
 // If the kernel dropped messages because the receive buffer was full,
-// Receive returns an error wrapping ErrEventsLost and unix.ENOBUFS, after
-// fn has seen the messages queued before the loss was noticed. The next
-// Receive goes on with the messages sent since.
+// Receive returns a *LostError wrapping ErrEventsLost and unix.ENOBUFS,
+// with the number dropped, after fn has seen the messages queued before
+// the loss was noticed. The next Receive goes on with the messages sent
+// since. The kernel says ENOBUFS once per congestion and counts every
+// message it drops: after a loss, a Receive that empties the queue and
+// finds the count grown returns a *LostError with the rest, wrapping
+// ErrEventsLost alone.
 func (c *EventConn) Receive(ctx context.Context, fn func(*Event) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -119,9 +129,15 @@ func (c *EventConn) Receive(ctx context.Context, fn func(*Event) error) error {
 		n, err := c.t.recv(c.buf, block)
 		switch {
 		case !block && errors.Is(err, errWouldBlock):
+			if c.lossSeen {
+				if lost, ok := c.lost(nil); ok {
+					return lost
+				}
+			}
 			return nil
 		case errors.Is(err, syscall.ENOBUFS):
-			return fmt.Errorf("netlinkdiag: receive events: %w: %w", ErrEventsLost, err)
+			lost, _ := c.lost(err)
+			return lost
 		case err != nil:
 			return c.ioError(ctx, "receive events", err)
 		case n > len(c.buf):

@@ -184,8 +184,9 @@ func cookiesOf(t *testing.T, netns int, f family, a, b netip.AddrPort) []uint64 
 
 // TestDestroyEventsOverflow gives the subscription a tiny receive buffer,
 // frees many sockets without reading, and requires Receive to say that
-// messages were lost, wrapping ErrEventsLost and ENOBUFS, and then to go
-// on with the messages sent after.
+// messages were lost, wrapping ErrEventsLost and ENOBUFS, with the number
+// the kernel dropped, so that what was received and what was counted lost
+// add up to what was sent, and then to go on with the messages sent after.
 func TestDestroyEventsOverflow(t *testing.T) {
 	ns := testnet.New(t)
 	ec, err := netlinkdiag.DialEventsBuffer(&netlinkdiag.Config{NetNS: ns.FD()}, 4096, netlinkdiag.GroupUDP4Destroy)
@@ -223,18 +224,30 @@ func TestDestroyEventsOverflow(t *testing.T) {
 			t.Fatalf("witness after %d of %d messages: %v", seen, n, err)
 		}
 	}
-	received := 0
-	var lost error
+	// Every message the kernel offered is received or counted lost:
+	// the first Receive to fail says ENOBUFS; the count may grow after it
+	// without another, which a Receive that empties the queue reports.
+	received, lost := 0, uint64(0)
+	var first error
 	for range n + 1 {
 		err := ec.Receive(ctx, func(*netlinkdiag.Event) error { received++; return nil })
 		if err != nil {
-			lost = err
+			first = err
 			break
 		}
 	}
-	if !errors.Is(lost, netlinkdiag.ErrEventsLost) || !errors.Is(lost, syscall.ENOBUFS) {
-		t.Fatalf("Receive after %d of %d messages: %v, want ErrEventsLost and ENOBUFS", received, n, lost)
+	if !errors.Is(first, netlinkdiag.ErrEventsLost) || !errors.Is(first, syscall.ENOBUFS) {
+		t.Fatalf("Receive after %d of %d messages: %v, want ErrEventsLost and ENOBUFS", received, n, first)
 	}
+	countLost := func(err error) {
+		t.Helper()
+		le, ok := errors.AsType[*netlinkdiag.LostError](err)
+		if !ok || le.N == 0 {
+			t.Fatalf("Receive: %v, want a *LostError with a count", err)
+		}
+		lost += le.N
+	}
+	countLost(first)
 	if received >= n {
 		t.Errorf("received %d of %d messages and an overflow", received, n)
 	}
@@ -243,14 +256,17 @@ func TestDestroyEventsOverflow(t *testing.T) {
 	// wait for the burst to end, as a quiet 200ms, before the last socket.
 	for range n + 1 {
 		quiet, stop := context.WithTimeout(ctx, 200*time.Millisecond)
-		err := ec.Receive(quiet, func(*netlinkdiag.Event) error { return nil })
+		err := ec.Receive(quiet, func(*netlinkdiag.Event) error { received++; return nil })
 		stop()
 		if errors.Is(err, context.DeadlineExceeded) {
 			break
 		}
-		if err != nil && !errors.Is(err, netlinkdiag.ErrEventsLost) {
-			t.Fatalf("Receive while draining: %v", err)
+		if err != nil {
+			countLost(err)
 		}
+	}
+	if got := uint64(received) + lost; got != n {
+		t.Errorf("received %d and lost %d of %d messages: %d in all", received, lost, n, got)
 	}
 	var after netip.AddrPort
 	ns.Do(t, func() error {

@@ -14,6 +14,9 @@ import (
 // reuses the congestion control's name while it stays the same.
 type extDecoder struct {
 	mask uint8 // the idiag_ext bits to ask for
+	// cgroup decodes INET_DIAG_CGROUP_ID, which the kernel (5.7 on) sends
+	// for every full socket unasked: ss asks for no idiag_ext bit either.
+	cgroup bool
 
 	info netlinkdiag.TCPInfo
 	mem  netlinkdiag.SkMemInfo
@@ -39,8 +42,12 @@ func newExtDecoder(q inspect.Query) *extDecoder {
 	if q.Memory {
 		d.mask |= netlinkdiag.ExtSkMemInfo
 	}
+	d.cgroup = q.Cgroup
 	return d
 }
+
+// needed reports whether the replies' attributes are to be decoded.
+func (d *extDecoder) needed() bool { return d.mask != 0 || d.cgroup }
 
 // decode fills s.Info and s.Memory from the attributes of s's message, for
 // the extensions asked for. A malformed attribute is an error.
@@ -69,6 +76,10 @@ func (d *extDecoder) decode(attrs []byte, s *inspect.Socket) error {
 		case netlinkdiag.AttrBBRInfo:
 			err = netlinkdiag.DecodeBBRInfo(ad.Bytes(), &d.bbr)
 			haveBBR = err == nil
+		case netlinkdiag.AttrCgroupID:
+			if d.cgroup {
+				s.CgroupID, err = netlinkdiag.DecodeCgroupID(ad.Bytes())
+			}
 		case netlinkdiag.AttrSkMemInfo:
 			if d.mask&netlinkdiag.ExtSkMemInfo != 0 {
 				if err = netlinkdiag.DecodeSkMemInfo(ad.Bytes(), &d.mem); err == nil {

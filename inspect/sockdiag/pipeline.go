@@ -60,7 +60,7 @@ func newSink(q inspect.Query, fn func([]inspect.Socket) error, n int) *sink {
 // decodePut fills in s's extensions from its message's attributes and
 // puts it.
 func (k *sink) decodePut(s *inspect.Socket, attrs []byte) error {
-	if k.ext.mask != 0 {
+	if k.ext.needed() {
 		if err := k.ext.decode(attrs, s); err != nil {
 			return err
 		}

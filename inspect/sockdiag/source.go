@@ -126,7 +126,7 @@ func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
 	// goroutine does them while this one receives.
-	if k.ext.mask != 0 || k.fn != nil {
+	if k.ext.needed() || k.fn != nil {
 		d.pl = startPipeline(k)
 	}
 	// Unix sockets come first, as ss prints them.

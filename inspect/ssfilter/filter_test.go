@@ -262,7 +262,6 @@ func TestParseFilterErrors(t *testing.T) {
 		{"colon alone", []string{"src :"}, `filter: expected port after ':' at column 5`},
 		{"dev", []string{"dev lo"}, `filter: "dev" conditions are not supported at column 1`},
 		{"fwmark", []string{"sport = :1 and fwmark = 0x1"}, `filter: "fwmark" conditions are not supported at column 16`},
-		{"cgroup", []string{"cgroup = /"}, `filter: "cgroup" conditions are not supported at column 1`},
 		{"autobound", []string{"not autobound"}, `filter: "autobound" conditions are not supported at column 5`},
 		{"column counts words joined by spaces", []string{"sport", "=", ":80", "or", "dport", ">", ":x"}, `filter: unknown port "x": not a number, nor a service in /etc/services at column 25`},
 		{"too many nots", []string{strings.Repeat("not ", maxFilterDepth+1) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 40001`},

@@ -53,6 +53,9 @@ func (e *expr) format(b *strings.Builder) {
 			b.WriteString("dst unix:")
 		}
 		b.WriteString(escapeWord(e.pattern))
+	case exprCgroup:
+		b.WriteString("cgroup ")
+		b.WriteString(e.path)
 	case exprHost:
 		if e.side == local {
 			b.WriteString("src ")

@@ -14,7 +14,8 @@ const (
 	tokDst
 	tokSport
 	tokDport
-	tokUnsupported // ss's dev, fwmark, cgroup and autobound
+	tokCgroup
+	tokUnsupported // ss's dev, fwmark and autobound
 	tokCmp
 )
 
@@ -31,7 +32,7 @@ var keywords = map[string]struct {
 	"src": {kind: tokSrc}, "dst": {kind: tokDst},
 	"sport": {kind: tokSport}, "dport": {kind: tokDport},
 	"dev": {kind: tokUnsupported}, "fwmark": {kind: tokUnsupported},
-	"cgroup": {kind: tokUnsupported}, "autobound": {kind: tokUnsupported},
+	"cgroup": {kind: tokCgroup}, "autobound": {kind: tokUnsupported},
 	">=": {tokCmp, opGe}, "ge": {tokCmp, opGe}, "geq": {tokCmp, opGe},
 	"<=": {tokCmp, opLe}, "le": {tokCmp, opLe}, "leq": {tokCmp, opLe},
 	"!=": {tokCmp, opNe}, "ne": {tokCmp, opNe}, "neq": {tokCmp, opNe},

@@ -30,6 +30,8 @@ func (e *expr) match(s *inspect.Socket) bool {
 		return !e.x.match(s)
 	case exprUnix:
 		return matchUnix(e, s)
+	case exprCgroup:
+		return s.CgroupID == e.cgroupID
 	case exprPort:
 		if e.port == anyPort {
 			return e.op == opEq
@@ -153,6 +155,8 @@ func (e *expr) fold(fam inspect.Family) (*expr, truth) {
 		return e, varies
 	case exprUnix:
 		return nil, never
+	case exprCgroup:
+		return e, varies
 	}
 	switch {
 	case !e.pfx.IsValid() && e.port == anyPort:
@@ -235,6 +239,8 @@ func (e *expr) compile(p *netlinkdiag.Program, no netlinkdiag.Label) {
 		}
 	case exprHost:
 		p.HostCond(diagSide(e.side), e.pfx, e.port, no)
+	case exprCgroup:
+		p.CgroupCond(e.cgroupID, no)
 	}
 }
 

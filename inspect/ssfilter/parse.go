@@ -54,12 +54,13 @@ type Filter struct {
 type exprKind uint8
 
 const (
-	exprAnd  exprKind = iota
-	exprOr            // ss evaluates "and" and "or" left to right, neither binding tighter
-	exprNot           // not, !
-	exprPort          // sport or dport compared with a port
-	exprHost          // src or dst: an address prefix, a port, or both
-	exprUnix          // src or dst: a unix socket's name against a pattern
+	exprAnd    exprKind = iota
+	exprOr              // ss evaluates "and" and "or" left to right, neither binding tighter
+	exprNot             // not, !
+	exprPort            // sport or dport compared with a port
+	exprHost            // src or dst: an address prefix, a port, or both
+	exprCgroup          // cgroup PATH: the socket's cgroup v2 id
+	exprUnix            // src or dst: a unix socket's name against a pattern
 )
 
 // side is the end of a socket a condition tests.
@@ -98,6 +99,9 @@ type expr struct {
 	pfx netip.Prefix
 	// pattern is a unix condition's shell pattern (fnmatch(3)).
 	pattern string
+	// cgroup conditions: the path as written and its cgroup v2 id.
+	path     string
+	cgroupID uint64
 }
 
 // Parse parses an ss filter expression given as shell words: one word
@@ -134,8 +138,29 @@ type expr struct {
 // addresses numeric (the words any, all and default stand for *).
 // The empty expression keeps every socket.
 func Parse(words []string) (*Filter, error) {
+	return ParseWith(words, Options{})
+}
+
+// Options are what ParseWith needs besides the words.
+type Options struct {
+	// CgroupID returns the cgroup v2 id of a cgroup condition's path; nil
+	// means the cgroup2 mount's, resolved as ss resolves it (see
+	// cgroups.Paths.ID). Its error is the condition's syntax error.
+	CgroupID func(path string) (uint64, error)
+}
+
+// ParseWith parses as Parse does, resolving cgroup paths with
+// opts.CgroupID. Parse documents the grammar; cgroup conditions are
+//
+//	cgroup [= | == | eq | != | ne | neq] PATH
+//
+// where PATH is relative to the cgroup2 mount, a path under it, or a path
+// as ss --cgroup prints it (/system.slice/sshd.service). They match a
+// socket of that very cgroup, not of the cgroups below it, as the
+// kernel's INET_DIAG_BC_CGROUP_COND does.
+func ParseWith(words []string, opts Options) (*Filter, error) {
 	toks, end := lexFilter(words)
-	p := &parser{toks: toks, end: end}
+	p := &parser{toks: toks, end: end, cgroupID: opts.CgroupID}
 	if p.peek().kind == tokEOF {
 		return &Filter{}, nil
 	}
@@ -164,6 +189,8 @@ type parser struct {
 	i    int
 	end  int
 	nest int // open parentheses and nots being parsed
+	// cgroupID resolves cgroup paths; nil for the cgroup2 mount's.
+	cgroupID func(string) (uint64, error)
 }
 
 func (p *parser) peek() *token {
@@ -195,7 +222,7 @@ func (p *parser) unexpected(t *token, expected string) error {
 
 func startsExpr(k tokKind) bool {
 	switch k {
-	case tokNot, tokLParen, tokSrc, tokDst, tokSport, tokDport, tokUnsupported:
+	case tokNot, tokLParen, tokSrc, tokDst, tokSport, tokDport, tokCgroup, tokUnsupported:
 		return true
 	}
 	return false
@@ -250,6 +277,8 @@ func (p *parser) expr(after string) (*expr, int, error) {
 		e, err = p.host(t)
 	case tokSport, tokDport:
 		e, err = p.portCmp(t)
+	case tokCgroup:
+		e, err = p.cgroup(t)
 	case tokUnsupported:
 		err = &SyntaxError{t.col, fmt.Sprintf("%q conditions are not supported", t.text)}
 	default:

@@ -22,10 +22,11 @@ import (
 //     both times are the kernel's). A transition into the selection of a
 //     socket not followed yet is a change when the query selects From, new
 //     otherwise; one out of it is gone.
-//   - A move to CLOSE is a change followed by gone: the connection is
-//     over, and the kernel frees the socket then or when its owner closes
-//     the file. If the socket connects or listens again, its next
-//     transition reports it anew.
+//   - A move to CLOSE is a change followed by gone, both with the
+//     Transition's Cause: the connection is over, and the kernel frees the
+//     socket then or when its owner closes the file. If the socket
+//     connects or listens again, its next transition reports it anew. A
+//     time-wait socket's end is gone with CauseClosed.
 //   - A move from FIN_WAIT2 or CLOSING to CLOSE with a time-wait socket
 //     left behind is no end: the connection goes on in the time-wait
 //     socket, with the same cookie. It is not reported; the Tracer's
@@ -124,7 +125,7 @@ func (e *Events) Watch(ctx context.Context, fn func([]inspect.WatchEvent) error)
 		parked: map[uint64]bool{}, held: map[uint64]Transition{}}
 	batch, err := f.resync(ctx, e.Source, nil)
 	if err != nil {
-		return err
+		return endOr(ctx, err)
 	}
 	if err := fn(batch); err != nil {
 		return err
@@ -165,6 +166,10 @@ func (e *Events) Watch(ctx context.Context, fn func([]inspect.WatchEvent) error)
 				}
 			}
 		}
+		// Two CPUs' records reach the ring a few µs out of the order of
+		// their times, and held transitions keep theirs: a batch goes
+		// out in time order, each socket's events in theirs.
+		slices.SortStableFunc(batch, func(a, b inspect.WatchEvent) int { return a.Time.Compare(b.Time) })
 		if err := fn(batch); err != nil {
 			return err
 		}
@@ -176,6 +181,11 @@ func (e *Events) Watch(ctx context.Context, fn func([]inspect.WatchEvent) error)
 // otherwise.
 func endOr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
+		return nil
+	}
+	// A dump bounded by ctx's deadline may fail a moment before ctx
+	// notices the deadline passed.
+	if deadline, ok := ctx.Deadline(); ok && errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(deadline) {
 		return nil
 	}
 	return err
@@ -193,6 +203,9 @@ type follower struct {
 	parked map[uint64]bool
 	// held holds the transitions waiting for their socket's addresses.
 	held map[uint64]Transition
+	// born holds when the followed sockets made while the watch runs
+	// were made, for their lifetimes.
+	born map[uint64]time.Time
 }
 
 // take adds what one read brings to batch.
@@ -256,6 +269,9 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	if wasKnown {
 		from = prev.State
 	}
+	// connect(2) and listen(2) move a socket out of CLOSE, and a
+	// listener's clone leaves LISTEN: the socket's first change.
+	born := !wasKnown && (tr.From == inspect.Close || tr.From == inspect.Listen && tr.To == inspect.SynRecv)
 	delete(f.parked, c)
 	s := tr.Socket()
 	inState := time.Duration(0)
@@ -267,8 +283,9 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: s, From: from, To: s.State}, Time: tr.Time, InState: inState})
 	case wasKnown:
 		prev.Local, prev.Peer = s.Local, s.Peer
-		f.forget(c)
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState})
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: prev, From: from}, Time: tr.Time, InState: inState, Cause: tr.Cause}
+		f.end(&gone, tr)
+		return append(batch, gone)
 	case selected && f.q.States.Has(from):
 		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: s, From: from, To: s.State}, Time: tr.Time})
 	case selected:
@@ -276,18 +293,40 @@ func (f *follower) report(batch []inspect.WatchEvent, tr *Transition) []inspect.
 	default:
 		return batch
 	}
+	if born {
+		if f.born == nil {
+			f.born = map[uint64]time.Time{}
+		}
+		f.born[c] = tr.Time
+	}
 	if s.State == inspect.Close {
-		f.forget(c)
-		return append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time})
+		batch[len(batch)-1].Cause = tr.Cause
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: tr.Time, Cause: tr.Cause}
+		f.end(&gone, tr)
+		return append(batch, gone)
 	}
 	f.known[c], f.since[c] = s, tr.Time
 	return batch
+}
+
+// end gives gone, the end of tr's socket, its lifetime when the socket
+// was made while followed, and at a connection's move to CLOSE the bytes
+// it carried; then forgets the socket.
+func (f *follower) end(gone *inspect.WatchEvent, tr *Transition) {
+	if born, ok := f.born[tr.Cookie]; ok {
+		gone.Lifetime = max(tr.Time.Sub(born), 0)
+	}
+	if tr.To == inspect.Close && tr.From != inspect.Listen {
+		gone.Bytes = &inspect.Bytes{Acked: tr.Acked, Received: tr.Received}
+	}
+	f.forget(tr.Cookie)
 }
 
 func (f *follower) forget(c uint64) {
 	delete(f.known, c)
 	delete(f.since, c)
 	delete(f.parked, c)
+	delete(f.born, c)
 }
 
 // selects reports whether q selects s, which the tracer saw: TCP, of q's
@@ -368,7 +407,11 @@ func (f *follower) reap(ctx context.Context, src inspect.Source, batch []inspect
 		if there[c] || !f.parked[c] && s.State != inspect.TimeWait {
 			continue
 		}
-		batch = append(batch, inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0)})
+		gone := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: s, From: s.State}, Time: now, InState: max(now.Sub(f.since[c]), 0), Cause: inspect.CauseClosed}
+		if b, ok := f.born[c]; ok {
+			gone.Lifetime = max(now.Sub(b), 0)
+		}
+		batch = append(batch, gone)
 		f.forget(c)
 	}
 	return batch, nil

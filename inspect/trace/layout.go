@@ -20,13 +20,23 @@ type layout struct {
 	v6RcvSaddr int16 // __sk_common.skc_v6_rcv_saddr, struct in6_addr
 	net        int16 // __sk_common.skc_net.net, struct net *
 	protocol   int16 // sk_protocol, u16
+	state      int16 // __sk_common.skc_state, u8
+	skErr      int16 // sk_err, int: the pending error, native order
 	// In struct inet_sock, which starts with struct sock. These lie past
 	// struct sock, where the verifier allows no direct load, so the
 	// program copies them with bpf_probe_read_kernel.
 	saddr int16 // inet_saddr, __be32
 	sport int16 // inet_sport, __be16
+	// In struct tcp_sock, which starts with struct inet_connection_sock
+	// and so with struct inet_sock; copied the same way.
+	bytesAcked    int16 // bytes_acked, u64: RFC 4898 tcpEStatsAppHCThruOctetsAcked
+	bytesReceived int16 // bytes_received, u64: RFC 4898 tcpEStatsAppHCThruOctetsReceived
 	// In struct net.
 	inum int16 // ns.inum, unsigned int: the namespace's nsfs inode number
+	// The way to the socket's inode: sock.sk_socket, socket.file,
+	// file.f_inode, inode.i_ino (unsigned long), pointers the program
+	// follows.
+	skSocket, socketFile, fileInode, inodeIno int16
 }
 
 // errLayout marks a kernel whose structures differ from what the program
@@ -56,9 +66,17 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.v6RcvSaddr, "sock", []string{"__sk_common", "skc_v6_rcv_saddr"}, 16},
 		{&l.net, "sock", []string{"__sk_common", "skc_net", "net"}, 8},
 		{&l.protocol, "sock", []string{"sk_protocol"}, 2},
+		{&l.state, "sock", []string{"__sk_common", "skc_state"}, 1},
+		{&l.skErr, "sock", []string{"sk_err"}, 4},
 		{&l.saddr, "inet_sock", []string{"inet_saddr"}, 4},
 		{&l.sport, "inet_sock", []string{"inet_sport"}, 2},
+		{&l.bytesAcked, "tcp_sock", []string{"bytes_acked"}, 8},
+		{&l.bytesReceived, "tcp_sock", []string{"bytes_received"}, 8},
 		{&l.inum, "net", []string{"ns", "inum"}, 4},
+		{&l.skSocket, "sock", []string{"sk_socket"}, 8},
+		{&l.socketFile, "socket", []string{"file"}, 8},
+		{&l.fileInode, "file", []string{"f_inode"}, 8},
+		{&l.inodeIno, "inode", []string{"i_ino"}, 8},
 	}
 	for _, f := range fields {
 		var root *btf.Struct

@@ -10,21 +10,35 @@ import (
 // Addresses and ports are copied as the kernel keeps them, in network byte
 // order; every other field is in native order.
 const (
-	recTime     = 0  // u64 bpf_ktime_get_ns(): CLOCK_MONOTONIC
-	recSK       = 8  // u64 the struct sock pointer
-	recCookie   = 16 // u64 bpf_get_socket_cookie(sk)
-	recDrops    = 24 // u64 the drop counter as the record was written
-	recSaddr4   = 32 // [4]  inet_saddr
-	recDaddr4   = 36 // [4]  skc_daddr
-	recSaddr6   = 40 // [16] skc_v6_rcv_saddr
-	recDaddr6   = 56 // [16] skc_v6_daddr
-	recSport    = 72 // u16 inet_sport, network order
-	recDport    = 74 // u16 skc_dport, network order
-	recFamily   = 76 // u16 skc_family
-	recProtocol = 78 // u16 sk_protocol
-	recOld      = 80 // u32 the tracepoint's oldstate
-	recNew      = 84 // u32 the tracepoint's newstate
-	recordSize  = 88
+	recTime     = 0   // u64 bpf_ktime_get_ns(): CLOCK_MONOTONIC
+	recSK       = 8   // u64 the struct sock pointer
+	recCookie   = 16  // u64 bpf_get_socket_cookie(sk)
+	recDrops    = 24  // u64 the drop counter as the record was written
+	recSaddr4   = 32  // [4]  inet_saddr
+	recDaddr4   = 36  // [4]  skc_daddr
+	recSaddr6   = 40  // [16] skc_v6_rcv_saddr
+	recDaddr6   = 56  // [16] skc_v6_daddr
+	recSport    = 72  // u16 inet_sport, network order
+	recDport    = 74  // u16 skc_dport, network order
+	recFamily   = 76  // u16 skc_family
+	recProtocol = 78  // u16 sk_protocol
+	recOld      = 80  // u32 the tracepoint's oldstate
+	recNew      = 84  // u32 the tracepoint's newstate
+	recErr      = 88  // u32 sk_err, the socket's pending error
+	recKind     = 92  // u32 what the record reports (kindTransition, kindReset...)
+	recAcked    = 96  // u64 tcp_sock's bytes_acked
+	recReceived = 104 // u64 tcp_sock's bytes_received
+	recInode    = 112 // u64 sk->sk_socket->file->f_inode->i_ino, 0 without a file
+	recordSize  = 120
+)
+
+// The kinds of record: a state change, from sock:inet_sock_set_state, or a
+// reset, from tcp:tcp_receive_reset or tcp:tcp_send_reset, whose old and
+// new states are both the socket's state at the reset.
+const (
+	kindTransition    = 0
+	kindResetReceived = 1
+	kindResetSent     = 2
 )
 
 const ipprotoTCP = 6
@@ -93,42 +107,11 @@ type maps struct {
 // (see repeats), and the count can hide only a loss of the third level.
 func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 	const (
-		ctx    = asm.R6
-		sk     = asm.R7
-		rec    = asm.R8
-		token  = asm.R9
-		keyOff = -4 // a u32 on the stack: the arrays' key, 0
+		ctx   = asm.R6
+		sk    = asm.R7
+		rec   = asm.R8
+		token = asm.R9
 	)
-	load := func(from, to int16, size asm.Size) asm.Instructions {
-		return asm.Instructions{
-			asm.LoadMem(asm.R2, sk, from, size),
-			asm.StoreMem(rec, to, asm.R2, size),
-		}
-	}
-	probeRead := func(from, to int16, size int32) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, rec),
-			asm.Add.Imm(asm.R1, int32(to)),
-			asm.Mov.Imm(asm.R2, size),
-			asm.Mov.Reg(asm.R3, sk),
-			asm.Add.Imm(asm.R3, int32(from)),
-			asm.FnProbeReadKernel.Call(),
-		}
-	}
-	// lookup leaves a pointer to slot 0 of the array fd, or NULL, in R0.
-	lookup := func(fd int) asm.Instructions {
-		return asm.Instructions{
-			asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
-			asm.LoadMapPtr(asm.R1, fd),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, keyOff),
-			asm.FnMapLookupElem.Call(),
-		}
-	}
-	labelled := func(label string, insns asm.Instructions) asm.Instructions {
-		insns[0] = insns[0].WithSymbol(label)
-		return insns
-	}
 
 	insns := asm.Instructions{
 		asm.Mov.Reg(ctx, asm.R1),
@@ -186,18 +169,66 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 			asm.StoreMem(asm.R0, claimSlots, token, asm.DWord),
 		)
 	}
-	insns = append(insns,
-		// TCP only: SCTP and MPTCP sockets change state through the
-		// same tracepoint.
+	insns = append(insns, keep(l, inum, sk)...)
+
+	states := asm.Instructions{
+		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
+		asm.StoreMem(rec, recOld, asm.R2, asm.Word),
+		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
+		asm.StoreMem(rec, recNew, asm.R2, asm.Word),
+	}
+	return append(insns, record(l, m, sk, rec, kindTransition, states)...)
+}
+
+// lookup returns the instructions that leave a pointer to slot 0 of the
+// array fd, or NULL, in R0, with the key, a u32 0, on the stack at -4.
+func lookup(fd int) asm.Instructions {
+	const keyOff = -4
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, keyOff, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, fd),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, keyOff),
+		asm.FnMapLookupElem.Call(),
+	}
+}
+
+// keep returns the instructions that go to "out" unless the socket in
+// register sk is TCP (SCTP and MPTCP sockets change state through the same
+// tracepoint) and of the network namespace whose inode number is inum
+// (sk->__sk_common.skc_net.net->ns.inum). Its first is labelled "filter".
+func keep(l *layout, inum uint32, sk asm.Register) asm.Instructions {
+	return asm.Instructions{
 		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half).WithSymbol("filter"),
 		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
-		// Only the namespace asked for: sk->__sk_common.skc_net.net->ns.inum.
 		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
 		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
-	)
+	}
+}
 
-	insns = append(insns,
+// record returns the instructions that write one record of kind for the
+// socket in register sk, with rec for the record's pointer, states
+// filling its old and new states, then return 0 (label "out"). The drop
+// counter takes one when the ring is full.
+func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Instructions) asm.Instructions {
+	load := func(from, to int16, size asm.Size) asm.Instructions {
+		return asm.Instructions{
+			asm.LoadMem(asm.R2, sk, from, size),
+			asm.StoreMem(rec, to, asm.R2, size),
+		}
+	}
+	probeRead := func(from, to int16, size int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, rec),
+			asm.Add.Imm(asm.R1, int32(to)),
+			asm.Mov.Imm(asm.R2, size),
+			asm.Mov.Reg(asm.R3, sk),
+			asm.Add.Imm(asm.R3, int32(from)),
+			asm.FnProbeReadKernel.Call(),
+		}
+	}
+	insns := asm.Instructions{
 		asm.LoadMapPtr(asm.R1, m.events).WithSymbol("record"),
 		asm.Mov.Imm(asm.R2, recordSize),
 		asm.Mov.Imm(asm.R3, 0),
@@ -211,7 +242,7 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		asm.Mov.Reg(asm.R1, sk),
 		asm.FnGetSocketCookie.Call(),
 		asm.StoreMem(rec, recCookie, asm.R0, asm.DWord),
-	)
+	}
 	insns = append(insns, probeRead(l.saddr, recSaddr4, 4)...)
 	insns = append(insns, load(l.daddr, recDaddr4, asm.Word)...)
 	for i := int16(0); i < 16; i += 4 {
@@ -219,15 +250,29 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		insns = append(insns, load(l.v6Daddr+i, recDaddr6+i, asm.Word)...)
 	}
 	insns = append(insns, probeRead(l.sport, recSport, 2)...)
+	insns = append(insns, probeRead(l.bytesAcked, recAcked, 8)...)
+	insns = append(insns, probeRead(l.bytesReceived, recReceived, 8)...)
 	insns = append(insns, load(l.dport, recDport, asm.Half)...)
 	insns = append(insns, load(l.family, recFamily, asm.Half)...)
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
+	insns = append(insns, states...)
+	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
+	// The inode of the socket's file: BTF pointers, each load checked
+	// by the verifier, NULL until the socket has a file (a connection
+	// not yet accepted) and after close(2).
 	insns = append(insns,
-		asm.LoadMem(asm.R2, ctx, 8, asm.DWord),
-		asm.StoreMem(rec, recOld, asm.R2, asm.Word),
-		asm.LoadMem(asm.R2, ctx, 16, asm.DWord),
-		asm.StoreMem(rec, recNew, asm.R2, asm.Word),
+		asm.LoadMem(asm.R2, sk, l.skSocket, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.socketFile, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.fileInode, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "noinode"),
+		asm.LoadMem(asm.R2, asm.R2, l.inodeIno, asm.DWord),
+		asm.Ja.Label("inode"),
+		asm.Mov.Imm(asm.R2, 0).WithSymbol("noinode"),
+		asm.StoreMem(rec, recInode, asm.R2, asm.DWord).WithSymbol("inode"),
 	)
+	insns = append(insns, asm.StoreImm(rec, recKind, int64(kind), asm.Word))
 	insns = append(insns, lookup(m.drops)...)
 	insns = append(insns,
 		asm.Mov.Imm(asm.R2, 0),
@@ -239,7 +284,9 @@ func program(l *layout, inum uint32, m maps, backup bool) asm.Instructions {
 		asm.FnRingbufSubmit.Call(),
 		asm.Ja.Label("out"),
 	)
-	insns = append(insns, labelled("lost", lookup(m.drops))...)
+	lost := lookup(m.drops)
+	lost[0] = lost[0].WithSymbol("lost")
+	insns = append(insns, lost...)
 	insns = append(insns,
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.Mov.Imm(asm.R1, 1),

@@ -28,6 +28,9 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 	if proto > 0xff || from > 0xff || to > 0xff {
 		return 0, fmt.Errorf("%w: protocol %d, states %d -> %d", ErrMalformed, proto, from, to)
 	}
+	if kind := recordKind(b); kind > kindResetSent {
+		return 0, fmt.Errorf("%w: kind %d", ErrMalformed, kind)
+	}
 	var local, peer netip.Addr
 	switch family := ne.Uint16(b[recFamily:]); family {
 	case afINET:
@@ -49,6 +52,16 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		Peer:     netip.AddrPortFrom(peer, binary.BigEndian.Uint16(b[recDport:])),
 		From:     inspect.State(from),
 		To:       inspect.State(to),
+		Err:      ne.Uint32(b[recErr:]),
+		Acked:    ne.Uint64(b[recAcked:]),
+		Received: ne.Uint64(b[recReceived:]),
+		Inode:    ne.Uint64(b[recInode:]),
 	}
 	return ne.Uint64(b[recDrops:]), nil
+}
+
+// recordKind returns the kind of the record b, which decode has accepted:
+// kindTransition or a reset.
+func recordKind(b []byte) uint32 {
+	return binary.NativeEndian.Uint32(b[recKind:])
 }

@@ -21,6 +21,7 @@ type rawRecord struct {
 	sport, dport            uint16 // host order here; encode swaps them
 	family, protocol        uint16
 	from, to                uint32
+	err, kind               uint32
 }
 
 // encode lays r out as the program does: ports and addresses in network
@@ -42,6 +43,8 @@ func (r rawRecord) encode() []byte {
 	ne.PutUint16(b[recProtocol:], r.protocol)
 	ne.PutUint32(b[recOld:], r.from)
 	ne.PutUint32(b[recNew:], r.to)
+	ne.PutUint32(b[recErr:], r.err)
+	ne.PutUint32(b[recKind:], r.kind)
 	return b
 }
 
@@ -65,14 +68,14 @@ func TestDecode(t *testing.T) {
 				time: 1500, sk: 0xffff888100000000, cookie: 42, drops: 3,
 				saddr4: lo4, daddr4: lo4, saddr6: mapped, daddr6: mapped,
 				sport: 43886, dport: 42953, family: afINET, protocol: ipprotoTCP,
-				from: uint32(inspect.LastAck), to: uint32(inspect.Close),
+				from: uint32(inspect.LastAck), to: uint32(inspect.Close), err: errEPIPE,
 			},
 			want: Transition{
 				Mono: 1500 * time.Nanosecond, SK: 0xffff888100000000, Cookie: 42,
 				Protocol: inspect.TCP, Family: inspect.INet,
 				Local: netip.MustParseAddrPort("127.0.0.1:43886"),
 				Peer:  netip.MustParseAddrPort("127.0.0.1:42953"),
-				From:  inspect.LastAck, To: inspect.Close,
+				From:  inspect.LastAck, To: inspect.Close, Err: errEPIPE,
 			},
 			wantDrops: 3,
 		},
@@ -135,6 +138,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"protocol past a byte", rawRecord{family: afINET, protocol: 262}.encode()},
 		{"old state past a byte", rawRecord{family: afINET, protocol: ipprotoTCP, from: 256}.encode()},
 		{"new state past a byte", rawRecord{family: afINET6, protocol: ipprotoTCP, to: 1 << 31}.encode()},
+		{"unknown kind", rawRecord{family: afINET, protocol: ipprotoTCP, from: 7, to: 7, kind: 3}.encode()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,22 @@ type Transition struct {
 	// socket in TIME_WAIT; then From is Close, To is TimeWait, and Time is
 	// when the lookup found it.
 	TimeWait bool
+	// Err is the socket's pending error (sk_err) at the change, an errno:
+	// what the kernel ended a connection with, at its move to CLOSE.
+	Err uint32
+	// Cause is, on a move to CLOSE, why the connection ended, from Err and
+	// from the resets the kernel reported for the socket before
+	// (tcp:tcp_receive_reset, tcp:tcp_send_reset).
+	Cause inspect.Cause
+	// Acked and Received are the socket's bytes_acked and bytes_received
+	// at the change (RFC 4898's tcpEStatsAppHCThruOctetsAcked and
+	// ...Received, as tcp_info has them): the sequence space the peer
+	// acknowledged, this end's SYN and FIN included, and the sequence
+	// space that arrived in order, the peer's FIN included.
+	Acked, Received uint64
+	// Inode is the inode of the socket's file, 0 while it has none (a
+	// connection not yet accepted, a socket closed by its owner).
+	Inode uint64
 }
 
 // Socket returns the socket as the transition leaves it, in the model the
@@ -73,6 +89,7 @@ func (tr *Transition) Socket() inspect.Socket {
 		Local:    tr.Local,
 		Peer:     tr.Peer,
 		Cookie:   tr.Cookie,
+		Inode:    tr.Inode,
 	}
 }
 

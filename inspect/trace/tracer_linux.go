@@ -14,9 +14,9 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/internal/monoclock"
 	"github.com/sockstate/sockstate/netlinkdiag"
 )
 
@@ -26,12 +26,17 @@ type Tracer struct {
 	events, drops, claims *ebpf.Map
 	// The primary and backup copies of the program (see program) and
 	// their links, in the order they are attached.
-	progs   [2]*ebpf.Program
-	links   [2]link.Link
-	rd      *ringbuf.Reader
-	diag    *netlinkdiag.Conn
-	look    lookupFunc
-	gapLook gapLookupFunc
+	progs [2]*ebpf.Program
+	links [2]link.Link
+	// resetProgs and resetLinks are the programs of tcp:tcp_receive_reset
+	// and tcp:tcp_send_reset (resetProgram), and resets what they said.
+	resetProgs [2]*ebpf.Program
+	resetLinks [2]link.Link
+	resets     resets
+	rd         *ringbuf.Reader
+	diag       *netlinkdiag.Conn
+	look       lookupFunc
+	gapLook    gapLookupFunc
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
@@ -147,6 +152,19 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("program", err)
 		}
 	}
+	for i, tp := range resetTracepoints {
+		t.resetProgs[i], err = ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name:         tp.name,
+			Type:         ebpf.Tracing,
+			AttachType:   ebpf.AttachTraceRawTp,
+			AttachTo:     tp.attachTo,
+			License:      "GPL",
+			Instructions: resetProgram(l, inum, m, tp.kind),
+		})
+		if err != nil {
+			return nil, loadError("program for tcp:"+tp.attachTo, err)
+		}
+	}
 	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: o.NetNS})
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
@@ -163,11 +181,10 @@ func Open(opts *Options) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace: ring buffer reader: %w", err)
 	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return nil, fmt.Errorf("trace: clock_gettime: %w", err)
+	// Read with care: the demo sets these times against packets' stamps.
+	if t.wall, err = monoclock.WallOffset(); err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
 	}
-	t.wall = time.Now().UnixNano() - ts.Nano()
 	// Attach last: from here on the kernel writes records. The
 	// tracepoint calls its probes in the order they were attached, which
 	// the copies rely on: primary, then backup.
@@ -177,8 +194,24 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("attach to sock:inet_sock_set_state", err)
 		}
 	}
+	for i, p := range t.resetProgs {
+		t.resetLinks[i], err = link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return nil, loadError("attach to tcp:"+resetTracepoints[i].attachTo, err)
+		}
+	}
 	ok = true
 	return t, nil
+}
+
+// resetTracepoints are the tracepoints of resets, with their programs'
+// names and record kinds.
+var resetTracepoints = [2]struct {
+	name, attachTo string
+	kind           int32
+}{
+	{"sockstate_rstin", "tcp_receive_reset", kindResetReceived},
+	{"sockstate_rstout", "tcp_send_reset", kindResetSent},
 }
 
 // Read returns the next transition, blocking until there is one. Between
@@ -274,8 +307,18 @@ func (t *Tracer) Read() (Transition, error) {
 			return Transition{}, err
 		}
 		t.read = max(t.read, tr.Mono)
+		if kind := recordKind(t.rec.RawSample); kind != kindTransition {
+			t.resets.note(&tr, kind)
+			if drops > t.reportedDrops {
+				return Transition{}, t.lostError(drops, t.reportedMisses)
+			}
+			continue
+		}
 		if t.repeats.seen(&tr) {
 			continue
+		}
+		if tr.To == inspect.Close {
+			tr.Cause = t.resets.cause(&tr)
 		}
 		tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
 		if drops > t.reportedDrops {
@@ -356,7 +399,7 @@ func (t *Tracer) Close() error {
 // writing, and returns the first error.
 func (t *Tracer) release() error {
 	var errs []error
-	for _, l := range t.links {
+	for _, l := range append(t.links[:], t.resetLinks[:]...) {
 		if l != nil {
 			errs = append(errs, l.Close())
 		}
@@ -367,7 +410,7 @@ func (t *Tracer) release() error {
 	if t.diag != nil {
 		errs = append(errs, t.diag.Close())
 	}
-	for _, p := range t.progs {
+	for _, p := range append(t.progs[:], t.resetProgs[:]...) {
 		if p != nil {
 			errs = append(errs, p.Close())
 		}

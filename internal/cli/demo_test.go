@@ -58,7 +58,7 @@ func TestDemo(t *testing.T) {
 		for _, closer := range []string{"server", "client"} {
 			t.Run(source+"/"+closer, func(t *testing.T) {
 				ns := testnet.New(t)
-				out, stderr, code := sockstate(t, ns, "demo", "-j", "--step", "100ms", "--source", source, "--closer", closer)
+				out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "-j", "--step", "100ms", "--source", source, "--closer", closer)
 				if code != 0 || stderr != "" {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 				}
@@ -149,7 +149,7 @@ func TestDemo(t *testing.T) {
 // last line says the run succeeded.
 func TestDemoText(t *testing.T) {
 	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "--step", "100ms", "--source", "netlink")
+	out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "--step", "100ms", "--source", "netlink")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}
@@ -193,6 +193,14 @@ type watchLine struct {
 	To        *string  `json:"to"`
 	Cookie    *string  `json:"cookie"`
 	InStateMS *int64   `json:"in_state_ms"`
+	Cause     *string  `json:"cause"`
+	Reset     bool     `json:"reset"`
+	Lost      uint64   `json:"lost"`
+	Unmatched uint64   `json:"unmatched"`
+	LifeMS    *int64   `json:"lifetime_ms"`
+	Acked     *uint64  `json:"bytes_acked"`
+	Received  *uint64  `json:"bytes_received"`
+	InStateUS *int64   `json:"in_state_us"`
 }
 
 // TestWatchJSON runs watch -j in a namespace, drives a connection through
@@ -250,6 +258,9 @@ func TestWatchJSON(t *testing.T) {
 				}
 				if l.Event == "change" && (l.InStateMS == nil || *l.InStateMS < 0) {
 					t.Errorf("change without in_state_ms: %+v", l)
+				}
+				if (l.InStateMS == nil) != (l.InStateUS == nil) || l.InStateUS != nil && *l.InStateUS/1000 != *l.InStateMS {
+					t.Errorf("in_state_ms %v and in_state_us %v disagree: %+v", l.InStateMS, l.InStateUS, l)
 				}
 				key := fmt.Sprintf("%s:%d-%d", l.Local.Addr, l.Local.Port, l.Peer.Port)
 				switch l.Event {

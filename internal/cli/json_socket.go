@@ -16,20 +16,23 @@ type jsonEndpoint struct {
 }
 
 type jsonSocket struct {
-	Netid   string        `json:"netid"`
-	Family  string        `json:"family"`
-	State   string        `json:"state"`
-	RecvQ   uint32        `json:"recv_q"`
-	SendQ   uint32        `json:"send_q"`
-	Local   jsonEndpoint  `json:"local"`
-	Peer    jsonEndpoint  `json:"peer"`
-	UID     uint32        `json:"uid"`
-	Inode   uint64        `json:"inode"`
-	Cookie  string        `json:"cookie,omitempty"`
-	Timer   *jsonTimer    `json:"timer,omitempty"`
-	Process []jsonProcess `json:"process,omitempty"`
-	Memory  *jsonMemory   `json:"memory,omitempty"`
-	Info    *jsonTCPInfo  `json:"info,omitempty"`
+	Netid     string         `json:"netid"`
+	Family    string         `json:"family"`
+	State     string         `json:"state"`
+	RecvQ     uint32         `json:"recv_q"`
+	SendQ     uint32         `json:"send_q"`
+	Local     jsonEndpoint   `json:"local"`
+	Peer      jsonEndpoint   `json:"peer"`
+	UID       uint32         `json:"uid"`
+	Inode     uint64         `json:"inode"`
+	Cookie    string         `json:"cookie,omitempty"`
+	NetNS     *jsonNetNS     `json:"netns,omitempty"`
+	Cgroup    string         `json:"cgroup,omitempty"`
+	Container *jsonContainer `json:"container,omitempty"`
+	Timer     *jsonTimer     `json:"timer,omitempty"`
+	Process   []jsonProcess  `json:"process,omitempty"`
+	Memory    *jsonMemory    `json:"memory,omitempty"`
+	Info      *jsonTCPInfo   `json:"info,omitempty"`
 }
 
 type jsonTimer struct {
@@ -172,7 +175,7 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 	j := jsonSocket{
 		Netid:  s.Netid(),
 		Family: s.Family.String(),
-		State:  stateName(s),
+		State:  stateName(s, o.ssNames),
 		RecvQ:  s.RecvQ,
 		SendQ:  s.SendQ,
 		Local:  jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()},
@@ -182,6 +185,17 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 	}
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
+	}
+	if o.netns != nil {
+		j.NetNS = &jsonNetNS{Inode: s.NetNS, Name: o.netns.nameOf(s.NetNS)}
+	}
+	if o.cgroups != nil && o.cgroups.show {
+		j.Cgroup = o.cgroups.path(s.CgroupID)
+	}
+	if o.cgroups != nil && o.cgroups.containers {
+		if n := o.cgroups.container(s.CgroupID); n.ok {
+			j.Container = &jsonContainer{Runtime: n.c.Runtime, ID: n.c.ID, PodUID: n.c.PodUID, Unit: n.c.Unit}
+		}
 	}
 	if o.timers && s.Timer != inspect.TimerNone {
 		j.Timer = &jsonTimer{Name: s.Timer.String(), ExpiresMS: int64(s.Expires / time.Millisecond), Retrans: s.Retransmits}
@@ -218,7 +232,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	b = append(b, `,"family":`...)
 	b = appendJSONString(b, s.Family.String())
 	b = append(b, `,"state":`...)
-	b = appendJSONString(b, stateName(s))
+	b = appendJSONString(b, stateName(s, o.ssNames))
 	b = append(b, `,"recv_q":`...)
 	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	b = append(b, `,"send_q":`...)
@@ -234,6 +248,19 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	if s.Cookie != 0 {
 		b = append(b, `,"cookie":"`...)
 		b = append(appendCookie(b, s.Cookie), '"')
+	}
+	if o.netns != nil {
+		b = appendJSONNetNS(b, s.NetNS, o.netns.nameOf(s.NetNS))
+	}
+	if o.cgroups != nil && o.cgroups.show {
+		if p := o.cgroups.path(s.CgroupID); p != "" {
+			b = appendJSONString(append(b, `,"cgroup":`...), p)
+		}
+	}
+	if o.cgroups != nil && o.cgroups.containers {
+		if n := o.cgroups.container(s.CgroupID); n.ok {
+			b = appendJSONContainer(b, &n.c)
+		}
 	}
 	if len(procs) > 0 {
 		b = appendJSONProcs(append(b, `,"process":`...), procs)

@@ -49,6 +49,12 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -j, --json         one JSON array, an object per socket
   -N, --net NAME     inspect the network namespace NAME (under /run/netns)
       --netns PATH   inspect the network namespace at PATH, such as /proc/PID/ns/net
+      --all-netns    every network namespace on the host, in a Netns column:
+                     its name under /run/netns, or net:[INODE]
+      --cgroup       add each socket's cgroup v2 path: cgroup:PATH (sock_diag)
+  -C, --containers   add a Container column: the docker, containerd, cri-o or
+                     podman container (and Kubernetes pod) or systemd unit
+                     that the socket's cgroup path names
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
                      a UDP socket is aborted, not closed: its owner's next
@@ -59,6 +65,11 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      command line, as ss takes it
   -O, --oneline      -m's and -i's details on the socket's line
   -T, --threads      -p by thread: users:(("comm",pid=N,tid=N,fd=N))
+      --ss-names     ss's state names: ESTAB, TIME-WAIT, FIN-WAIT-2, UNCONN,
+                     in the table and in JSON (also SOCKSTATE_SS_NAMES=1);
+                     without it, the kernel's: ESTABLISHED, TIME_WAIT
+      --color WHEN   auto, always or never (ls prints no colours; accepted
+                     as every command takes it)
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION (a blank one is none), as it would
@@ -88,6 +99,17 @@ type lsOptions struct {
 	allLong bool
 	source  string
 	ns      netnsFlags
+	// allNetNS lists every namespace (--all-netns).
+	allNetNS bool
+	// cgroup shows each socket's cgroup (--cgroup), containers its
+	// container (-C).
+	cgroup, containers bool
+
+	// Found by runLs for list: the namespaces of --all-netns and the
+	// cgroups of --cgroup and -C.
+	netnsNames  netnsNamer
+	cgroupNames *cgroupNames
+	display     display
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -109,16 +131,43 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	source := opts.source
+	if opts.wantsCgroup(&q) {
+		q.Cgroup = true
+		if source, err = cgroupSource(source); err != nil {
+			return err
+		}
+	}
 	nsFD, closeNS, err := opts.ns.openFD("ls")
 	if err != nil {
 		return err
 	}
 	defer closeNS()
-	src, err := newSource(opts.source, stderr, nsFD)
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
+	if opts.cgroup || opts.containers {
+		if opts.cgroupNames, err = newCgroupNames(opts.cgroup, opts.containers); err != nil {
+			return err
+		}
+	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
+	if opts.allNetNS {
+		all, err := newAllNetNSSource(source, stderr)
+		if err != nil {
+			return err
+		}
+		defer all.report(stderr)
+		if opts.summary {
+			if err := all.writeSummaries(ctx, w, opts.json); err != nil {
+				return err
+			}
+			return w.Flush()
+		}
+		opts.netnsNames = all
+		return opts.list(ctx, w, stderr, all, nsFD, q)
+	}
 	if opts.summary {
 		if err := writeSummaryOf(ctx, w, src, nsFD, opts.json); err != nil {
 			return err
@@ -131,7 +180,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // parseLsFlags reads ls's flags; the words after them are the state
 // selection and the expression.
 func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
-	opts := lsOptions{source: "auto"}
+	opts := lsOptions{source: "auto", display: newDisplay()}
 	help := false
 	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
@@ -147,8 +196,13 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 		{short: 'i', long: "info", set: boolFlag(&opts.info)},
 		{short: 's', long: "summary", set: boolFlag(&opts.summary)},
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
+		{long: "cgroup", set: boolFlag(&opts.cgroup)},
+		{short: 'C', long: "containers", set: boolFlag(&opts.containers)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		opts.display.ssNamesSpec(),
+		opts.display.colorSpec("ls"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("ls", args, specs)
@@ -186,12 +240,15 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		info:     o.info,
 		memory:   o.memory,
 		oneline:  o.kinds.oneline,
+		netns:    o.netnsNames,
+		cgroups:  o.cgroupNames,
+		ssNames:  o.display.ssNames,
 	}
 	format := "text"
 	if o.json {
 		format = "json"
 	}
-	out := newOutput(format, w, false, false)
+	out := newOutput(format, w, view{ssNames: o.display.ssNames})
 	var hostNames *names
 	if o.kinds.resolve {
 		var err error
@@ -271,6 +328,11 @@ func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.S
 		return "", nil, err
 	}
 	closed, err := nl.Destroy(ctx, listed)
+	if err != nil && len(closed) == 0 {
+		// Nothing was closed (no CAP_NET_ADMIN refuses the first): the
+		// error alone, not an empty table's header before it.
+		return "", nil, killError(err)
+	}
 	if n := countUDP(closed); n > 0 {
 		note = abortedLine(n)
 	}
@@ -320,7 +382,8 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 }
 
 // skippedNote says how many processes -p could not read, and what would
-// help.
+// help. They are counted host-wide: a process whose descriptors cannot be
+// read cannot be told to hold a socket of the namespace listed or not.
 func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
@@ -330,7 +393,7 @@ func skippedNote(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("%d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s on this host could not be read, so the sockets they hold show no users (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.
@@ -339,10 +402,16 @@ func (o *lsOptions) check() error {
 		return err
 	}
 	switch {
+	case o.allNetNS && (o.ns.name != "" || o.ns.path != ""):
+		return usagef("ls: --all-netns lists every namespace and -N or --netns names one; give one")
+	case o.allNetNS && o.kill:
+		return usagef("ls: -K closes sockets in one namespace; it cannot be used with --all-netns")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
 		return usagef("ls: -K closes sockets and -s only counts them; give one")
+	case o.source != "auto" && o.source != "netlink" && o.source != "proc":
+		return usagef("ls: --source %q: use auto, netlink or proc", o.source)
 	case (o.info || o.memory) && o.source == "proc":
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
 	case (o.kinds.mptcp || o.kinds.boundInactive) && o.source == "proc":

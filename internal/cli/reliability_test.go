@@ -65,8 +65,9 @@ func openUDP(t *testing.T, ns *testnet.NS, n int) {
 
 // TestStdoutClosedEarly closes the reading end of ls's and watch's stdout
 // after one line, as head -1 does, and requires a quiet end: nothing on
-// stderr and exit 0, not death by SIGPIPE, which the Go runtime raises for
-// a write to a broken pipe on standard output unless SIGPIPE is handled.
+// stderr but the line where watch names its source, and exit 0, not death
+// by SIGPIPE, which the Go runtime raises for a write to a broken pipe on
+// standard output unless SIGPIPE is handled.
 func TestStdoutClosedEarly(t *testing.T) {
 	ns := testnet.New(t)
 	// 2,000 sockets make a listing of about 200 KiB, more than a pipe
@@ -96,15 +97,20 @@ func TestStdoutClosedEarly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("first line: %v", err)
 			}
-			if !strings.Contains(line, "udp") && !strings.HasPrefix(line, "State") {
+			if !strings.Contains(line, "UNCONN") && !strings.HasPrefix(line, "State") {
 				t.Errorf("first line %q", line)
 			}
 			stdout.Close()
 			if err := cmd.Wait(); err != nil {
 				t.Errorf("ended with %v, want exit 0", err)
 			}
-			if stderr.Len() != 0 {
-				t.Errorf("stderr %q, want nothing", stderr.String())
+			// watch says which source it uses, and nothing more.
+			want := ""
+			if args[0] == "watch" {
+				want = "sockstate: watch: UDP polled every 10ms with the kernel's reports of freed sockets (the tracer sees TCP only)\n"
+			}
+			if stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr.String(), want)
 			}
 		})
 	}
@@ -229,9 +235,17 @@ func TestUnprivileged(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("watch as nobody: %v, stderr %q", err, stderr.String())
 		}
+		// The first line says watch polls, with or without destroy
+		// reports, and why it does not trace; the destroy reports may be
+		// refused in a second.
+		first, rest, _ := strings.Cut(stderr.String(), "\n")
+		const noTrace = " (no tracing: trace: loading the eBPF program needs CAP_BPF and CAP_PERFMON (run as root): operation not permitted)"
+		if !strings.HasPrefix(first, "sockstate: watch: TCP and UDP polled every 100ms") || !strings.HasSuffix(first, noTrace) {
+			t.Errorf("first line on stderr %q: want TCP and UDP polled, and the end %q", first, noTrace)
+		}
 		wantErr := "sockstate: no destroy reports (run as root for them), so sockets that live and die between two polls are missed: "
-		if lines := strings.Count(stderr.String(), "\n"); stderr.Len() != 0 && (lines != 1 || !strings.HasPrefix(stderr.String(), wantErr)) {
-			t.Errorf("stderr %q, want nothing or one line starting %q", stderr.String(), wantErr)
+		if lines := strings.Count(rest, "\n"); len(rest) != 0 && (lines != 1 || !strings.HasPrefix(rest, wantErr)) {
+			t.Errorf("stderr after the first line %q, want nothing or one line starting %q", rest, wantErr)
 		}
 		var news []string
 		for _, e := range decodeLines[watchLine](t, stdout.String()) {
@@ -416,7 +430,7 @@ func TestWatchDumpInterrupted(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	var code int
 	testnet.New(t).Do(t, func() error {
-		code = Run(ctx, []string{"watch", "-j", "--interval", "1ms"}, &stdout, &stderr)
+		code = Run(ctx, []string{"watch", "-j", "--interval", "1ms", "--source", "netlink"}, &stdout, &stderr)
 		return nil
 	})
 	if code != 0 {
@@ -452,7 +466,7 @@ func TestWatchDumpInterrupted(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		var code int
 		testnet.New(t).Do(t, func() error {
-			code = Run(context.Background(), []string{"watch", "--interval", "1ms"}, &stdout, &stderr)
+			code = Run(context.Background(), []string{"watch", "--interval", "1ms", "--source", "netlink"}, &stdout, &stderr)
 			return nil
 		})
 		if code != 1 {

@@ -85,7 +85,7 @@ func TestWriteJSONShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			o := newOutput("json", &b, false, false)
+			o := newOutput("json", &b, view{})
 			if err := o.sockets(tt.socks, tableOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +217,7 @@ func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
 		dst = append(dst, s.Protocol.String())
 	}
 	if o.state {
-		dst = append(dst, stateName(s))
+		dst = append(dst, stateName(s, o.ssNames))
 	}
 	dst = append(dst, strconv.FormatUint(uint64(s.RecvQ), 10), strconv.FormatUint(uint64(s.SendQ), 10),
 		endpoint(s.Local), endpoint(s.Peer))
@@ -268,6 +268,12 @@ func TestAppendJSONSocket(t *testing.T) {
 		{name: "timer not asked for", sock: with(func(s *inspect.Socket) { s.Timer = inspect.TimerOn }), hand: true},
 		{name: "memory", sock: with(func(s *inspect.Socket) { s.Memory = &inspect.Memory{RcvBuf: 1} }), opts: tableOptions{memory: true}},
 		{name: "info", sock: with(func(s *inspect.Socket) { s.Info = &inspect.TCPInfo{} }), opts: tableOptions{info: true}},
+		{name: "netns named", sock: with(func(s *inspect.Socket) { s.NetNS = 4026532281 }), opts: tableOptions{netns: fakeNamer{4026532281: `blue "<&>"`}}, hand: true},
+		{name: "netns unnamed", sock: with(func(s *inspect.Socket) { s.NetNS = 4026531840 }), opts: tableOptions{netns: fakeNamer{}}, hand: true},
+		{name: "cgroup", sock: with(func(s *inspect.Socket) { s.CgroupID = 1 }), opts: tableOptions{cgroups: fakeCgroups(1, `/a "b"/<c>`, true, false)}, hand: true},
+		{name: "no cgroup", sock: base, opts: tableOptions{cgroups: fakeCgroups(1, "/a", true, true)}, hand: true},
+		{name: "container", sock: with(func(s *inspect.Socket) { s.CgroupID = 1 }), opts: tableOptions{cgroups: fakeCgroups(1, "/kubepods/pod8dbc2f1e-7f7a-4b7e-9a50-2c1d3e4f5a6b/"+strings.Repeat("ab", 32), true, true)}, hand: true},
+		{name: "unit", sock: with(func(s *inspect.Socket) { s.CgroupID = 1 }), opts: tableOptions{cgroups: fakeCgroups(1, "/system.slice/sshd.service", false, true)}, hand: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,4 +319,28 @@ func TestTimelinePrinter(t *testing.T) {
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
+}
+
+// fakeNamer names namespaces from a map, for the Netns column.
+type fakeNamer map[uint64]string
+
+func (f fakeNamer) label(ino uint64) string {
+	if n := f[ino]; n != "" {
+		return n
+	}
+	return fmt.Sprintf("net:[%d]", ino)
+}
+
+func (f fakeNamer) nameOf(ino uint64) string { return f[ino] }
+
+// fakeCgroups names cgroup id as path, with the columns given, without a
+// cgroup2 mount.
+func fakeCgroups(id uint64, path string, show, containers bool) *cgroupNames {
+	pathOf := func(got uint64) string {
+		if got != id {
+			return fmt.Sprintf("unreachable:%x", got)
+		}
+		return path
+	}
+	return &cgroupNames{pathOf: pathOf, show: show, containers: containers, byID: map[uint64]containerName{}}
 }

@@ -130,7 +130,8 @@ func TestSockDiagDenied(t *testing.T) {
 				if err := cmd.Wait(); err != nil {
 					t.Errorf("watch: %v, want exit 0; stderr %q", err, stderr.String())
 				}
-				wantErr := "sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): netlinkdiag: dial: socket: " + errno.Error() + "\n"
+				wantErr := "sockstate: watch: TCP and UDP polled every 100ms (no tracing: trace: netlinkdiag: dial: socket: " + errno.Error() + ")\n" +
+					"sockstate: sock_diag unavailable, reading /proc/net instead (sockets that live and die between two polls are missed): netlinkdiag: dial: socket: " + errno.Error() + "\n"
 				if stderr.String() != wantErr {
 					t.Errorf("stderr %q, want %q", stderr.String(), wantErr)
 				}

@@ -46,6 +46,14 @@ func newJSONCounts(c procsrc.Counts) jsonCounts {
 // writeSummaryJSON writes s as one JSON object with ss -s's figures under
 // ss's names.
 func writeSummaryJSON(w io.Writer, s *procsrc.Summary) error {
+	if err := json.NewEncoder(w).Encode(newJSONSummary(s)); err != nil {
+		return fmt.Errorf("json: %w", err)
+	}
+	return nil
+}
+
+// newJSONSummary returns s as writeSummaryJSON writes it.
+func newJSONSummary(s *procsrc.Summary) any {
 	type tcp struct {
 		Total    int64 `json:"total"`
 		Estab    int64 `json:"estab"`
@@ -72,8 +80,5 @@ func writeSummaryJSON(w io.Writer, s *procsrc.Summary) error {
 			INET: newJSONCounts(s.INET()), FRAG: newJSONCounts(s.FRAG),
 		},
 	}
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		return fmt.Errorf("json: %w", err)
-	}
-	return nil
+	return v
 }

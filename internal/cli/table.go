@@ -27,15 +27,15 @@ type tableOptions struct {
 	processes, peers [][]owners.Process
 	// names, when not nil, names the hosts and ports (-r).
 	names *names
-}
-
-// stateName is the state as sockstate prints it: the kernel's name, except
-// that a UDP, raw or unix socket in CLOSE is UNCONN, as ss says.
-func stateName(s *inspect.Socket) string {
-	if (s.Protocol == inspect.UDP || s.Protocol == inspect.Raw || s.Unix != nil) && s.State == inspect.Close {
-		return "UNCONN"
-	}
-	return s.State.String()
+	// netns, when not nil, names each socket's network namespace in a
+	// leading Netns column (ls --all-netns).
+	netns netnsNamer
+	// cgroups, when not nil, names each socket's cgroup after its
+	// processes and timer, as ss --cgroup does, and its container in a
+	// Container column, as it says.
+	cgroups *cgroupNames
+	// ssNames prints ss's spellings of the states (--ss-names).
+	ssNames bool
 }
 
 // appendEndpoint appends ap as ss prints it: [v6]:port, with * for port 0.
@@ -193,10 +193,17 @@ func writeAligned(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 // writeSockets lays out socks in t, reusing its buffers, and writes them.
 func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions) error {
 	t.cols = 4
+	if o.netns != nil {
+		t.cols++
+	}
 	if o.netid {
 		t.cols++
 	}
 	if o.state {
+		t.cols++
+	}
+	containers := o.cgroups != nil && o.cgroups.containers
+	if containers {
 		t.cols++
 	}
 	if o.extended {
@@ -204,12 +211,21 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	t.buf = slices.Grow(t.buf[:0], 64*(len(socks)+1))
 	t.ends = slices.Grow(t.ends[:0], t.cols*(len(socks)+1))
+	// The cgroups' paths are found here, on one goroutine, for the rows
+	// written on several.
+	var cgroupPaths []string
+	if o.cgroups != nil && o.cgroups.show {
+		cgroupPaths = make([]string, len(socks))
+	}
 	first := 0 // the row of socks[0]
 	if o.header {
 		first = 1
 		cell := func(s string) {
 			t.buf = append(t.buf, s...)
 			t.end()
+		}
+		if o.netns != nil {
+			cell("Netns")
 		}
 		if o.netid {
 			cell("Netid")
@@ -221,6 +237,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		cell("Send-Q")
 		cell("Local Address:Port")
 		cell("Peer Address:Port")
+		if containers {
+			cell("Container")
+		}
 		if o.extended {
 			cell("UID")
 			cell("Inode")
@@ -229,12 +248,19 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 	}
 	for i := range socks {
 		s := &socks[i]
+		if cgroupPaths != nil {
+			cgroupPaths[i] = o.cgroups.path(s.CgroupID)
+		}
+		if o.netns != nil {
+			t.buf = append(t.buf, o.netns.label(s.NetNS)...)
+			t.end()
+		}
 		if o.netid {
 			t.buf = append(t.buf, s.Netid()...)
 			t.end()
 		}
 		if o.state {
-			t.buf = append(t.buf, stateName(s)...)
+			t.buf = append(t.buf, stateName(s, o.ssNames)...)
 			t.end()
 		}
 		t.buf = strconv.AppendUint(t.buf, uint64(s.RecvQ), 10)
@@ -255,6 +281,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 			t.buf = appendEndpoint(t.buf, s.Peer)
 		}
 		t.end()
+		if containers {
+			t.buf = append(t.buf, o.cgroups.container(s.CgroupID).text...)
+			t.end()
+		}
 		if o.extended {
 			t.buf = strconv.AppendUint(t.buf, uint64(s.UID), 10)
 			t.end()
@@ -287,6 +317,9 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 				b = append(b, ' ')
 			}
 			b = appendTimer(b, s)
+		}
+		if cgroupPaths != nil {
+			b = appendCgroup(b, cgroupPaths[i])
 		}
 		b = append(b, '\n')
 		// ss prints the second line for every socket with -m, and for

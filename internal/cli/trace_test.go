@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -46,7 +47,7 @@ func TestDemoTrace(t *testing.T) {
 	passive := []string{"ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE", "gone"}
 	for _, closer := range []string{"server", "client"} {
 		t.Run(closer, func(t *testing.T) {
-			out, stderr, code := traceDemo(t, "demo", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
+			out, stderr, code := traceDemo(t, "demo", "--no-capture", "-j", "--step", "50ms", "--source", "trace", "--closer", closer)
 			if code != 0 || stderr != "" {
 				t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 			}
@@ -98,7 +99,7 @@ func TestDemoTrace(t *testing.T) {
 // TestDemoTraceText checks that auto uses the tracer as root, says so,
 // and prints times with microseconds.
 func TestDemoTraceText(t *testing.T) {
-	out, stderr, code := traceDemo(t, "demo", "--step", "50ms")
+	out, stderr, code := traceDemo(t, "demo", "--no-capture", "--step", "50ms")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}
@@ -229,6 +230,29 @@ func TestDemoTraceAsNobody(t *testing.T) {
 	first, _, _ := strings.Cut(out, "\n")
 	if want := " (no tracing: " + refused + ")"; !strings.Contains(first, "polled every 1ms") || !strings.HasSuffix(first, want) {
 		t.Errorf("first line %q: want polling, and the end %q", first, want)
+	}
+	// Without CAP_NET_RAW, one line says there are no packets.
+	lines := strings.SplitN(out, "\n", 3)
+	const noPackets = "no packets: capture: socket(AF_PACKET): operation not permitted (capturing needs CAP_NET_RAW: run as root); the states alone"
+	if len(lines) < 2 || !strings.HasSuffix(lines[1], " ms  "+noPackets) || strings.Count(out, "no packets") != 1 {
+		t.Errorf("second line %q: want the one line %q", lines[min(1, len(lines)-1)], noPackets)
+	}
+
+	// --pcap needs the packets: refused in one line, no file left.
+	dir, err := os.MkdirTemp("", "pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	pout, perr, pcode := run("demo", "--pcap", filepath.Join(dir, "demo.pcapng"))
+	if want := "sockstate: demo: --pcap: capture: socket(AF_PACKET): operation not permitted (capturing needs CAP_NET_RAW: run as root)\n"; pcode != 1 || pout != "" || perr != want {
+		t.Errorf("demo --pcap as nobody: exit %d, stdout %q, stderr %q; want 1 and %q", pcode, pout, perr, want)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("demo --pcap as nobody left %v (%v)", entries, err)
 	}
 	if !strings.HasSuffix(out, "\nok: every state the textbook requires was observed\n") {
 		t.Errorf("output does not end with the verdict:\n%s", out)

@@ -18,7 +18,7 @@ func appendJSONUnixSocket(b []byte, s *inspect.Socket, procs, peers []owners.Pro
 	b = append(b, `{"netid":`...)
 	b = appendJSONString(b, s.Netid())
 	b = append(b, `,"family":"unix","state":`...)
-	b = appendJSONString(b, stateName(s))
+	b = appendJSONString(b, stateName(s, o.ssNames))
 	b = append(b, `,"recv_q":`...)
 	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	b = append(b, `,"send_q":`...)

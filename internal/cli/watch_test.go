@@ -37,7 +37,19 @@ func TestEventPrinter(t *testing.T) {
 		{"lost", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at}, false,
 			"10:00:00.123456 lost: the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
 		{"lost, counted", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at, Lost: 3}, false,
-			"10:00:00.123456 lost: 3 state changes, the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
+			"10:00:00.123456 lost: 3 reports, the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"},
+		{"unmatched", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventUnmatched}, Time: at, Unmatched: 12}, false,
+			"10:00:00.123456 unmatched: 12 destroyed sockets that no poll showed could not be matched to the filter: the kernel cleared the addresses it reads\n"},
+		{"cause", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.Close}, Time: at, InState: 2 * time.Second, Cause: inspect.CauseResetReceived}, false,
+			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        ESTABLISHED -> CLOSE       reset-received after 2s\n"},
+		{"gone, cause", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: tcp, From: inspect.Close}, Time: at, Cause: inspect.CauseRefused}, false,
+			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        CLOSE       -> gone        refused\n"},
+		{"gone, lifetime", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: tcp, From: inspect.Close}, Time: at, Cause: inspect.CauseClosed,
+			Lifetime: 1234 * time.Millisecond, Bytes: &inspect.Bytes{Acked: 1001, Received: 2001}}, false,
+			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        CLOSE       -> gone        closed         lived 1.23s acked 1001 B received 2001 B\n"},
+		{"reset", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet,
+			Local: netip.MustParseAddrPort("0.0.0.0:51234"), Peer: netip.MustParseAddrPort("127.0.0.1:0")}, From: inspect.Close}, Time: at, Reset: true}, false,
+			"10:00:00.123456 tcp 0.0.0.0:51234          127.0.0.1:*            CLOSE       -> gone        reset, addresses cleared by the kernel\n"},
 		{"colour", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.TimeWait}, Time: at, InState: 2 * time.Second}, true,
 			"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        \x1b[32mESTABLISHED\x1b[0m -> \x1b[34mTIME_WAIT\x1b[0m   after 2s\n"},
 		{"colour new", inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventNew, Socket: tcp, To: inspect.Listen}, Time: at}, true,
@@ -46,7 +58,7 @@ func TestEventPrinter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			p := eventPrinter{w: &b, color: tt.color}
+			p := eventPrinter{w: &b, color: tt.color, layout: newLayout(0, false, false)}
 			if err := p.print(&tt.e); err != nil {
 				t.Fatal(err)
 			}
@@ -66,18 +78,28 @@ func TestJSONEvent(t *testing.T) {
 		want string
 	}{
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.CloseWait}, Time: at, InState: 301 * time.Millisecond},
-			`{"time":"2026-11-24T10:00:00.123456Z","event":"change","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"ESTABLISHED","to":"CLOSE_WAIT","cookie":"0x2a","in_state_ms":301}`},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"change","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"ESTABLISHED","to":"CLOSE_WAIT","cookie":"0x2a","in_state_ms":301,"in_state_us":301000}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventNew, Socket: tcp, To: inspect.Listen}, Time: at},
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"new","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"to":"LISTEN","cookie":"0x2a"}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at},
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"lost"}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at, Lost: 3},
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"lost","lost":3}`},
+		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventUnmatched}, Time: at, Unmatched: 12},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"unmatched","unmatched":12}`},
+		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: tcp, From: inspect.Close}, Time: at, Cause: inspect.CauseResetSent},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"gone","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"CLOSE","cookie":"0x2a","cause":"reset-sent"}`},
+		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: tcp, From: inspect.Close}, Time: at, Cause: inspect.CauseClosed,
+			Lifetime: 1234 * time.Millisecond, Bytes: &inspect.Bytes{Acked: 1001, Received: 2001}},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"gone","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"CLOSE","cookie":"0x2a","cause":"closed","lifetime_ms":1234,"bytes_acked":1001,"bytes_received":2001}`},
+		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet,
+			Local: netip.MustParseAddrPort("0.0.0.0:51234"), Peer: netip.MustParseAddrPort("127.0.0.1:0"), Cookie: 0x2b}, From: inspect.Close}, Time: at, Reset: true},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"gone","netid":"tcp","family":"inet","local":{"addr":"0.0.0.0","port":51234},"peer":{"addr":"127.0.0.1","port":0},"from":"CLOSE","cookie":"0x2b","reset":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.e.Kind.String(), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e)); err != nil {
+			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e, false)); err != nil {
 				t.Fatal(err)
 			}
 			if got := b.String(); got != tt.want+"\n" {

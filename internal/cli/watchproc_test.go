@@ -22,6 +22,8 @@ type watchProc struct {
 	stderr bytes.Buffer
 	lines  chan string
 	got    []string
+	// wantStderr is what stop requires on stderr: nothing unless set.
+	wantStderr string
 }
 
 // startWatch runs sockstate with args (watch and its flags) inside ns.
@@ -84,8 +86,8 @@ func (w *watchProc) waitFor(parts ...string) {
 	}
 }
 
-// stop interrupts watch as a terminal's ^C does, requires exit 0 and no
-// stderr, and returns every line it wrote.
+// stop interrupts watch as a terminal's ^C does, requires exit 0 and
+// wantStderr on stderr, and returns every line it wrote.
 func (w *watchProc) stop() string {
 	w.t.Helper()
 	if err := w.cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -97,8 +99,8 @@ func (w *watchProc) stop() string {
 	if err := w.cmd.Wait(); err != nil {
 		w.t.Fatalf("watch after SIGINT: %v, stderr %q", err, w.stderr.String())
 	}
-	if w.stderr.Len() != 0 {
-		w.t.Errorf("stderr %q", w.stderr.String())
+	if w.stderr.String() != w.wantStderr {
+		w.t.Errorf("stderr %q, want %q", w.stderr.String(), w.wantStderr)
 	}
 	return strings.Join(w.got, "\n") + "\n"
 }

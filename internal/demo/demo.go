@@ -12,6 +12,10 @@
 // inferred by comparing what was seen of each socket with the sequence
 // the TCP state machine (RFC 9293, section 3.3.2; tcp_states.h) prescribes,
 // and shown as passed through, not observed.
+//
+// With a packet capture (Config.Capture) Run also returns a Ladder: the
+// timeline and the connection's packets in one order, each state change
+// after the packet that caused it (ladder.go).
 package demo
 
 import (
@@ -23,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/capture"
 )
 
 // DefaultAddr is the textbook server's address, on loopback: the textbook
@@ -40,8 +45,11 @@ type Events interface {
 // Config configures Run.
 type Config struct {
 	// Addr is where the server binds; the zero value means DefaultAddr.
-	// If the port is taken, the server binds a free one and says so.
+	// If the port is taken, the server binds a free one and says so,
+	// unless Fixed.
 	Addr netip.AddrPort
+	// Fixed makes a taken Addr an error: the user named it.
+	Fixed bool
 	// Closer is the side that closes first.
 	Closer Closer
 	// Step is the pause after each step of the programs.
@@ -63,6 +71,20 @@ type Config struct {
 	// Out receives each entry of the timeline as it happens. If it fails,
 	// Run stops with its error.
 	Out func(*Entry) error
+	// Capture, if not nil, captures the packets of Addr's port on
+	// loopback in the namespace the sockets are made in; Run follows the
+	// server's port if it binds another, stops the capture and returns
+	// the Ladder. NoCapture says why there is none, in the line after the
+	// heading.
+	Capture   *capture.Capture
+	NoCapture string
+	// OutRows, with Capture, receives the ladder's rows as they settle:
+	// at each step the rows before the step before it (a step's time for
+	// late packets and state changes to come in), the rest at the end,
+	// each row once. A row that comes in later than that (a loaded
+	// machine) is given with the next rows, out of the ladder's order;
+	// Result.Ladder has the order. If it fails, Run stops with its error.
+	OutRows func([]Row) error
 }
 
 // EntryKind says what an Entry is.
@@ -113,6 +135,9 @@ type Result struct {
 	Missed []string
 	// Summary lists each socket's observed states.
 	Summary string
+	// Ladder is the timeline with the packets, when Config.Capture was
+	// given.
+	Ladder *Ladder
 }
 
 // run is one run of the demo.
@@ -120,8 +145,14 @@ type run struct {
 	cfg   Config
 	start time.Time
 
-	mu       sync.Mutex // guards what follows, and the order of entries
-	outErr   error
+	mu      sync.Mutex // guards what follows, and the order of entries
+	outErr  error
+	entries []Entry // every entry emitted, for the ladder
+	// given holds the ladder's rows OutRows was given, by Row.key;
+	// steps counts the steps taken, the last at lastStep.
+	given    map[int]bool
+	steps    int
+	lastStep time.Duration
 	progress map[Role]*progress
 	looks    int           // the reports Events has made
 	looked   chan struct{} // signalled after each report
@@ -142,6 +173,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ServerConn: newProgress(ServerConn, cfg.Closer, cfg.EveryChange),
 		Client:     newProgress(Client, cfg.Closer, cfg.EveryChange),
 	}}
+	if cfg.Capture != nil {
+		defer cfg.Capture.Stop()
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	ready := make(chan struct{})
@@ -180,6 +214,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
+	if cfg.NoCapture != "" {
+		r.note(cfg.NoCapture)
+	}
 	pause := func() error {
 		if err := r.outputErr(); err != nil {
 			return err
@@ -219,6 +256,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if r.progress[closer].pos == len(r.progress[closer].expect)-1 {
 		r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: fmt.Sprintf("the %s stays in TIME_WAIT for 60 s after the demo ends", closer)})
+	}
+	if cfg.Capture != nil {
+		pkts, lost, err := cfg.Capture.Stop()
+		if err != nil {
+			return nil, fmt.Errorf("demo: capturing the packets: %w", err)
+		}
+		res.Ladder = buildLadder(r.entries, pkts, r.start, r.client, r.server, cfg.EveryChange)
+		res.Ladder.Lost = lost
+		r.outRows(res.Ladder.Rows)
 	}
 	return res, r.outErr
 }
@@ -335,7 +381,16 @@ func (r *run) roleOf(s *inspect.Socket) (Role, bool) {
 func (r *run) step(actor, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryStep, Actor: actor, Text: text})
+	at := time.Since(r.start)
+	// The first step lets out the heading; every later one the rows
+	// before the step before it.
+	cutoff := r.lastStep
+	if r.steps == 0 {
+		cutoff = at
+	}
+	r.flushRows(cutoff)
+	r.steps, r.lastStep = r.steps+1, at
+	r.emit(&Entry{Elapsed: at, Kind: EntryStep, Actor: actor, Text: text})
 }
 
 func (r *run) note(text string) {
@@ -346,6 +401,7 @@ func (r *run) note(text string) {
 
 // emit hands e to Out, keeping Out's first error; r.mu is held.
 func (r *run) emit(e *Entry) {
+	r.entries = append(r.entries, *e)
 	if r.outErr == nil {
 		r.outErr = r.cfg.Out(e)
 	}

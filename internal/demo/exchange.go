@@ -59,7 +59,7 @@ func (r *run) exchange(pause func() error) (err error) {
 		return fmt.Errorf("demo: server: setsockopt(SO_REUSEADDR): %w", err)
 	}
 	err = unix.Bind(lfd, sockaddr(addr))
-	if errors.Is(err, unix.EADDRINUSE) && addr.Port() != 0 {
+	if errors.Is(err, unix.EADDRINUSE) && addr.Port() != 0 && !r.cfg.Fixed {
 		taken := addr
 		addr = netip.AddrPortFrom(addr.Addr(), 0)
 		if err = unix.Bind(lfd, sockaddr(addr)); err == nil {
@@ -70,6 +70,11 @@ func (r *run) exchange(pause func() error) (err error) {
 	}
 	if err != nil {
 		return fmt.Errorf("demo: server: bind(%v): %w", addr, err)
+	}
+	if r.cfg.Capture != nil && addr.Port() != r.cfg.Addr.Port() {
+		if err := r.cfg.Capture.Follow(addr.Port()); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	// The listener and the server's connection have the address connect()
 	// reaches: loopback when the server binds the wildcard address.

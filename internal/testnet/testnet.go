@@ -24,11 +24,24 @@ var seq atomic.Int64
 
 // NS is a network namespace made for one test.
 type NS struct {
-	// Name is the namespace's name under /run/netns.
+	// Name is the namespace's name under /run/netns; empty for one made
+	// by NewUnnamed.
 	Name string
-	// Path is its bind-mount, /run/netns/Name.
+	// Path is its bind-mount, /run/netns/Name, or for an unnamed one
+	// /proc/PID/ns/net of the process that holds it.
 	Path string
 	fd   int
+	// holder holds an unnamed namespace.
+	holder *exec.Cmd
+}
+
+// Command returns a command that runs name inside the namespace: with ip
+// netns exec for a named one, nsenter --net for an unnamed one.
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	if ns.Name == "" {
+		return exec.Command("nsenter", append([]string{"--net=" + ns.Path, name}, args...)...)
+	}
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
 
 // New makes a namespace with loopback up and removes it when t ends. It
@@ -65,12 +78,12 @@ func (ns *NS) FD() int { return ns.fd }
 // standard output; it fails t when the command fails.
 func (ns *NS) Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	cmd := ns.Command(name, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ip netns exec %s %s %s: %v: %s", ns.Name, name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+		t.Fatalf("%s: %v: %s", strings.Join(cmd.Args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return string(out)
 }

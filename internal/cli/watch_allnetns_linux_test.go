@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockstate/sockstate/internal/testnet"
+)
+
+// netnsWatchLine is a watch --all-netns -j line.
+type netnsWatchLine struct {
+	watchLine
+	NetNS *jsonNetNS `json:"netns"`
+}
+
+// TestWatchAllNetns watches every namespace while a namespace is made,
+// gets a listener, and ends: the listener of a namespace there from the
+// start is new in the first poll, the new namespace's listener is new
+// once it listens, and gone once its namespace ends, each tagged with its
+// namespace's inode and name.
+func TestWatchAllNetns(t *testing.T) {
+	first := testnet.New(t)
+	firstLn := first.Listen(t, "tcp", "127.0.0.1:0")
+	cmd := exec.Command(executable(t), "watch", "-tj", "--all-netns", "--interval", "20ms", "--duration", "60s")
+	cmd.Env = childEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	lines := make(chan netnsWatchLine, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var l netnsWatchLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Errorf("line %q: %v", sc.Text(), err)
+				return
+			}
+			lines <- l
+		}
+	}()
+	// await reads events until one for addr of kind event (with to, if
+	// not empty) comes, and returns it.
+	await := func(addr, event, to string) netnsWatchLine {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watch ended before %s %s", event, addr)
+				}
+				if l.Local != nil && l.Local.addrPort().String() == addr && l.Event == event && (to == "" || l.To != nil && *l.To == to) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no %s event for %s", event, addr)
+			}
+		}
+	}
+	l := await(firstLn.Addr().String(), "new", "LISTEN")
+	if l.NetNS == nil || l.NetNS.Inode != nsInode(t, first) || l.NetNS.Name != first.Name {
+		t.Errorf("listener of %s tagged %+v", first.Name, l.NetNS)
+	}
+
+	second := testnet.NewUnnamed(t)
+	ino := nsInode(t, second)
+	var ln net.Listener
+	second.Do(t, func() error {
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	})
+	addr := ln.Addr().String()
+	l = await(addr, "new", "LISTEN")
+	if l.NetNS == nil || l.NetNS.Inode != ino || l.NetNS.Name != "" {
+		t.Errorf("listener of net:[%d] tagged %+v", ino, l.NetNS)
+	}
+	// The namespace ends with its last holder: the listener and the
+	// child.
+	ln.Close()
+	second.Kill(t)
+	l = await(addr, "gone", "")
+	if l.NetNS == nil || l.NetNS.Inode != ino {
+		t.Errorf("gone listener of net:[%d] tagged %+v", ino, l.NetNS)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch --all-netns: %v", err)
+	}
+}
+
+// TestWatchAllNetnsText: each text line starts with the namespace's label.
+func TestWatchAllNetnsText(t *testing.T) {
+	ns := testnet.New(t)
+	ln := ns.Listen(t, "tcp", "127.0.0.1:0")
+	stdout, stderr, code := runHost(t, "watch", "-t", "--all-netns", "--duration", "300ms")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	want := fmt.Sprintf("%s ", ns.Name)
+	found := false
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.Contains(line, " "+ln.Addr().String()+" ") {
+			found = true
+			if !strings.HasPrefix(line, want) || !strings.HasSuffix(line, "new         -> LISTEN") {
+				t.Errorf("line %q, want it to start with %q and say new -> LISTEN", line, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no line for %v in\n%s", ln.Addr(), stdout)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "no destroy reports") {
+		t.Errorf("stderr %q, want the one line on destroy reports", stderr)
+	}
+	if _, stderr, code := runHost(t, "watch", "--all-netns", "--source", "trace"); code != 2 || !strings.Contains(stderr, "--all-netns") {
+		t.Errorf("--source trace --all-netns: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
