@@ -287,7 +287,7 @@ func TestDemoAt80Columns(t *testing.T) {
 		if n := columns(l); n > 80 {
 			t.Errorf("%d columns: %q", n, l)
 		}
-		if strings.Contains(l, "ms  observed: ") {
+		if strings.Contains(l, "  observed: ") {
 			observed = i
 		}
 	}

@@ -418,6 +418,13 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			b = append(b, roundDuration(e.InState).String()...)
 		}
 	}
+	if p.narrow {
+		// The JSON keeps the lifetime and bytes; a narrow line has no room.
+		if e.Reset {
+			b = append(b, " reset"...)
+		}
+		return b
+	}
 	if e.Lifetime > 0 {
 		b = append(b, " lived "...)
 		b = append(b, roundDuration(e.Lifetime).String()...)
