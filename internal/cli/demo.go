@@ -40,7 +40,8 @@ microseconds.
                       changed a state with a comment naming the change
       --svg FILE      write the ladder to FILE as an SVG picture
       --absolute-seq  the sequence numbers as sent, not from 0
-      --narrow        a ladder 80 columns wide, not 100
+      --narrow        a ladder 80 columns wide, not 100 (on a terminal
+                      narrower than 100, the default)
       --no-capture    no packets: the timeline of states alone
       --rtt D         run the server and the client in two network
                       namespaces the demo makes, joined by a link with a
@@ -136,8 +137,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
-	// The capture follows the server if it binds another port; it starts
-	// on the port the server tries first.
+	// The capture starts on the port the server will bind: the default's
+	// when none is given (demo.Run moves it with the server if taken).
 	capt, noCapture, err := lo.open(cmp.Or(addr, demo.DefaultAddr).Port())
 	if err != nil {
 		return err
@@ -173,11 +174,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
-		// A terminal under the ladder's 100 columns gets the narrow one.
-		if w := terminalWidth(stdout); w > 0 && w < 100 {
-			lo.narrow = true
-		}
-		ladder = lo.printer(out, jsonOut, color, traced, traced)
+		ladder = lo.printer(out, jsonOut, color, traced, traced, terminalWidth(stdout))
 		emit = func(*demo.Entry) error { return nil }
 	}
 	written := func(err error) error {
