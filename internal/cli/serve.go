@@ -49,6 +49,11 @@ while it runs share its result.
                        port="other" (default 64)
       --top N          destinations reported in sockstate_ephemeral_ports_used,
                        those holding the most local ports (default 10)
+      --all-netns      the sockets of every network namespace of the host
+                       (the listen counters and port range stay the server's)
+      --by KIND        split sockstate_sockets by netns (with --all-netns),
+                       cgroup or container: --max-series of them at most,
+                       the largest first, the rest summed under "other"
       --transitions    count every TCP state change from the kernel's
                        tracepoint: sockstate_transitions_total{from,to} and
                        sockstate_connections_failed_total{cause}; needs
@@ -79,6 +84,8 @@ type serveOptions struct {
 	maxSeries int
 	top       int
 	trace     bool
+	allNetNS  bool
+	by        string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,6 +98,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
 		{long: "transitions", set: boolFlag(&opts.trace)},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
+		{long: "by", hasValue: true, set: func(v string) error { opts.by = v; return nil }},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("serve", args, specs)
@@ -110,6 +119,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := opts.ns.check("serve"); err != nil {
 		return err
 	}
+	if opts.allNetNS && (opts.ns.name != "" || opts.ns.path != "") {
+		return usagef("serve: --all-netns lists every namespace: give it or -N/--netns, not both")
+	}
+	if opts.allNetNS && opts.trace {
+		return usagef("serve: --transitions traces one namespace: give it or --all-netns, not both")
+	}
 	nsFD, closeNS, err := opts.ns.openFD("serve")
 	if err != nil {
 		return err
@@ -119,9 +134,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var all *serveAllNetNS
+	if opts.allNetNS {
+		all = newServeAllNetNS(opts.source, stderr)
+		src = all
+	}
+	by, err := serveGrouping(opts.by, all, opts.source)
+	if err != nil {
+		return err
+	}
 	col, err := exporter.New(exporter.Config{
 		Source: src, NetNS: nsFD, Ports: opts.ports, MaxSeries: opts.maxSeries, Top: opts.top,
-		Timeout: collectTimeout, OnError: onceEach(stderr),
+		Timeout: collectTimeout, OnError: onceEach(stderr), By: by,
 	})
 	if err != nil {
 		return err
