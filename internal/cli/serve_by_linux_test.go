@@ -116,4 +116,3 @@ func TestServeByCgroup(t *testing.T) {
 		t.Errorf("container docker:%s (-ss +serve)\n%s", dockerID[:12], diff)
 	}
 }
-

@@ -84,8 +84,13 @@ func (w *lineWriter) String() string {
 	return w.buf.String()
 }
 
+// tracingLine is what serve --transitions says first on stderr when it
+// loads the tracer.
+var tracingLine = regexp.MustCompile(`^sockstate: serve: --transitions: from the kernel's tracepoints \(eBPF\): every TCP state change, with its cause\n`)
+
 // startServe runs sockstate serve with args until the test ends, when it
-// must exit 0 having said nothing but its serving line, and returns the
+// must exit 0 having said nothing but its serving line (after, with
+// --transitions, the line that says it traces), and returns the
 // address it serves on.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
@@ -100,7 +105,7 @@ func startServe(t *testing.T, args ...string) string {
 		if c := <-code; c != 0 {
 			t.Errorf("serve exited %d: %s", c, stderr)
 		}
-		if out := servingLine.ReplaceAllString(stderr.String(), ""); out != "" {
+		if out := tracingLine.ReplaceAllString(servingLine.ReplaceAllString(stderr.String(), ""), ""); out != "" {
 			t.Errorf("serve said on stderr: %s", out)
 		}
 	})
