@@ -61,6 +61,8 @@ while it runs share its result.
                        needs CAP_BPF and CAP_PERFMON (root). Without them,
                        the failed connections only, from the kernel's
                        reports of freed sockets and Tcp EstabResets
+      --color WHEN     auto, always or never (serve prints no colours;
+                       accepted as every command takes it)
   -h, --help           this text
 
 Exit status: 0 when stopped by a signal, 2 for a mistake in the command
@@ -94,6 +96,7 @@ type serveOptions struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := serveOptions{listen: "127.0.0.1:9474", source: "auto", maxSeries: 64, top: 10}
 	help := false
+	display := newDisplay()
 	specs := append(opts.ns.specs(), []flagSpec{
 		{long: "listen", hasValue: true, set: func(v string) error { opts.listen = v; return nil }},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
@@ -103,6 +106,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "transitions", set: boolFlag(&opts.trace)},
 		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
 		{long: "by", hasValue: true, set: func(v string) error { opts.by = v; return nil }},
+		// serve writes no colours; it takes --color as every command does.
+		display.colorSpec("serve"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("serve", args, specs)
