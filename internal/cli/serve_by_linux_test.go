@@ -65,9 +65,7 @@ func ssGroup(lines []string, keep func(fields []string) bool) map[string]float64
 // namespace: the series of the test's namespace are exactly ss's counts
 // in it.
 func TestServeAllNetnsByNetns(t *testing.T) {
-	ns := testnet.New(t)
-	ns.Textbook(t, "127.0.0.1")
-	ns.Textbook(t, "::1")
+	ns, _ := settledNS(t)
 	addr := startServe(t, "--all-netns", "--by", "netns", "--max-series", "100000")
 	want := ssGroup(strings.Split(strings.TrimSpace(ns.Run(t, "ss", "-tuanH")), "\n"), func([]string) bool { return true })
 	if len(want) < 8 {
