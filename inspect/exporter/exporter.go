@@ -41,6 +41,10 @@ type Config struct {
 	// Now tells the time CLOSE_WAIT sockets are first seen at; nil means
 	// time.Now. Tests script it.
 	Now func() time.Time
+	// By, when set, splits sockstate_sockets by namespace, cgroup or
+	// container: MaxSeries groups at most, the largest first, the rest
+	// summed under "other".
+	By *Grouping
 	// OnError, when set, is told of each stage of a collection that
 	// failed, which sockstate_collection_errors_total also counts.
 	OnError func(stage string, err error)
@@ -58,6 +62,8 @@ const (
 // reports its result.
 type Collector struct {
 	cfg Config
+	// sockets describes sockstate_sockets, with By's label when set.
+	sockets *prometheus.Desc
 
 	mu       sync.Mutex
 	inflight *collection
@@ -91,13 +97,23 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Collector{cfg: cfg, t: newTally(), errors: map[string]float64{stageSockets: 0, stageNetstat: 0, stagePortRange: 0}}, nil
+	c := &Collector{cfg: cfg, sockets: socketsDesc, t: newTally(cfg.By), errors: map[string]float64{stageSockets: 0, stageNetstat: 0, stagePortRange: 0}}
+	if cfg.By != nil {
+		c.sockets = groupSockets(cfg.By)
+	}
+	return c, nil
 }
 
 // Describe sends the descriptions of every metric the Collector makes.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
+		if d == socketsDesc {
+			d = c.sockets
+		}
 		ch <- d
+	}
+	if c.cfg.By != nil {
+		ch <- otherGroupsDesc
 	}
 }
 
@@ -145,7 +161,7 @@ func (c *Collector) snapshot() *snapshot {
 // counters; it returns the stages that failed.
 func (c *Collector) collect(ctx context.Context) (*snapshot, []string) {
 	start := time.Now()
-	snap := &snapshot{}
+	snap := &snapshot{socketsDesc: c.sockets, grouped: c.cfg.By != nil}
 	errs := c.readKernel(snap)
 	if err := c.count(ctx, snap); err != nil {
 		errs = append(errs, stageError{stageSockets, err})
@@ -167,14 +183,15 @@ func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	t := c.t
 	t.snap, t.now = snap, c.cfg.Now()
 	listed := false
-	defer func() { t.finish(c.cfg.Top, listed) }()
-	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen)}
+	defer func() { t.finish(c.cfg.Top, c.cfg.MaxSeries, listed) }()
+	cgroup := c.cfg.By != nil && c.cfg.By.Cgroup
+	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
 	if err := inspect.Each(ctx, c.cfg.Source, listening, t.addListeners); err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
 	t.assignPorts(c.cfg.Ports, c.cfg.MaxSeries)
 	// UDP sockets are never in LISTEN: the unconnected ones are in CLOSE.
-	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen)}
+	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
 	err := inspect.Each(ctx, c.cfg.Source, rest, t.addConnections)
 	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err

@@ -49,6 +49,10 @@ func gather(t *testing.T, c prometheus.Collector) series {
 			if m.GetCounter() != nil {
 				v = m.GetCounter().GetValue()
 			}
+			if h := m.GetHistogram(); h != nil {
+				// A histogram counts its observations.
+				v = float64(h.GetSampleCount())
+			}
 			out[name] = v
 		}
 	}

@@ -81,8 +81,16 @@ type snapshot struct {
 	listed bool
 	// sockets counts by protocol (0 tcp, 1 udp), family (0 inet, 1
 	// inet6) and state.
-	sockets       [2][2][numStates]int64
+	sockets       stateCounts
 	seen, unknown int64
+	// socketsDesc describes sockstate_sockets; when grouped, it has the
+	// group's label, and groups (the largest) and otherGroup (the rest,
+	// otherGroups of them) replace sockets in it.
+	socketsDesc *prometheus.Desc
+	grouped     bool
+	groups      []groupCount
+	otherGroup  *groupCount
+	otherGroups int
 	// listeners are those of ports with series of their own, by port
 	// then address; otherListener sums those of the other ports.
 	listeners     []listener
@@ -166,17 +174,10 @@ func (s *snapshot) emit(ch chan<- prometheus.Metric, self *selfCounts) {
 
 // emitSockets sends the metrics counted from the sockets.
 func (s *snapshot) emitSockets(gauge func(*prometheus.Desc, float64, ...string)) {
-	for p, proto := range protocols {
-		for f, fam := range families {
-			for st := range numStates {
-				state := inspect.State(st)
-				n := s.sockets[p][f][st]
-				if n == 0 && !always[p].Has(state) {
-					continue
-				}
-				gauge(socketsDesc, float64(n), proto.String(), fam.String(), stateLabel(proto, state))
-			}
-		}
+	if s.grouped {
+		s.emitGroups(s.socketsDesc, gauge)
+	} else {
+		s.emitTotals(gauge)
 	}
 	for _, l := range s.listeners {
 		addr, port := l.addr.Addr().String(), strconv.Itoa(int(l.addr.Port()))
@@ -207,4 +208,20 @@ func (s *snapshot) emitSockets(gauge func(*prometheus.Desc, float64, ...string))
 		gauge(ephemeralUsedDesc, float64(d.used), d.dest.String())
 	}
 	gauge(destinationsDesc, float64(s.destinations))
+}
+
+// emitTotals sends sockstate_sockets by protocol, family and state.
+func (s *snapshot) emitTotals(gauge func(*prometheus.Desc, float64, ...string)) {
+	for p, proto := range protocols {
+		for f, fam := range families {
+			for st := range numStates {
+				state := inspect.State(st)
+				n := s.sockets[p][f][st]
+				if n == 0 && !always[p].Has(state) {
+					continue
+				}
+				gauge(socketsDesc, float64(n), proto.String(), fam.String(), stateLabel(proto, state))
+			}
+		}
+	}
 }

@@ -53,13 +53,18 @@ type tally struct {
 	// listening port: seen from the last collection, next for this one.
 	seen, next map[sockKey]time.Time
 	listeners  []listener
+	// by, when set, splits the counts by group into groups.
+	by     *Grouping
+	groups map[uint64]*stateCounts
 }
 
-func newTally() *tally {
+func newTally(by *Grouping) *tally {
 	return &tally{
-		dests: map[netip.AddrPort]int64{},
-		seen:  map[sockKey]time.Time{},
-		next:  map[sockKey]time.Time{},
+		dests:  map[netip.AddrPort]int64{},
+		seen:   map[sockKey]time.Time{},
+		next:   map[sockKey]time.Time{},
+		by:     by,
+		groups: map[uint64]*stateCounts{},
 	}
 }
 
@@ -89,6 +94,9 @@ func (t *tally) count(s *inspect.Socket) {
 		return
 	}
 	t.snap.sockets[p][f][s.State]++
+	if t.by != nil {
+		t.countGroup(s, p, f)
+	}
 }
 
 // assignPorts gives each listening port its slot once every listener is
@@ -173,10 +181,13 @@ func (t *tally) addConnections(batch []inspect.Socket) error {
 
 // finish ends a collection: it takes the top destinations into the
 // snapshot, keeps this collection's CLOSE_WAIT sightings for the next one
-// (or the last one's, when this one failed to list every socket), and
-// clears the tables.
-func (t *tally) finish(top int, listed bool) {
+// (or the last one's, when this one failed to list every socket), keeps
+// the largest groups, and clears the tables.
+func (t *tally) finish(top, maxGroups int, listed bool) {
 	snap := t.snap
+	if t.by != nil {
+		t.finishGroups(maxGroups)
+	}
 	for d, n := range t.dests {
 		snap.dests = append(snap.dests, destCount{dest: d, used: n})
 	}

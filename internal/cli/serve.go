@@ -49,10 +49,18 @@ while it runs share its result.
                        port="other" (default 64)
       --top N          destinations reported in sockstate_ephemeral_ports_used,
                        those holding the most local ports (default 10)
+      --all-netns      the sockets of every network namespace of the host
+                       (the listen counters and port range stay the server's)
+      --by KIND        split sockstate_sockets by netns (with --all-netns),
+                       cgroup or container: --max-series of them at most,
+                       the largest first, the rest summed under "other"
       --transitions    count every TCP state change from the kernel's
-                       tracepoint: sockstate_transitions_total{from,to} and
-                       sockstate_connections_failed_total{cause}; needs
-                       CAP_BPF and CAP_PERFMON (root)
+                       tracepoint: sockstate_transitions_total{from,to,cause},
+                       sockstate_connections_failed_total{cause} (refused,
+                       timeout, reset), sockstate_state_duration_seconds;
+                       needs CAP_BPF and CAP_PERFMON (root). Without them,
+                       the failed connections only, from the kernel's
+                       reports of freed sockets and Tcp EstabResets
       --color WHEN     auto, always or never (serve prints no colours;
                        accepted as every command takes it)
   -h, --help           this text
@@ -81,6 +89,8 @@ type serveOptions struct {
 	maxSeries int
 	top       int
 	trace     bool
+	allNetNS  bool
+	by        string
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,6 +104,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
 		{long: "transitions", set: boolFlag(&opts.trace)},
+		{long: "all-netns", set: boolFlag(&opts.allNetNS)},
+		{long: "by", hasValue: true, set: func(v string) error { opts.by = v; return nil }},
 		// serve writes no colours; it takes --color as every command does.
 		display.colorSpec("serve"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
@@ -115,6 +127,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := opts.ns.check("serve"); err != nil {
 		return err
 	}
+	if opts.allNetNS && (opts.ns.name != "" || opts.ns.path != "") {
+		return usagef("serve: --all-netns lists every namespace: give it or -N/--netns, not both")
+	}
+	if opts.allNetNS && opts.trace {
+		return usagef("serve: --transitions traces one namespace: give it or --all-netns, not both")
+	}
 	nsFD, closeNS, err := opts.ns.openFD("serve")
 	if err != nil {
 		return err
@@ -124,9 +142,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var all *serveAllNetNS
+	if opts.allNetNS {
+		all = newServeAllNetNS(opts.source, stderr)
+		src = all
+	}
+	by, err := serveGrouping(opts.by, all, opts.source)
+	if err != nil {
+		return err
+	}
 	col, err := exporter.New(exporter.Config{
 		Source: src, NetNS: nsFD, Ports: opts.ports, MaxSeries: opts.maxSeries, Top: opts.top,
-		Timeout: collectTimeout, OnError: onceEach(stderr),
+		Timeout: collectTimeout, OnError: onceEach(stderr), By: by,
 	})
 	if err != nil {
 		return err
@@ -164,25 +191,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startTransitions loads the tracer on the namespace open at nsFD (0: the
 // caller's) and counts its transitions until ctx ends or stop is called.
-// Without privilege the error is the tracer's one line naming the
-// capabilities missing.
-func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (*exporter.Transitions, func(), error) {
-	tr, err := trace.Open(&trace.Options{NetNS: nsFD})
-	if err != nil {
-		return nil, nil, fmt.Errorf("serve: --transitions: %w", err)
+// Where the tracer cannot load, it counts the failed connections from the
+// kernel's destroy reports and EstabResets instead (exporter.Ends). Its
+// first line on stderr says which. Without privilege for either, the
+// error names both reasons.
+func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (prometheus.Collector, func(), error) {
+	tr, traceErr := trace.Open(&trace.Options{NetNS: nsFD})
+	if traceErr == nil {
+		fmt.Fprintln(stderr, "sockstate: serve: --transitions: from the kernel's tracepoints (eBPF): every TCP state change, with its cause")
+		tt := exporter.NewTransitions()
+		stop := runCounter(ctx, stderr, func(ctx context.Context) error {
+			return tt.Run(ctx, &trace.Events{Tracer: tr, Source: &sockdiag.Source{NetNS: nsFD},
+				Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
+		})
+		return tt, stop, nil
 	}
-	tt := exporter.NewTransitions()
+	d, err := sockdiag.SubscribeDestroyed(nsFD, inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --transitions: %w; nor the kernel's reports of freed sockets: %w", traceErr, err)
+	}
+	ends, err := exporter.NewEnds(nsFD)
+	if err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("serve: --transitions: %w; nor Tcp EstabResets: %w", traceErr, err)
+	}
+	fmt.Fprintf(stderr, "sockstate: serve: --transitions: no tracing (%v): sockstate_connections_failed_total from the kernel's reports of freed sockets (refused, timeout) and Tcp EstabResets (reset); no sockstate_transitions_total or state durations\n", traceErr)
+	stop := runCounter(ctx, stderr, func(ctx context.Context) error { return ends.Run(ctx, d) })
+	return ends, func() { stop(); d.Close() }, nil
+}
+
+// runCounter runs count until ctx ends or the function returned is
+// called; an error before that is said on stderr.
+func runCounter(ctx context.Context, stderr io.Writer, count func(context.Context) error) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err := tt.Run(ctx, &trace.Events{Tracer: tr, Source: &sockdiag.Source{NetNS: nsFD},
-			Query: inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}})
-		if err != nil && ctx.Err() == nil {
+		if err := count(ctx); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(stderr, "sockstate: serve: --transitions: %v; the transition counters stop here\n", err)
 		}
 	}()
-	return tt, func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
 
 // newServer returns the HTTP server of the collectors' metrics, with the Go

@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sockstate/sockstate/internal/testnet"
 	"github.com/sockstate/sockstate/netns"
 )
 
@@ -116,24 +115,5 @@ func TestServeAsNobody(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics as nobody has no %q", want)
 		}
-	}
-}
-
-// TestServeTransitionsAsNobody asks for the tracer without privilege: one
-// line naming the capabilities, exit 1, before anything listens.
-func TestServeTransitionsAsNobody(t *testing.T) {
-	ns := testnet.New(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "serve", "--transitions", "--listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SOCKSTATE_AS_CLI=1", "SOCKSTATE_AS_UID=65534")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	want := "sockstate: serve: --transitions: trace: loading the eBPF program needs CAP_BPF and CAP_PERFMON (run as root): operation not permitted\n"
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || stderr.String() != want {
-		t.Errorf("%v, stderr %q; want exit 1, %q", err, stderr.String(), want)
 	}
 }

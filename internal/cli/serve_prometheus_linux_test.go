@@ -65,11 +65,16 @@ func TestServePrometheus(t *testing.T) {
 		t.Errorf("collections failed: %v", got)
 	}
 
-	// Two connections made and reset in the namespace: each end's
-	// ESTABLISHED -> CLOSE, and nothing else failed.
+	// Two connections made and reset in the namespace (each end's
+	// ESTABLISHED -> CLOSE), one refused and one timed out (SYNs to a
+	// down veth's peer, one retry), and nothing else failed.
 	resetPairs(t, ns, 2)
+	ns.Blackhole(t)
+	ns.End(t, testnet.Refused, 9)
+	ns.End(t, testnet.TimedOut, 9)
 	want := map[string]float64{
-		`sockstate_connections_failed_total{cause="connect",instance="",job="sockstate"}`: 0,
+		`sockstate_connections_failed_total{cause="refused",instance="",job="sockstate"}`: 1,
+		`sockstate_connections_failed_total{cause="timeout",instance="",job="sockstate"}`: 1,
 		`sockstate_connections_failed_total{cause="reset",instance="",job="sockstate"}`:   4,
 	}
 	for i := 0; ; i++ {
@@ -78,7 +83,7 @@ func TestServePrometheus(t *testing.T) {
 			break
 		}
 		if i == 60 {
-			t.Fatalf("sockstate_connections_failed_total after 2 resets (-want +got)\n%s", cmp.Diff(want, got))
+			t.Fatalf("sockstate_connections_failed_total after 2 resets, 1 refused, 1 timed out (-want +got)\n%s", cmp.Diff(want, got))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -37,6 +37,11 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"--netns", "/dev/null"}, 2, `sockstate: serve: --netns "/dev/null": /dev/null is not a network namespace`},
 		{[]string{"-N", "a", "--netns", "/proc/self/ns/net"}, 2, `sockstate: serve: -N and --netns both name a namespace; give one`},
 		{[]string{"-N", ""}, 2, `sockstate: serve: flag -N has an empty value; give one`},
+		{[]string{"--by", "netns"}, 2, `sockstate: serve: --by netns needs --all-netns: without it every socket is of one namespace`},
+		{[]string{"--by", "pod"}, 2, `sockstate: serve: --by "pod": use netns, cgroup or container`},
+		{[]string{"--by", "cgroup", "--source", "proc"}, 2, `sockstate: serve: --by cgroup: /proc/net has no cgroups; use --source netlink`},
+		{[]string{"--all-netns", "--netns", "/proc/self/ns/net"}, 2, `sockstate: serve: --all-netns lists every namespace: give it or -N/--netns, not both`},
+		{[]string{"--all-netns", "--transitions"}, 2, `sockstate: serve: --transitions traces one namespace: give it or --all-netns, not both`},
 		{[]string{"extra"}, 2, `sockstate: serve: unexpected "extra": serve takes flags only; see 'sockstate serve -h'`},
 		{[]string{"--listen", taken.Addr().String()}, 1, fmt.Sprintf("sockstate: serve: --listen %s: address already in use; stop what listens there or choose another --listen", taken.Addr())},
 		{[]string{"--listen", "192.0.2.1:9474"}, 1, "sockstate: serve: --listen 192.0.2.1:9474: no interface has that address; see 'ip addr'"},
@@ -79,8 +84,13 @@ func (w *lineWriter) String() string {
 	return w.buf.String()
 }
 
+// tracingLine is what serve --transitions says first on stderr when it
+// loads the tracer.
+var tracingLine = regexp.MustCompile(`^sockstate: serve: --transitions: from the kernel's tracepoints \(eBPF\): every TCP state change, with its cause\n`)
+
 // startServe runs sockstate serve with args until the test ends, when it
-// must exit 0 having said nothing but its serving line, and returns the
+// must exit 0 having said nothing but its serving line (after, with
+// --transitions, the line that says it traces), and returns the
 // address it serves on.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
@@ -95,7 +105,7 @@ func startServe(t *testing.T, args ...string) string {
 		if c := <-code; c != 0 {
 			t.Errorf("serve exited %d: %s", c, stderr)
 		}
-		if out := servingLine.ReplaceAllString(stderr.String(), ""); out != "" {
+		if out := tracingLine.ReplaceAllString(servingLine.ReplaceAllString(stderr.String(), ""), ""); out != "" {
 			t.Errorf("serve said on stderr: %s", out)
 		}
 	})
