@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
@@ -39,9 +40,9 @@ func (t *textOutput) endList(o tableOptions) error {
 	return writeTable(t.w, nil, o)
 }
 
-func (t *textOutput) event(e *inspect.WatchEvent) error {
+func (t *textOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	p := eventPrinter{w: t.w, color: t.color}
-	return p.print(e)
+	return p.print(e, procs)
 }
 
 func (t *textOutput) entry(e *demo.Entry) error {
