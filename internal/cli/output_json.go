@@ -20,6 +20,7 @@ type jsonOutput struct {
 	line    []byte
 	buf     bytes.Buffer
 	enc     *json.Encoder
+	ssNames bool // ss's spellings of the events' states
 }
 
 var _ output = (*jsonOutput)(nil)
@@ -78,7 +79,7 @@ func (j *jsonOutput) endList(tableOptions) error {
 }
 
 func (j *jsonOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
-	return j.element(newJSONEvent(e, procs))
+	return j.element(newJSONEvent(e, j.ssNames, procs))
 }
 func (j *jsonOutput) entry(e *demo.Entry) error    { return j.element(newJSONEntry(e)) }
 func (j *jsonOutput) result(missed []string) error { return j.element(newJSONResult(missed)) }

@@ -34,7 +34,7 @@ func TestEventOwners(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			p := eventPrinter{w: &b}
+			p := eventPrinter{w: &b, layout: newLayout(0, false, false)}
 			if err := p.print(&e, tt.procs); err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +42,7 @@ func TestEventOwners(t *testing.T) {
 				t.Errorf("text\n got %q\nwant %q", b.String(), tt.text)
 			}
 			b.Reset()
-			if err := json.NewEncoder(&b).Encode(newJSONEvent(&e, tt.procs)); err != nil {
+			if err := json.NewEncoder(&b).Encode(newJSONEvent(&e, false, tt.procs)); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.json {
