@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -27,13 +26,7 @@ func TestSimultaneousClose(t *testing.T) {
 	r := startReader(t, open(t, ns, Options{}))
 	sc := ns.StartSimClose(t, 7400)
 	l, c := sc.Listener, sc.Client
-	step := func(from, to inspect.State, local, peer netip.AddrPort, cause ...inspect.Cause) string {
-		s := fmt.Sprintf("tcp inet %s -> %s %s %s", from, to, local, peer)
-		for _, c := range cause {
-			s += " " + c.String()
-		}
-		return s
-	}
+	step := stepLine
 	unspec := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	sorted := func(socks ...[]string) []string {
 		var out []string
