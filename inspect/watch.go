@@ -364,14 +364,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 		case gone[j] != nil:
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
-		case t.polledGone.has(&d.Socket):
-			// Reported gone, or moved to CLOSE and now freed.
-			k, _ := t.polledGone.find(&d.Socket)
-			if held := t.polledGone[k]; held.Protocol != 0 {
-				batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: held, From: Close}, Time: d.at, InState: t.observed(k, d.at)})
-				delete(t.since, k)
-			}
-			delete(t.polledGone, k)
+		case t.polledGone.take(&d.Socket):
 		case clearedTuple(&d.Socket):
 			// Never seen, and its addresses are gone: reported as
 			// what is left, marked, if the filter selects it whatever
@@ -395,13 +388,8 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 			k := KeyOf(&e.Socket)
 			inState[i] = t.observed(k, now)
 			delete(t.since, k)
-			switch {
-			case t.destroys && closing(t.q, &e.Socket):
-				e.Kind, e.To = EventChange, Close
-				e.Socket.State = Close
-				t.polledGone.add(k, e.Socket)
-			case t.destroys && awaitsDestroy(&e.Socket):
-				t.polledGone.add(k, Socket{})
+			if t.destroys && awaitsDestroy(&e.Socket) {
+				t.polledGone.add(k)
 			}
 		}
 	}

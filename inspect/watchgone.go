@@ -35,50 +35,31 @@ func lossOf(err error) loss {
 // destroy report is still to come. Cookies are never reused, so a key
 // leaves the set only when its report comes or a poll shows it again (a
 // tuple reused, beside a source without cookies, or a socket back in the
-// selection): the set holds at most one key per socket alive. A socket
-// reported moved to CLOSE rather than gone (closing, below) is held with
-// what it was; others with the zero Socket.
-type goneSet map[Key]Socket
+// selection): the set holds at most one key per socket alive.
+type goneSet map[Key]struct{}
 
-func (g *goneSet) add(k Key, s Socket) {
+func (g *goneSet) add(k Key) {
 	if *g == nil {
 		*g = goneSet{}
 	}
-	(*g)[k] = s
+	(*g)[k] = struct{}{}
 }
 
 func (g goneSet) forget(k Key) { delete(g, k) }
 
-// find reports whether s, reported destroyed, is in the set under its
-// cookie or, for a source without cookies, its tuple, and under which.
-func (g goneSet) find(s *Socket) (Key, bool) {
+// take reports whether s, reported destroyed, is in the set under its
+// cookie or, for a source without cookies, its tuple, and removes it.
+func (g goneSet) take(s *Socket) bool {
 	for _, k := range []Key{{Cookie: s.Cookie}, {Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}} {
 		if k.Cookie == 0 && s.Cookie != 0 {
 			continue
 		}
 		if _, ok := g[k]; ok {
-			return k, true
+			delete(g, k)
+			return true
 		}
 	}
-	return Key{}, false
-}
-
-// has reports whether find finds s.
-func (g goneSet) has(s *Socket) bool {
-	_, ok := g.find(s)
-	return ok
-}
-
-// closing reports whether s, a TCP socket the last poll showed that this
-// one does not, is in CLOSE, held by its owner, rather than freed: it had
-// a file, and no destroy report came for it. The kernel takes a TCP
-// socket out of its tables when it moves it to CLOSE (an RST received, a
-// timeout) and frees it only when the owner closes the file, maybe long
-// after: the watch reports the move, and gone at the destroy report.
-func closing(q *Query, s *Socket) bool {
-	c := *s
-	c.State = Close
-	return s.Protocol == TCP && s.Inode != 0 && s.State != Close && awaitsDestroy(s) && q.keeps(&c)
+	return false
 }
 
 // awaitsDestroy reports whether the kernel sends a destroy report when s,
