@@ -40,7 +40,11 @@ func TestCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, e := range batch {
-			got = append(got, fmt.Sprintf("%s %d %v", e.Kind, e.Socket.Cookie, owners[i]))
+			var names []string
+			for _, p := range owners[i] {
+				names = append(names, fmt.Sprintf("{%d %s %d}", p.PID, p.Comm, p.FD))
+			}
+			got = append(got, fmt.Sprintf("%s %d %v", e.Kind, e.Socket.Cookie, names))
 		}
 		got = append(got, fmt.Sprintf("reads %d", reads))
 	}

@@ -58,7 +58,6 @@ func TestSimultaneousClose(t *testing.T) {
 
 	sc.Finish(t)
 	want = sorted(
-		[]string{step(inspect.Listen, inspect.Close, l, unspec, inspect.CauseClosed)},
 		[]string{
 			step(inspect.Closing, inspect.Close, c, l, inspect.CauseClosed),
 			step(inspect.Close, inspect.TimeWait, c, l) + " (time-wait socket)",

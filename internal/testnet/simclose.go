@@ -70,8 +70,8 @@ func (ns *NS) StartSimClose(t testing.TB, port uint16) *SimClose {
 // Finish lets the server's end receive again: the client's FIN,
 // retransmitted, acknowledges the server's, which moves to FIN_WAIT2 and
 // then TIME_WAIT; its ACK moves the client from CLOSING to TIME_WAIT.
-// It returns once both full sockets are closed, with every descriptor
-// and the listener closed.
+// It returns once both full sockets are closed, with both descriptors
+// closed; the listener stays until the test ends.
 func (s *SimClose) Finish(t testing.TB) {
 	t.Helper()
 	control(t, s.server, func(fd int) error {
@@ -79,7 +79,8 @@ func (s *SimClose) Finish(t testing.TB) {
 	})
 	awaitState(t, s.server, unix.BPF_TCP_CLOSE)
 	awaitState(t, s.client, unix.BPF_TCP_CLOSE)
-	s.close()
+	s.client.Close()
+	s.server.Close()
 }
 
 func (s *SimClose) close() {
