@@ -43,18 +43,21 @@ func causeSequences(trs []Transition) []string {
 	return out
 }
 
+// stepLine is a transition as causeLine writes it.
+func stepLine(from, to inspect.State, local, peer netip.AddrPort, cause ...inspect.Cause) string {
+	s := fmt.Sprintf("tcp inet %s -> %s %s %s", from, to, local, peer)
+	for _, c := range cause {
+		s += " " + c.String()
+	}
+	return s
+}
+
 // endingLines returns the lines each socket of an ending must produce,
 // with the cause of each move to CLOSE, sorted as causeSequences sorts
 // them.
 func endingLines(how testnet.Ending, e testnet.Ended) []string {
 	l, c := e.Listener, e.Client
-	step := func(from, to inspect.State, local, peer netip.AddrPort, cause ...inspect.Cause) string {
-		s := fmt.Sprintf("tcp inet %s -> %s %s %s", from, to, local, peer)
-		for _, c := range cause {
-			s += " " + c.String()
-		}
-		return s
-	}
+	step := stepLine
 	unspec := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	listener := []string{
 		step(inspect.Close, inspect.Listen, l, unspec),

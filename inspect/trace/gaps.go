@@ -58,7 +58,7 @@ type gapWatch struct {
 // gaps finds transitions the kernel reported to tracefs but not to the
 // program, by socket cookie.
 type gaps struct {
-	watched map[uint64]*gapWatch
+	watched map[uint64]gapWatch // by value: no allocation per transition
 }
 
 // watch notes tr, the socket's latest transition.
@@ -71,12 +71,12 @@ func (g *gaps) watch(tr *Transition) {
 		return
 	}
 	if g.watched == nil {
-		g.watched = make(map[uint64]*gapWatch)
+		g.watched = make(map[uint64]gapWatch)
 	}
 	if _, ok := g.watched[tr.Cookie]; !ok && len(g.watched) >= maxGapWatch {
 		return
 	}
-	g.watched[tr.Cookie] = &gapWatch{last: *tr, due: tr.Mono + gapQuiet, wait: gapQuiet}
+	g.watched[tr.Cookie] = gapWatch{last: *tr, due: tr.Mono + gapQuiet, wait: gapQuiet}
 }
 
 // check looks up the sockets due and returns the transitions found
@@ -117,11 +117,13 @@ func (g *gaps) check(look gapLookupFunc, read, now time.Duration) (lost uint64, 
 			}
 			w.due = now + w.wait
 			w.wait = min(2*w.wait, gapMaxRetry)
+			g.watched[cookie] = w
 			continue
 		default:
 			w.missed = 1
 		}
 		w.looked = now
+		g.watched[cookie] = w
 	}
 	return lost, nil
 }

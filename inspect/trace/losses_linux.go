@@ -5,17 +5,7 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// monoNow returns CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
-func monoNow() time.Duration {
-	var ts unix.Timespec
-	// clock_gettime(2) fails only for a bad clock id or address.
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return time.Duration(ts.Nano())
-}
 
 // readLosses returns the records the full ring buffer refused, and the
 // events both copies of the program missed: the primary's recursion

@@ -22,7 +22,9 @@ type change struct {
 type repeats struct {
 	window [repeatWindow]change
 	next   int
-	count  map[change]int
+	// held is the changes the window holds: each once, as a change
+	// already held is dropped, not added again.
+	held map[change]struct{}
 }
 
 // seen reports whether tr repeats a recent transition, and remembers it.
@@ -31,19 +33,17 @@ func (r *repeats) seen(tr *Transition) bool {
 		return false
 	}
 	c := change{tr.Cookie, tr.From, tr.To}
-	if r.count == nil {
-		r.count = make(map[change]int, repeatWindow)
+	if r.held == nil {
+		r.held = make(map[change]struct{}, repeatWindow)
 	}
-	if r.count[c] > 0 {
+	if _, ok := r.held[c]; ok {
 		return true
 	}
 	if old := r.window[r.next]; old != (change{}) {
-		if r.count[old]--; r.count[old] == 0 {
-			delete(r.count, old)
-		}
+		delete(r.held, old)
 	}
 	r.window[r.next] = c
-	r.count[c]++
+	r.held[c] = struct{}{}
 	r.next = (r.next + 1) % repeatWindow
 	return false
 }

@@ -37,7 +37,7 @@ func TestRepeats(t *testing.T) {
 	if r.seen(tr(1, inspect.Close, inspect.SynSent)) {
 		t.Error("a change older than the window is still seen")
 	}
-	if len(r.count) != repeatWindow {
-		t.Errorf("%d changes remembered, want %d", len(r.count), repeatWindow)
+	if len(r.held) != repeatWindow {
+		t.Errorf("%d changes remembered, want %d", len(r.held), repeatWindow)
 	}
 }

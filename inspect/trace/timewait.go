@@ -117,9 +117,9 @@ func (w *timeWaits) wait(r *retry) {
 
 // lookUp makes the lookups due at now: every fresh move to CLOSE, then
 // the retries whose time has come. mono is now on the kernel's
-// CLOCK_MONOTONIC, read at the same moment rather than converted through
-// an offset, so a TIME_WAIT found is never stamped before the move to
-// CLOSE that was read before it. It stops at the first error other than
+// CLOCK_MONOTONIC (monoclock.Mono: never ahead of it, behind by less than
+// a system call), and a TIME_WAIT found is stamped no earlier than the
+// move to CLOSE that was read before it. It stops at the first error other than
 // ENOENT and returns it; the lookup that failed is dropped.
 func (w *timeWaits) lookUp(look lookupFunc, now time.Time, mono time.Duration) error {
 	for i := range w.fresh {
@@ -153,7 +153,7 @@ func (w *timeWaits) check(look lookupFunc, r *retry, now time.Time, mono time.Du
 	case inspect.TimeWait:
 		tw := r.close
 		tw.Time = now
-		tw.Mono = mono
+		tw.Mono = max(mono, r.close.Mono)
 		tw.Cookie = cookie
 		tw.From, tw.To = inspect.Close, inspect.TimeWait
 		tw.TimeWait = true

@@ -41,6 +41,9 @@ type Tracer struct {
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
 	wall int64
+	// mono reads CLOCK_MONOTONIC from Go's clock, without the system
+	// call clock_gettime costs per record.
+	mono monoclock.Mono
 
 	rec      ringbuf.Record
 	deadline time.Time // the deadline set on rd
@@ -54,6 +57,7 @@ type Tracer struct {
 	reportedMisses uint64
 	reportedGaps   uint64
 	held           *Transition
+	heldTr         Transition // what held points to
 	tw             timeWaits
 	repeats        repeats
 	gaps           gaps
@@ -185,6 +189,9 @@ func Open(opts *Options) (*Tracer, error) {
 	if t.wall, err = monoclock.WallOffset(); err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
+	if t.mono, err = monoclock.NewMono(); err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
 	// Attach last: from here on the kernel writes records. The
 	// tracepoint calls its probes in the order they were attached, which
 	// the copies rely on: primary, then backup.
@@ -242,12 +249,12 @@ func (t *Tracer) Read() (Transition, error) {
 			return tr, nil
 		}
 		now := time.Now()
-		if err := t.tw.lookUp(t.look, now, monoNow()); err != nil {
+		if err := t.tw.lookUp(t.look, now, t.mono.At(now)); err != nil {
 			return Transition{}, t.readError(err)
 		}
 		if now.Sub(t.gapsChecked) >= gapInterval {
 			t.gapsChecked = now
-			lost, err := t.gaps.check(t.gapLook, t.read, monoNow())
+			lost, err := t.gaps.check(t.gapLook, t.read, t.mono.At(now))
 			if err != nil {
 				return Transition{}, t.readError(err)
 			}
@@ -270,14 +277,19 @@ func (t *Tracer) Read() (Transition, error) {
 			deadline = now.Add(idleCheck)
 			t.idleSeen = now
 		}
+		// idle: the deadline is the drop counter's. Records carry the
+		// counter, so only an idle ring needs it read: not one merely
+		// drained for a retry or a TIME_WAIT found, which under churn
+		// comes once a connection and would cost a map read each.
+		idle := true
 		if due, ok := t.tw.due(); ok && due.Before(deadline) {
-			deadline = due
+			deadline, idle = due, false
 		}
 		if t.tw.ready() {
 			// A TIME_WAIT found waits for the records the ring holds
 			// already: they happened before the lookup found it, and
 			// some (the peer's FIN, as its move to LAST_ACK) caused it.
-			deadline = now
+			deadline, idle = now, false
 		}
 		if !deadline.Equal(t.deadline) {
 			t.rd.SetDeadline(deadline)
@@ -287,11 +299,14 @@ func (t *Tracer) Read() (Transition, error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// Nothing committed is left unread; what is in flight is
 			// younger than gapSettle.
-			t.read = max(t.read, monoNow())
+			t.read = max(t.read, t.mono.At(time.Now()))
 			if tr, ok := t.tw.next(); ok {
 				// On the kernel records' offset, as every Time is.
 				tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
 				return tr, nil
+			}
+			if !idle {
+				continue
 			}
 			if err := t.checkDrops(); err != nil {
 				return Transition{}, err
@@ -322,7 +337,10 @@ func (t *Tracer) Read() (Transition, error) {
 		}
 		tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
 		if drops > t.reportedDrops {
-			t.held = &tr
+			// A copy: a pointer to tr would move every record's tr
+			// to the heap.
+			t.heldTr = tr
+			t.held = &t.heldTr
 			return Transition{}, t.lostError(drops, t.reportedMisses)
 		}
 		t.tw.watch(&tr)

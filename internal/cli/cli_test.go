@@ -22,6 +22,7 @@ import (
 )
 
 // TestMain lets the test binary stand in for sockstate: with
+// SOCKSTATE_AS_PEER=ADDR it is a client of ADDR (runPeer). With
 // SOCKSTATE_AS_CLI=1 it runs the command line it was given, so tests can
 // run it inside a namespace with ip netns exec. With SOCKSTATE_AS_UID=N as
 // well it first drops to user and group N, with no supplementary groups
@@ -29,6 +30,9 @@ import (
 // first makes every NETLINK_SOCK_DIAG socket fail with errno N, as a kernel
 // without sock_diag or a sandbox does.
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("SOCKSTATE_AS_PEER"); addr != "" {
+		os.Exit(runPeer(addr))
+	}
 	if os.Getenv("SOCKSTATE_AS_CLI") == "1" {
 		if errno := os.Getenv("SOCKSTATE_DENY_SOCK_DIAG"); errno != "" {
 			n, err := strconv.Atoi(errno)

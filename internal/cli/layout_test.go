@@ -58,7 +58,7 @@ func TestLayout(t *testing.T) {
 			var b bytes.Buffer
 			p := eventPrinter{w: &b, layout: tt.layout}
 			for i := range events {
-				if err := p.print(&events[i]); err != nil {
+				if err := p.print(&events[i], nil); err != nil {
 					t.Fatal(err)
 				}
 			}

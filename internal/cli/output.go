@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
@@ -18,7 +19,9 @@ type output interface {
 	// endList ends a listing: the header of an empty table, the end of a
 	// JSON array.
 	endList(o tableOptions) error
-	event(e *inspect.WatchEvent) error
+	// event writes a watch event; procs, if not nil, holds the
+	// processes that hold its socket (watch -p).
+	event(e *inspect.WatchEvent, procs []owners.Process) error
 	entry(e *demo.Entry) error
 	// result writes the demo's outcome: the states it missed, if any.
 	result(missed []string) error

@@ -85,9 +85,11 @@ func (j *jsonOutput) endList(tableOptions) error {
 	return err
 }
 
-func (j *jsonOutput) event(e *inspect.WatchEvent) error { return j.element(newJSONEvent(e, j.ssNames)) }
-func (j *jsonOutput) entry(e *demo.Entry) error         { return j.element(newJSONEntry(e)) }
-func (j *jsonOutput) result(missed []string) error      { return j.element(newJSONResult(missed)) }
+func (j *jsonOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
+	return j.element(newJSONEvent(e, j.ssNames, procs))
+}
+func (j *jsonOutput) entry(e *demo.Entry) error    { return j.element(newJSONEntry(e)) }
+func (j *jsonOutput) result(missed []string) error { return j.element(newJSONResult(missed)) }
 
 // element writes v as the array's next element.
 func (j *jsonOutput) element(v any) error {

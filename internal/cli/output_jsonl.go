@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
@@ -36,9 +37,11 @@ func (j *jsonlOutput) sockets(socks []inspect.Socket, o tableOptions) error {
 
 func (j *jsonlOutput) endList(tableOptions) error { return nil }
 
-func (j *jsonlOutput) event(e *inspect.WatchEvent) error { return j.encode(newJSONEvent(e, j.ssNames)) }
-func (j *jsonlOutput) entry(e *demo.Entry) error         { return j.encode(newJSONEntry(e)) }
-func (j *jsonlOutput) result(missed []string) error      { return j.encode(newJSONResult(missed)) }
+func (j *jsonlOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
+	return j.encode(newJSONEvent(e, j.ssNames, procs))
+}
+func (j *jsonlOutput) entry(e *demo.Entry) error    { return j.encode(newJSONEntry(e)) }
+func (j *jsonlOutput) result(missed []string) error { return j.encode(newJSONResult(missed)) }
 
 func (j *jsonlOutput) encode(v any) error {
 	if j.enc == nil {

@@ -34,7 +34,7 @@ func TestOutputs(t *testing.T) {
 			o := newOutput(tt.format, &b, view{})
 			for _, err := range []error{
 				o.sockets([]inspect.Socket{l, l}, tableOptions{}),
-				o.event(&ev),
+				o.event(&ev, nil),
 				o.entry(&en),
 				o.result(nil),
 				o.endList(tableOptions{}),

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/internal/demo"
 )
 
@@ -39,11 +40,11 @@ func (t *textOutput) endList(o tableOptions) error {
 	return writeTable(t.w, nil, o)
 }
 
-func (t *textOutput) event(e *inspect.WatchEvent) error {
+func (t *textOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	if t.events == nil {
 		t.events = &eventPrinter{w: t.w, color: t.view.color, layout: newLayout(t.view.width, t.view.oneProtocol, t.view.ssNames)}
 	}
-	return t.events.print(e)
+	return t.events.print(e, procs)
 }
 
 func (t *textOutput) entry(e *demo.Entry) error {

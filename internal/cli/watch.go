@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
@@ -36,6 +37,9 @@ terminal narrower than 105 columns the time has milliseconds and the word
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
+  -p, --processes    the processes holding each socket, read from the process
+                     table when watch first sees it with a file and kept until
+                     it is gone: users:(("comm",pid=N,fd=N)), JSON "process"
       --no-snapshot  leave out the first poll's sockets, printed as new
       --ss-names     ss's state names: ESTAB, TIME-WAIT, UNCONN (also
                      SOCKSTATE_SS_NAMES=1)
@@ -85,6 +89,8 @@ type watchOptions struct {
 	duration   time.Duration
 	source     string
 	allNetNS   bool
+	// processes names each socket's owners (-p).
+	processes bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -114,6 +120,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.display.colorSpec("watch"),
 		opts.display.ssNamesSpec(),
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
+		{short: 'p', long: "processes", set: boolFlag(&opts.processes)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
@@ -181,15 +188,30 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if names != nil {
 		o = &netnsEvents{output: o, w: out, json: opts.json, ssNames: opts.display.ssNames, names: names}
 	}
+	var cache *owners.Cache
+	if opts.processes {
+		cache = &owners.Cache{}
+	}
 	snapshot := opts.noSnapshot // the first batch, the first poll's, is still to skip
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
 		skipNew := snapshot
 		snapshot = false
+		var procs [][]owners.Process
+		if cache != nil {
+			var err error
+			if procs, err = cache.Owners(ctx, batch); err != nil {
+				return fmt.Errorf("watch: -p: %w", err)
+			}
+		}
 		for i := range batch {
 			if skipNew && batch[i].Kind == inspect.EventNew {
 				continue
 			}
-			if err := o.event(&batch[i]); err != nil {
+			var p []owners.Process
+			if procs != nil {
+				p = procs[i]
+			}
+			if err := o.event(&batch[i], p); err != nil {
 				return err
 			}
 		}
@@ -334,7 +356,7 @@ type eventPrinter struct {
 // or, on a terminal too narrow for that (layout.narrow),
 //
 //	10:00:00.123 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT 301ms
-func (p *eventPrinter) print(e *inspect.WatchEvent) error {
+func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) error {
 	b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
 	if e.Kind == inspect.EventLost {
 		b = append(b, " lost: "...)
@@ -377,7 +399,7 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	b = append(b, ' ')
 	b = p.state(b, from, fromState, p.fromW)
 	b = append(b, " -> "...)
-	b = p.tail(b, e, to, toState)
+	b = p.tail(b, e, to, toState, procs)
 	b = append(b, '\n')
 	p.buf = b
 	_, err := p.w.Write(b)
@@ -385,9 +407,9 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 }
 
 // tail appends the end of e's line from its second state, to: the cause,
-// the time in the first state and the reset mark, each where known, with
-// the columns padded when more follows.
-func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State) []byte {
+// the time in the first state, the reset mark and ss's users:(...), each
+// where known, with the columns padded when more follows.
+func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State, procs []owners.Process) []byte {
 	if p.narrow {
 		// Under 105 columns: no padding and no "after", so that a
 		// loopback IPv4 line fits in 80.
@@ -407,7 +429,7 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			}
 			return 0
 		}
-		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil || procs != nil
 		b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
 		if e.Cause != inspect.CauseUnknown {
 			b = append(b, ' ')
@@ -438,6 +460,10 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 	}
 	if e.Reset {
 		b = append(b, " reset, addresses cleared by the kernel"...)
+	}
+	if procs != nil {
+		b = append(b, ' ')
+		b = appendUsers(b, procs)
 	}
 	return b
 }
@@ -484,7 +510,8 @@ func roundDuration(d time.Duration) time.Duration {
 // cause is why a socket ended, where known; reset marks a gone socket
 // reported with the tuple the kernel cleared; lifetime_ms, bytes_acked
 // and bytes_received, on gone, the socket's life and what it carried,
-// where known. The time is in UTC; the text's is local.
+// where known; process, with -p, the processes holding the socket, where
+// known. The time is in UTC; the text's is local.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -502,11 +529,12 @@ type jsonEvent struct {
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
 	Acked     *uint64       `json:"bytes_acked,omitempty"`
 	Received  *uint64       `json:"bytes_received,omitempty"`
+	Process   []jsonProcess `json:"process,omitempty"`
 	Lost      uint64        `json:"lost,omitempty"`
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
 
-func newJSONEvent(e *inspect.WatchEvent, ssNames bool) jsonEvent {
+func newJSONEvent(e *inspect.WatchEvent, ssNames bool, procs []owners.Process) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		j.Lost, j.Unmatched = e.Lost, e.Unmatched
@@ -539,6 +567,9 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool) jsonEvent {
 	}
 	if e.Bytes != nil {
 		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
+	}
+	for _, p := range procs {
+		j.Process = append(j.Process, jsonProcess(p))
 	}
 	return j
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/allnetns"
+	"github.com/sockstate/sockstate/inspect/owners"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
@@ -83,9 +84,9 @@ type netnsEvents struct {
 	enc     *json.Encoder
 }
 
-func (o *netnsEvents) event(e *inspect.WatchEvent) error {
+func (o *netnsEvents) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
-		return o.output.event(e)
+		return o.output.event(e, procs)
 	}
 	if o.json {
 		if o.enc == nil {
@@ -95,10 +96,10 @@ func (o *netnsEvents) event(e *inspect.WatchEvent) error {
 		return o.enc.Encode(struct {
 			jsonEvent
 			NetNS jsonNetNS `json:"netns"`
-		}{newJSONEvent(e, o.ssNames), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
+		}{newJSONEvent(e, o.ssNames, procs), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
 	}
 	if _, err := io.WriteString(o.w, o.names.label(e.Socket.NetNS)+" "); err != nil {
 		return err
 	}
-	return o.output.event(e)
+	return o.output.event(e, procs)
 }

@@ -59,7 +59,7 @@ func TestEventPrinter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
 			p := eventPrinter{w: &b, color: tt.color, layout: newLayout(0, false, false)}
-			if err := p.print(&tt.e); err != nil {
+			if err := p.print(&tt.e, nil); err != nil {
 				t.Fatal(err)
 			}
 			if got := b.String(); got != tt.want {
@@ -99,7 +99,7 @@ func TestJSONEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.e.Kind.String(), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e, false)); err != nil {
+			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e, false, nil)); err != nil {
 				t.Fatal(err)
 			}
 			if got := b.String(); got != tt.want+"\n" {
