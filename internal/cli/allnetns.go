@@ -13,7 +13,6 @@ import (
 	"github.com/sockstate/sockstate/inspect/allnetns"
 	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
-	"github.com/sockstate/sockstate/inspect/sockiter"
 )
 
 // allNetNSSource lists every network namespace of the host (ls
@@ -26,29 +25,19 @@ type allNetNSSource struct {
 	// names by its name under /run/netns, for those that have one.
 	labels, names map[uint64]string
 	stats         allnetns.Stats
-	// auto is set when --source was auto; iter holds the BPF socket
-	// iterators when they list every namespace at once.
-	auto bool
-	iter *sockiter.Iterators
 }
 
 var _ inspect.Streamer = (*allNetNSSource)(nil)
 
-// newAllNetNSSource finds the host's namespaces, for listings of q (with
-// timers for -o).
+// newAllNetNSSource finds the host's namespaces.
 //
-// The automatic source chooses once for every namespace: the BPF socket
-// iterators where the kernel allows them and they have what q needs,
-// else sock_diag if the caller's namespace has it, else /proc, saying so
-// once.
-func newAllNetNSSource(name string, stderr io.Writer, q *inspect.Query, timers bool) (*allNetNSSource, error) {
-	auto := name == "auto"
-	if name != "bpf" {
-		if _, err := newSource(name, stderr, 0); err != nil {
-			return nil, err
-		}
+// The automatic source chooses once for every namespace: sock_diag if the
+// caller's namespace has it, else /proc, saying so once.
+func newAllNetNSSource(name string, stderr io.Writer) (*allNetNSSource, error) {
+	if _, err := newSource(name, stderr, 0); err != nil {
+		return nil, err
 	}
-	if auto {
+	if name == "auto" {
 		name = "netlink"
 		if err := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(err) {
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", err)
@@ -59,10 +48,7 @@ func newAllNetNSSource(name string, stderr io.Writer, q *inspect.Query, timers b
 	if err != nil {
 		return nil, fmt.Errorf("ls: --all-netns: %w", err)
 	}
-	s := &allNetNSSource{name: name, stderr: stderr, found: found, labels: map[uint64]string{}, names: map[uint64]string{}, auto: auto}
-	if err := s.openIterators(q, timers); err != nil {
-		return nil, err
-	}
+	s := &allNetNSSource{name: name, stderr: stderr, found: found, labels: map[uint64]string{}, names: map[uint64]string{}}
 	for i := range found.Namespaces {
 		ns := &found.Namespaces[i]
 		s.labels[ns.Inode] = ns.Label()
@@ -94,9 +80,6 @@ func (s *allNetNSSource) Sockets(ctx context.Context, q inspect.Query) ([]inspec
 // sockdiag.BatchSize, so that a table's columns, aligned batch by batch,
 // line up across them; a large batch goes as it is.
 func (s *allNetNSSource) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
-	if s.iter != nil {
-		return s.eachIter(ctx, q, fn)
-	}
 	var buf []inspect.Socket
 	flush := func() error {
 		if len(buf) == 0 {
@@ -144,9 +127,6 @@ func (s *allNetNSSource) nameOf(inode uint64) string { return s.names[inode] }
 // could not be read. Namespaces gone before they were entered are not
 // missed: they had no sockets left to list.
 func (s *allNetNSSource) report(w io.Writer) {
-	if s.iter != nil {
-		return // the iterators see every namespace, entered or not
-	}
 	var parts []string
 	if n := s.stats.Denied; n > 0 {
 		parts = append(parts, plural(n, "network namespace could", "network namespaces could")+" not be entered")

@@ -128,31 +128,8 @@ func TestLsAllNetns(t *testing.T) {
 			t.Fatalf("ss in %s lists %v, want a listener and both ends of a connection", labels[i], want[labels[i]])
 		}
 	}
-	// bpf lists every namespace at once with the BPF socket iterators,
-	// netlink each namespace with sock_diag, entered in turn: the
-	// fallback where the iterators are unavailable.
-	for _, source := range []string{"bpf", "netlink"} {
-		t.Run(source, func(t *testing.T) {
-			testLsAllNetns(t, source, nss, labels, want)
-		})
-	}
-	t.Run("auto", func(t *testing.T) {
-		// Root on this kernel may use the iterators: auto does, and
-		// says nothing.
-		stdout, stderr, code := runHost(t, "ls", "-tanH", "--all-netns")
-		if code != 0 || stderr != "" {
-			t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
-		}
-		if diff := cmp.Diff(want, byNetns(t, stdout, labels, tcp)); diff != "" {
-			t.Errorf("ls -tan --all-netns against ss in each namespace (-want +got):\n%s", diff)
-		}
-	})
-}
 
-// testLsAllNetns is TestLsAllNetns with --source source.
-func testLsAllNetns(t *testing.T, source string, nss []*testnet.NS, labels []string, want map[string][]string) {
-	tcp := testnet.Columns{Netid: "tcp"}
-	stdout, stderr, code := runHost(t, "ls", "--source", source, "-tanH", "--all-netns")
+	stdout, stderr, code := runHost(t, "ls", "-tanH", "--all-netns")
 	if code != 0 {
 		t.Fatalf("ls --all-netns: exit %d, stderr %q", code, stderr)
 	}
@@ -161,7 +138,7 @@ func testLsAllNetns(t *testing.T, source string, nss []*testnet.NS, labels []str
 	}
 
 	t.Run("filter", func(t *testing.T) {
-		stdout, stderr, code := runHost(t, "ls", "--source", source, "-tanH", "--all-netns", "sport", "=", ":"+strconv.Itoa(allNetnsPort))
+		stdout, stderr, code := runHost(t, "ls", "-tanH", "--all-netns", "sport", "=", ":"+strconv.Itoa(allNetnsPort))
 		if code != 0 {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
@@ -174,7 +151,7 @@ func testLsAllNetns(t *testing.T, source string, nss []*testnet.NS, labels []str
 		}
 	})
 	t.Run("state and -p", func(t *testing.T) {
-		stdout, stderr, code := runHost(t, "ls", "--source", source, "-tnpH", "--all-netns", "state", "listening")
+		stdout, stderr, code := runHost(t, "ls", "-tnpH", "--all-netns", "state", "listening")
 		if code != 0 {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
@@ -198,7 +175,7 @@ func testLsAllNetns(t *testing.T, source string, nss []*testnet.NS, labels []str
 	})
 	t.Run("json", func(t *testing.T) {
 		port := ":" + strconv.Itoa(allNetnsPort)
-		stdout, stderr, code := runHost(t, "ls", "--source", source, "-tanj", "--all-netns", "sport", "=", port, "or", "dport", "=", port)
+		stdout, stderr, code := runHost(t, "ls", "-tanj", "--all-netns", "sport", "=", port, "or", "dport", "=", port)
 		if code != 0 {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
@@ -404,23 +381,11 @@ func TestLsAllNetnsUnprivileged(t *testing.T) {
 	if len(got) != 1 || len(got[host.Name]) != 1 || !strings.Contains(got[host.Name][0], ln.Addr().String()) {
 		t.Errorf("listed %v, want the listener %v of its own namespace %s only", got, ln.Addr(), host.Name)
 	}
-	// Without CAP_BPF the iterators may not be loaded: one line says
-	// each namespace is listed with sock_diag. The named namespaces may
-	// be opened but not entered; the unnamed one's holder is root's,
-	// whose /proc/PID/ns nobody may not read: one line counts them.
-	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "sockstate: --all-netns: listing each namespace with sock_diag, as the BPF socket iterators are unavailable: ") {
-		t.Fatalf("stderr %q, want the fallback to sock_diag, then the count of namespaces missed", stderr.String())
-	}
-	if line := lines[1]; !strings.Contains(line, "network namespaces could not be entered") ||
+	// The named namespaces may be opened but not entered; the unnamed
+	// one's holder is root's, whose /proc/PID/ns nobody may not read.
+	line := stderr.String()
+	if strings.Count(line, "\n") != 1 || !strings.Contains(line, "network namespaces could not be entered") ||
 		!strings.Contains(line, "could not be read") || !strings.Contains(line, "(run as root to see them)") {
 		t.Errorf("stderr %q, want one line counting the namespaces not entered and not read, and what would help", line)
-	}
-
-	// --source bpf insists on the iterators: a refusal at run time.
-	cmd = cliCommand(t, host, bin, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, "ls", "-tanH", "--all-netns", "--source", "bpf")
-	_, errOut, code := runCmd(t, cmd)
-	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "--source bpf: sockiter: BPF socket iterators unavailable") {
-		t.Errorf("--source bpf as nobody: exit %d, stderr %q; want 1 and one line saying why", code, errOut)
 	}
 }

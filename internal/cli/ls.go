@@ -47,10 +47,7 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
                      a UDP socket is aborted, not closed: its owner's next
                      call fails with ECONNABORTED, and a bound one stays bound
-      --source S     auto (sock_diag, falling back to /proc), netlink or proc;
-                     with --all-netns, auto lists every namespace at once with
-                     the BPF socket iterators where the kernel allows, and
-                     bpf insists on them
+      --source S     auto (sock_diag, falling back to /proc), netlink or proc
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION (a blank one is none), as it would
@@ -122,11 +119,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeNS()
-	srcName := source
-	if srcName == "bpf" {
-		srcName = "netlink" // --source bpf is for --all-netns, which does not use src
-	}
-	src, err := newSource(srcName, stderr, nsFD)
+	src, err := newSource(source, stderr, nsFD)
 	if err != nil {
 		return err
 	}
@@ -137,11 +130,10 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.allNetNS {
-		all, err := newAllNetNSSource(source, stderr, &q, opts.timers && !opts.summary)
+		all, err := newAllNetNSSource(source, stderr)
 		if err != nil {
 			return err
 		}
-		defer all.close()
 		defer all.report(stderr)
 		if opts.summary {
 			if err := all.writeSummaries(ctx, w, opts.json); err != nil {
@@ -370,8 +362,6 @@ func (o *lsOptions) check() error {
 	switch {
 	case o.allNetNS && (o.ns.name != "" || o.ns.path != ""):
 		return usagef("ls: --all-netns lists every namespace and -N or --netns names one; give one")
-	case o.source == "bpf" && (!o.allNetNS || o.summary):
-		return usagef("ls: --source bpf lists sockets of every namespace at once: use it with --all-netns, without -s")
 	case o.allNetNS && o.kill:
 		return usagef("ls: -K closes sockets in one namespace; it cannot be used with --all-netns")
 	case o.kill && o.source == "proc":
