@@ -30,15 +30,26 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	pairs := fs.Int("pairs", 0, "connections to make")
 	ports := fs.Int("ports", 1, "listening ports")
 	timeout := fs.Duration("timeout", time.Minute, "limit for the whole setup")
+	netns := fs.String("netns", "", "comma-separated ip netns names to make the sockets in, each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := raiseNofile(2**pairs + *ports + fdReserve); err != nil {
+	var names []string
+	if *netns != "" {
+		names = strings.Split(*netns, ",")
+	}
+	if err := raiseNofile(max(1, len(names))*(2**pairs+*ports) + fdReserve); err != nil {
 		return err
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	socks, err := connectPairs(setupCtx, *index, *pairs, *ports)
+	var socks []io.Closer
+	var err error
+	if names != nil {
+		socks, err = fillNetns(setupCtx, names, *pairs, *ports)
+	} else {
+		socks, err = connectPairs(setupCtx, *index, *pairs, *ports)
+	}
 	// Close whatever was made, even on failure: SO_LINGER 0 turns each
 	// close into a reset, so none lingers in TIME_WAIT.
 	defer func() {
@@ -145,11 +156,12 @@ type helperProc struct {
 	stopOnce sync.Once
 }
 
-// startHelper starts helper k from the executable self.
-func startHelper(self string, k, pairs, ports int, timeout time.Duration) (*helperProc, error) {
+// startHelper starts helper k from the executable self, with more flags
+// in extra.
+func startHelper(self string, k, pairs, ports int, timeout time.Duration, extra ...string) (*helperProc, error) {
 	h := &helperProc{index: k}
-	h.cmd = exec.Command(self, "-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
-		"-ports", strconv.Itoa(ports), "-timeout", timeout.String())
+	h.cmd = exec.Command(self, append([]string{"-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
+		"-ports", strconv.Itoa(ports), "-timeout", timeout.String()}, extra...)...)
 	h.cmd.Env = append(os.Environ(), roleEnv+"="+roleHelper)
 	h.cmd.Stderr = &h.stderr
 	h.cmd.WaitDelay = 5 * time.Second
