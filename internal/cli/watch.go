@@ -21,16 +21,26 @@ import (
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
 
-Print socket state changes as they happen, one line per event: the time,
-netid, local and peer address, FROM -> TO, and how long the socket was seen
-in FROM. The first poll prints every socket as new. Every state is watched
-unless a state selection says otherwise; filter expressions are ss's.
+Print socket state changes as they happen, one line per event: the time
+(local; -j gives it in UTC), netid (left out when -t or -u says it), local
+and peer address, FROM -> TO, and how long the socket was seen in FROM.
+The first poll prints every socket as new. Every state is watched unless a
+state selection or -l says otherwise; filter expressions are ss's. On a
+terminal narrower than 105 columns the time has milliseconds and the word
+"after" goes: a loopback IPv4 line of -t fits in 80.
 
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -a, --all          every state (the default; accepted as ls takes it)
+  -l, --listening    listening sockets only (and unconnected UDP), as ls -l
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
+      --no-snapshot  leave out the first poll's sockets, printed as new
+      --ss-names     ss's state names: ESTAB, TIME-WAIT, UNCONN (also
+                     SOCKSTATE_SS_NAMES=1)
+      --color WHEN   auto (on a terminal, unless NO_COLOR or TERM=dumb),
+                     always or never
   -N, --net NAME     watch the network namespace NAME (under /run/netns)
       --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
@@ -64,13 +74,17 @@ said once on stderr, and the next poll shows its changes; watch stops after
 `
 
 type watchOptions struct {
-	sel      selection
-	ns       netnsFlags
-	json     bool
-	interval time.Duration
-	duration time.Duration
-	source   string
-	allNetNS bool
+	sel     selection
+	display display
+	// listening is -l; -a changes nothing, every state being watched.
+	listening  bool
+	noSnapshot bool
+	ns         netnsFlags
+	json       bool
+	interval   time.Duration
+	duration   time.Duration
+	source     string
+	allNetNS   bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -90,10 +104,15 @@ func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(st
 }
 
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto"}
+	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto", display: newDisplay()}
 	help := false
 	specs := append(opts.sel.specs(), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
+		{short: 'a', long: "all", set: func(string) error { return nil }},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		{long: "no-snapshot", set: boolFlag(&opts.noSnapshot)},
+		opts.display.colorSpec("watch"),
+		opts.display.ssNamesSpec(),
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
@@ -112,7 +131,11 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := opts.ns.check("watch"); err != nil {
 		return err
 	}
-	q, err := opts.sel.query("watch", inspect.AllStates, words)
+	states := inspect.AllStates
+	if opts.listening {
+		states = inspect.ListeningStates
+	}
+	q, err := opts.sel.query("watch", states, words)
 	if err != nil {
 		return err
 	}
@@ -149,12 +172,23 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.json {
 		format = "jsonl"
 	}
-	o := newOutput(format, out, isTerminal(stdout), false)
+	o := newOutput(format, out, view{
+		color:       opts.display.colored(stdout),
+		ssNames:     opts.display.ssNames,
+		width:       terminalWidth(stdout),
+		oneProtocol: len(q.Protocols) == 1,
+	})
 	if names != nil {
-		o = &netnsEvents{output: o, w: out, json: opts.json, names: names}
+		o = &netnsEvents{output: o, w: out, json: opts.json, ssNames: opts.display.ssNames, names: names}
 	}
+	snapshot := opts.noSnapshot // the first batch, the first poll's, is still to skip
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
+		skipNew := snapshot
+		snapshot = false
 		for i := range batch {
+			if skipNew && batch[i].Kind == inspect.EventNew {
+				continue
+			}
 			if err := o.event(&batch[i]); err != nil {
 				return err
 			}
@@ -265,10 +299,11 @@ func isTerminal(w io.Writer) bool {
 }
 
 // eventState names state st of a socket of protocol p as sockstate prints
-// states: the kernel's name, UNCONN for a UDP socket in CLOSE.
-func eventState(p inspect.Protocol, st inspect.State) string {
+// states: the kernel's name, UNCONN for a UDP socket in CLOSE; with ss,
+// ss's spelling.
+func eventState(p inspect.Protocol, st inspect.State, ss bool) string {
 	s := inspect.Socket{Protocol: p, State: st}
-	return stateName(&s)
+	return stateName(&s, ss)
 }
 
 // stateColors are the ANSI colours of states on a terminal: green while
@@ -288,14 +323,19 @@ var stateColors = map[inspect.State]string{
 type eventPrinter struct {
 	w     io.Writer
 	color bool
-	buf   []byte
+	layout
+	buf []byte
 }
 
 // print writes e as one line:
 //
 //	10:00:00.123456 tcp 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT  after 301ms
+//
+// or, on a terminal too narrow for that (layout.narrow),
+//
+//	10:00:00.123 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT 301ms
 func (p *eventPrinter) print(e *inspect.WatchEvent) error {
-	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
+	b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
 	if e.Kind == inspect.EventLost {
 		b = append(b, " lost: "...)
 		if e.Lost > 0 {
@@ -317,21 +357,25 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	}
 	s := &e.Socket
 	b = append(b, ' ')
-	b = append(b, s.Protocol.String()...)
-	b = append(b, ' ')
-	b = pad(b, endpoint(s.Local), 22)
-	b = append(b, ' ')
-	b = pad(b, endpoint(s.Peer), 22)
-	b = append(b, ' ')
+	if !p.oneProtocol {
+		b = append(b, s.Protocol.String()...)
+		b = append(b, ' ')
+	}
 	from, to := "new", "gone"
 	var fromState, toState inspect.State
 	if e.Kind != inspect.EventNew {
-		from, fromState = eventState(s.Protocol, e.From), e.From
+		from, fromState = eventState(s.Protocol, e.From, p.ssNames), e.From
 	}
 	if e.Kind != inspect.EventGone {
-		to, toState = eventState(s.Protocol, e.To), e.To
+		to, toState = eventState(s.Protocol, e.To, p.ssNames), e.To
 	}
-	b = p.state(b, from, fromState, 11)
+	local, peer := endpoint(s.Local), endpoint(s.Peer)
+	p.see(local, peer, from)
+	b = pad(b, local, p.localW)
+	b = append(b, ' ')
+	b = pad(b, peer, p.peerW)
+	b = append(b, ' ')
+	b = p.state(b, from, fromState, p.fromW)
 	b = append(b, " -> "...)
 	b = p.tail(b, e, to, toState)
 	b = append(b, '\n')
@@ -344,21 +388,35 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 // the time in the first state and the reset mark, each where known, with
 // the columns padded when more follows.
 func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State) []byte {
-	width := func(more bool, w int) int {
-		if more {
-			return w
+	if p.narrow {
+		// Under 105 columns: no padding and no "after", so that a
+		// loopback IPv4 line fits in 80.
+		b = p.state(b, to, toState, 0)
+		if e.Cause != inspect.CauseUnknown {
+			b = append(b, ' ')
+			b = append(b, e.Cause.String()...)
 		}
-		return 0
-	}
-	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
-	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
-	if e.Cause != inspect.CauseUnknown {
-		b = append(b, ' ')
-		b = pad(b, e.Cause.String(), width(more, 14))
-	}
-	if e.InState > 0 {
-		b = append(b, " after "...)
-		b = append(b, roundDuration(e.InState).String()...)
+		if e.InState > 0 {
+			b = append(b, ' ')
+			b = append(b, roundDuration(e.InState).String()...)
+		}
+	} else {
+		width := func(more bool, w int) int {
+			if more {
+				return w
+			}
+			return 0
+		}
+		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+		b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
+		if e.Cause != inspect.CauseUnknown {
+			b = append(b, ' ')
+			b = pad(b, e.Cause.String(), width(more, 14))
+		}
+		if e.InState > 0 {
+			b = append(b, " after "...)
+			b = append(b, roundDuration(e.InState).String()...)
+		}
 	}
 	if e.Lifetime > 0 {
 		b = append(b, " lived "...)
@@ -412,13 +470,14 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // jsonEvent is a watch event as -j prints it; from is absent on new, to
-// on gone, in_state_ms when the time in from is not known; lost, on a lost
-// event, counts the reports lost when the source knows; unmatched, on an
-// unmatched event, the destroyed sockets not matched to the filter; cause
-// is why a socket ended, where known; reset marks a gone socket reported
-// with the tuple the kernel cleared; lifetime_ms, bytes_acked and
-// bytes_received, on gone, the socket's life and what it carried, where
-// known.
+// on gone, in_state_ms and in_state_us (the same time, in microseconds,
+// as the tracer measures it) when the time in from is not known; lost, on
+// a lost event, counts the reports lost when the source knows; unmatched,
+// on an unmatched event, the destroyed sockets not matched to the filter;
+// cause is why a socket ended, where known; reset marks a gone socket
+// reported with the tuple the kernel cleared; lifetime_ms, bytes_acked
+// and bytes_received, on gone, the socket's life and what it carried,
+// where known. The time is in UTC; the text's is local.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -430,6 +489,7 @@ type jsonEvent struct {
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
+	InStateUS *int64        `json:"in_state_us,omitempty"`
 	Cause     string        `json:"cause,omitempty"`
 	Reset     bool          `json:"reset,omitempty"`
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
@@ -439,7 +499,7 @@ type jsonEvent struct {
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
 
-func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
+func newJSONEvent(e *inspect.WatchEvent, ssNames bool) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		j.Lost, j.Unmatched = e.Lost, e.Unmatched
@@ -450,17 +510,17 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
 	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
 	if e.Kind != inspect.EventNew {
-		j.From = eventState(s.Protocol, e.From)
+		j.From = eventState(s.Protocol, e.From, ssNames)
 	}
 	if e.Kind != inspect.EventGone {
-		j.To = eventState(s.Protocol, e.To)
+		j.To = eventState(s.Protocol, e.To, ssNames)
 	}
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
 	}
 	if e.InState > 0 {
-		ms := e.InState.Milliseconds()
-		j.InStateMS = &ms
+		ms, us := e.InState.Milliseconds(), e.InState.Microseconds()
+		j.InStateMS, j.InStateUS = &ms, &us
 	}
 	if e.Cause != inspect.CauseUnknown {
 		j.Cause = e.Cause.String()
