@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -120,6 +121,12 @@ func connectPairs(ctx context.Context, k, pairs, ports int) ([]io.Closer, error)
 			return socks, fmt.Errorf("helper %d: connection %d: %w", k, j, err)
 		}
 		if err := c.SetLinger(0); err != nil {
+			return socks, fmt.Errorf("helper %d: %w", k, err)
+		}
+		// Go turns keepalive on at 15 s for both ends; a VM paused for
+		// longer than the probes allow aborts idle loopback connections
+		// (TCPAbortOnTimeout), and a long run then loses sockets midway.
+		if err := errors.Join(c.SetKeepAlive(false), s.SetKeepAlive(false)); err != nil {
 			return socks, fmt.Errorf("helper %d: %w", k, err)
 		}
 		if err := s.SetLinger(0); err != nil {
