@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,10 +57,8 @@ func netnsRun(ctx context.Context, cfg innerConfig, devnull *os.File, stderr io.
 		}
 		helpers = append(helpers, h)
 	}
-	for _, h := range helpers {
-		if err := h.waitReady(); err != nil {
-			return nil, errors.Join(ctx.Err(), err)
-		}
+	if err := awaitHelpers(ctx, helpers); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(stderr, "sockbench: set up in %.1f s, %d helpers\n", time.Since(start).Seconds(), len(helpers))
 	var groups []group

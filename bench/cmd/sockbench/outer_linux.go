@@ -41,6 +41,9 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	if p.UnixPairs, err = newUnixPlan(o.unix, int(min(uint64(o.fds), lim.Max))); err != nil {
+		return nil, err
+	}
 	repo, err := findRepo(ctx, o.repo)
 	if err != nil {
 		return nil, err
@@ -90,6 +93,9 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		}
 		rep.Notes = append(rep.Notes, fmt.Sprintf("-netns: first %d sockets in %d namespaces (%d listeners, %d connections each; %d per helper), then %d in one.",
 			np.sockets(), np.Namespaces, np.Ports, np.Pairs, np.PerHelper, p.sockets()))
+	}
+	if o.unix > 0 {
+		cfg.Groups = append(cfg.Groups, selectGroups(unixGroupSpecs(), o.only)...)
 	}
 
 	if rep.Cleanup.HostBefore, err = readSockstat(); err != nil {
