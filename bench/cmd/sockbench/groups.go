@@ -51,6 +51,8 @@ func groupSpecs() []groupSpec {
 		{"info", []command{sockstate("-tani"), ss("-tani")}},
 		{"procs", []command{sockstate("-tanp"), ss("-tanp")}},
 		{"filter", []command{sockstate("-tan", filter), ss("-tan", filter)}},
+		// --cgroup against plain ls -tan (the target) and ss's --cgroup.
+		{"cgroup", []command{sockstate("-tan", "--cgroup"), sockstate("-tan"), ss("-tan", "--cgroup")}},
 		// gopsutil maps every connection to its process, as ss -p does.
 		{"gopsutil", []command{{"gopsutil", nil}, ss("-tanp")}},
 	}

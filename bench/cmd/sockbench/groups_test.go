@@ -18,6 +18,7 @@ func TestSelectGroups(t *testing.T) {
 			"info: sockstate ls -tani, ss -tani",
 			"procs: sockstate ls -tanp, ss -tanp",
 			"filter: sockstate ls -tan 'sport = :5000', ss -tan 'sport = :5000'",
+			"cgroup: sockstate ls -tan --cgroup, sockstate ls -tan, ss -tan --cgroup",
 			`gopsutil: gopsutil net.Connections("tcp"), ss -tanp`,
 		}},
 		{"without sockstate", "ss,netstat,gopsutil", []string{
@@ -25,6 +26,7 @@ func TestSelectGroups(t *testing.T) {
 			"info: ss -tani",
 			"procs: ss -tanp",
 			"filter: ss -tan 'sport = :5000'",
+			"cgroup: ss -tan --cgroup",
 			`gopsutil: gopsutil net.Connections("tcp"), ss -tanp`,
 		}},
 		{"ss alone", "ss", []string{
@@ -32,6 +34,7 @@ func TestSelectGroups(t *testing.T) {
 			"info: ss -tani",
 			"procs: ss -tanp",
 			"filter: ss -tan 'sport = :5000'",
+			"cgroup: ss -tan --cgroup",
 		}},
 		{"gopsutil alone", "gopsutil", []string{`gopsutil: gopsutil net.Connections("tcp")`}},
 	}
@@ -63,5 +66,21 @@ func TestParseOnly(t *testing.T) {
 	}
 	if _, err := parseOnly("ss,lsof"); err == nil || !strings.Contains(err.Error(), `"lsof"`) {
 		t.Errorf("parseOnly(ss,lsof) err = %v, want one naming lsof", err)
+	}
+}
+
+func TestNetnsGroups(t *testing.T) {
+	only, err := parseOnly("sockstate,ss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := netnsGroups(only)
+	if len(g) != 1 || len(g[0].Commands) != 2 {
+		t.Fatalf("netnsGroups = %+v, want one group of two commands", g)
+	}
+	got := []string{g[0].Commands[0].String(), g[0].Commands[1].String()}
+	want := []string{"sockstate ls -tan --all-netns", `sh -c 'for ns in $(ls /run/netns); do ip netns exec "$ns" ss -tan; done'`}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,15 +31,26 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	pairs := fs.Int("pairs", 0, "connections to make")
 	ports := fs.Int("ports", 1, "listening ports")
 	timeout := fs.Duration("timeout", time.Minute, "limit for the whole setup")
+	netns := fs.String("netns", "", "comma-separated ip netns names to make the sockets in, each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := raiseNofile(2**pairs + *ports + fdReserve); err != nil {
+	var names []string
+	if *netns != "" {
+		names = strings.Split(*netns, ",")
+	}
+	if err := raiseNofile(max(1, len(names))*(2**pairs+*ports) + fdReserve); err != nil {
 		return err
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	socks, err := connectPairs(setupCtx, *index, *pairs, *ports)
+	var socks []io.Closer
+	var err error
+	if names != nil {
+		socks, err = fillNetns(setupCtx, names, *pairs, *ports)
+	} else {
+		socks, err = connectPairs(setupCtx, *index, *pairs, *ports)
+	}
 	// Close whatever was made, even on failure: SO_LINGER 0 turns each
 	// close into a reset, so none lingers in TIME_WAIT.
 	defer func() {
@@ -117,6 +129,12 @@ func connectPairs(ctx context.Context, k, pairs, ports int) ([]io.Closer, error)
 		if err := c.SetLinger(0); err != nil {
 			return socks, fmt.Errorf("helper %d: %w", k, err)
 		}
+		// Go turns keepalive on at 15 s for both ends; a VM paused for
+		// longer than the probes allow aborts idle loopback connections
+		// (TCPAbortOnTimeout), and a long run then loses sockets midway.
+		if err := errors.Join(c.SetKeepAlive(false), s.SetKeepAlive(false)); err != nil {
+			return socks, fmt.Errorf("helper %d: %w", k, err)
+		}
 		if err := s.SetLinger(0); err != nil {
 			return socks, fmt.Errorf("helper %d: %w", k, err)
 		}
@@ -151,11 +169,12 @@ type helperProc struct {
 	stopOnce sync.Once
 }
 
-// startHelper starts helper k from the executable self.
-func startHelper(self string, k, pairs, ports int, timeout time.Duration) (*helperProc, error) {
+// startHelper starts helper k from the executable self, with more flags
+// in extra.
+func startHelper(self string, k, pairs, ports int, timeout time.Duration, extra ...string) (*helperProc, error) {
 	h := &helperProc{index: k}
-	h.cmd = exec.Command(self, "-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
-		"-ports", strconv.Itoa(ports), "-timeout", timeout.String())
+	h.cmd = exec.Command(self, append([]string{"-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
+		"-ports", strconv.Itoa(ports), "-timeout", timeout.String()}, extra...)...)
 	return startProc(h, roleHelper)
 }
 

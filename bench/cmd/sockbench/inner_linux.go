@@ -26,6 +26,10 @@ type innerConfig struct {
 	// Scrapes and Soak say how to compare the exporters; 0 for not.
 	Scrapes int           `json:"scrapes"`
 	Soak    time.Duration `json:"soak"`
+	// Netns, for -netns, spreads sockets over namespaces first, to time
+	// NetnsGroups, before Plan's sockets are made in one.
+	Netns       *netnsPlan  `json:"netns,omitempty"`
+	NetnsGroups []groupSpec `json:"netns_groups,omitempty"`
 }
 
 // innerResult is what the inner harness hands back on descriptor 3.
@@ -80,6 +84,11 @@ func inner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerResult,
 	}
 	defer devnull.Close()
 
+	if cfg.Netns != nil {
+		if res.Groups, err = netnsRun(ctx, cfg, devnull, stderr); err != nil {
+			return res, err
+		}
+	}
 	p := cfg.Plan
 	fmt.Fprintf(stderr, "sockbench: setting up %d sockets: %d connections in %d helpers, %d TIME-WAIT\n",
 		p.sockets(), p.pairs(), len(p.Pairs), p.TimeWait)
@@ -282,8 +291,10 @@ func measureGroup(ctx context.Context, cfg innerConfig, g groupSpec, tw *twMaker
 // saw fewer sockets than its neighbours.
 func steady(ctx context.Context, tw *twMaker, target int, f func() error) error {
 	for attempt := 1; ; attempt++ {
-		if err := tw.topUp(ctx, target); err != nil {
-			return err
+		if tw != nil {
+			if err := tw.topUp(ctx, target); err != nil {
+				return err
+			}
 		}
 		before, err := readSockstat()
 		if err != nil {

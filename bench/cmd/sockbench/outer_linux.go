@@ -27,7 +27,17 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return nil, fmt.Errorf("getrlimit: %w", err)
 	}
-	p, err := newPlan(o.n, o.twFrac, o.ports, int(min(uint64(o.fds), lim.Max)))
+	fds := int(min(uint64(o.fds), lim.Max))
+	var np *netnsPlan
+	if o.netns > 0 {
+		p, err := newNetnsPlan(o.n, o.netns, fds)
+		if err != nil {
+			return nil, err
+		}
+		// The same sockets, in one namespace, without TIME-WAIT.
+		np, o.n, o.twFrac = &p, p.sockets(), 0
+	}
+	p, err := newPlan(o.n, o.twFrac, o.ports, fds)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +82,17 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		Timeout: o.timeout,
 		Scrapes: o.scrapes,
 		Soak:    o.soak,
+	}
+	if np != nil {
+		if !slices.Contains(o.only, "sockstate") {
+			return nil, errors.New("-netns times sockstate ls --all-netns: -only must keep sockstate")
+		}
+		cfg.Netns, cfg.NetnsGroups = np, netnsGroups(o.only)
+		if tools["sh"], err = exec.LookPath("sh"); err != nil {
+			return nil, err
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("-netns: first %d sockets in %d namespaces (%d listeners, %d connections each; %d per helper), then %d in one.",
+			np.sockets(), np.Namespaces, np.Ports, np.Pairs, np.PerHelper, p.sockets()))
 	}
 	if o.unix > 0 {
 		cfg.Groups = append(cfg.Groups, selectGroups(unixGroupSpecs(), o.only)...)
@@ -212,6 +233,10 @@ func startInner(ctx context.Context, cfg innerConfig, stderr io.Writer) (innerRe
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{resW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if cfg.Netns != nil {
+		// Its ip netns names go in a /run/netns of its own.
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	err = cmd.Start()

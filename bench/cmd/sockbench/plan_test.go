@@ -95,6 +95,35 @@ func TestAddresses(t *testing.T) {
 	}
 }
 
+func TestNewNetnsPlan(t *testing.T) {
+	tests := []struct {
+		name         string
+		n, ns, fds   int
+		want         netnsPlan
+		wantSockets  int
+		wantErrMatch string
+	}{
+		{"even", 100000, 200, 20000, netnsPlan{Namespaces: 200, Ports: 2, Pairs: 249, PerHelper: 39}, 100000, ""},
+		{"odd", 2010, 10, 1000, netnsPlan{Namespaces: 10, Ports: 1, Pairs: 100, PerHelper: 4}, 2010, ""},
+		{"too few", 20, 10, 1000, netnsPlan{}, 0, "fewer than 3"},
+		{"too few descriptors", 100000, 10, 5000, netnsPlan{}, 0, "no room"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := newNetnsPlan(tt.n, tt.ns, tt.fds)
+			if tt.wantErrMatch != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrMatch) {
+					t.Fatalf("err %v, want one saying %q", err, tt.wantErrMatch)
+				}
+				return
+			}
+			if err != nil || got != tt.want || got.sockets() != tt.wantSockets {
+				t.Errorf("newNetnsPlan = %+v (%d sockets), %v; want %+v (%d)", got, got.sockets(), err, tt.want, tt.wantSockets)
+			}
+		})
+	}
+}
+
 func TestNewUnixPlan(t *testing.T) {
 	for _, tt := range []struct {
 		n, fds int

@@ -121,9 +121,10 @@ func newRow(c command, times []time.Duration, peakKiB int64, lines int) row {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// setRatios divides every median in g by its ss command's.
+// setRatios divides every median in g by its ss command's, or the shell
+// loop's that runs ss in each namespace.
 func (g *group) setRatios() {
-	i := slices.IndexFunc(g.Rows, func(r row) bool { return r.Command.Tool == "ss" })
+	i := slices.IndexFunc(g.Rows, func(r row) bool { return r.Command.Tool == "ss" || r.Command.Tool == "sh" })
 	if i < 0 || g.Rows[i].Median == 0 {
 		return
 	}

@@ -62,6 +62,9 @@ type options struct {
 	// scrapes and soak, when above 0, compare the exporters (scrape_linux.go).
 	scrapes int
 	soak    time.Duration
+	// netns, when above 0, first spreads -n sockets over that many
+	// namespaces (netns.go).
+	netns int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -88,6 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of markdown")
 	fs.IntVar(&o.scrapes, "scrapes", 0, "scrapes of sockstate serve and node_exporter's tcpstat collector to compare (0: none; needs sockstate in -only and prometheus-node-exporter)")
 	fs.DurationVar(&o.soak, "soak", 0, "after the scrapes, scrape sockstate serve once a second for this long, sampling its RSS (needs -scrapes)")
+	fs.IntVar(&o.netns, "netns", 0, "first spread -n sockets over this many `namespaces` and time ls --all-netns against ss in each; then the same number in one namespace, without TIME-WAIT (0: not)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -109,6 +113,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		err = fmt.Errorf("-warmup %d: want at least 1, the run that measures peak RSS", o.warmup)
 	case o.timeout <= 0:
 		err = fmt.Errorf("-timeout %v: want more than 0", o.timeout)
+	case o.netns < 0 || o.netns > 1000 || (o.netns > 0 && o.scrapes > 0):
+		err = fmt.Errorf("-netns %d: want 0 to 1000, without -scrapes", o.netns)
 	case o.scrapes < 0 || (o.soak > 0 && o.scrapes == 0):
 		err = fmt.Errorf("-scrapes %d -soak %v: -soak needs -scrapes of at least 1", o.scrapes, o.soak)
 	default:

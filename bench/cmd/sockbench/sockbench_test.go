@@ -62,6 +62,7 @@ func TestSmallRun(t *testing.T) {
 		"info | sockstate ls -tani", "info | ss -tani",
 		"procs | sockstate ls -tanp", "procs | ss -tanp",
 		"filter | sockstate ls -tan " + filter, "filter | ss -tan " + filter,
+		"cgroup | sockstate ls -tan --cgroup", "cgroup | sockstate ls -tan", "cgroup | ss -tan --cgroup",
 		`gopsutil | gopsutil net.Connections("tcp")`, "gopsutil | ss -tanp",
 	}
 	keep := want[:0]
@@ -171,4 +172,43 @@ func copiesOfSelf(t *testing.T) []int {
 		}
 	}
 	return pids
+}
+
+// TestNetnsRun is -netns end to end, small: 300 sockets over 3 namespaces,
+// then in one. The loop's lines are exactly each namespace's sockets and
+// header; ls --all-netns sees them and whatever else the host has.
+func TestNetnsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("sockbench needs root to create network namespaces")
+	}
+	for _, tool := range []string{"ss", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"-n", "300", "-netns", "3", "-runs", "1", "-json", "-only", "sockstate,ss"}
+	if code := run(t.Context(), "", args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("sockbench %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Groups) == 0 || rep.Groups[0].Name != "allnetns" || len(rep.Groups[0].Rows) != 2 {
+		t.Fatalf("groups %+v, want allnetns first, with two rows", rep.Groups)
+	}
+	all, loop := rep.Groups[0].Rows[0], rep.Groups[0].Rows[1]
+	if loop.Command.Tool != "sh" || loop.Lines != 3*(100+1) {
+		t.Errorf("loop %q printed %d lines, want 3 namespaces x (100 sockets + a header)", loop.Command, loop.Lines)
+	}
+	if all.Lines < 300+1 || all.VsSS <= 0 {
+		t.Errorf("ls --all-netns printed %d lines (ratio %v), want at least the 300 sockets and a header", all.Lines, all.VsSS)
+	}
+	if s := rep.Setup.Plan.sockets(); s != 300 {
+		t.Errorf("the one-namespace plan makes %d sockets, want 300", s)
+	}
 }
