@@ -207,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	case <-watchStopped:
 		return nil, stopped("watching the sockets")
 	case <-ctx.Done():
-		return nil, fmt.Errorf("demo: %w", ctx.Err())
+		return nil, ended(ctx)
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
@@ -224,10 +224,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case <-watchStopped:
 			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
-			return fmt.Errorf("demo: %w", ctx.Err())
+			return ended(ctx)
 		}
 	}
-	err := r.exchange(pause)
+	err := r.exchange(ctx, pause)
 	if err == nil {
 		err = r.settle(ctx, watchStopped, stopped)
 	}
@@ -350,7 +350,7 @@ func (r *run) settle(ctx context.Context, watchStopped <-chan struct{}, stopped 
 		case <-watchStopped:
 			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
-			return fmt.Errorf("demo: %w", ctx.Err())
+			return ended(ctx)
 		}
 	}
 }
