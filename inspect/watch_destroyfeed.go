@@ -39,7 +39,9 @@ func (f *destroyFeed) run(ctx context.Context, src DestroySource) {
 	}
 	for {
 		err := src.Destroyed(ctx, add)
-		if ctx.Err() != nil {
+		// A receive bound to ctx's deadline can time out a moment before
+		// ctx's own timer marks it done: that is the end, not a failure.
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return
 		}
 		if err == nil {

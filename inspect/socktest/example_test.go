@@ -104,5 +104,5 @@ func ExampleWaitForState() {
 	// Output:
 	// client: CLOSE_WAIT true
 	// server: FIN_WAIT2 true
-	// socktest: WaitForState "sport = :http": filter: port "http" is not a number at column 10
+	// socktest: WaitForState "sport = :http": filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10
 }

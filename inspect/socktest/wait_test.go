@@ -134,7 +134,7 @@ func TestWaitForStateFails(t *testing.T) {
 			name:   "bad filter",
 			filter: "sport = :http",
 			state:  inspect.Established,
-			want:   `socktest: WaitForState "sport = :http": filter: port "http" is not a number at column 10`,
+			want:   `socktest: WaitForState "sport = :http": filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10`,
 		},
 		{
 			name:   "state 0",

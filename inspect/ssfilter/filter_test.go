@@ -221,8 +221,8 @@ func TestParseFilterErrors(t *testing.T) {
 		{"no port", []string{"sport ="}, `filter: expected a port after "sport", found end of input at column 8`},
 		{"keyword for port", []string{"dport = or"}, `filter: expected a port after "dport", found "or" at column 9`},
 		{"colon only", []string{"sport = :"}, `filter: expected port after ':' at column 9`},
-		{"service name", []string{"sport = :http"}, `filter: port "http" is not a number at column 10`},
-		{"service name no colon", []string{"dport ssh"}, `filter: port "ssh" is not a number at column 7`},
+		{"service name", []string{"sport = :http"}, `filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10`},
+		{"service name no colon", []string{"dport ssh"}, `filter: port "ssh" is a service name; give its number, :22 (service names are not read yet) at column 7`},
 		{"hex port", []string{"sport = :0x50"}, `filter: port "0x50" is not a number at column 10`},
 		{"negative port", []string{"sport = :-1"}, `filter: port "-1" is not a number at column 10`},
 		{"octal port", []string{"sport = :010"}, `filter: port "010" has a leading zero (ss reads it as octal) at column 10`},
@@ -258,7 +258,8 @@ func TestParseFilterErrors(t *testing.T) {
 		{"empty port after v4", []string{"src 127.0.0.1:"}, `filter: expected port after ':' at column 14`},
 		{"empty brackets", []string{"src []"}, `filter: bad address "" at column 6`},
 		{"no colon after *", []string{"src *80"}, `filter: expected ':' after '*' at column 6`},
-		{"bad port after address", []string{"dst 127.0.0.1:https"}, `filter: port "https" is not a number at column 15`},
+		{"bad port after address", []string{"dst 127.0.0.1:https"}, `filter: port "https" is a service name; give its number, :443 (service names are not read yet) at column 15`},
+		{"not a service", []string{"dst 127.0.0.1:nosuchservice-sockstate"}, `filter: port "nosuchservice-sockstate" is not a number at column 15`},
 		{"colon alone", []string{"src :"}, `filter: expected port after ':' at column 5`},
 		{"dev", []string{"dev lo"}, `filter: "dev" conditions are not supported at column 1`},
 		{"fwmark", []string{"sport = :1 and fwmark = 0x1"}, `filter: "fwmark" conditions are not supported at column 16`},
@@ -267,7 +268,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"too many nots", []string{strings.Repeat("not ", maxFilterDepth+1) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 40001`},
 		{"too many parentheses", []string{strings.Repeat("( ", maxFilterDepth+1) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 20001`},
 		{"too long a chain", []string{strings.Repeat("sport = :1 or ", maxFilterDepth) + "sport = :1"}, `filter: expression nested more than 10000 deep at column 139998`},
-		{"column after escapes", []string{`src 1\.2.3.4:htt\p`}, `filter: port "http" is not a number at column 14`},
+		{"column after escapes", []string{`src 1\.2.3.4:htt\p`}, `filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 14`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,9 @@ func parsePort(text string, t *token, off int) (int32, error) {
 	col := t.colAt(off)
 	for i := 0; i < len(text); i++ {
 		if text[i] < '0' || text[i] > '9' {
+			if n, ok := servicePort(text); ok {
+				return 0, &SyntaxError{col, fmt.Sprintf("port %q is a service name; give its number, :%d (service names are not read yet)", text, n)}
+			}
 			return 0, &SyntaxError{col, fmt.Sprintf("port %q is not a number", text)}
 		}
 	}

@@ -57,6 +57,9 @@ func stateSetByName(name string) (inspect.StateSet, error) {
 	}
 	s, err := inspect.ParseState(name)
 	if err != nil {
+		if near := suggestState(name); near != "" {
+			return 0, fmt.Errorf("ssfilter: %w: unknown state %q; did you mean %s? (states: %s)", ErrStateSelection, name, near, stateNameList())
+		}
 		return 0, fmt.Errorf("ssfilter: %w: unknown state %q; use one of %s", ErrStateSelection, name, stateNameList())
 	}
 	return inspect.StatesOf(s), nil

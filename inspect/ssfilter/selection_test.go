@@ -52,7 +52,10 @@ func TestParseStateSelectionErrors(t *testing.T) {
 		words []string
 		msg   string
 	}{
-		{"unknown", []string{"state", "establisehd"}, `ssfilter: bad state selection: unknown state "establisehd"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
+		{"typo", []string{"state", "establisehd"}, `ssfilter: bad state selection: unknown state "establisehd"; did you mean established? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
+		{"typo of a kernel name", []string{"state", "TIME_WIAT"}, `ssfilter: bad state selection: unknown state "TIME_WIAT"; did you mean time-wait? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
+		{"typo of listen", []string{"exclude", "listn"}, `ssfilter: bad state selection: unknown state "listn"; did you mean listening? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
+		{"unknown", []string{"state", "sleeping"}, `ssfilter: bad state selection: unknown state "sleeping"; use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big`},
 		{"missing", []string{"state"}, `ssfilter: bad state selection: "state" needs a state name after it, such as established`},
 		{"missing exclude", []string{"state", "listening", "exclude"}, `ssfilter: bad state selection: "exclude" needs a state name after it, such as established`},
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 )
 
@@ -17,7 +18,11 @@ Commands:
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
   serve   serve socket states to Prometheus (sockstate serve -h)
-  help    show this text
+  help    show this text (sockstate help COMMAND: that command's flags)
+
+ss's flags with no command run ls: sockstate -tan is sockstate ls -tan.
+Every command takes --color=auto|always|never (auto: on a terminal, unless
+NO_COLOR is set or TERM=dumb).
 `
 
 // Run runs the command line args (without the program name), writing to
@@ -39,9 +44,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+		return help(args[1:], stdout, stderr)
 	default:
+		// ss's habit: flags with no command list sockets.
+		if len(args[0]) > 1 && args[0][0] == '-' {
+			err = runLs(ctx, args, stdout, stderr)
+			break
+		}
 		err = usagef("unknown command %q; see 'sockstate help'", args[0])
 	}
 	switch {
@@ -66,6 +75,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "sockstate: %v\n", err)
 	return 1
 }
+
+// help writes the usage of the command args name, or the top-level one.
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	text, ok := usages[args[0]]
+	if !ok || len(args) > 1 {
+		fmt.Fprintf(stderr, "sockstate: help: no command %q; the commands are demo, ls, serve and watch\n", strings.Join(args, " "))
+		return 2
+	}
+	fmt.Fprint(stdout, text)
+	return 0
+}
+
+// usages are the commands' help texts, by name, for sockstate help NAME.
+var usages = map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "serve": serveUsage, "help": usage}
 
 // errHelp is returned after a command printed its help on request.
 var errHelp = errors.New("help shown")

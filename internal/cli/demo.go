@@ -27,8 +27,9 @@ microseconds.
       --step D        pause after each step (default 300ms)
       --interval D    time between polls of the sockets (default 1ms); with
                       the tracer, between looks when nothing happens
-      --addr A:P      where the server binds (default 127.0.0.1:7788; a
-                      free port if that one is taken)
+      --addr A:P      where the server binds (default 127.0.0.1:7788, or a
+                      free port if that one is taken; an address given
+                      that is taken is an error)
       --source S      auto (the tracer as root, else sock_diag, else /proc),
                       trace (the eBPF tracer: every state change), netlink
                       or proc
@@ -39,7 +40,11 @@ microseconds.
       --absolute-seq  the sequence numbers as sent, not from 0
       --narrow        a ladder 80 columns wide, not 100
       --no-capture    no packets: the timeline of states alone
+      --color WHEN    auto (on a terminal, unless NO_COLOR or TERM=dumb),
+                      always or never
   -h, --help          this text
+
+On a terminal the explanations wrap at words to its width.
 
 As root (CAP_NET_RAW) the demo captures its packets on loopback and draws
 them as a ladder between the client and the server, each state change
@@ -48,10 +53,12 @@ after the packet that caused it.
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step, interval := 300*time.Millisecond, time.Millisecond
-	source, addr, closer := "auto", demo.DefaultAddr, demo.ServerCloses
+	source, addr, closer := "auto", netip.AddrPort{}, demo.ServerCloses
 	jsonOut, help := false, false
 	var lo ladderOptions
+	display := newDisplay()
 	specs := []flagSpec{
+		display.colorSpec("demo"),
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
 			if err != nil {
@@ -86,8 +93,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(words) > 0 {
 		return usagef("demo: unexpected %q: demo takes flags only", words[0])
 	}
+	if addr.IsValid() {
+		if err := checkFree(addr); err != nil {
+			return err
+		}
+	}
 	family := inspect.INet6
-	if addr.Addr().Is4() {
+	if !addr.IsValid() || addr.Addr().Is4() {
 		family = inspect.INet
 	}
 	// CLOSE is left out: only sock_diag lists sockets in it (bound, not
@@ -117,12 +129,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if jsonOut {
 		format = "jsonl"
 	}
-	o := newOutput(format, out, isTerminal(stdout), traced)
+	color := display.colored(stdout)
+	o := newOutput(format, out, view{color: color, micro: traced, width: terminalWidth(stdout)})
 	emit := o.entry
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
-		ladder = lo.printer(out, jsonOut, isTerminal(stdout), traced, traced)
+		ladder = lo.printer(out, jsonOut, color, traced, traced)
 		emit = func(*demo.Entry) error { return nil }
 	}
 	written := func(err error) error {
@@ -136,6 +149,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := demo.Config{
 		Addr:        addr,
+		Fixed:       addr.IsValid(),
 		Closer:      closer,
 		Step:        step,
 		Events:      w,
@@ -226,11 +240,13 @@ func sourceDescription(source string, interval time.Duration, destroyed bool) st
 }
 
 // timelinePrinter writes the demo's timeline as text, the times in
-// milliseconds, with microseconds (micro) for the tracer's exact times.
+// milliseconds, with microseconds (micro) for the tracer's exact times,
+// each line's text wrapped at words to width (0: not wrapped).
 type timelinePrinter struct {
 	w     io.Writer
 	color bool
 	micro bool
+	width int
 }
 
 // print writes e as one line, such as
@@ -249,7 +265,8 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 	var err error
 	switch e.Kind {
 	case demo.EntryStep:
-		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s\n", ms, e.Actor, e.Text)
+		prefix := fmt.Sprintf("%s ms  %-11s  ", ms, e.Actor)
+		_, err = io.WriteString(p.w, wrap(prefix, e.Text, p.width))
 	case demo.EntryState:
 		name := demo.StateName(e.State)
 		meaning := demo.Meaning(e.State)
@@ -263,9 +280,11 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 			}
 			padded = "\x1b[" + code + "m" + name + "\x1b[0m" + padded[len(name):]
 		}
-		_, err = fmt.Fprintf(p.w, "%s ms  %-11s  %s  %s\n", ms, e.Socket, padded, meaning)
+		prefix := fmt.Sprintf("%s ms  %-11s  %s  ", ms, e.Socket, padded)
+		_, err = io.WriteString(p.w, wrap(prefix, meaning, p.width))
 	default:
-		_, err = fmt.Fprintf(p.w, "%s ms  %s\n", ms, e.Text)
+		prefix := ms + " ms  "
+		_, err = io.WriteString(p.w, wrap(prefix, e.Text, p.width))
 	}
 	return err
 }

@@ -213,6 +213,7 @@ type watchLine struct {
 	LifeMS    *int64   `json:"lifetime_ms"`
 	Acked     *uint64  `json:"bytes_acked"`
 	Received  *uint64  `json:"bytes_received"`
+	InStateUS *int64   `json:"in_state_us"`
 }
 
 // TestWatchJSON runs watch -j in a namespace, drives a connection through
@@ -270,6 +271,9 @@ func TestWatchJSON(t *testing.T) {
 				}
 				if l.Event == "change" && (l.InStateMS == nil || *l.InStateMS < 0) {
 					t.Errorf("change without in_state_ms: %+v", l)
+				}
+				if (l.InStateMS == nil) != (l.InStateUS == nil) || l.InStateUS != nil && *l.InStateUS/1000 != *l.InStateMS {
+					t.Errorf("in_state_ms %v and in_state_us %v disagree: %+v", l.InStateMS, l.InStateUS, l)
 				}
 				key := fmt.Sprintf("%s:%d-%d", l.Local.Addr, l.Local.Port, l.Peer.Port)
 				switch l.Event {

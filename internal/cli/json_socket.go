@@ -174,7 +174,7 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 	j := jsonSocket{
 		Netid:  s.Protocol.String(),
 		Family: s.Family.String(),
-		State:  stateName(s),
+		State:  stateName(s, o.ssNames),
 		RecvQ:  s.RecvQ,
 		SendQ:  s.SendQ,
 		Local:  jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()},
@@ -231,7 +231,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	b = append(b, `,"family":`...)
 	b = appendJSONString(b, s.Family.String())
 	b = append(b, `,"state":`...)
-	b = appendJSONString(b, stateName(s))
+	b = appendJSONString(b, stateName(s, o.ssNames))
 	b = append(b, `,"recv_q":`...)
 	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	b = append(b, `,"send_q":`...)

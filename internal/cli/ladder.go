@@ -148,7 +148,7 @@ func (p *ladderPrinter) packet(b *strings.Builder, pk *demo.Packet) {
 	}
 	p.row(b, p.time(pk.Elapsed), "", arrow(label, p.lane(), pk.From == demo.Client), "")
 	for _, part := range rest {
-		for _, line := range wrap(part, p.lane()-2) {
+		for _, line := range wrapLines(part, p.lane()-2) {
 			p.row(b, "", "", center(line, p.lane()), "")
 		}
 	}
@@ -207,7 +207,7 @@ func (p *ladderPrinter) state(b *strings.Builder, e *demo.Entry) {
 // step writes a call between the lifelines, on its program's side.
 func (p *ladderPrinter) step(b *strings.Builder, e *demo.Entry) {
 	at := p.time(e.Elapsed)
-	for _, line := range wrap(e.Text, p.lane()-2) {
+	for _, line := range wrapLines(e.Text, p.lane()-2) {
 		pad := strings.Repeat(" ", p.lane()-2-utf8.RuneCountInString(line))
 		if e.Actor == "client" {
 			p.row(b, at, "", " "+line+pad+" ", "")
@@ -220,15 +220,15 @@ func (p *ladderPrinter) step(b *strings.Builder, e *demo.Entry) {
 
 // note writes text across the line after the time, wrapped.
 func (p *ladderPrinter) note(b *strings.Builder, at, text string) {
-	for _, line := range wrap(text, p.width-timeWidth-2) {
+	for _, line := range wrapLines(text, p.width-timeWidth-2) {
 		b.WriteString(fmt.Sprintf("%*s  %s\n", timeWidth, at, line))
 		at = ""
 	}
 }
 
-// wrap breaks s at spaces into lines of at most width runes; a word
+// wrapLines breaks s at spaces into lines of at most width runes; a word
 // longer than width is cut.
-func wrap(s string, width int) []string {
+func wrapLines(s string, width int) []string {
 	var lines []string
 	line := ""
 	for _, word := range strings.Fields(s) {

@@ -46,6 +46,11 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      a UDP socket is aborted, not closed: its owner's next
                      call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
+      --ss-names     ss's state names: ESTAB, TIME-WAIT, FIN-WAIT-2, UNCONN,
+                     in the table and in JSON (also SOCKSTATE_SS_NAMES=1);
+                     without it, the kernel's: ESTABLISHED, TIME_WAIT
+      --color WHEN   auto, always or never (ls prints no colours; accepted
+                     as every command takes it)
   -h, --help         this text
 
 -K refuses to run without an EXPRESSION (a blank one is none), as it would
@@ -84,6 +89,7 @@ type lsOptions struct {
 	// cgroups of --cgroup and -C.
 	netnsNames  netnsNamer
 	cgroupNames *cgroupNames
+	display     display
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -154,7 +160,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // parseLsFlags reads ls's flags; the words after them are the state
 // selection and the expression.
 func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
-	opts := lsOptions{source: "auto"}
+	opts := lsOptions{source: "auto", display: newDisplay()}
 	help := false
 	specs := append(opts.sel.specs(), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
@@ -175,6 +181,8 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 		{short: 'C', long: "containers", set: boolFlag(&opts.containers)},
 		{short: 'K', long: "kill", set: boolFlag(&opts.kill)},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
+		opts.display.ssNamesSpec(),
+		opts.display.colorSpec("ls"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("ls", args, specs)
@@ -213,12 +221,13 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		memory:   o.memory,
 		netns:    o.netnsNames,
 		cgroups:  o.cgroupNames,
+		ssNames:  o.display.ssNames,
 	}
 	format := "text"
 	if o.json {
 		format = "json"
 	}
-	out := newOutput(format, w, false, false)
+	out := newOutput(format, w, view{ssNames: o.display.ssNames})
 	var l *lister
 	if o.processes {
 		l = newLister(ctx, out, tOpts)
@@ -280,7 +289,9 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 	return err
 }
 
-// help.
+// skippedNote says how many processes -p could not read, and what would
+// help. They are counted host-wide: a process whose descriptors cannot be
+// read cannot be told to hold a socket of the namespace listed or not.
 func skippedNote(n int, root bool) string {
 	what := "processes"
 	if n == 1 {
@@ -290,7 +301,7 @@ func skippedNote(n int, root bool) string {
 	if root {
 		hint = "the kernel denies them even to root"
 	}
-	return fmt.Sprintf("%d %s could not be read (%s)", n, what, hint)
+	return fmt.Sprintf("%d %s on this host could not be read, so the sockets they hold show no users (%s)", n, what, hint)
 }
 
 // check rejects combinations of flags that cannot work together.
@@ -307,6 +318,8 @@ func (o *lsOptions) check() error {
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:
 		return usagef("ls: -K closes sockets and -s only counts them; give one")
+	case o.source != "auto" && o.source != "netlink" && o.source != "proc":
+		return usagef("ls: --source %q: use auto, netlink or proc", o.source)
 	case (o.info || o.memory) && o.source == "proc":
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
 	}

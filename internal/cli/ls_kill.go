@@ -19,6 +19,11 @@ func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.S
 		return "", nil, err
 	}
 	closed, err := nl.Destroy(ctx, listed)
+	if err != nil && len(closed) == 0 {
+		// Nothing was closed (no CAP_NET_ADMIN refuses the first): the
+		// error alone, not an empty table's header before it.
+		return "", nil, killError(err)
+	}
 	if n := countUDP(closed); n > 0 {
 		note = abortedLine(n)
 	}
@@ -66,5 +71,3 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	}
 	return c
 }
-
-// skippedNote says how many processes -p could not read, and what would

@@ -24,15 +24,26 @@ type output interface {
 	result(missed []string) error
 }
 
+// view is how an output looks rather than what it says.
+type view struct {
+	color   bool // ANSI colours (--color)
+	micro   bool // the demo's times in microseconds
+	ssNames bool // ss's spellings of the states (--ss-names)
+	// width is the terminal's, to fit the text to; 0 for no limit.
+	width int
+	// oneProtocol says -t or -u selected one protocol, which the text of
+	// watch's events then leaves out.
+	oneProtocol bool
+}
+
 // newOutput returns the output of format, "text", "json" or "jsonl", to
-// w; color and micro are the text's (colours for a terminal, the demo's
-// times in microseconds).
-func newOutput(format string, w io.Writer, color, micro bool) output {
+// w, looking as v says.
+func newOutput(format string, w io.Writer, v view) output {
 	switch format {
 	case "json":
-		return &jsonOutput{w: w}
+		return &jsonOutput{w: w, ssNames: v.ssNames}
 	case "jsonl":
-		return &jsonlOutput{w: w}
+		return &jsonlOutput{w: w, ssNames: v.ssNames}
 	}
-	return &textOutput{w: w, color: color, micro: micro}
+	return &textOutput{w: w, view: v}
 }

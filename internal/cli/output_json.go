@@ -20,6 +20,7 @@ type jsonOutput struct {
 	line    []byte
 	buf     bytes.Buffer
 	enc     *json.Encoder
+	ssNames bool // ss's spellings of the events' states
 }
 
 var _ output = (*jsonOutput)(nil)
@@ -77,7 +78,7 @@ func (j *jsonOutput) endList(tableOptions) error {
 	return err
 }
 
-func (j *jsonOutput) event(e *inspect.WatchEvent) error { return j.element(newJSONEvent(e)) }
+func (j *jsonOutput) event(e *inspect.WatchEvent) error { return j.element(newJSONEvent(e, j.ssNames)) }
 func (j *jsonOutput) entry(e *demo.Entry) error         { return j.element(newJSONEntry(e)) }
 func (j *jsonOutput) result(missed []string) error      { return j.element(newJSONResult(missed)) }
 

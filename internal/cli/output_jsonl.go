@@ -14,6 +14,8 @@ type jsonlOutput struct {
 	w     io.Writer
 	enc   *json.Encoder
 	array jsonOutput // formats the sockets
+	// ssNames: ss's spellings of the events' states
+	ssNames bool
 }
 
 var _ output = (*jsonlOutput)(nil)
@@ -34,7 +36,7 @@ func (j *jsonlOutput) sockets(socks []inspect.Socket, o tableOptions) error {
 
 func (j *jsonlOutput) endList(tableOptions) error { return nil }
 
-func (j *jsonlOutput) event(e *inspect.WatchEvent) error { return j.encode(newJSONEvent(e)) }
+func (j *jsonlOutput) event(e *inspect.WatchEvent) error { return j.encode(newJSONEvent(e, j.ssNames)) }
 func (j *jsonlOutput) entry(e *demo.Entry) error         { return j.encode(newJSONEntry(e)) }
 func (j *jsonlOutput) result(missed []string) error      { return j.encode(newJSONResult(missed)) }
 

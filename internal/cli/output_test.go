@@ -31,7 +31,7 @@ func TestOutputs(t *testing.T) {
 	} {
 		t.Run(tt.format, func(t *testing.T) {
 			var b bytes.Buffer
-			o := newOutput(tt.format, &b, false, false)
+			o := newOutput(tt.format, &b, view{})
 			for _, err := range []error{
 				o.sockets([]inspect.Socket{l, l}, tableOptions{}),
 				o.event(&ev),

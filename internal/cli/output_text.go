@@ -12,10 +12,10 @@ import (
 // buffers; an event or a timeline entry as a line.
 type textOutput struct {
 	w      io.Writer
-	color  bool // ANSI colours, for a terminal
-	micro  bool // the timeline's times in microseconds
+	view   view
 	listed bool // a batch of a listing was written
 	table  table
+	events *eventPrinter // keeps the columns' widths from line to line
 }
 
 var _ output = (*textOutput)(nil)
@@ -40,12 +40,14 @@ func (t *textOutput) endList(o tableOptions) error {
 }
 
 func (t *textOutput) event(e *inspect.WatchEvent) error {
-	p := eventPrinter{w: t.w, color: t.color}
-	return p.print(e)
+	if t.events == nil {
+		t.events = &eventPrinter{w: t.w, color: t.view.color, layout: newLayout(t.view.width, t.view.oneProtocol, t.view.ssNames)}
+	}
+	return t.events.print(e)
 }
 
 func (t *textOutput) entry(e *demo.Entry) error {
-	p := timelinePrinter{w: t.w, color: t.color, micro: t.micro}
+	p := timelinePrinter{w: t.w, color: t.view.color, micro: t.view.micro, width: t.view.width}
 	return p.print(e)
 }
 

@@ -97,7 +97,7 @@ func TestStdoutClosedEarly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("first line: %v", err)
 			}
-			if !strings.Contains(line, "udp") && !strings.HasPrefix(line, "State") {
+			if !strings.Contains(line, "UNCONN") && !strings.HasPrefix(line, "State") {
 				t.Errorf("first line %q", line)
 			}
 			stdout.Close()

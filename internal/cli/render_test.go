@@ -85,7 +85,7 @@ func TestWriteJSONShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			o := newOutput("json", &b, false, false)
+			o := newOutput("json", &b, view{})
 			if err := o.sockets(tt.socks, tableOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +217,7 @@ func (o tableOptions) cells(dst []string, s *inspect.Socket) []string {
 		dst = append(dst, s.Protocol.String())
 	}
 	if o.state {
-		dst = append(dst, stateName(s))
+		dst = append(dst, stateName(s, o.ssNames))
 	}
 	dst = append(dst, strconv.FormatUint(uint64(s.RecvQ), 10), strconv.FormatUint(uint64(s.SendQ), 10),
 		endpoint(s.Local), endpoint(s.Peer))

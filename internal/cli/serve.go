@@ -53,6 +53,8 @@ while it runs share its result.
                        tracepoint: sockstate_transitions_total{from,to} and
                        sockstate_connections_failed_total{cause}; needs
                        CAP_BPF and CAP_PERFMON (root)
+      --color WHEN     auto, always or never (serve prints no colours;
+                       accepted as every command takes it)
   -h, --help           this text
 
 Exit status: 0 when stopped by a signal, 2 for a mistake in the command
@@ -84,6 +86,7 @@ type serveOptions struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := serveOptions{listen: "127.0.0.1:9474", source: "auto", maxSeries: 64, top: 10}
 	help := false
+	display := newDisplay()
 	specs := append(opts.ns.specs(), []flagSpec{
 		{long: "listen", hasValue: true, set: func(v string) error { opts.listen = v; return nil }},
 		{long: "source", hasValue: true, set: func(v string) error { opts.source = v; return nil }},
@@ -91,6 +94,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "max-series", hasValue: true, set: countFlag("max-series", &opts.maxSeries, 1)},
 		{long: "top", hasValue: true, set: countFlag("top", &opts.top, 0)},
 		{long: "transitions", set: boolFlag(&opts.trace)},
+		// serve writes no colours; it takes --color as every command does.
+		display.colorSpec("serve"),
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("serve", args, specs)

@@ -63,7 +63,7 @@ func mustRun(t *testing.T, ns *testnet.NS, args ...string) string {
 	return out
 }
 
-var skippedRE = regexp.MustCompile(`^sockstate: [1-9][0-9]* process(es)? could not be read \((run as root to see them|the kernel denies them even to root)\)\n$`)
+var skippedRE = regexp.MustCompile(`^sockstate: [1-9][0-9]* process(es)? on this host could not be read, so the sockets they hold show no users \((run as root to see them|the kernel denies them even to root)\)\n$`)
 
 // conn is a TCP connection opened in a test namespace, both ends.
 type conn struct {
@@ -423,7 +423,7 @@ func TestLsProcessesUnreadable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	if !regexp.MustCompile(`^sockstate: [1-9][0-9]* process(es)? could not be read \(run as root to see them\)\n$`).MatchString(stderr) {
+	if !regexp.MustCompile(`^sockstate: [1-9][0-9]* process(es)? on this host could not be read, so the sockets they hold show no users \(run as root to see them\)\n$`).MatchString(stderr) {
 		t.Errorf("stderr %q, want one line counting the processes skipped", stderr)
 	}
 	if !strings.Contains(out, ln.Addr().String()) || strings.Contains(out, "users:") {

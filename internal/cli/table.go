@@ -30,15 +30,8 @@ type tableOptions struct {
 	// processes and timer, as ss --cgroup does, and its container in a
 	// Container column, as it says.
 	cgroups *cgroupNames
-}
-
-// stateName is the state as sockstate prints it: the kernel's name, except
-// that a UDP socket in CLOSE is UNCONN, as ss says.
-func stateName(s *inspect.Socket) string {
-	if s.Protocol == inspect.UDP && s.State == inspect.Close {
-		return "UNCONN"
-	}
-	return s.State.String()
+	// ssNames prints ss's spellings of the states (--ss-names).
+	ssNames bool
 }
 
 // appendEndpoint appends ap as ss prints it: [v6]:port, with * for port 0.
@@ -263,7 +256,7 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 			t.end()
 		}
 		if o.state {
-			t.buf = append(t.buf, stateName(s)...)
+			t.buf = append(t.buf, stateName(s, o.ssNames)...)
 			t.end()
 		}
 		t.buf = strconv.AppendUint(t.buf, uint64(s.RecvQ), 10)

@@ -13,16 +13,26 @@ import (
 
 const watchUsage = `usage: sockstate watch [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
 
-Print socket state changes as they happen, one line per event: the time,
-netid, local and peer address, FROM -> TO, and how long the socket was seen
-in FROM. The first poll prints every socket as new. Every state is watched
-unless a state selection says otherwise; filter expressions are ss's.
+Print socket state changes as they happen, one line per event: the time
+(local; -j gives it in UTC), netid (left out when -t or -u says it), local
+and peer address, FROM -> TO, and how long the socket was seen in FROM.
+The first poll prints every socket as new. Every state is watched unless a
+state selection or -l says otherwise; filter expressions are ss's. On a
+terminal narrower than 105 columns the time has milliseconds and the word
+"after" goes: a loopback IPv4 line of -t fits in 80.
 
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -a, --all          every state (the default; accepted as ls takes it)
+  -l, --listening    listening sockets only (and unconnected UDP), as ls -l
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
   -j, --json         JSON Lines, an object per event
+      --no-snapshot  leave out the first poll's sockets, printed as new
+      --ss-names     ss's state names: ESTAB, TIME-WAIT, UNCONN (also
+                     SOCKSTATE_SS_NAMES=1)
+      --color WHEN   auto (on a terminal, unless NO_COLOR or TERM=dumb),
+                     always or never
   -N, --net NAME     watch the network namespace NAME (under /run/netns)
       --netns PATH   watch the network namespace at PATH, such as /proc/PID/ns/net
       --interval D   time between polls, at least 1ms (default 100ms)
@@ -56,13 +66,17 @@ said once on stderr, and the next poll shows its changes; watch stops after
 `
 
 type watchOptions struct {
-	sel      selection
-	ns       netnsFlags
-	json     bool
-	interval time.Duration
-	duration time.Duration
-	source   string
-	allNetNS bool
+	sel     selection
+	display display
+	// listening is -l; -a changes nothing, every state being watched.
+	listening  bool
+	noSnapshot bool
+	ns         netnsFlags
+	json       bool
+	interval   time.Duration
+	duration   time.Duration
+	source     string
+	allNetNS   bool
 }
 
 // durationFlag returns a setter that parses a duration of at least min
@@ -82,10 +96,15 @@ func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(st
 }
 
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto"}
+	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto", display: newDisplay()}
 	help := false
 	specs := append(opts.sel.specs(), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
+		{short: 'a', long: "all", set: func(string) error { return nil }},
+		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		{long: "no-snapshot", set: boolFlag(&opts.noSnapshot)},
+		opts.display.colorSpec("watch"),
+		opts.display.ssNamesSpec(),
 		{short: 'j', long: "json", set: boolFlag(&opts.json)},
 		{long: "interval", hasValue: true, set: durationFlag("watch", "interval", &opts.interval, time.Millisecond)},
 		{long: "duration", hasValue: true, set: durationFlag("watch", "duration", &opts.duration, 0)},
@@ -104,7 +123,11 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := opts.ns.check("watch"); err != nil {
 		return err
 	}
-	q, err := opts.sel.query("watch", inspect.AllStates, words)
+	states := inspect.AllStates
+	if opts.listening {
+		states = inspect.ListeningStates
+	}
+	q, err := opts.sel.query("watch", states, words)
 	if err != nil {
 		return err
 	}
@@ -141,12 +164,23 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.json {
 		format = "jsonl"
 	}
-	o := newOutput(format, out, isTerminal(stdout), false)
+	o := newOutput(format, out, view{
+		color:       opts.display.colored(stdout),
+		ssNames:     opts.display.ssNames,
+		width:       terminalWidth(stdout),
+		oneProtocol: len(q.Protocols) == 1,
+	})
 	if names != nil {
-		o = &netnsEvents{output: o, w: out, json: opts.json, names: names}
+		o = &netnsEvents{output: o, w: out, json: opts.json, ssNames: opts.display.ssNames, names: names}
 	}
+	snapshot := opts.noSnapshot // the first batch, the first poll's, is still to skip
 	err = w.Watch(ctx, func(batch []inspect.WatchEvent) error {
+		skipNew := snapshot
+		snapshot = false
 		for i := range batch {
+			if skipNew && batch[i].Kind == inspect.EventNew {
+				continue
+			}
 			if err := o.event(&batch[i]); err != nil {
 				return err
 			}

@@ -76,14 +76,15 @@ func (n *allNetNSNames) nameOf(inode uint64) string {
 // to the output it wraps.
 type netnsEvents struct {
 	output
-	w     io.Writer
-	json  bool
-	names netnsNamer
-	enc   *json.Encoder
+	w       io.Writer
+	json    bool
+	ssNames bool
+	names   netnsNamer
+	enc     *json.Encoder
 }
 
 func (o *netnsEvents) event(e *inspect.WatchEvent) error {
-	if e.Kind == inspect.EventLost {
+	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		return o.output.event(e)
 	}
 	if o.json {
@@ -94,7 +95,7 @@ func (o *netnsEvents) event(e *inspect.WatchEvent) error {
 		return o.enc.Encode(struct {
 			jsonEvent
 			NetNS jsonNetNS `json:"netns"`
-		}{newJSONEvent(e), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
+		}{newJSONEvent(e, o.ssNames), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
 	}
 	if _, err := io.WriteString(o.w, o.names.label(e.Socket.NetNS)+" "); err != nil {
 		return err

@@ -22,10 +22,11 @@ func isTerminal(w io.Writer) bool {
 }
 
 // eventState names state st of a socket of protocol p as sockstate prints
-// states: the kernel's name, UNCONN for a UDP socket in CLOSE.
-func eventState(p inspect.Protocol, st inspect.State) string {
+// states: the kernel's name, UNCONN for a UDP socket in CLOSE; with ss,
+// ss's spelling.
+func eventState(p inspect.Protocol, st inspect.State, ss bool) string {
 	s := inspect.Socket{Protocol: p, State: st}
-	return stateName(&s)
+	return stateName(&s, ss)
 }
 
 // stateColors are the ANSI colours of states on a terminal: green while
@@ -45,14 +46,19 @@ var stateColors = map[inspect.State]string{
 type eventPrinter struct {
 	w     io.Writer
 	color bool
-	buf   []byte
+	layout
+	buf []byte
 }
 
 // print writes e as one line:
 //
 //	10:00:00.123456 tcp 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT  after 301ms
+//
+// or, on a terminal too narrow for that (layout.narrow),
+//
+//	10:00:00.123 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT 301ms
 func (p *eventPrinter) print(e *inspect.WatchEvent) error {
-	b := e.Time.AppendFormat(p.buf[:0], "15:04:05.000000")
+	b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
 	if e.Kind == inspect.EventLost {
 		b = append(b, " lost: "...)
 		if e.Lost > 0 {
@@ -74,21 +80,25 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	}
 	s := &e.Socket
 	b = append(b, ' ')
-	b = append(b, s.Protocol.String()...)
-	b = append(b, ' ')
-	b = pad(b, endpoint(s.Local), 22)
-	b = append(b, ' ')
-	b = pad(b, endpoint(s.Peer), 22)
-	b = append(b, ' ')
+	if !p.oneProtocol {
+		b = append(b, s.Protocol.String()...)
+		b = append(b, ' ')
+	}
 	from, to := "new", "gone"
 	var fromState, toState inspect.State
 	if e.Kind != inspect.EventNew {
-		from, fromState = eventState(s.Protocol, e.From), e.From
+		from, fromState = eventState(s.Protocol, e.From, p.ssNames), e.From
 	}
 	if e.Kind != inspect.EventGone {
-		to, toState = eventState(s.Protocol, e.To), e.To
+		to, toState = eventState(s.Protocol, e.To, p.ssNames), e.To
 	}
-	b = p.state(b, from, fromState, 11)
+	local, peer := endpoint(s.Local), endpoint(s.Peer)
+	p.see(local, peer, from)
+	b = pad(b, local, p.localW)
+	b = append(b, ' ')
+	b = pad(b, peer, p.peerW)
+	b = append(b, ' ')
+	b = p.state(b, from, fromState, p.fromW)
 	b = append(b, " -> "...)
 	b = p.tail(b, e, to, toState)
 	b = append(b, '\n')
@@ -101,21 +111,35 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 // the time in the first state and the reset mark, each where known, with
 // the columns padded when more follows.
 func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State) []byte {
-	width := func(more bool, w int) int {
-		if more {
-			return w
+	if p.narrow {
+		// Under 105 columns: no padding and no "after", so that a
+		// loopback IPv4 line fits in 80.
+		b = p.state(b, to, toState, 0)
+		if e.Cause != inspect.CauseUnknown {
+			b = append(b, ' ')
+			b = append(b, e.Cause.String()...)
 		}
-		return 0
-	}
-	more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
-	b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
-	if e.Cause != inspect.CauseUnknown {
-		b = append(b, ' ')
-		b = pad(b, e.Cause.String(), width(more, 14))
-	}
-	if e.InState > 0 {
-		b = append(b, " after "...)
-		b = append(b, roundDuration(e.InState).String()...)
+		if e.InState > 0 {
+			b = append(b, ' ')
+			b = append(b, roundDuration(e.InState).String()...)
+		}
+	} else {
+		width := func(more bool, w int) int {
+			if more {
+				return w
+			}
+			return 0
+		}
+		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil
+		b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
+		if e.Cause != inspect.CauseUnknown {
+			b = append(b, ' ')
+			b = pad(b, e.Cause.String(), width(more, 14))
+		}
+		if e.InState > 0 {
+			b = append(b, " after "...)
+			b = append(b, roundDuration(e.InState).String()...)
+		}
 	}
 	if e.Lifetime > 0 {
 		b = append(b, " lived "...)
@@ -169,13 +193,14 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // jsonEvent is a watch event as -j prints it; from is absent on new, to
-// on gone, in_state_ms when the time in from is not known; lost, on a lost
-// event, counts the reports lost when the source knows; unmatched, on an
-// unmatched event, the destroyed sockets not matched to the filter; cause
-// is why a socket ended, where known; reset marks a gone socket reported
-// with the tuple the kernel cleared; lifetime_ms, bytes_acked and
-// bytes_received, on gone, the socket's life and what it carried, where
-// known.
+// on gone, in_state_ms and in_state_us (the same time, in microseconds,
+// as the tracer measures it) when the time in from is not known; lost, on
+// a lost event, counts the reports lost when the source knows; unmatched,
+// on an unmatched event, the destroyed sockets not matched to the filter;
+// cause is why a socket ended, where known; reset marks a gone socket
+// reported with the tuple the kernel cleared; lifetime_ms, bytes_acked
+// and bytes_received, on gone, the socket's life and what it carried,
+// where known. The time is in UTC; the text's is local.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
@@ -187,6 +212,7 @@ type jsonEvent struct {
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
 	InStateMS *int64        `json:"in_state_ms,omitempty"`
+	InStateUS *int64        `json:"in_state_us,omitempty"`
 	Cause     string        `json:"cause,omitempty"`
 	Reset     bool          `json:"reset,omitempty"`
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
@@ -196,7 +222,7 @@ type jsonEvent struct {
 	Unmatched uint64        `json:"unmatched,omitempty"`
 }
 
-func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
+func newJSONEvent(e *inspect.WatchEvent, ssNames bool) jsonEvent {
 	j := jsonEvent{Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Event: e.Kind.String()}
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		j.Lost, j.Unmatched = e.Lost, e.Unmatched
@@ -207,17 +233,17 @@ func newJSONEvent(e *inspect.WatchEvent) jsonEvent {
 	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
 	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
 	if e.Kind != inspect.EventNew {
-		j.From = eventState(s.Protocol, e.From)
+		j.From = eventState(s.Protocol, e.From, ssNames)
 	}
 	if e.Kind != inspect.EventGone {
-		j.To = eventState(s.Protocol, e.To)
+		j.To = eventState(s.Protocol, e.To, ssNames)
 	}
 	if s.Cookie != 0 {
 		j.Cookie = cookieText(s.Cookie)
 	}
 	if e.InState > 0 {
-		ms := e.InState.Milliseconds()
-		j.InStateMS = &ms
+		ms, us := e.InState.Milliseconds(), e.InState.Microseconds()
+		j.InStateMS, j.InStateUS = &ms, &us
 	}
 	if e.Cause != inspect.CauseUnknown {
 		j.Cause = e.Cause.String()

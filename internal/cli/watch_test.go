@@ -58,7 +58,7 @@ func TestEventPrinter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			p := eventPrinter{w: &b, color: tt.color}
+			p := eventPrinter{w: &b, color: tt.color, layout: newLayout(0, false, false)}
 			if err := p.print(&tt.e); err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestJSONEvent(t *testing.T) {
 		want string
 	}{
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: tcp, From: inspect.Established, To: inspect.CloseWait}, Time: at, InState: 301 * time.Millisecond},
-			`{"time":"2026-11-24T10:00:00.123456Z","event":"change","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"ESTABLISHED","to":"CLOSE_WAIT","cookie":"0x2a","in_state_ms":301}`},
+			`{"time":"2026-11-24T10:00:00.123456Z","event":"change","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"from":"ESTABLISHED","to":"CLOSE_WAIT","cookie":"0x2a","in_state_ms":301,"in_state_us":301000}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventNew, Socket: tcp, To: inspect.Listen}, Time: at},
 			`{"time":"2026-11-24T10:00:00.123456Z","event":"new","netid":"tcp","family":"inet","local":{"addr":"127.0.0.1","port":7788},"peer":{"addr":"127.0.0.1","port":51234},"to":"LISTEN","cookie":"0x2a"}`},
 		{inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventLost}, Time: at},
@@ -99,7 +99,7 @@ func TestJSONEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.e.Kind.String(), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e)); err != nil {
+			if err := json.NewEncoder(&b).Encode(newJSONEvent(&tt.e, false)); err != nil {
 				t.Fatal(err)
 			}
 			if got := b.String(); got != tt.want+"\n" {

@@ -45,8 +45,11 @@ type Events interface {
 // Config configures Run.
 type Config struct {
 	// Addr is where the server binds; the zero value means DefaultAddr.
-	// If the port is taken, the server binds a free one and says so.
+	// If the port is taken, the server binds a free one and says so,
+	// unless Fixed.
 	Addr netip.AddrPort
+	// Fixed makes a taken Addr an error: the user named it.
+	Fixed bool
 	// Closer is the side that closes first.
 	Closer Closer
 	// Step is the pause after each step of the programs.

@@ -61,7 +61,7 @@ func (r *run) exchange(ctx context.Context, pause func() error) (err error) {
 		return fmt.Errorf("demo: server: setsockopt(SO_REUSEADDR): %w", err)
 	}
 	err = unix.Bind(lfd, sockaddr(addr))
-	if errors.Is(err, unix.EADDRINUSE) && addr.Port() != 0 {
+	if errors.Is(err, unix.EADDRINUSE) && addr.Port() != 0 && !r.cfg.Fixed {
 		taken := addr
 		addr = netip.AddrPortFrom(addr.Addr(), 0)
 		if err = unix.Bind(lfd, sockaddr(addr)); err == nil {
