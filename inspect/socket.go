@@ -117,6 +117,17 @@ type UnixEnd struct {
 	// PeerInode is the inode of the connected peer (UNIX_DIAG_PEER); 0
 	// for none.
 	PeerInode uint64
+	// Shutdown is sk_shutdown: bit 0 set when receiving is shut down,
+	// bit 1 when sending is (UNIX_DIAG_SHUTDOWN); ss -e prints it as <->.
+	Shutdown uint8
+	// VFSInode and VFSDev are the inode and device of the file a socket
+	// bound to a path made (UNIX_DIAG_VFS), 0 for others; VFSDev is the
+	// kernel's dev_t, the major number above bit 20.
+	VFSInode uint32
+	VFSDev   uint32
+	// Pending are the inodes of the connections waiting in a listener's
+	// queue (UNIX_DIAG_ICONS); nil for others.
+	Pending []uint64
 }
 
 // UnixType is a unix socket's type, with socket(2)'s numbers.

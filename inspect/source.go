@@ -7,10 +7,15 @@ import (
 
 // Query says which sockets a Source returns.
 type Query struct {
-	// Protocols to list; empty means UDP and TCP.
+	// Protocols to list; empty means UDP and TCP, unless UnixTypes is
+	// set.
 	Protocols []Protocol
-	// Families to list; empty means INet and INet6.
+	// Families to list; empty means INet and INet6. They apply to the
+	// Protocols: unix sockets are chosen with UnixTypes.
 	Families []Family
+	// UnixTypes are the unix socket types to list, ss's u_str, u_dgr and
+	// u_seq; empty lists no unix socket.
+	UnixTypes []UnixType
 	// States to return; sent to the kernel as idiag_states. The empty set
 	// returns nothing.
 	States StateSet
@@ -27,9 +32,10 @@ type Query struct {
 	Cgroup bool
 }
 
-// ProtocolsOrDefault returns q.Protocols, or UDP and TCP when it is empty.
+// ProtocolsOrDefault returns q.Protocols, or UDP and TCP when it and
+// UnixTypes are empty.
 func (q *Query) ProtocolsOrDefault() []Protocol {
-	if len(q.Protocols) == 0 {
+	if len(q.Protocols) == 0 && len(q.UnixTypes) == 0 {
 		return []Protocol{UDP, TCP}
 	}
 	return q.Protocols

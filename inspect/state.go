@@ -26,7 +26,14 @@ const (
 	NewSynRecv
 )
 
-// maxState is the highest state number the kernel defines (TCP_MAX_STATES-1).
+// BoundInactive is TCP_BOUND_INACTIVE (Linux 6.5): a TCP socket bound to
+// a port that neither listens nor connects. sock_diag lists such sockets,
+// from the kernel's bind table, only when this state is asked for, and ss
+// asks for it only with -B: it is in no group, AllStates included.
+const BoundInactive State = 13
+
+// maxState is the highest state number of a socket in the kernel's
+// tables (TCP_NEW_SYN_RECV); BoundInactive comes after it.
 const maxState = NewSynRecv
 
 var kernelNames = [...]string{
@@ -63,6 +70,9 @@ var ssNames = [...]string{
 // String returns the kernel's name of s (as in tcp_states.h without the
 // TCP_ prefix), or unknown(N) for a number the kernel does not define.
 func (s State) String() string {
+	if s == BoundInactive {
+		return "BOUND_INACTIVE"
+	}
 	if s == 0 || s > maxState {
 		return fmt.Sprintf("unknown(%d)", uint8(s))
 	}
@@ -71,6 +81,9 @@ func (s State) String() string {
 
 // SSName returns the name ss(8) uses for s in state filters, or unknown(N).
 func (s State) SSName() string {
+	if s == BoundInactive {
+		return "bound-inactive"
+	}
 	if s == 0 || s > maxState {
 		return fmt.Sprintf("unknown(%d)", uint8(s))
 	}

@@ -23,7 +23,8 @@ func TestStateNames(t *testing.T) {
 		{Closing, "CLOSING", "closing"},
 		{NewSynRecv, "NEW_SYN_RECV", "new-syn-recv"},
 		{0, "unknown(0)", "unknown(0)"},
-		{13, "unknown(13)", "unknown(13)"},
+		{BoundInactive, "BOUND_INACTIVE", "bound-inactive"},
+		{14, "unknown(14)", "unknown(14)"},
 		{255, "unknown(255)", "unknown(255)"},
 	}
 	for _, tt := range tests {
@@ -50,11 +51,14 @@ func TestStateNames(t *testing.T) {
 // TestStateNumbers pins the numbering to include/net/tcp_states.h.
 func TestStateNumbers(t *testing.T) {
 	want := map[State]uint8{Established: 1, SynSent: 2, SynRecv: 3, FinWait1: 4, FinWait2: 5,
-		TimeWait: 6, Close: 7, CloseWait: 8, LastAck: 9, Listen: 10, Closing: 11, NewSynRecv: 12}
+		TimeWait: 6, Close: 7, CloseWait: 8, LastAck: 9, Listen: 10, Closing: 11, NewSynRecv: 12, BoundInactive: 13}
 	for s, n := range want {
 		if uint8(s) != n {
 			t.Errorf("%s = %d, want %d", s, uint8(s), n)
 		}
+	}
+	if AllStates.Has(BoundInactive) {
+		t.Error("AllStates has BOUND_INACTIVE, which the kernel lists only when asked for it alone")
 	}
 }
 

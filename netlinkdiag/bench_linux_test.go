@@ -65,7 +65,7 @@ func BenchmarkDumpNetlinkExecute(b *testing.B) {
 	// inet_diag_req_v2 for benchReq: family, protocol, ext, pad, states,
 	// then a zero inet_diag_sockid.
 	data := make([]byte, 56)
-	data[0], data[1] = benchReq.Family, benchReq.Protocol
+	data[0], data[1] = benchReq.Family, uint8(benchReq.Protocol)
 	data[4] = 1 << stateEstablished
 	req := netlink.Message{
 		Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request | netlink.Dump},

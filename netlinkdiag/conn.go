@@ -172,10 +172,27 @@ func (c *Conn) Destroy(ctx context.Context, req Request, id SockID) error {
 	return err
 }
 
-// roundTrip sends one request of the netlink message type typ and hands
-// each message of its reply to fn. It reports whether a message carried
-// NLM_F_DUMP_INTR.
+// roundTrip sends one inet_diag request of the netlink message type typ
+// and hands each message of its reply to fn. It reports whether a message
+// carried NLM_F_DUMP_INTR.
 func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID, flags uint16, fn func(*Msg) error) (intr bool, err error) {
+	build := func(b []byte, seq uint32) ([]byte, error) {
+		return appendTypedRequest(b, typ, req, id, flags, seq)
+	}
+	return c.exchange(ctx, flags&nlmFDump != 0, build, func(payload []byte) error {
+		if err := DecodeMsg(payload, &c.m); err != nil {
+			return err
+		}
+		return fn(&c.m)
+	})
+}
+
+// exchange sends the request that build appends to its buffer, with the
+// sequence number given, and hands the payload of each
+// SOCK_DIAG_BY_FAMILY message of its reply to handle. dump says whether
+// the request carried NLM_F_DUMP. It reports whether a message carried
+// NLM_F_DUMP_INTR.
+func (c *Conn) exchange(ctx context.Context, dump bool, build func(b []byte, seq uint32) ([]byte, error), handle func(payload []byte) error) (intr bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -195,7 +212,7 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 	}
 
 	c.seq++
-	c.req, err = appendTypedRequest(c.req[:0], typ, req, id, flags, c.seq)
+	c.req, err = build(c.req[:0], c.seq)
 	if err != nil {
 		return false, err
 	}
@@ -204,7 +221,7 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 	}
 	c.pending = true
 
-	r := reply{seq: c.seq, pid: c.t.portID(), dump: flags&nlmFDump != 0}
+	r := reply{seq: c.seq, pid: c.t.portID(), dump: dump}
 	for !r.done {
 		// The deadline alone would let queued datagrams through after a
 		// cancellation, so look at ctx before each one.
@@ -221,7 +238,7 @@ func (c *Conn) roundTrip(ctx context.Context, typ uint16, req Request, id SockID
 			c.buf = make([]byte, align4(n))
 			return false, fmt.Errorf("netlinkdiag: datagram of %d bytes truncated to the %d-byte buffer: %w", n, size, ErrShort)
 		}
-		err = r.parse(c.buf[:n], &c.m, fn)
+		err = r.handle(c.buf[:n], handle)
 		if r.done {
 			c.pending = false
 		}

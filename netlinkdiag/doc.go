@@ -1,8 +1,9 @@
-// Package netlinkdiag speaks the sock_diag protocol for inet sockets: it
-// encodes SOCK_DIAG_BY_FAMILY and SOCK_DESTROY requests (struct
-// inet_diag_req_v2) for a NETLINK_SOCK_DIAG socket and decodes the replies
-// (struct inet_diag_msg and its attributes: tcp_info, the SK_MEMINFO array,
-// tcp_bbr_info) into its own records.
+// Package netlinkdiag speaks the sock_diag protocol for inet and unix
+// sockets: it encodes SOCK_DIAG_BY_FAMILY and SOCK_DESTROY requests (struct
+// inet_diag_req_v2, struct unix_diag_req) for a NETLINK_SOCK_DIAG socket and
+// decodes the replies (struct inet_diag_msg and its attributes: tcp_info,
+// the SK_MEMINFO array, tcp_bbr_info; struct unix_diag_msg and its
+// UNIX_DIAG_* attributes) into its own records.
 //
 // It knows kernel formats only and imports no other package of sockstate.
 // The formats come from:
@@ -13,6 +14,8 @@
 //   - include/uapi/linux/inet_diag.h (inet_diag_req_v2, inet_diag_sockid,
 //     inet_diag_msg, the INET_DIAG_* attributes, the bytecode operations,
 //     tcp_bbr_info);
+//   - include/uapi/linux/unix_diag.h (unix_diag_req, unix_diag_msg, the
+//     UDIAG_SHOW_* bits and the UNIX_DIAG_* attributes);
 //   - include/uapi/linux/tcp.h (struct tcp_info and its TCPI_OPT_* bits, as
 //     of Linux 6.18; older kernels send a prefix of it);
 //   - include/uapi/linux/netlink.h (nlmsghdr, nlmsgerr, NLMSG_DONE,

@@ -25,6 +25,17 @@ type reply struct {
 // reply, at the first malformed message, and when fn returns an error,
 // which it returns as is.
 func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
+	return r.handle(b, func(payload []byte) error {
+		if err := DecodeMsg(payload, m); err != nil {
+			return err
+		}
+		return fn(m)
+	})
+}
+
+// handle is parse for any sock_diag reply: it hands the payload of each
+// SOCK_DIAG_BY_FAMILY message of the reply to fn, which decodes it.
+func (r *reply) handle(b []byte, fn func(payload []byte) error) error {
 	for len(b) > 0 {
 		h, payload, rest, err := nextMsg(b)
 		if err != nil {
@@ -47,13 +58,10 @@ func (r *reply) parse(b []byte, m *Msg, fn func(*Msg) error) error {
 		case sockDiagByFamily, tcpdiagGetSock:
 			// The kernel answers a TCPDIAG_GETSOCK dump with messages
 			// of that type, and the same inet_diag_msg.
-			if err := DecodeMsg(payload, m); err != nil {
-				return err
-			}
 			if !r.dump && h.flags&nlmFMulti == 0 {
 				r.done = true
 			}
-			if err := fn(m); err != nil {
+			if err := fn(payload); err != nil {
 				return err
 			}
 			if r.done {

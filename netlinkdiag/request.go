@@ -26,6 +26,7 @@ const (
 	sockDestroy      = 21
 
 	inetDiagReqBytecode = 1 // INET_DIAG_REQ_BYTECODE
+	inetDiagReqProtocol = 3 // INET_DIAG_REQ_PROTOCOL: u32, for a protocol past sdiag_protocol's u8
 
 	ipprotoUDP     = 17  // IPPROTO_UDP
 	ipprotoUDPLite = 136 // IPPROTO_UDPLITE
@@ -45,7 +46,7 @@ const inetDiagNoCookie = ^uint64(0)
 // the families mixed.
 type Request struct {
 	Family   uint8  // unix.AF_INET or unix.AF_INET6; 0 for both (TCP dumps only)
-	Protocol uint8  // unix.IPPROTO_TCP or unix.IPPROTO_UDP
+	Protocol uint16 // unix.IPPROTO_TCP, IPPROTO_UDP, IPPROTO_RAW or IPPROTO_MPTCP (262)
 	States   uint32 // idiag_states bit mask, bit N = state N (tcp_states.h)
 	Ext      uint8  // idiag_ext: bit (INET_DIAG_x - 1) per wanted extension; 0 = none
 	Bytecode []byte // INET_DIAG_REQ_BYTECODE attribute; nil for none
@@ -91,13 +92,30 @@ func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint
 		return b, err
 	}
 	r[0] = req.Family
-	r[1] = req.Protocol
+	r[1] = uint8(req.Protocol)
 	r[2] = req.Ext
 	binary.NativeEndian.PutUint32(r[4:8], req.States)
 	if err := putSockID(r[8:8+sizeofInetDiagSockID], req.Family, id); err != nil {
 		return b[:start], err
 	}
+	if req.Protocol > 0xff {
+		// The kernel takes the protocol from the attribute when there
+		// is one (inet_diag_get_protocol), so sdiag_protocol's
+		// truncated value does not matter; ss sends the same.
+		b = appendU32Attr(b, start, inetDiagReqProtocol, uint32(req.Protocol))
+	}
 	return b, nil
+}
+
+// appendU32Attr appends a u32 attribute to the message that starts at
+// b[start:], growing its nlmsg_len. Native byte order.
+func appendU32Attr(b []byte, start int, typ uint16, v uint32) []byte {
+	ne := binary.NativeEndian
+	b = ne.AppendUint16(b, sizeofNlAttr+4)
+	b = ne.AppendUint16(b, typ)
+	b = ne.AppendUint32(b, v)
+	ne.PutUint32(b[start:], uint32(len(b)-start))
+	return b
 }
 
 // appendCompatDump appends a TCPDIAG_GETSOCK dump request: struct

@@ -1,7 +1,9 @@
 // Package procnet parses the kernel's socket tables /proc/net/tcp, tcp6, udp
-// and udp6 into Records, the socket counters of /proc/net/sockstat and
-// sockstat6 into a Sockstat, the protocol counters of /proc/net/netstat
-// and snmp into a Netstat, and net.ipv4.ip_local_port_range. It knows the file formats only; turning them
+// and udp6 into Records, /proc/net/unix into UnixRecords (the format is on
+// UnixRecord), the socket counters of /proc/net/sockstat and sockstat6
+// into a Sockstat, the protocol counters of /proc/net/netstat and snmp
+// into a Netstat, and net.ipv4.ip_local_port_range. It knows the file
+// formats only; turning them
 // into sockstate's socket model is the inspect package's job.
 //
 // The format is described in proc(5) (/proc/net/tcp, /proc/net/udp) and in

@@ -22,15 +22,19 @@ const (
 	TCP6 File = "tcp6"
 	UDP  File = "udp"
 	UDP6 File = "udp6"
+	// Raw and Raw6 have udp's columns (raw_sock_seq_show prints the
+	// same format); a raw socket's local port is its IP protocol.
+	Raw  File = "raw"
+	Raw6 File = "raw6"
 )
 
 // addrDigits returns how many hex digits an address has in f: 8 for IPv4,
 // 32 for IPv6.
 func (f File) addrDigits() (int, error) {
 	switch f {
-	case TCP, UDP:
+	case TCP, UDP, Raw:
 		return 8, nil
-	case TCP6, UDP6:
+	case TCP6, UDP6, Raw6:
 		return 32, nil
 	}
 	return 0, fmt.Errorf("procnet: unknown file %q", string(f))

@@ -113,7 +113,7 @@ func TestFSReadMissing(t *testing.T) {
 
 func TestUnknownFile(t *testing.T) {
 	const header = "  sl  local_address rem_address   st\n"
-	for _, f := range []File{"", "raw", "TCP", "../tcp"} {
+	for _, f := range []File{"", "icmp", "TCP", "../tcp"} {
 		t.Run(fmt.Sprintf("%q", string(f)), func(t *testing.T) {
 			want := fmt.Sprintf("procnet: unknown file %q", string(f))
 			got, err := Parse(strings.NewReader(header), f)

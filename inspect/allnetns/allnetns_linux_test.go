@@ -31,7 +31,8 @@ func inode(t *testing.T, path string) uint64 {
 // bindMounted makes a namespace held only by a bind mount outside
 // /run/netns, as docker holds its containers' (/var/run/docker/netns):
 // a child of unshare -n holds it until it is bind-mounted, then ends. The
-// function returned unmounts it, which ends the namespace.
+// function returned unmounts it, which ends the namespace once nothing
+// else holds it: lazily, as a listing in progress may have it open.
 func bindMounted(t *testing.T) (ino uint64, path string, unmount func()) {
 	t.Helper()
 	ns := testnet.NewUnnamed(t)
@@ -46,7 +47,7 @@ func bindMounted(t *testing.T) (ino uint64, path string, unmount func()) {
 	unmount = func() {
 		if mounted {
 			mounted = false
-			if out, err := exec.Command("umount", path).CombinedOutput(); err != nil {
+			if out, err := exec.Command("umount", "--lazy", path).CombinedOutput(); err != nil {
 				t.Errorf("umount %s: %v: %s", path, err, out)
 			}
 		}

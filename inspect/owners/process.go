@@ -20,6 +20,9 @@ type Process struct {
 	PID  int
 	Comm string
 	FD   int
+	// TID is the thread's id in a listing by thread (Threads), else 0;
+	// Comm is then the thread's name.
+	TID int
 }
 
 // ProcessTable is a snapshot of the socket descriptors of every process:
@@ -110,18 +113,36 @@ func ReadProcessTable(ctx context.Context, root string) (*ProcessTable, error) {
 // and is nil for a socket no process holds, such as one in TIME_WAIT
 // (inode 0). The slices share one array.
 func (t *ProcessTable) Owners(socks []inspect.Socket) [][]Process {
+	return t.owners(len(socks), func(i int) uint64 { return socks[i].Inode })
+}
+
+// PeerOwners returns, for each of socks, the descriptors that refer to
+// its unix peer (UnixEnd.PeerInode), as Owners does: nil for a socket
+// without a peer, or whose peer no process holds.
+func (t *ProcessTable) PeerOwners(socks []inspect.Socket) [][]Process {
+	return t.owners(len(socks), func(i int) uint64 {
+		if u := socks[i].Unix; u != nil {
+			return u.PeerInode
+		}
+		return 0
+	})
+}
+
+// owners returns the descriptors of the inodes inode(0) to inode(n-1).
+func (t *ProcessTable) owners(n int, inode func(int) uint64) [][]Process {
 	// One lookup per socket: each socket's descriptors go into all, and
 	// ends[i] records where socks[i]'s end; the slices are cut once all
 	// has stopped growing. Most sockets have one owner or none.
-	owners := make([][]Process, len(socks))
-	ends := make([]int32, len(socks))
-	all := make([]Process, 0, len(socks))
-	for i := range socks {
-		h, ok := t.head.Get(socks[i].Inode)
-		if ok && socks[i].Inode != 0 && h&shared == 0 {
+	owners := make([][]Process, n)
+	ends := make([]int32, n)
+	all := make([]Process, 0, n)
+	for i := range n {
+		ino := inode(i)
+		h, ok := t.head.Get(ino)
+		if ok && ino != 0 && h&shared == 0 {
 			pid := int32(h >> 32)
 			all = append(all, Process{PID: int(pid), Comm: t.comms[pid], FD: int(int32(uint32(h)))})
-		} else if ok && socks[i].Inode != 0 {
+		} else if ok && ino != 0 {
 			h &^= shared
 			start := len(all)
 			for k := int32(h); k >= 0; k = t.next[k] {

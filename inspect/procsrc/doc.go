@@ -1,4 +1,4 @@
-// Package procsrc lists sockets from /proc/net/{tcp,tcp6,udp,udp6} into
+// Package procsrc lists sockets from /proc/net/{tcp,tcp6,udp,udp6,unix} into
 // sockstate's model, where sock_diag is unavailable, and reads
 // /proc/net/sockstat: ss -s's Summary, and the size of a listing to come.
 //

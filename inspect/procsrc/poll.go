@@ -22,7 +22,7 @@ type procPoll struct {
 }
 
 func (p *procPoll) Poll(ctx context.Context, q inspect.Query, dst []inspect.Socket) ([]inspect.Socket, error) {
-	return p.s.read(ctx, q, p.r.Read, dst, &p.seen)
+	return p.s.read(ctx, q, &p.r, dst, &p.seen)
 }
 
 func (*procPoll) Close() {}

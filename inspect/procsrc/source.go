@@ -35,7 +35,7 @@ var _ inspect.Source = (*Source)(nil)
 // Sockets reads the tables q selects and keeps the sockets whose state is in
 // q.States, each once (dropRepeats).
 func (s *Source) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
-	return s.read(ctx, q, s.fs().Read, nil, &inspect.Sightings{})
+	return s.read(ctx, q, s.fs(), nil, &inspect.Sightings{})
 }
 
 // fs returns the tables under s.Root.
@@ -47,30 +47,49 @@ func (s *Source) fs() procnet.FS {
 	return procnet.NewFS(root)
 }
 
-// read reads the tables q selects with readTable as Sockets does,
-// appending the sockets to dst[:0] and dropping repeats with seen.
-func (s *Source) read(ctx context.Context, q inspect.Query, readTable func(procnet.File) ([]procnet.Record, error), dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
+// tables reads /proc/net's socket tables: a procnet.FS, or a
+// *procnet.Reader that keeps its buffers.
+type tables interface {
+	Read(procnet.File) ([]procnet.Record, error)
+	ReadUnix() ([]procnet.UnixRecord, error)
+}
+
+// read reads the tables q selects from t as Sockets does, appending the
+// sockets to dst[:0] and dropping repeats with seen.
+func (s *Source) read(ctx context.Context, q inspect.Query, t tables, dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
 	if s.NetNS == 0 {
-		return readProc(ctx, readTable, q, dst, seen)
+		return readProc(ctx, t, q, dst, seen)
 	}
 	var out []inspect.Socket
 	err := netns.Do(s.NetNS, func() error {
 		var err error
-		out, err = readProc(ctx, readTable, q, dst, seen)
+		out, err = readProc(ctx, t, q, dst, seen)
 		return err
 	})
 	return out, err
 }
 
-func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Record, error), q inspect.Query, dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
+func readProc(ctx context.Context, t tables, q inspect.Query, dst []inspect.Socket, seen *inspect.Sightings) ([]inspect.Socket, error) {
 	out := dst[:0]
+	if len(q.UnixTypes) > 0 {
+		var err error
+		if out, err = readUnix(t, q, out); err != nil {
+			return out, err
+		}
+	}
 	for _, p := range q.ProtocolsOrDefault() {
+		if p != inspect.TCP && p != inspect.UDP && p != inspect.Raw {
+			return out, fmt.Errorf("inspect: /proc/net has no table of %s sockets; sock_diag lists them", p)
+		}
 		for _, f := range q.FamiliesOrDefault() {
+			if f == inspect.Unix {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
 			file := procFile(p, f)
-			recs, err := readTable(file)
+			recs, err := t.Read(file)
 			if err != nil {
 				return out, fmt.Errorf("inspect: %w", err)
 			}
@@ -94,6 +113,10 @@ func readProc(ctx context.Context, readTable func(procnet.File) ([]procnet.Recor
 
 func procFile(p inspect.Protocol, f inspect.Family) procnet.File {
 	switch {
+	case p == inspect.Raw && f == inspect.INet:
+		return procnet.Raw
+	case p == inspect.Raw:
+		return procnet.Raw6
 	case p == inspect.TCP && f == inspect.INet:
 		return procnet.TCP
 	case p == inspect.TCP:

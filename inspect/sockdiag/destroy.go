@@ -47,7 +47,7 @@ func (s *Source) Destroy(ctx context.Context, socks []inspect.Socket) ([]inspect
 	refused := 0
 	for i := range socks {
 		so := &socks[i]
-		req := netlinkdiag.Request{Family: uint8(so.Family), Protocol: uint8(so.Protocol)}
+		req := netlinkdiag.Request{Family: uint8(so.Family), Protocol: uint16(so.Protocol)}
 		id := netlinkdiag.SockID{Src: so.Local, Dst: so.Peer, IfIndex: so.IfIndex, Cookie: so.Cookie}
 		err := c.Destroy(ctx, req, id)
 		switch {

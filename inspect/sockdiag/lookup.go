@@ -40,7 +40,7 @@ func (s *Source) Lookup(ctx context.Context, p inspect.Protocol, local, peer net
 	defer c.Close()
 
 	var found inspect.Socket
-	req := netlinkdiag.Request{Family: uint8(f), Protocol: uint8(p)}
+	req := netlinkdiag.Request{Family: uint8(f), Protocol: uint16(p)}
 	err = c.Lookup(ctx, req, netlinkdiag.SockID{Src: local, Dst: peer}, func(m *netlinkdiag.Msg) error {
 		found = socketFromMsg(p, m)
 		return nil

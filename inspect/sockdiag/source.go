@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -41,8 +42,8 @@ type DiagConn interface {
 // kernel keeps interrupting.
 const maxDumpAttempts = 3
 
-// Sockets dumps the sockets q selects, UDP before TCP and IPv4 before IPv6,
-// the order ss prints them in.
+// Sockets dumps the sockets q selects, unix before UDP before TCP and IPv4
+// before IPv6, the order ss prints them in.
 //
 // TCP sockets of both families come from one dump (netlinkdiag's Family
 // 0), which walks the kernel's tables once instead of once per family,
@@ -92,7 +93,7 @@ func (s *Source) run(ctx context.Context, q inspect.Query, k *sink) error {
 		return err
 	}
 	defer c.Close()
-	return dumpTables(ctx, c, q, k)
+	return dumpTables(ctx, c, q, k, s.NetNS)
 }
 
 // open opens a sock_diag socket in the source's namespace.
@@ -120,13 +121,19 @@ func Probe(netNS int) error {
 }
 
 // dumpTables dumps the tables of q over c into k.
-func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error {
-	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k}
+func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS int) error {
+	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k, netNS: netNS}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
 	// goroutine does them while this one receives.
 	if k.ext.needed() || k.fn != nil {
 		d.pl = startPipeline(k)
+	}
+	// Unix sockets come first, as ss prints them.
+	if len(q.UnixTypes) > 0 {
+		if err := d.dumpUnix(ctx); err != nil {
+			return d.finish(err)
+		}
 	}
 	for _, p := range q.ProtocolsOrDefault() {
 		fams := q.FamiliesOrDefault()
@@ -143,6 +150,9 @@ func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink) error
 			}
 		}
 		for _, f := range fams {
+			if f == inspect.Unix {
+				continue
+			}
 			// The kernel runs the filter as bytecode; one too long for
 			// it is run here instead.
 			var match inspect.Filter
@@ -183,6 +193,9 @@ type dumper struct {
 	pl   *pipeline
 	// interrupted names the tables whose every attempt was interrupted.
 	interrupted []string
+	// netNS is the namespace's descriptor (0: the caller's), for the
+	// tables read from /proc instead (dumpRawProc).
+	netNS int
 }
 
 // dump lists the sockets of protocol p and family f (0: both) that the
@@ -190,7 +203,7 @@ type dumper struct {
 func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family, bc []byte, match inspect.Filter) error {
 	req := netlinkdiag.Request{
 		Family:   uint8(f),
-		Protocol: uint8(p),
+		Protocol: uint16(p),
 		States:   uint32(d.q.States),
 		Ext:      d.mask,
 		Bytecode: bc,
@@ -228,6 +241,8 @@ func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family,
 	switch {
 	case errors.Is(err, netlinkdiag.ErrDumpInterrupted):
 		d.interrupted = append(d.interrupted, fmt.Sprintf("%s/%s", p, name))
+	case p == inspect.Raw && f != 0 && errors.Is(err, syscall.ENOENT):
+		return d.dumpRawProc(ctx, f)
 	case err != nil:
 		return fmt.Errorf("inspect: netlink %s/%s dump: %w", p, name, err)
 	}

@@ -100,9 +100,9 @@ func ExampleWaitForState() {
 	s = socktest.WaitForState(t, fmt.Sprintf("sport = :%d and dst %s", s.Peer.Port(), s.Local), inspect.FinWait2, time.Second)
 	fmt.Println("server:", s.State, s.Local == server.LocalAddr().(*net.TCPAddr).AddrPort())
 
-	socktest.WaitForState(t, "sport = :http", inspect.Established, time.Second)
+	socktest.WaitForState(t, "sport = :nosuchservice", inspect.Established, time.Second)
 	// Output:
 	// client: CLOSE_WAIT true
 	// server: FIN_WAIT2 true
-	// socktest: WaitForState "sport = :http": filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10
+	// socktest: WaitForState "sport = :nosuchservice": filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10
 }

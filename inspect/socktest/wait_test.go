@@ -132,9 +132,9 @@ func TestWaitForStateFails(t *testing.T) {
 		},
 		{
 			name:   "bad filter",
-			filter: "sport = :http",
+			filter: "sport = :nosuchservice",
 			state:  inspect.Established,
-			want:   `socktest: WaitForState "sport = :http": filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10`,
+			want:   `socktest: WaitForState "sport = :nosuchservice": filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10`,
 		},
 		{
 			name:   "state 0",

@@ -34,7 +34,7 @@ func ExampleParse() {
 	}
 	fmt.Println(f)
 
-	_, err = ssfilter.Parse([]string{"sport", "=", ":http"})
+	_, err = ssfilter.Parse([]string{"sport", "=", ":nosuchservice"})
 	fmt.Println(err)
 	// Output:
 	// 192.0.2.1:50000 198.51.100.7:443 true
@@ -42,5 +42,5 @@ func ExampleParse() {
 	// 192.0.2.1:22 203.0.113.9:62000 true
 	// [2001:db8::1]:22 [::ffff:10.1.1.1]:61001 false
 	// dport = :443 or ( sport = :22 and not dst 10.0.0.0/8 )
-	// filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10
+	// filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10
 }

@@ -46,6 +46,13 @@ func (e *expr) format(b *strings.Builder) {
 			b.WriteString(" :")
 			b.WriteString(strconv.Itoa(int(e.port)))
 		}
+	case exprUnix:
+		if e.side == local {
+			b.WriteString("src unix:")
+		} else {
+			b.WriteString("dst unix:")
+		}
+		b.WriteString(escapeWord(e.pattern))
 	case exprCgroup:
 		b.WriteString("cgroup ")
 		b.WriteString(e.path)

@@ -24,7 +24,7 @@ func FuzzParseFilter(f *testing.F) {
 		"src [::ffff:127.0.0.1/104]", "src *", "dst *:80", "src :22", "src any", "sport = *",
 		"not ( sport = :80 || dport = :80 ) && src 127.0.0.0/8", "! dst [::1] | sport :22 dport 80",
 		"( ( src 0.0.0.0/0 ) ) and not not src [::/0]", `\( sport = :8\0 \)`, "sport\n=\n:80",
-		"( sport = :1", "sport = :", "src ::1", "src 127.0.0.1/33", "dev lo", "sport = :http",
+		"( sport = :1", "sport = :", "src ::1", "src 127.0.0.1/33", "dev lo", "sport = :http", "src /run/*.sock", `dst unix:[a-\\]x\ y`,
 	} {
 		f.Add(seed)
 	}

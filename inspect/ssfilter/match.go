@@ -28,6 +28,8 @@ func (e *expr) match(s *inspect.Socket) bool {
 		return e.x.match(s) || e.y.match(s)
 	case exprNot:
 		return !e.x.match(s)
+	case exprUnix:
+		return matchUnix(e, s)
 	case exprCgroup:
 		return s.CgroupID == e.cgroupID
 	case exprPort:
@@ -151,6 +153,8 @@ func (e *expr) fold(fam inspect.Family) (*expr, truth) {
 			return nil, never
 		}
 		return e, varies
+	case exprUnix:
+		return nil, never
 	case exprCgroup:
 		return e, varies
 	}

@@ -5,9 +5,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/sockstate/sockstate/internal/services"
 )
 
-// parsePort parses text, found at byte off of t: a decimal port or *.
+// parsePort parses text, found at byte off of t: a decimal port, *, or a
+// service name, which ss looks up in /etc/services.
 func parsePort(text string, t *token, off int) (int32, error) {
 	if text == "*" {
 		return anyPort, nil
@@ -15,10 +18,7 @@ func parsePort(text string, t *token, off int) (int32, error) {
 	col := t.colAt(off)
 	for i := 0; i < len(text); i++ {
 		if text[i] < '0' || text[i] > '9' {
-			if n, ok := servicePort(text); ok {
-				return 0, &SyntaxError{col, fmt.Sprintf("port %q is a service name; give its number, :%d (service names are not read yet)", text, n)}
-			}
-			return 0, &SyntaxError{col, fmt.Sprintf("port %q is not a number", text)}
+			return servicePort(text, col)
 		}
 	}
 	if len(text) > 1 && text[0] == '0' {
@@ -29,6 +29,30 @@ func parsePort(text string, t *token, off int) (int32, error) {
 		return 0, &SyntaxError{col, fmt.Sprintf("port %q is out of range 0-65535", text)}
 	}
 	return int32(n), nil
+}
+
+// servicePort returns the port of the service name, found at column col,
+// from /etc/services as ss does: its TCP or UDP port, an error when the
+// two differ.
+func servicePort(name string, col int) (int32, error) {
+	db, err := services.Load()
+	if err != nil {
+		return 0, &SyntaxError{col, fmt.Sprintf("port %q: %v", name, err)}
+	}
+	tcp, isTCP := db.Port(name, "tcp")
+	udp, isUDP := db.Port(name, "udp")
+	switch {
+	case isTCP && isUDP && tcp != udp:
+		return 0, &SyntaxError{col, fmt.Sprintf("port %q is ambiguous: %d for TCP and %d for UDP in %s", name, tcp, udp, services.Path)}
+	case isTCP:
+		return int32(tcp), nil
+	case isUDP:
+		return int32(udp), nil
+	}
+	if c := name[0]; c == '-' || c == '*' || (c >= '0' && c <= '9') {
+		return 0, &SyntaxError{col, fmt.Sprintf("port %q is not a number", name)}
+	}
+	return 0, &SyntaxError{col, fmt.Sprintf("unknown port %q: not a number, nor a service in %s", name, services.Path)}
 }
 
 // parseHost parses the operand of src and dst as ss's parse_hostcond does.

@@ -60,6 +60,7 @@ const (
 	exprPort            // sport or dport compared with a port
 	exprHost            // src or dst: an address prefix, a port, or both
 	exprCgroup          // cgroup PATH: the socket's cgroup v2 id
+	exprUnix            // src or dst: a unix socket's name against a pattern
 )
 
 // side is the end of a socket a condition tests.
@@ -96,6 +97,8 @@ type expr struct {
 	// pfx is the address prefix of a host condition, as written (host bits
 	// kept); the zero Prefix matches any address.
 	pfx netip.Prefix
+	// pattern is a unix condition's shell pattern (fnmatch(3)).
+	pattern string
 	// cgroup conditions: the path as written and its cgroup v2 id.
 	path     string
 	cgroupID uint64
@@ -111,7 +114,19 @@ type expr struct {
 //	src|dst [= == eq] HOST      HOST: * *:PORT :PORT ADDR[/LEN][:PORT] [ADDR[/LEN]][:PORT]
 //	not X, ! X, ( X ), X and Y, X && Y, X & Y, X or Y, X || Y, X | Y, X Y (and)
 //
-// where PORT is a number or *. As in ss, tokens are separated by spaces or
+// where PORT is a number, * or a service name from /etc/services, and for
+// unix sockets
+//
+//	src|dst [= == eq] unix:PATTERN, /PATTERN or @PATTERN
+//
+// matches a unix socket's name (its path, or @ and its abstract name)
+// against a shell pattern as ss's fnmatch(3) does ("src /run/*.sock"); ss
+// takes the last two only with -x, as no address starts with / or @.
+// ss knows no unix socket's peer name from sock_diag, so dst matches the
+// empty name, which only "*" matches. A unix condition holds for no IP
+// socket.
+//
+// PORT is a number or *. As in ss, tokens are separated by spaces or
 // tabs (so "(" must stand apart: "(sport" is one token), a backslash makes
 // the next character literal, the comparison is optional (it means =), and
 // "and" and "or" have equal precedence and group from the left: "a or b and c"
@@ -324,6 +339,9 @@ func (p *parser) host(kw *token) (*expr, error) {
 	t := p.next()
 	if t.kind != tokWord || t.text == "" {
 		return nil, p.unexpected(t, "an address after "+strconv.Quote(kw.text))
+	}
+	if pattern, ok := unixPattern(t.text); ok {
+		return &expr{kind: exprUnix, side: sideOf(kw.kind), pattern: pattern}, nil
 	}
 	pfx, port, err := parseHost(t)
 	if err != nil {

@@ -66,9 +66,15 @@ func stateSetByName(name string) (inspect.StateSet, error) {
 }
 
 func stateNameList() string {
+	return strings.Join(StateNames(), ", ")
+}
+
+// StateNames returns the names a state selection takes, as ss lists
+// them: the states, then the groups.
+func StateNames() []string {
 	names := make([]string, 0, int(inspect.NewSynRecv)+len(stateGroups))
 	for s := inspect.Established; s < inspect.NewSynRecv; s++ {
 		names = append(names, s.SSName())
 	}
-	return strings.Join(append(names, "all", "connected", "synchronized", "bucket", "big"), ", ")
+	return append(names, "all", "connected", "synchronized", "bucket", "big")
 }

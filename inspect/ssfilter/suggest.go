@@ -1,9 +1,6 @@
 package ssfilter
 
 import (
-	"context"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -54,21 +51,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// servicePort returns the number of the TCP service called name, from
-// /etc/services (or the Go resolver's few built in), for a filter that
-// names a port by its service: the filter takes numbers only, for now.
-func servicePort(name string) (int, bool) {
-	for _, c := range name {
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
-			return 0, false
-		}
-	}
-	if _, err := strconv.Atoi(name); err == nil {
-		return 0, false
-	}
-	r := net.Resolver{PreferGo: true}
-	port, err := r.LookupPort(context.Background(), "tcp", name)
-	return port, err == nil
 }

@@ -17,6 +17,9 @@ Commands:
   demo    the textbook TCP server and client, their states seen from the kernel
   ls      list sockets, like ss (sockstate ls -h for flags)
   watch   print socket state changes as they happen (sockstate watch -h)
+  version print sockstate's version and the revision it was built from
+  completion SHELL
+          print a completion script for bash, zsh or fish
   serve   serve socket states to Prometheus (sockstate serve -h)
   help    show this text (sockstate help COMMAND: that command's flags)
 
@@ -45,6 +48,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		return help(args[1:], stdout, stderr)
+	case "version", "--version", "-V":
+		err = runVersion(args[1:], stdout)
+	case "completion":
+		err = runCompletion(args[1:], stdout)
 	default:
 		// ss's habit: flags with no command list sockets.
 		if len(args[0]) > 1 && args[0][0] == '-' {

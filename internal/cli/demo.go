@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ microseconds.
                       changed a state with a comment naming the change
       --svg FILE      write the ladder to FILE as an SVG picture
       --absolute-seq  the sequence numbers as sent, not from 0
-      --narrow        a ladder 80 columns wide, not 100
+      --narrow        a ladder 80 columns wide, not 100 (on a terminal
+                      narrower than 100, the default)
       --no-capture    no packets: the timeline of states alone
       --color WHEN    auto (on a terminal, unless NO_COLOR or TERM=dumb),
                       always or never
@@ -110,7 +112,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Families:  []inspect.Family{family},
 		States:    inspect.AllStates &^ inspect.StatesOf(inspect.Close),
 	}
-	capt, noCapture, err := lo.open(addr.Port())
+	// The capture starts on the port the server will bind: the default's
+	// when none is given (demo.Run moves it with the server if taken).
+	capt, noCapture, err := lo.open(cmp.Or(addr, demo.DefaultAddr).Port())
 	if err != nil {
 		return err
 	}
@@ -135,7 +139,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
-		ladder = lo.printer(out, jsonOut, color, traced, traced)
+		ladder = lo.printer(out, jsonOut, color, traced, traced, terminalWidth(stdout))
 		emit = func(*demo.Entry) error { return nil }
 	}
 	written := func(err error) error {

@@ -85,13 +85,15 @@ type rowsPrinter interface {
 	finish(*demo.Ladder) error
 }
 
-// printer returns the ladder's writer: text, or JSON Lines.
-func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool) rowsPrinter {
+// printer returns the ladder's writer: text, or JSON Lines. The text is
+// 80 columns wide with --narrow or on a terminal narrower than 100
+// (termWidth, 0 when unknown), else 100.
+func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool, termWidth int) rowsPrinter {
 	if jsonOut {
 		return &jsonLadder{enc: json.NewEncoder(w), absolute: o.absolute}
 	}
 	p := &ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100, caused: caused}
-	if o.narrow {
+	if o.narrow || (termWidth > 0 && termWidth < 100) {
 		p.width = 80
 	}
 	return p

@@ -98,7 +98,7 @@ func stateName(s *inspect.Socket, ss bool) string {
 	if ss && int(s.State) < len(ssStateNames) && ssStateNames[s.State] != "" {
 		return ssStateNames[s.State]
 	}
-	if s.Protocol == inspect.UDP && s.State == inspect.Close {
+	if (s.Protocol == inspect.UDP || s.Protocol == inspect.Raw || s.Unix != nil) && s.State == inspect.Close {
 		return "UNCONN"
 	}
 	return s.State.String()

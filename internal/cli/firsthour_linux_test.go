@@ -287,7 +287,7 @@ func TestDemoAt80Columns(t *testing.T) {
 		if n := columns(l); n > 80 {
 			t.Errorf("%d columns: %q", n, l)
 		}
-		if strings.Contains(l, "ms  observed: ") {
+		if strings.Contains(l, "  observed: ") {
 			observed = i
 		}
 	}
@@ -335,8 +335,8 @@ func TestErrorsOneLine(t *testing.T) {
 			1, "sockstate: demo: --addr 127.0.0.1:7788 is taken (address already in use); give a free port, or leave out --addr and the demo finds one"},
 		{"state typo", nil, []string{"ls", "state", "establised"},
 			2, `sockstate: ls: bad state selection: unknown state "establised"; did you mean established? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
-		{"service name", nil, []string{"ls", "sport = :http"},
-			2, `sockstate: ls: filter: port "http" is a service name; give its number, :80 (service names are not read yet) at column 10`},
+		{"unknown service name", nil, []string{"ls", "sport = :nosuchservice"},
+			2, `sockstate: ls: filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, stderr, code := runCLI(t, ns, tt.env, tt.args...)

@@ -23,39 +23,61 @@ import (
 )
 
 // hangGuard is how long a command the tests below expect to end at once
-// may run before it is killed and the test fails: a guard against a hang,
-// not a measure of speed.
+// may run before it is interrupted, and then how long it has to end after
+// SIGINT before it is killed and the test fails: a guard against a hang,
+// not a measure of speed (a race-built trace watch spends seconds loading
+// its program on a loaded machine).
 const hangGuard = 5 * time.Second
 
 // result is how a run of the CLI ended.
 type result struct {
 	stdout, stderr string
 	code           int
-	// hung is set when the run outlived hangGuard and was killed.
+	// hung is set when the run outlived hangGuard, then ignored SIGINT
+	// for as long again, and was killed.
 	hung bool
 }
 
-// runIn runs the test binary as sockstate inside ns, killed if it outlives
-// hangGuard, with stdout to out when out is not nil. The race detector's
-// second of sleep at exit is turned off: it would only slow the runs.
+// runIn runs the test binary as sockstate inside ns, with stdout to out
+// when out is not nil: interrupted (SIGINT) if it outlives hangGuard, and
+// killed if it outlives it again after that. The race detector's second
+// of sleep at exit is turned off: it would only slow the runs.
 func runIn(t *testing.T, ns *testnet.NS, out *os.File, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, executable(t)}, args...)...)
+	// ip netns exec execs sockstate in its own place, so the signal
+	// reaches it.
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, executable(t)}, args...)...)
 	cmd.Env = childEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if out != nil {
 		cmd.Stdout = out
 	}
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), hung: ctx.Err() != nil}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	hung := false
+	select {
+	case err = <-done:
+	case <-time.After(hangGuard):
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err = <-done:
+		case <-time.After(hangGuard):
+			hung = true
+			cmd.Process.Kill()
+			err = <-done
+		}
+	}
+	r := result{stdout: stdout.String(), stderr: stderr.String(), hung: hung}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
-	case err != nil:
+	case err != nil && !hung:
 		t.Fatal(err)
 	}
 	return r

@@ -176,7 +176,7 @@ func TestRandomCommandLines(t *testing.T) {
 		r := runIn(t, ns, nil, l.args...)
 		name := fmt.Sprintf("line %d %q", i, l.args)
 		if r.hung {
-			t.Fatalf("%s: still running after %v", name, hangGuard)
+			t.Fatalf("%s: still running %v after SIGINT, itself sent after %v", name, hangGuard, hangGuard)
 		}
 		if r.code < 0 || r.code > 2 {
 			t.Errorf("%s: exit %d, want 0, 1 or 2; stderr %q", name, r.code, r.stderr)

@@ -45,6 +45,7 @@ type jsonProcess struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	FD   int    `json:"fd"`
+	TID  int    `json:"tid,omitempty"`
 }
 
 type jsonMemory struct {
@@ -172,7 +173,7 @@ func newJSONTCPInfo(in *inspect.TCPInfo) *jsonTCPInfo {
 
 func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) jsonSocket {
 	j := jsonSocket{
-		Netid:  s.Protocol.String(),
+		Netid:  s.Netid(),
 		Family: s.Family.String(),
 		State:  stateName(s, o.ssNames),
 		RecvQ:  s.RecvQ,
@@ -227,7 +228,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 		return b, false
 	}
 	b = append(b, `{"netid":`...)
-	b = appendJSONString(b, s.Protocol.String())
+	b = appendJSONString(b, s.Netid())
 	b = append(b, `,"family":`...)
 	b = appendJSONString(b, s.Family.String())
 	b = append(b, `,"state":`...)
@@ -262,20 +263,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 		}
 	}
 	if len(procs) > 0 {
-		b = append(b, `,"process":[`...)
-		for i, p := range procs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"pid":`...)
-			b = strconv.AppendInt(b, int64(p.PID), 10)
-			b = append(b, `,"comm":`...)
-			b = appendJSONString(b, p.Comm)
-			b = append(b, `,"fd":`...)
-			b = strconv.AppendInt(b, int64(p.FD), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendJSONProcs(append(b, `,"process":`...), procs)
 	}
 	return append(b, '}'), true
 }

@@ -13,8 +13,14 @@ import (
 // that come before the process table is read are kept, copied, rather
 // than waited on, so that the kernel goes on listing meanwhile.
 type lister struct {
-	out     output
-	o       tableOptions
+	ctx context.Context
+	out output
+	o   tableOptions
+	// names names hosts and ports for -r; peers says to name the
+	// processes holding unix sockets' peers.
+	names   *names
+	peers   bool
+	threads bool
 	read    chan processTableResult
 	table   *owners.ProcessTable
 	pending [][]inspect.Socket
@@ -27,7 +33,7 @@ type processTableResult struct {
 
 // newLister starts reading the process table.
 func newLister(ctx context.Context, out output, o tableOptions) *lister {
-	l := &lister{out: out, o: o, read: make(chan processTableResult, 1)}
+	l := &lister{ctx: ctx, out: out, o: o, read: make(chan processTableResult, 1)}
 	go func() {
 		t, err := owners.ReadProcessTable(ctx, "")
 		l.read <- processTableResult{t, err}
@@ -45,9 +51,7 @@ func (l *lister) write(batch []inspect.Socket) error {
 		l.pending = append(l.pending, cloneSockets(batch))
 		return nil
 	}
-	o := l.o
-	o.processes = l.table.Owners(batch)
-	return l.out.sockets(batch, o)
+	return l.out.sockets(batch, l.options(batch))
 }
 
 // finish writes the batches kept, waiting for the process table if any
@@ -89,12 +93,18 @@ func (l *lister) withTable(wait bool) error {
 	}
 	l.table = r.table
 	for _, p := range l.pending {
-		o := l.o
-		o.processes = l.table.Owners(p)
-		if err := l.out.sockets(p, o); err != nil {
+		if err := l.out.sockets(p, l.options(p)); err != nil {
 			return err
 		}
 	}
 	l.pending = nil
 	return nil
+}
+
+// options returns the table options of batch: its processes, its unix
+// peers' processes and its names.
+func (l *lister) options(batch []inspect.Socket) tableOptions {
+	o := withNames(l.ctx, l.o, l.names, batch)
+	setOwners(&o, l.table, batch, l.peers, l.threads)
+	return o
 }

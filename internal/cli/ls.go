@@ -20,15 +20,27 @@ List sockets like ss. With neither -a nor -l: connected sockets.
 
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -x, --unix         unix sockets: u_str, u_dgr and u_seq
+  -w, --raw          raw sockets
+  -M, --mptcp        MPTCP sockets (their TCP subflows are listed with -t)
+  -B, --bound-inactive  TCP sockets bound to a port that neither listen
+                     nor connect (Linux 6.5)
+  -f, --family F     sockets of family F: inet, inet6 or unix
+  -A, --query KINDS  sockets of the kinds listed, with commas: all, inet,
+                     tcp, udp, raw, mptcp, unix, unix_stream, unix_dgram,
+                     unix_seqpacket
   -a, --all          listening and connected sockets
   -l, --listening    listening sockets only (and unconnected UDP)
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
-  -n, --numeric      numeric output (always; accepted for ss compatibility)
+  -n, --numeric      numeric output (the default; accepted for ss compatibility)
+  -r, --resolve      host names from the system resolver (at most 2s a batch)
+                     and port names from /etc/services
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
   -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
-  -p, --processes    add the processes holding each socket: users:(("comm",pid=N,fd=N))
+  -p, --processes    add the processes holding each socket: users:(("comm",pid=N,fd=N)),
+                     and for a unix socket its peer's: peer:(("comm",pid=N,fd=N))
   -m, --memory       add a line of socket memory: skmem:(r,rb,t,tb,f,w,o,bl,d)
   -i, --info         add a line of TCP internals (tcp_info) and the congestion control
   -s, --summary      print ss -s's summary of socket counts instead of a list
@@ -46,6 +58,11 @@ List sockets like ss. With neither -a nor -l: connected sockets.
                      a UDP socket is aborted, not closed: its owner's next
                      call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
+  -F, --filter FILE  read the EXPRESSION from FILE (-: standard input), #
+                     starting a comment; a state selection stays on the
+                     command line, as ss takes it
+  -O, --oneline      -m's and -i's details on the socket's line
+  -T, --threads      -p by thread: users:(("comm",pid=N,tid=N,fd=N))
       --ss-names     ss's state names: ESTAB, TIME-WAIT, FIN-WAIT-2, UNCONN,
                      in the table and in JSON (also SOCKSTATE_SS_NAMES=1);
                      without it, the kernel's: ESTABLISHED, TIME_WAIT
@@ -69,6 +86,7 @@ SOCK_DESTROY).
 
 type lsOptions struct {
 	sel                      selection
+	kinds                    kinds
 	all, listening           bool
 	noHeader, extended, json bool
 	timers, processes        bool
@@ -162,7 +180,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) {
 	opts := lsOptions{source: "auto", display: newDisplay()}
 	help := false
-	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
 		{short: 'a', set: boolFlag(&opts.all)},
 		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
@@ -212,13 +230,14 @@ func writeSummaryOf(ctx context.Context, w io.Writer, src inspect.Source, nsFD i
 // and writes those it closed.
 func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer, src inspect.Source, nsFD int, q inspect.Query) error {
 	tOpts := tableOptions{
-		netid:    len(q.Protocols) != 1,
+		netid:    netids(&q) != 1,
 		state:    q.States&(q.States-1) != 0,
 		header:   !o.noHeader,
 		extended: o.extended,
 		timers:   o.timers,
 		info:     o.info,
 		memory:   o.memory,
+		oneline:  o.kinds.oneline,
 		netns:    o.netnsNames,
 		cgroups:  o.cgroupNames,
 		ssNames:  o.display.ssNames,
@@ -228,15 +247,23 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		format = "json"
 	}
 	out := newOutput(format, w, view{ssNames: o.display.ssNames})
+	var hostNames *names
+	if o.kinds.resolve {
+		var err error
+		if hostNames, err = newNames(); err != nil {
+			return err
+		}
+	}
 	var l *lister
-	if o.processes {
+	if o.processes || o.kinds.threads {
 		l = newLister(ctx, out, tOpts)
+		l.names, l.peers, l.threads = hostNames, len(q.UnixTypes) > 0, o.kinds.threads
 	}
 	write := func(batch []inspect.Socket) error {
 		if l != nil {
 			return l.write(batch)
 		}
-		return out.sockets(batch, tOpts)
+		return out.sockets(batch, withNames(ctx, tOpts, hostNames, batch))
 	}
 
 	var killErr, listErr, err error
@@ -322,6 +349,8 @@ func (o *lsOptions) check() error {
 		return usagef("ls: --source %q: use auto, netlink or proc", o.source)
 	case (o.info || o.memory) && o.source == "proc":
 		return usagef("ls: -i and -m come from sock_diag; --source proc has neither")
+	case (o.kinds.mptcp || o.kinds.boundInactive) && o.source == "proc":
+		return usagef("ls: -M and -B list sockets only sock_diag has; --source proc has neither")
 	}
 	return nil
 }
@@ -350,7 +379,14 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	case o.listening:
 		states = inspect.ListeningStates
 	}
+	words, err := filterWords(o.kinds.filterFile, words)
+	if err != nil {
+		return inspect.Query{}, err
+	}
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory
+	if err == nil {
+		err = o.kinds.apply(&q)
+	}
 	return q, err
 }

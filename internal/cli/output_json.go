@@ -55,6 +55,13 @@ func (j *jsonOutput) appendSocket(b []byte, socks []inspect.Socket, i int, o *ta
 	if o.processes != nil {
 		procs = o.processes[i]
 	}
+	if socks[i].Unix != nil {
+		var peers []owners.Process
+		if o.peers != nil {
+			peers = o.peers[i]
+		}
+		return appendJSONUnixSocket(b, &socks[i], procs, peers, o), nil
+	}
 	b, ok := appendJSONSocket(b, &socks[i], procs, o)
 	if ok {
 		return b, nil

@@ -139,7 +139,13 @@ func appendTimer(b []byte, s *inspect.Socket) []byte {
 
 // appendUsers appends -p's users:(("comm",pid=PID,fd=FD),...).
 func appendUsers(b []byte, procs []owners.Process) []byte {
-	b = append(b, "users:("...)
+	return appendProcList(b, "users:(", procs)
+}
+
+// appendProcList appends label, then procs as ("comm",pid=PID,fd=FD),...
+// and a closing parenthesis.
+func appendProcList(b []byte, label string, procs []owners.Process) []byte {
+	b = append(b, label...)
 	for i, p := range procs {
 		if i > 0 {
 			b = append(b, ',')
@@ -148,6 +154,10 @@ func appendUsers(b []byte, procs []owners.Process) []byte {
 		b = appendComm(b, p.Comm)
 		b = append(b, "\",pid="...)
 		b = strconv.AppendInt(b, int64(p.PID), 10)
+		if p.TID != 0 {
+			b = append(b, ",tid="...)
+			b = strconv.AppendInt(b, int64(p.TID), 10)
+		}
 		b = append(b, ",fd="...)
 		b = strconv.AppendInt(b, int64(p.FD), 10)
 		b = append(b, ')')

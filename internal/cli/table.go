@@ -17,12 +17,16 @@ type tableOptions struct {
 	// one protocol, or one state, is listed.
 	netid, state, header, extended bool
 	// timers (-o) adds timer:(...), info (-i) the tcp_info line and
-	// memory (-m) the skmem line, as ss does.
-	timers, info, memory bool
+	// memory (-m) the skmem line, as ss does; oneline (-O) puts those on
+	// the socket's line.
+	timers, info, memory, oneline bool
 	// processes (-p), when not nil, holds the processes holding each
 	// socket (processes[i] for socks[i]), printed as users:(...) in a
-	// Process column.
-	processes [][]owners.Process
+	// Process column; peers those holding each unix socket's peer,
+	// printed after them as peer:(...).
+	processes, peers [][]owners.Process
+	// names, when not nil, names the hosts and ports (-r).
+	names *names
 	// netns, when not nil, names each socket's network namespace in a
 	// leading Netns column (ls --all-netns).
 	netns netnsNamer
@@ -252,7 +256,7 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 			t.end()
 		}
 		if o.netid {
-			t.buf = append(t.buf, s.Protocol.String()...)
+			t.buf = append(t.buf, s.Netid()...)
 			t.end()
 		}
 		if o.state {
@@ -263,9 +267,19 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		t.end()
 		t.buf = strconv.AppendUint(t.buf, uint64(s.SendQ), 10)
 		t.end()
-		t.buf = appendEndpoint(t.buf, s.Local)
-		t.end()
-		t.buf = appendEndpoint(t.buf, s.Peer)
+		if s.Unix != nil {
+			t.buf = appendUnixLocal(t.buf, s)
+			t.end()
+			t.buf = appendUnixPeer(t.buf, s)
+		} else if o.names != nil {
+			t.buf = o.names.appendEndpoint(t.buf, s.Local, s.Protocol)
+			t.end()
+			t.buf = o.names.appendEndpoint(t.buf, s.Peer, s.Protocol)
+		} else {
+			t.buf = appendEndpoint(t.buf, s.Local)
+			t.end()
+			t.buf = appendEndpoint(t.buf, s.Peer)
+		}
 		t.end()
 		if containers {
 			t.buf = append(t.buf, o.cgroups.container(s.CgroupID).text...)
@@ -294,6 +308,10 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		if o.processes != nil && len(o.processes[i]) > 0 {
 			b = appendUsers(b, o.processes[i])
 		}
+		if s.Unix != nil {
+			b = appendUnixTail(b, s, start, &o, i)
+			return append(b, '\n')
+		}
 		if o.timers && s.Timer != inspect.TimerNone {
 			if len(b) > start {
 				b = append(b, ' ')
@@ -310,7 +328,11 @@ func (t *table) writeSockets(w io.Writer, socks []inspect.Socket, o tableOptions
 		if !o.memory && !(o.info && s.Protocol == inspect.TCP) {
 			return b
 		}
-		b = append(b, '\t')
+		if o.oneline {
+			b = b[:len(b)-1]
+		} else {
+			b = append(b, '\t')
+		}
 		if o.memory && s.Memory != nil {
 			b = appendMemory(b, s.Memory)
 		}

@@ -81,7 +81,7 @@ func (p *eventPrinter) print(e *inspect.WatchEvent) error {
 	s := &e.Socket
 	b = append(b, ' ')
 	if !p.oneProtocol {
-		b = append(b, s.Protocol.String()...)
+		b = append(b, s.Netid()...)
 		b = append(b, ' ')
 	}
 	from, to := "new", "gone"
@@ -140,6 +140,13 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			b = append(b, " after "...)
 			b = append(b, roundDuration(e.InState).String()...)
 		}
+	}
+	if p.narrow {
+		// The JSON keeps the lifetime and bytes; a narrow line has no room.
+		if e.Reset {
+			b = append(b, " reset"...)
+		}
+		return b
 	}
 	if e.Lifetime > 0 {
 		b = append(b, " lived "...)
@@ -229,7 +236,7 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool) jsonEvent {
 		return j
 	}
 	s := &e.Socket
-	j.Netid, j.Family = s.Protocol.String(), s.Family.String()
+	j.Netid, j.Family = s.Netid(), s.Family.String()
 	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
 	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
 	if e.Kind != inspect.EventNew {

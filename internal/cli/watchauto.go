@@ -32,7 +32,7 @@ func autoEvents(q inspect.Query, interval time.Duration, nsFD int, stderr io.Wri
 		} else {
 			traced, release = ev, func() { ev.Tracer.Close() }
 			if !udp {
-				fmt.Fprintln(stderr, "sockstate: watch: TCP from the kernel's tracepoints (eBPF): every state change, with its cause")
+				fmt.Fprintln(stderr, "sockstate: watch: TCP from the kernel's tracepoints (eBPF), with causes")
 				return traced, release, nil
 			}
 			q.Protocols = []inspect.Protocol{inspect.UDP}

@@ -17,7 +17,7 @@ func TestWatchAuto(t *testing.T) {
 		ns := testnet.New(t)
 		ln := ns.Listen(t, "tcp4", "127.0.0.1:7788")
 		w := startWatch(t, ns, "watch", "-t", "-4", "-j", "--interval", "10ms")
-		w.wantStderr = "sockstate: watch: TCP from the kernel's tracepoints (eBPF): every state change, with its cause\n"
+		w.wantStderr = "sockstate: watch: TCP from the kernel's tracepoints (eBPF), with causes\n"
 		w.waitFor(`"event":"new"`, `"to":"LISTEN"`)
 		var cl int
 		ns.Do(t, func() error {

@@ -26,7 +26,8 @@ type watchProc struct {
 	wantStderr string
 }
 
-// startWatch runs sockstate with args (watch and its flags) inside ns.
+// startWatch runs sockstate with args (watch and its flags) inside ns, or
+// in the host's namespace when ns is nil.
 func startWatch(t *testing.T, ns *testnet.NS, args ...string) *watchProc {
 	t.Helper()
 	self, err := os.Executable()
@@ -34,7 +35,11 @@ func startWatch(t *testing.T, ns *testnet.NS, args ...string) *watchProc {
 		t.Fatal(err)
 	}
 	w := &watchProc{t: t, lines: make(chan string, 100)}
-	w.cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
+	if ns != nil {
+		w.cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name, self}, args...)...)
+	} else {
+		w.cmd = exec.Command(self, args...)
+	}
 	w.cmd.Env = childEnv()
 	w.cmd.Stderr = &w.stderr
 	pipe, err := w.cmd.StdoutPipe()

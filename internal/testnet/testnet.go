@@ -123,6 +123,17 @@ func GiveAway(t testing.TB, ln *net.TCPListener) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := Hold(t, f)
+	f.Close()
+	ln.Close()
+	return cmd
+}
+
+// Hold starts `sleep 60` holding a copy of f as its descriptor 3, and
+// returns once the kernel names the child sleep; the child is killed when
+// the test ends.
+func Hold(t testing.TB, f *os.File) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command("sleep", "60")
 	cmd.ExtraFiles = []*os.File{f}
 	if err := cmd.Start(); err != nil {
@@ -132,8 +143,6 @@ func GiveAway(t testing.TB, ln *net.TCPListener) *exec.Cmd {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	f.Close()
-	ln.Close()
 	// Start returns once the exec has closed the child's copy of Go's
 	// error pipe, which may be before the kernel names the child anew.
 	comm := fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid)

@@ -52,6 +52,13 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	if _, err := fmt.Fprintln(stdout, readyLine); err != nil {
 		return fmt.Errorf("helper %d: %w", *index, err)
 	}
+	holdUntilEOF(ctx, stdin)
+	return nil
+}
+
+// holdUntilEOF returns when stdin closes or ctx ends: a helper holds its
+// sockets until then.
+func holdUntilEOF(ctx context.Context, stdin io.Reader) {
 	eof := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, stdin)
@@ -61,7 +68,6 @@ func runHelper(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	case <-eof:
 	case <-ctx.Done():
 	}
-	return nil
 }
 
 // raiseNofile lifts RLIMIT_NOFILE's soft limit to the hard one and checks
@@ -150,7 +156,14 @@ func startHelper(self string, k, pairs, ports int, timeout time.Duration) (*help
 	h := &helperProc{index: k}
 	h.cmd = exec.Command(self, "-index", strconv.Itoa(k), "-pairs", strconv.Itoa(pairs),
 		"-ports", strconv.Itoa(ports), "-timeout", timeout.String())
-	h.cmd.Env = append(os.Environ(), roleEnv+"="+roleHelper)
+	return startProc(h, roleHelper)
+}
+
+// startProc starts h.cmd as a helper of the role given, its stdin and
+// stdout piped to h.
+func startProc(h *helperProc, role string) (*helperProc, error) {
+	k := h.index
+	h.cmd.Env = append(os.Environ(), roleEnv+"="+role)
 	h.cmd.Stderr = &h.stderr
 	h.cmd.WaitDelay = 5 * time.Second
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -164,6 +164,9 @@ func setUp(ctx context.Context, p plan, timeout time.Duration, st *setup) (*sock
 		return set, err
 	}
 	st.Seconds = time.Since(start).Seconds()
+	if err := setUpUnix(ctx, p, set, st); err != nil {
+		return set, err
+	}
 
 	memAfter, err := readKiB("/proc/meminfo", "MemAvailable")
 	if err != nil {
@@ -205,6 +208,12 @@ func startHelpers(ctx context.Context, p plan, timeout time.Duration) ([]*helper
 		}
 		helpers = append(helpers, h)
 	}
+	return helpers, awaitHelpers(ctx, helpers)
+}
+
+// awaitHelpers waits until each helper is ready, killing them all if ctx
+// ends first.
+func awaitHelpers(ctx context.Context, helpers []*helperProc) error {
 	// Each helper gives up by itself after timeout; an interrupt cannot
 	// wait for that.
 	stop := context.AfterFunc(ctx, func() {
@@ -215,10 +224,10 @@ func startHelpers(ctx context.Context, p plan, timeout time.Duration) ([]*helper
 	defer stop()
 	for _, h := range helpers {
 		if err := h.waitReady(); err != nil {
-			return helpers, errors.Join(ctx.Err(), err)
+			return errors.Join(ctx.Err(), err)
 		}
 	}
-	return helpers, nil
+	return nil
 }
 
 // measureGroup runs each of g's commands cfg.Warmup times under probe, then

@@ -31,6 +31,9 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	if p.UnixPairs, err = newUnixPlan(o.unix, int(min(uint64(o.fds), lim.Max))); err != nil {
+		return nil, err
+	}
 	repo, err := findRepo(ctx, o.repo)
 	if err != nil {
 		return nil, err
@@ -69,6 +72,9 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		Timeout: o.timeout,
 		Scrapes: o.scrapes,
 		Soak:    o.soak,
+	}
+	if o.unix > 0 {
+		cfg.Groups = append(cfg.Groups, selectGroups(unixGroupSpecs(), o.only)...)
 	}
 
 	if rep.Cleanup.HostBefore, err = readSockstat(); err != nil {

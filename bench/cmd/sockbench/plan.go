@@ -78,6 +78,9 @@ type plan struct {
 	// Ports is the number of listeners per helper.
 	Ports    int `json:"ports_per_helper"`
 	TimeWait int `json:"time_wait"`
+	// UnixPairs has one entry per unix helper: how many socketpairs it
+	// holds.
+	UnixPairs []int `json:"unix_pairs_per_helper,omitempty"`
 }
 
 // newPlan spreads n sockets over helpers that may each hold fds descriptors,

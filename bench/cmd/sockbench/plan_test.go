@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,6 +91,35 @@ func TestAddresses(t *testing.T) {
 	for _, a := range []string{"127.0.0.1", "127.0.5.1", "10.0.1.1", "::1"} {
 		if inPlan(netip.MustParseAddr(a)) {
 			t.Errorf("%s is in the plan", a)
+		}
+	}
+}
+
+func TestNewUnixPlan(t *testing.T) {
+	for _, tt := range []struct {
+		n, fds int
+		want   []int
+	}{
+		{0, 20000, nil},
+		{100_000, 20000, []int{8334, 8334, 8333, 8333, 8333, 8333}},
+		{40, 20000, []int{5, 5, 5, 5}},
+		{10, 20000, []int{2, 1, 1, 1}},
+	} {
+		got, err := newUnixPlan(tt.n, tt.fds)
+		if err != nil {
+			t.Fatalf("newUnixPlan(%d, %d): %v", tt.n, tt.fds, err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("newUnixPlan(%d, %d) = %v, want %v", tt.n, tt.fds, got, tt.want)
+		}
+		p := plan{UnixPairs: got}
+		if p.unixSockets() != tt.n {
+			t.Errorf("plan of %d unix sockets holds %d", tt.n, p.unixSockets())
+		}
+	}
+	for _, n := range []int{3, 6} {
+		if _, err := newUnixPlan(n, 20000); err == nil {
+			t.Errorf("newUnixPlan(%d) made a plan", n)
 		}
 	}
 }

@@ -52,6 +52,10 @@ type setup struct {
 	MemMiB float64 `json:"mem_mib"`
 	// HelpersRSSMiB is the helpers' resident memory, all together.
 	HelpersRSSMiB float64 `json:"helpers_rss_mib"`
+	// UnixSockets is the namespace's count of /proc/net/unix once the
+	// unix helpers were ready, and UnixSeconds how long they took.
+	UnixSockets int     `json:"unix_sockets,omitempty"`
+	UnixSeconds float64 `json:"unix_seconds,omitempty"`
 }
 
 type group struct {
@@ -152,6 +156,10 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		"(the helpers' RSS: %.0f MiB).\n\n",
 		2*s.Plan.pairs(), s.Plan.pairs(), len(s.Plan.Pairs), s.Plan.TimeWait, s.Plan.listeners(),
 		s.TCPInUse, s.TimeWait, s.Seconds, s.MemMiB, s.HelpersRSSMiB)
+	if s.UnixSockets > 0 {
+		fmt.Fprintf(&b, "Unix sockets: %d stream socketpairs held by %d helpers; /proc/net/unix then listed %d. Set up in %.2f s.\n\n",
+			s.Plan.unixSockets()/2, len(s.Plan.UnixPairs), s.UnixSockets, s.UnixSeconds)
+	}
 
 	fmt.Fprintf(&b, "| %s |\n", strings.Join(tableHeader, " | "))
 	fmt.Fprintf(&b, "|---|---|%s\n", strings.Repeat("---:|", len(tableHeader)-2))

@@ -34,6 +34,8 @@ func run(ctx context.Context, role string, args []string, stdin io.Reader, stdou
 		return 0
 	case roleHelper:
 		err = runHelper(ctx, args, stdin, stdout)
+	case roleUnixHelper:
+		err = runUnixHelper(ctx, args, stdin, stdout)
 	default:
 		err = fmt.Errorf("unknown %s %q", roleEnv, role)
 	}
@@ -54,6 +56,7 @@ type options struct {
 	warmup  int
 	timeout time.Duration
 	only    []string
+	unix    int
 	repo    string
 	json    bool
 	// scrapes and soak, when above 0, compare the exporters (scrape_linux.go).
@@ -75,6 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "TCP `sockets` to set up: listeners, ESTABLISHED pairs and TIME-WAIT")
 	fs.Float64Var(&o.twFrac, "tw", 0.2, "`fraction` of -n in TIME-WAIT")
 	fs.IntVar(&o.ports, "ports", 8, "listening ports per helper process")
+	fs.IntVar(&o.unix, "unix", 0, "unix `sockets` to set up as stream socketpairs held by several helpers, and time the unix groups (ls -xa, ls -xap); 0: none")
 	fs.IntVar(&o.fds, "fds", 20000, "descriptors per helper process, at most RLIMIT_NOFILE's hard limit")
 	fs.IntVar(&o.runs, "runs", 10, "timed runs of each command")
 	fs.IntVar(&o.warmup, "warmup", 1, "untimed warm-up runs of each command, which measure peak RSS and output lines")
@@ -95,6 +99,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		err = fmt.Errorf("-n %d: want 100 to 1000000", o.n)
 	case o.twFrac < 0 || o.twFrac > 0.9:
 		err = fmt.Errorf("-tw %g: want 0 to 0.9", o.twFrac)
+	case o.unix < 0 || o.unix > 1_000_000:
+		err = fmt.Errorf("-unix %d: want 0 to 1000000", o.unix)
 	case o.ports < 1 || o.ports > 64:
 		err = fmt.Errorf("-ports %d: want 1 to 64", o.ports)
 	case o.runs < 1:
