@@ -71,6 +71,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// signal ending the process: end as quietly, with 0, having
 		// written all anyone wanted.
 		return 0
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// SIGINT or SIGTERM (main's context) ended the command.
+		fmt.Fprintf(stderr, "sockstate: %s: interrupted\n", args[0])
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "sockstate: %v\n", err)
 		return 2

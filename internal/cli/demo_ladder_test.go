@@ -393,7 +393,7 @@ func TestDemoPcapInterrupted(t *testing.T) {
 	}
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: context canceled\n" {
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: interrupted\n" {
 		t.Errorf("interrupted demo: %v, stderr %q; want exit 1 and the one line", err, stderr.String())
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {

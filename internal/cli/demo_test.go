@@ -44,6 +44,21 @@ func decodeLines[T any](t *testing.T, out string) []T {
 	return lines
 }
 
+// polledDemo runs a demo that polls, in a namespace of its own. It polls
+// every millisecond for states that last a step (100 ms), and a loaded
+// machine can stall a poll past one: a run that missed a state the
+// textbook requires is run once more, in a fresh namespace, and the log
+// says so. A second miss is the caller's failure.
+func polledDemo(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	stdout, stderr, code = sockstate(t, testnet.New(t), args...)
+	if code == 1 && strings.HasPrefix(stderr, "sockstate: demo: not observed: ") {
+		t.Logf("a poll missed a state (%s); running the demo once more", strings.TrimSpace(stderr))
+		stdout, stderr, code = sockstate(t, testnet.New(t), args...)
+	}
+	return stdout, stderr, code
+}
+
 // TestDemo runs the demo in a namespace of its own with each closer and
 // each source and requires exit 0, the textbook's steps in order, and each
 // socket's states in the textbook's order, the required ones observed.
@@ -57,8 +72,7 @@ func TestDemo(t *testing.T) {
 	for _, source := range []string{"netlink", "proc"} {
 		for _, closer := range []string{"server", "client"} {
 			t.Run(source+"/"+closer, func(t *testing.T) {
-				ns := testnet.New(t)
-				out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "-j", "--step", "100ms", "--source", source, "--closer", closer)
+				out, stderr, code := polledDemo(t, "demo", "--no-capture", "-j", "--step", "100ms", "--source", source, "--closer", closer)
 				if code != 0 || stderr != "" {
 					t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 				}
@@ -148,8 +162,7 @@ func TestDemo(t *testing.T) {
 // that polling cannot see on loopback are shown as passed through, and the
 // last line says the run succeeded.
 func TestDemoText(t *testing.T) {
-	ns := testnet.New(t)
-	out, stderr, code := sockstate(t, ns, "demo", "--no-capture", "--step", "100ms", "--source", "netlink")
+	out, stderr, code := polledDemo(t, "demo", "--no-capture", "--step", "100ms", "--source", "netlink")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, stderr, out)
 	}

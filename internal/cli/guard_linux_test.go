@@ -413,7 +413,7 @@ func TestDemoSignals(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 				t.Errorf("ended with %v, want exit 1", err)
 			}
-			if want := "sockstate: demo: context canceled\n"; stderr.String() != want {
+			if want := "sockstate: demo: interrupted\n"; stderr.String() != want {
 				t.Errorf("stderr %q, want %q", stderr.String(), want)
 			}
 		})

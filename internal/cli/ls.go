@@ -8,12 +8,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/procsrc"
-	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
@@ -318,69 +316,6 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 	return err
 }
 
-// kill closes the sockets q selects in the namespace open at nsFD and
-// writes those it closed; killErr is why it could not close them all,
-// note what it did to UDP sockets.
-func kill(ctx context.Context, nsFD int, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
-	nl := &sockdiag.Source{NetNS: nsFD}
-	listed, err := nl.Sockets(ctx, q)
-	if err != nil {
-		return "", nil, err
-	}
-	closed, err := nl.Destroy(ctx, listed)
-	if err != nil && len(closed) == 0 {
-		// Nothing was closed (no CAP_NET_ADMIN refuses the first): the
-		// error alone, not an empty table's header before it.
-		return "", nil, killError(err)
-	}
-	if n := countUDP(closed); n > 0 {
-		note = abortedLine(n)
-	}
-	return note, killError(err), write(closed)
-}
-
-// countUDP counts the UDP sockets of socks.
-func countUDP(socks []inspect.Socket) int {
-	n := 0
-	for i := range socks {
-		if socks[i].Protocol == inspect.UDP {
-			n++
-		}
-	}
-	return n
-}
-
-// abortedLine says what SOCK_DESTROY did to n UDP sockets: the kernel
-// aborts them (udp_abort) rather than closing them.
-func abortedLine(n int) string {
-	what := "UDP sockets were"
-	if n == 1 {
-		what = "UDP socket was"
-	}
-	return fmt.Sprintf("%d %s aborted, not closed: their owners' next calls fail with ECONNABORTED, and one bound to a port it named stays bound until its owner closes it", n, what)
-}
-
-// cloneSockets copies socks and the records they point to, which the
-// netlink source reuses once a batch is handed over.
-func cloneSockets(socks []inspect.Socket) []inspect.Socket {
-	c := slices.Clone(socks)
-	for i := range c {
-		if in := c[i].Info; in != nil {
-			info := *in
-			if info.BBR != nil {
-				bbr := *info.BBR
-				info.BBR = &bbr
-			}
-			c[i].Info = &info
-		}
-		if m := c[i].Memory; m != nil {
-			mem := *m
-			c[i].Memory = &mem
-		}
-	}
-	return c
-}
-
 // skippedNote says how many processes -p could not read, and what would
 // help. They are counted host-wide: a process whose descriptors cannot be
 // read cannot be told to hold a socket of the namespace listed or not.
@@ -454,68 +389,4 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 		err = o.kinds.apply(&q)
 	}
 	return q, err
-}
-
-// newSource returns the source --source names, for the namespace open at
-// nsFD (0: the caller's); the automatic one says on stderr, once, that it
-// fell back to /proc and why. Tests replace it to script the kernel's
-// failures.
-var newSource = func(name string, stderr io.Writer, nsFD int) (inspect.Source, error) {
-	switch name {
-	case "auto":
-		return &sockdiag.AutoSource{
-			Netlink: &sockdiag.Source{NetNS: nsFD},
-			Proc:    &procsrc.Source{NetNS: nsFD},
-			OnFallback: func(reason error) {
-				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
-			},
-		}, nil
-	case "netlink":
-		return netlinkOnly{&sockdiag.Source{NetNS: nsFD}}, nil
-	case "proc":
-		return &procsrc.Source{NetNS: nsFD}, nil
-	}
-	return nil, usagef("--source %q: use auto, netlink or proc", name)
-}
-
-// netlinkOnly is the netlink source that --source netlink asks for: when
-// sock_diag is unavailable it fails, saying what would work instead. It
-// streams and polls as the source it wraps does.
-type netlinkOnly struct{ inspect.Source }
-
-var (
-	_ inspect.Wrapper  = netlinkOnly{}
-	_ inspect.Streamer = netlinkOnly{}
-	_ inspect.Poller   = netlinkOnly{}
-)
-
-func (s netlinkOnly) Unwrap() inspect.Source { return s.Source }
-
-func (s netlinkOnly) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
-	socks, err := s.Source.Sockets(ctx, q)
-	return socks, withProcHint(err)
-}
-
-func (s netlinkOnly) Each(ctx context.Context, q inspect.Query, fn func([]inspect.Socket) error) error {
-	return withProcHint(inspect.Each(ctx, s.Source, q, fn))
-}
-
-func (s netlinkOnly) NewPoll() inspect.Poll { return netlinkOnlyPoll{inspect.NewPoll(s.Source)} }
-
-type netlinkOnlyPoll struct{ p inspect.Poll }
-
-func (p netlinkOnlyPoll) Poll(ctx context.Context, q inspect.Query, dst []inspect.Socket) ([]inspect.Socket, error) {
-	socks, err := p.p.Poll(ctx, q, dst)
-	return socks, withProcHint(err)
-}
-
-func (p netlinkOnlyPoll) Close() { p.p.Close() }
-
-// withProcHint adds to an error that says sock_diag is unavailable what
-// would work instead.
-func withProcHint(err error) error {
-	if sockdiag.NetlinkUnavailable(err) {
-		return fmt.Errorf("%w; --source proc reads /proc/net instead", err)
-	}
-	return err
 }

@@ -98,47 +98,6 @@ type Config struct {
 	OutRows func([]Row) error
 }
 
-// EntryKind says what an Entry is.
-type EntryKind uint8
-
-// The kinds of timeline entry.
-const (
-	EntryNote  EntryKind = iota + 1 // a line of commentary
-	EntryStep                       // a step one of the programs took
-	EntryState                      // a socket's state, observed or inferred
-)
-
-// String returns the kind's name in the JSON timeline: note, step, state.
-func (k EntryKind) String() string {
-	switch k {
-	case EntryNote:
-		return "note"
-	case EntryStep:
-		return "step"
-	case EntryState:
-		return "state"
-	}
-	return "unknown"
-}
-
-// Entry is one line of the timeline.
-type Entry struct {
-	// Elapsed is the time since the demo started: when a step was taken,
-	// or when a state was seen (for an inferred state, when the state
-	// after it was).
-	Elapsed time.Duration
-	Kind    EntryKind
-	// Actor (server or client) and Text (the calls, "listen(5)") of a
-	// step; Text of a note.
-	Actor, Text string
-	// Socket and State of a state entry; State is Gone once the kernel
-	// freed the socket. Observed is false for a state the socket must
-	// have passed through unseen.
-	Socket   Role
-	State    inspect.State
-	Observed bool
-}
-
 // Result is what Run observed.
 type Result struct {
 	// Missed names each state the textbook requires that was not seen;
@@ -221,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	case <-watchStopped:
 		return nil, stopped("watching the sockets")
 	case <-ctx.Done():
-		return nil, fmt.Errorf("demo: %w", ctx.Err())
+		return nil, ended(ctx)
 	}
 
 	r.note(fmt.Sprintf("the textbook TCP server and client, in one process; a step every %v; states from %s", cfg.Step, cfg.Source))
@@ -241,10 +200,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case <-watchStopped:
 			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
-			return fmt.Errorf("demo: %w", ctx.Err())
+			return ended(ctx)
 		}
 	}
-	err := r.exchange(pause)
+	err := r.exchange(ctx, pause)
 	if err == nil {
 		err = r.settle(ctx, watchStopped, stopped)
 	}
@@ -378,7 +337,7 @@ func (r *run) settle(ctx context.Context, watchStopped <-chan struct{}, stopped 
 		case <-watchStopped:
 			return stopped("watching the sockets stopped")
 		case <-ctx.Done():
-			return fmt.Errorf("demo: %w", ctx.Err())
+			return ended(ctx)
 		}
 	}
 }

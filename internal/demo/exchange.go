@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,10 +20,6 @@ const (
 	reply    = "thank you !"
 )
 
-// callTimeout bounds every blocking call (accept, recv), so that a step
-// that cannot complete fails instead of hanging.
-var callTimeout = unix.Timeval{Sec: 5}
-
 // action is a step of one of the programs.
 type action struct {
 	actor, text string
@@ -31,8 +28,13 @@ type action struct {
 
 // exchange takes the textbook's steps with raw system calls, one at a
 // time, calling pause after each. Every step is recorded before it is
-// taken, so its effects show after it.
-func (r *run) exchange(pause func() error) (err error) {
+// taken, so its effects show after it. accept and recv wait on ctx too.
+func (r *run) exchange(ctx context.Context, pause func() error) (err error) {
+	wait, err := newWaiter(ctx)
+	if err != nil {
+		return err
+	}
+	defer wait.close()
 	var open []int
 	defer func() {
 		for _, fd := range open {
@@ -127,23 +129,26 @@ func (r *run) exchange(pause func() error) (err error) {
 	}
 
 	r.step("server", "accept()")
+	if err := wait.readable(lfd); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return fmt.Errorf("demo: server: accept: %w", err)
+	}
 	sfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("demo: server: accept: %w", err)
 	}
 	open = append(open, sfd)
-	if err := unix.SetsockoptTimeval(sfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &callTimeout); err != nil {
-		return fmt.Errorf("demo: server: setsockopt(SO_RCVTIMEO): %w", err)
-	}
 	if err := pause(); err != nil {
 		return err
 	}
 
 	steps := []action{
 		{"client", fmt.Sprintf("send(%q)", request), func() error { return send(cfd, request) }},
-		{"server", fmt.Sprintf("recv(%d) = %q", recvSize, request), func() error { return recvWant(sfd, request) }},
+		{"server", fmt.Sprintf("recv(%d) = %q", recvSize, request), func() error { return recvWant(wait, sfd, request) }},
 		{"server", fmt.Sprintf("send(%q)", reply), func() error { return send(sfd, reply) }},
-		{"client", fmt.Sprintf("recv(%d) = %q", recvSize, reply), func() error { return recvWant(cfd, reply) }},
+		{"client", fmt.Sprintf("recv(%d) = %q", recvSize, reply), func() error { return recvWant(wait, cfd, reply) }},
 	}
 	if r.cfg.Closer == ServerCloses {
 		steps = append(steps, []action{
@@ -153,7 +158,7 @@ func (r *run) exchange(pause func() error) (err error) {
 	} else {
 		steps = append(steps, []action{
 			{"client", "close()", func() error { return closeFD(cfd) }},
-			{"server", fmt.Sprintf("recv(%d) = \"\" (end of file: the client closed)", recvSize), func() error { return recvWant(sfd, "") }},
+			{"server", fmt.Sprintf("recv(%d) = \"\" (end of file: the client closed)", recvSize), func() error { return recvWant(wait, sfd, "") }},
 			{"server", "close()", func() error { return closeFD(sfd) }},
 		}...)
 	}
@@ -161,6 +166,9 @@ func (r *run) exchange(pause func() error) (err error) {
 	for _, s := range steps {
 		r.step(s.actor, s.text)
 		if err := s.do(); err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
 			return fmt.Errorf("demo: %s: %s: %w", s.actor, s.text, err)
 		}
 		if err := pause(); err != nil {
@@ -171,7 +179,7 @@ func (r *run) exchange(pause func() error) (err error) {
 }
 
 // socket makes a TCP socket of a's family, in the namespace open at ns (0:
-// the caller's), with a timeout on its blocking calls.
+// the caller's).
 func (r *run) socket(ns int, a netip.AddrPort) (int, error) {
 	domain := unix.AF_INET6
 	if a.Addr().Is4() {
@@ -192,10 +200,6 @@ func (r *run) socket(ns int, a netip.AddrPort) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("demo: socket: %w", err)
 	}
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &callTimeout); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("demo: setsockopt(SO_RCVTIMEO): %w", err)
-	}
 	return fd, nil
 }
 
@@ -208,8 +212,11 @@ func send(fd int, msg string) error {
 }
 
 // recvWant receives up to recvSize bytes and requires want; "" is the end
-// of the stream.
-func recvWant(fd int, want string) error {
+// of the stream. It waits for something to read with wait first.
+func recvWant(wait *waiter, fd int, want string) error {
+	if err := wait.readable(fd); err != nil {
+		return err
+	}
 	buf := make([]byte, recvSize)
 	n, err := unix.Read(fd, buf)
 	if err != nil {
