@@ -253,7 +253,7 @@ func TestDemoRTTInterrupted(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: context canceled\n" {
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || stderr.String() != "sockstate: demo: interrupted\n" {
 		t.Errorf("interrupted demo: %v, stderr %q; want exit 1 and the one line", err, stderr.String())
 	}
 	if err := netns.Do(int(client.Fd()), func() error {
