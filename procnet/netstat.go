@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"unicode"
 )
 
 // Netstat holds the counters of /proc/net/netstat, or of /proc/net/snmp,
@@ -85,6 +86,9 @@ func (n Netstat) parseGroup(names, values []byte) error {
 			return fmt.Errorf("value %q has no name", val)
 		case len(val) == 0:
 			return fmt.Errorf("name %q has no value", key)
+		}
+		if bytes.IndexFunc(key, unicode.IsSpace) >= 0 {
+			return fmt.Errorf("name %q holds white space", key)
 		}
 		v, err := strconv.ParseInt(string(val), 10, 64)
 		if err != nil {

@@ -168,10 +168,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		})
 	}()
 	// stopped is the error that ends the demo once Watch returned: the
-	// timeline's own failure to be written first, then Watch's.
+	// timeline's own failure to be written first, then a signal's (the
+	// watcher stops with ctx, often before the wait that sees ctx), then
+	// Watch's.
 	stopped := func(what string) error {
 		if err := r.outputErr(); err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			return ended(ctx)
+		}
+		if watchErr == nil {
+			return fmt.Errorf("demo: %s early, without an error", what)
 		}
 		return fmt.Errorf("demo: %s: %w", what, watchErr)
 	}
