@@ -14,27 +14,25 @@ import (
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
-// TestSocketsMatchSS counts a socket in each state, over IPv4 and IPv6, in
-// a namespace of the test's own: the counts by protocol, family and state
-// are exactly those of the sockets made, and those ss counts.
-func TestSocketsMatchSS(t *testing.T) {
-	ns := testnet.New(t)
-	made := append(ns.Textbook(t, "127.0.0.1"), ns.Textbook(t, "::1")...)
+// settled returns the counts of the sockets made in ns by protocol, family
+// and state, once ss lists them so. A loaded machine can delay the ACK of
+// a FIN past the RTO, leaving a socket in FIN_WAIT1 until the
+// retransmission: it waits, a bounded number of times, for ss to show the
+// states Textbook settles in.
+func settled(t *testing.T, ns *testnet.NS, made []testnet.Want) series {
+	t.Helper()
 	want := series{}
 	for _, w := range made {
 		want[socketsKey(w.Netid, w.Local.Addr().Is6(), w.State)]++
 	}
-	// A loaded machine can delay the ACK of a FIN past the RTO, leaving a
-	// socket in FIN_WAIT1 until the retransmission: wait, a bounded number
-	// of times, for ss to show the states Textbook settles in.
-	var diff string
 	for i := range settleTries {
 		fromSS := series{}
 		for _, line := range ns.SS(t, "-tuanH") {
 			f := strings.Fields(line)
 			fromSS[socketsKey(f[0], strings.HasPrefix(f[2], "["), f[1])]++
 		}
-		if diff = cmp.Diff(want, fromSS); diff == "" {
+		diff := cmp.Diff(want, fromSS)
+		if diff == "" {
 			break
 		}
 		if i == settleTries-1 {
@@ -42,6 +40,16 @@ func TestSocketsMatchSS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return want
+}
+
+// TestSocketsMatchSS counts a socket in each state, over IPv4 and IPv6, in
+// a namespace of the test's own: the counts by protocol, family and state
+// are exactly those of the sockets made, and those ss counts.
+func TestSocketsMatchSS(t *testing.T) {
+	ns := testnet.New(t)
+	made := append(ns.Textbook(t, "127.0.0.1"), ns.Textbook(t, "::1")...)
+	want := settled(t, ns, made)
 	for name, src := range sources(ns) {
 		t.Run(name, func(t *testing.T) {
 			got := gather(t, newCollector(t, ns, src, exporter.Config{Top: 5})).only("sockstate_sockets{")

@@ -60,7 +60,7 @@ func ssByGroup(t *testing.T, ns *testnet.NS, value string, into series) {
 // in sockstate_sockets_other_groups.
 func TestGroupsByNetns(t *testing.T) {
 	big, mid, small := testnet.New(t), testnet.New(t), testnet.New(t)
-	big.Textbook(t, "127.0.0.1")
+	settled(t, big, big.Textbook(t, "127.0.0.1"))
 	for i, ns := range []*testnet.NS{mid, small} {
 		ln := ns.Listen(t, "tcp", "127.0.0.1:0")
 		pairs(t, ns, ln, 2-i)
