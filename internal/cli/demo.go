@@ -102,6 +102,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprint(stdout, demoUsage)
 		return errHelp
 	}
+	stderr = wrapNotes(stderr)
 	if len(words) > 0 {
 		return usagef("demo: unexpected %q: demo takes flags only", words[0])
 	}

@@ -116,7 +116,7 @@ func (p *ladderPrinter) time(d time.Duration) string {
 // row writes one line: the time, the client's cell (right-aligned to its
 // lifeline), the lane between the lifelines and the server's cell.
 func (p *ladderPrinter) row(b *strings.Builder, at, client, lane, server string) {
-	pad := clientWidth - utf8.RuneCountInString(stripANSI(client))
+	pad := clientWidth - columns(client)
 	b.WriteString(fmt.Sprintf("%*s  %s%s│%s│", timeWidth, at, strings.Repeat(" ", max(pad, 0)), client, lane))
 	if server != "" {
 		b.WriteString(" " + server)
@@ -224,46 +224,4 @@ func (p *ladderPrinter) note(b *strings.Builder, at, text string) {
 		b.WriteString(fmt.Sprintf("%*s  %s\n", timeWidth, at, line))
 		at = ""
 	}
-}
-
-// wrapLines breaks s at spaces into lines of at most width runes; a word
-// longer than width is cut.
-func wrapLines(s string, width int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		for utf8.RuneCountInString(word) > width {
-			if line != "" {
-				lines, line = append(lines, line), ""
-			}
-			r := []rune(word)
-			lines, word = append(lines, string(r[:width])), string(r[width:])
-		}
-		switch {
-		case line == "":
-			line = word
-		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
-			line += " " + word
-		default:
-			lines, line = append(lines, line), word
-		}
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
-}
-
-func stripANSI(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b {
-			for i < len(s) && s[i] != 'm' {
-				i++
-			}
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -10,7 +10,12 @@ package cli
 // "after", so that a loopback IPv4 line of -t or -u fits in 80 columns.
 // Address columns grow to the widest address seen, so that a full IPv6
 // address moves the columns once rather than breaking every line after it.
+// On a terminal, what follows a line's second state (the cause, the time
+// in state, the reset mark, -p's users) goes on lines of its own, indented,
+// when the line would be wider than the terminal: a loopback IPv4 line's
+// first part is at most 75 columns, so at 80 the terminal wraps nothing.
 type layout struct {
+	width       int // the terminal's; 0 when not a terminal
 	narrow      bool
 	oneProtocol bool // -t or -u: the netid column would say it on every line
 	ssNames     bool // ss's spellings of the states
@@ -25,7 +30,7 @@ const wideLine = 105
 // newLayout returns the layout for a terminal width columns wide (0: not
 // a terminal, no limit).
 func newLayout(width int, oneProtocol, ssNames bool) layout {
-	l := layout{narrow: width > 0 && width < wideLine, oneProtocol: oneProtocol, ssNames: ssNames}
+	l := layout{width: width, narrow: width > 0 && width < wideLine, oneProtocol: oneProtocol, ssNames: ssNames}
 	if !l.narrow {
 		// The columns the wide line always had: 22 characters fit an
 		// IPv4 address and port, 11 the longest state, ESTABLISHED.

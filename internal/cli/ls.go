@@ -115,6 +115,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stderr = wrapNotes(stderr)
 	// A listing is built once, written and dropped, and at 100,000 sockets
 	// the collector's cycles while it grows cost a tenth of the run: it
 	// runs only if the heap nears a gigabyte.

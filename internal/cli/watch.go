@@ -127,6 +127,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, watchUsage)
 		return errHelp
 	}
+	stderr = wrapNotes(stderr)
 	if err := opts.ns.check("watch"); err != nil {
 		return err
 	}
