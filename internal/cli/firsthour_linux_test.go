@@ -372,6 +372,8 @@ func TestErrorsOneLine(t *testing.T) {
 			1, "sockstate: demo: --addr 127.0.0.1:7788 is taken (address already in use); give a free port, or leave out --addr and the demo finds one"},
 		{"state typo", nil, []string{"ls", "state", "establised"},
 			2, `sockstate: ls: bad state selection: unknown state "establised"; did you mean established? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
+		{"serve --ss-names", nil, []string{"serve", "--ss-names"},
+			2, "sockstate: serve: --ss-names: the metrics' state labels keep one spelling, the kernel's, for dashboards and alerts; ss's spellings are for ls, watch and demo"},
 		{"unknown service name", nil, []string{"ls", "sport = :nosuchservice"},
 			2, `sockstate: ls: filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10`},
 	} {
