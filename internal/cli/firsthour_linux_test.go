@@ -292,8 +292,8 @@ func TestWatchNoSnapshot(t *testing.T) {
 	}
 }
 
-// TestWatchListening: watch -l watches listeners only, and -a is
-// accepted, as ls takes them.
+// TestWatchListening: watch -l watches listeners only, and -a, -n and -H
+// are accepted, as ls takes them (ss's -tanH habit).
 func TestWatchListening(t *testing.T) {
 	ns := testnet.New(t)
 	dial(t, ns, listen(t, ns, "127.0.0.1:0"))
@@ -301,9 +301,11 @@ func TestWatchListening(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"to":"LISTEN"`) {
 		t.Errorf("watch -l: exit %d, stderr %q, stdout %q; want the listener alone", code, stderr, out)
 	}
-	out, stderr, code = runCLI(t, ns, nil, "watch", "-ta", "--duration", "300ms", "-j")
-	if code != 0 || strings.Count(out, `"to":"ESTABLISHED"`) != 2 || !strings.Contains(out, `"to":"LISTEN"`) {
-		t.Errorf("watch -a: exit %d, stderr %q, stdout %q; want the listener and both ends", code, stderr, out)
+	for _, flags := range []string{"-ta", "-tanH", "-tan"} {
+		out, stderr, code = runCLI(t, ns, nil, "watch", flags, "--duration", "300ms", "-j")
+		if code != 0 || strings.Count(out, `"to":"ESTABLISHED"`) != 2 || !strings.Contains(out, `"to":"LISTEN"`) {
+			t.Errorf("watch %s: exit %d, stderr %q, stdout %q; want the listener and both ends", flags, code, stderr, out)
+		}
 	}
 }
 
