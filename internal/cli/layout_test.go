@@ -264,3 +264,21 @@ func TestWatchLineContinued(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchWideContinued: on a terminal 105 columns or wider, a line
+// that the lifetime, bytes and users make wider than the terminal is
+// continued too, under the addresses.
+func TestWatchWideContinued(t *testing.T) {
+	e := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventGone, Socket: inspect.Socket{Protocol: inspect.TCP, Family: inspect.INet,
+		Local: netip.MustParseAddrPort("127.0.0.1:7788"), Peer: netip.MustParseAddrPort("127.0.0.1:51234")}, From: inspect.Close},
+		Time: time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.Local), Cause: inspect.CauseClosed, InState: 24700 * time.Nanosecond,
+		Lifetime: 301 * time.Millisecond, Bytes: &inspect.Bytes{Acked: 22, Received: 12}}
+	procs := []owners.Process{{PID: 4242, Comm: "server", FD: 5}}
+	want := []string{
+		"10:00:00.123456 tcp 127.0.0.1:7788         127.0.0.1:51234        CLOSE       -> gone",
+		`                    closed after 24.7µs lived 301ms acked 22 B received 12 B users:(("server",pid=4242,fd=5))`,
+	}
+	if diff := cmp.Diff(want, printEvents(t, newLayout(110, false, false), []inspect.WatchEvent{e}, procs)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
