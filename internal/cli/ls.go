@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -108,6 +107,8 @@ type lsOptions struct {
 	netnsNames  netnsNamer
 	cgroupNames *cgroupNames
 	display     display
+	// heap holds the collector to a limit while the listing is written.
+	heap *heapBudget
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -115,11 +116,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// A listing is built once, written and dropped, and at 100,000 sockets
-	// the collector's cycles while it grows cost a tenth of the run: it
-	// runs only if the heap nears a gigabyte.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	opts.heap = newHeapBudget()
+	defer opts.heap.restore()
 	q, err := opts.query(words)
 	if err != nil {
 		return err
@@ -260,6 +258,7 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		l.names, l.peers, l.threads = hostNames, len(q.UnixTypes) > 0, o.kinds.threads
 	}
 	write := func(batch []inspect.Socket) error {
+		o.heap.check()
 		if l != nil {
 			return l.write(batch)
 		}
