@@ -30,6 +30,11 @@ type Query struct {
 	Info, Memory bool
 	// Cgroup asks for Socket.CgroupID, which only the netlink source has.
 	Cgroup bool
+	// EveryKind says no kind was chosen by name: the Protocols are every
+	// kind, as ss lists them with no kind flag, and one the kernel or the
+	// source cannot list (MPTCP on a kernel without mptcp_diag, or from
+	// /proc) is left out, as ss leaves it out, instead of failing.
+	EveryKind bool
 }
 
 // ProtocolsOrDefault returns q.Protocols, or UDP and TCP when it and

@@ -243,6 +243,8 @@ func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family,
 		d.interrupted = append(d.interrupted, fmt.Sprintf("%s/%s", p, name))
 	case p == inspect.Raw && f != 0 && errors.Is(err, syscall.ENOENT):
 		return d.dumpRawProc(ctx, f)
+	case p == inspect.MPTCP && d.q.EveryKind && errors.Is(err, syscall.ENOENT):
+		return nil // no mptcp_diag: ss lists none either
 	case err != nil:
 		return fmt.Errorf("inspect: netlink %s/%s dump: %w", p, name, err)
 	}

@@ -75,7 +75,10 @@ var ssOnlyKinds = []string{"packet", "packet_raw", "packet_dgram", "netlink", "d
 // state selection chose, as ss combines them: the kinds named are listed
 // together, in ss's order (unix, raw, udp, tcp, mptcp); -f inet, inet6
 // and unix choose families, and with no kind named, every kind of them.
-func (k *kinds) apply(q *inspect.Query) error {
+// With every set and no kind or family chosen at all, every kind is
+// listed, as ss lists them with no kind flag (-4 and -6 leave unix out),
+// and q.EveryKind is set.
+func (k *kinds) apply(q *inspect.Query, every bool) error {
 	protos := slices.Clone(q.Protocols)
 	var unixTypes []inspect.UnixType
 	addUnix := func(ts []inspect.UnixType) {
@@ -108,6 +111,13 @@ func (k *kinds) apply(q *inspect.Query) error {
 		}
 	}
 	named := len(protos) > 0 || len(unixTypes) > 0
+	if every && !named && len(k.families) == 0 && !k.boundInactive {
+		q.EveryKind = true
+		protos = slices.Clone(ssOrder)
+		if len(q.Families) == 0 {
+			addUnix(allUnixTypes)
+		}
+	}
 	for _, f := range k.families {
 		switch f {
 		case "inet", "inet6":

@@ -15,10 +15,14 @@ import (
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
 
-List sockets like ss. With neither -a nor -l: connected sockets.
+List sockets like ss. With neither -a nor -l: connected sockets (of -a
+and -l, the later counts). With no kind flag (-t -u -x -w -M -B -f -A):
+every kind, in ss's order: unix, raw, udp, tcp, mptcp (-4 and -6 leave
+unix out; ss also lists netlink and packet sockets, which sockstate does
+not read); -K then closes TCP and UDP sockets only.
 
   -t, --tcp          TCP sockets
-  -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -u, --udp          UDP sockets
   -x, --unix         unix sockets: u_str, u_dgr and u_seq
   -w, --raw          raw sockets
   -M, --mptcp        MPTCP sockets (their TCP subflows are listed with -t)
@@ -180,9 +184,11 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 	help := false
 	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
-		{short: 'a', set: boolFlag(&opts.all)},
-		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
-		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		// -a and -l: the later one counts, as in ss (ss -al lists
+		// listening sockets, ss -la every socket).
+		{short: 'a', set: func(string) error { opts.all, opts.listening = true, false; return nil }},
+		{long: "all", set: func(string) error { opts.all, opts.allLong, opts.listening = true, true, false; return nil }},
+		{short: 'l', long: "listening", set: func(string) error { opts.listening, opts.all = true, false; return nil }},
 		{short: 'n', long: "numeric", set: func(string) error { return nil }},
 		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
 		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
@@ -385,7 +391,10 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory
 	if err == nil {
-		err = o.kinds.apply(&q)
+		// -K with no kind named closes TCP and UDP sockets only:
+		// SOCK_DESTROY closes no unix socket, and a raw socket from
+		// /proc has no cookie to name it by.
+		err = o.kinds.apply(&q, !o.kill)
 	}
 	return q, err
 }
