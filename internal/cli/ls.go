@@ -38,7 +38,8 @@ not read); -K then closes TCP and UDP sockets only.
   -6, --ipv6         IPv6 only
   -n, --numeric      numeric output (the default; accepted for ss compatibility)
   -r, --resolve      host names from the system resolver (at most 2s a batch)
-                     and port names from /etc/services
+                     and port names from /etc/services; JSON keeps the
+                     numbers and adds "host" and "service" beside them
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
   -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
