@@ -395,7 +395,7 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 		// -K with no kind named closes TCP and UDP sockets only:
 		// SOCK_DESTROY closes no unix socket, and a raw socket from
 		// /proc has no cookie to name it by.
-		err = o.kinds.apply(&q, !o.kill)
+		err = o.kinds.apply(&q, "ls", !o.kill)
 	}
 	return q, err
 }
