@@ -3,13 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/sockstate/sockstate/internal/testnet"
 )
 
 // TestLsResolveJSON: with -r, JSON keeps each endpoint's address and port
@@ -18,22 +15,7 @@ import (
 // key appears. The listener on port 22 is named ssh in each of its
 // three endpoints, and 127.0.0.1 localhost (/etc/hosts).
 func TestLsResolveJSON(t *testing.T) {
-	ns := testnet.New(t)
-	ssh := ns.Listen(t, "tcp4", "127.0.0.1:22")
-	ns.Listen(t, "tcp4", "0.0.0.0:7777")
-	ns.Do(t, func() error {
-		c, err := net.Dial("tcp4", ssh.Addr().String())
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { c.Close() })
-		u, err := net.ListenPacket("udp4", "127.0.0.2:53")
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { u.Close() })
-		return nil
-	})
+	ns := resolveNS(t)
 	type endpoint struct {
 		Addr    string  `json:"addr"`
 		Host    *string `json:"host"`

@@ -14,16 +14,6 @@ import (
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
-// inodeOf returns the socket inode of descriptor fd.
-func inodeOf(t *testing.T, fd int) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ino
-}
-
 // kindEvents returns each socket's events in watch -j's lines, by its
 // inode: "new TO", "change FROM TO", "gone FROM", with the netid.
 func kindEvents(t *testing.T, out string) map[uint64][]string {
@@ -66,7 +56,7 @@ func TestWatchUnix(t *testing.T) {
 				}
 				return unix.Listen(ln, 4)
 			})
-			lnInode := inodeOf(t, ln)
+			lnInode := testnet.FDInode(t, ln)
 			if ss := ns.Run(t, "ss", "-xaH"); strings.Count(ss, "\n") != 1 || !strings.Contains(ss, fmt.Sprintf("@%s %d", name, lnInode)) {
 				t.Fatalf("ss -xaH before watch: %q, want the listener alone", ss)
 			}
@@ -84,7 +74,7 @@ func TestWatchUnix(t *testing.T) {
 				a, b = fds[0], fds[1]
 				return err
 			})
-			ai, bi := inodeOf(t, a), inodeOf(t, b)
+			ai, bi := testnet.FDInode(t, a), testnet.FDInode(t, b)
 			// /proc/net/unix has no peers: 0 there, as ls prints it.
 			aPeer, bPeer := bi, ai
 			if source == "proc" {
@@ -128,7 +118,7 @@ func TestWatchUnixText(t *testing.T) {
 	defer unix.Close(ln)
 	w := startWatch(t, ns, "watch", "-xt", "--source", "netlink", "--interval", "10ms")
 	w.wantStderr = "sockstate: the kernel reports no freed unix sockets, so those that live and die between two polls are missed\n"
-	w.waitFor(fmt.Sprintf(" u_seq @sockstate-watch-text %d * 0 ", inodeOf(t, ln)), " new ", "-> LISTEN")
+	w.waitFor(fmt.Sprintf(" u_seq @sockstate-watch-text %d * 0 ", testnet.FDInode(t, ln)), " new ", "-> LISTEN")
 	w.stop()
 }
 
