@@ -185,13 +185,13 @@ func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	listed := false
 	defer func() { t.finish(c.cfg.Top, c.cfg.MaxSeries, listed) }()
 	cgroup := c.cfg.By != nil && c.cfg.By.Cgroup
-	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
+	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen), Cgroup: cgroup, Inline: true}
 	if err := inspect.Each(ctx, c.cfg.Source, listening, t.addListeners); err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
 	t.assignPorts(c.cfg.Ports, c.cfg.MaxSeries)
 	// UDP sockets are never in LISTEN: the unconnected ones are in CLOSE.
-	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
+	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen), Cgroup: cgroup, Inline: true}
 	err := inspect.Each(ctx, c.cfg.Source, rest, t.addConnections)
 	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
