@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -178,7 +179,8 @@ func (c *Collector) collect(ctx context.Context) (*snapshot, []string) {
 }
 
 // count lists the listening TCP sockets, which give the ports their slots,
-// then every other socket, counting each as it comes.
+// then every other TCP and UDP socket, then the unix sockets, counting each
+// as it comes.
 func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	t := c.t
 	t.snap, t.now = snap, c.cfg.Now()
@@ -196,11 +198,18 @@ func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
+	// Unix sockets in every state, apart: one Query's states apply to
+	// every protocol it lists.
+	unixSocks := inspect.Query{UnixTypes: []inspect.UnixType{inspect.UnixStream, inspect.UnixDgram, inspect.UnixSeqPacket}, States: inspect.AllStates, Inline: true}
+	uerr := inspect.Each(ctx, c.cfg.Source, unixSocks, t.addUnix)
+	if uerr != nil && !errors.Is(uerr, inspect.ErrIncomplete) {
+		return uerr
+	}
 	snap.listed = true
-	listed = err == nil
+	listed = err == nil && uerr == nil
 	// An interrupted dump hands over every socket once, from the last
 	// attempt: the counts stand, and the error is counted.
-	return err
+	return cmp.Or(err, uerr)
 }
 
 // stageError is an error of one stage of a collection.

@@ -88,14 +88,14 @@ func (t *tally) addListeners(batch []inspect.Socket) error {
 // count adds s to the counts by protocol, family and state.
 func (t *tally) count(s *inspect.Socket) {
 	t.snap.seen++
-	p, f := protoIndex(s.Protocol), familyIndex(s.Family)
-	if p < 0 || f < 0 || int(s.State) >= numStates {
+	k := kindOf(s)
+	if k < 0 || int(s.State) >= numStates {
 		t.snap.unknown++
 		return
 	}
-	t.snap.sockets[p][f][s.State]++
+	t.snap.sockets[k][s.State]++
 	if t.by != nil {
-		t.countGroup(s, p, f)
+		t.countGroup(s, k)
 	}
 }
 
@@ -139,6 +139,14 @@ func (t *tally) assignPorts(ports []uint16, max int) {
 	if snap.otherPorts > 0 {
 		snap.other = &portCount{}
 	}
+}
+
+// addUnix counts a batch of unix sockets.
+func (t *tally) addUnix(batch []inspect.Socket) error {
+	for i := range batch {
+		t.count(&batch[i])
+	}
+	return nil
 }
 
 // addConnections counts a batch of sockets that are not listening TCP
@@ -206,24 +214,4 @@ func (t *tally) finish(top, maxGroups int, listed bool) {
 	}
 	t.listeners = t.listeners[:0]
 	t.snap = nil
-}
-
-func protoIndex(p inspect.Protocol) int {
-	switch p {
-	case inspect.TCP:
-		return 0
-	case inspect.UDP:
-		return 1
-	}
-	return -1
-}
-
-func familyIndex(f inspect.Family) int {
-	switch f {
-	case inspect.INet:
-		return 0
-	case inspect.INet6:
-		return 1
-	}
-	return -1
 }
