@@ -49,6 +49,13 @@ type Config struct {
 	// OnError, when set, is told of each stage of a collection that
 	// failed, which sockstate_collection_errors_total also counts.
 	OnError func(stage string, err error)
+	// EachNetNS, when set, replaces NetNS for the kernel's counters when
+	// Source lists several namespaces: it runs fn on a thread in each
+	// namespace with the namespace's inode, as Socket.NetNS has it. The
+	// listen counters are then summed, or by namespace when By groups by
+	// it, each namespace's sockets are told ephemeral by its own port
+	// range, and the ports available are the smallest range's.
+	EachNetNS func(fn func(inode uint64) error) error
 }
 
 // The parts of a collection that can fail, the error counter's stage label.
@@ -107,9 +114,17 @@ func New(cfg Config) (*Collector, error) {
 
 // Describe sends the descriptions of every metric the Collector makes.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	byNetNS := c.kernelByNetNS()
 	for _, d := range allDescs {
-		if d == socketsDesc {
+		switch {
+		case d == socketsDesc:
 			d = c.sockets
+		case byNetNS && d == listenOverflowsDesc:
+			d = nsOverflowsDesc
+		case byNetNS && d == listenDropsDesc:
+			d = nsDropsDesc
+		case byNetNS && d == ephemeralAvailableDesc:
+			d = nsAvailableDesc
 		}
 		ch <- d
 	}
@@ -126,6 +141,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	self := selfCounts{collections: c.collections, shared: c.shared, errors: maps.Clone(c.errors)}
 	c.mu.Unlock()
 	snap.emit(ch, &self)
+}
+
+// kernelByNetNS reports whether the kernel's counters are by namespace.
+func (c *Collector) kernelByNetNS() bool {
+	return c.cfg.EachNetNS != nil && c.cfg.By != nil && c.cfg.By.NetNS
 }
 
 // snapshot runs a collection, or waits for the one in progress and returns
@@ -166,6 +186,10 @@ func (c *Collector) collect(ctx context.Context) (*snapshot, []string) {
 	errs := c.readKernel(snap)
 	if err := c.count(ctx, snap); err != nil {
 		errs = append(errs, stageError{stageSockets, err})
+	}
+	if c.kernelByNetNS() {
+		snap.nameNetNS(c.cfg.By.Name, c.cfg.MaxSeries)
+		snap.kernelByNetNS = true
 	}
 	snap.duration = time.Since(start)
 	var failed []string
@@ -223,15 +247,19 @@ type stageError struct {
 // The port range is read before the sockets are counted, as the count
 // needs it to tell the ephemeral ports.
 func (c *Collector) readKernel(snap *snapshot) []stageError {
-	var errs []stageError
 	c.t.lo, c.t.hi = 0, 0
+	if c.cfg.EachNetNS != nil {
+		return c.readKernelEach(snap)
+	}
+	var errs []stageError
 	read := func() error {
 		n, err := procnet.NewFS("/proc/thread-self").ReadNetstat()
 		if err != nil {
 			errs = append(errs, stageError{stageNetstat, err})
 		} else {
-			snap.overflows, snap.haveOverflows = n.Get("TcpExt", "ListenOverflows")
-			snap.drops, snap.haveDrops = n.Get("TcpExt", "ListenDrops")
+			k := &snap.kernel
+			k.overflows, k.haveOverflows = n.Get("TcpExt", "ListenOverflows")
+			k.drops, k.haveDrops = n.Get("TcpExt", "ListenDrops")
 		}
 		lo, hi, err := readPortRange()
 		if err != nil {
@@ -239,7 +267,7 @@ func (c *Collector) readKernel(snap *snapshot) []stageError {
 			return nil
 		}
 		c.t.lo, c.t.hi = lo, hi
-		snap.portsAvailable = int64(hi) - int64(lo) + 1
+		snap.kernel.available = int64(hi) - int64(lo) + 1
 		return nil
 	}
 	if c.cfg.NetNS == 0 {

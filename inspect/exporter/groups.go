@@ -24,6 +24,10 @@ type Grouping struct {
 	// Cgroup asks the source for each socket's cgroup id
 	// (inspect.Query.Cgroup), which Key reads.
 	Cgroup bool
+	// NetNS says the groups are network namespaces (Key is Socket.NetNS):
+	// with Config.EachNetNS the listen counters and ports available are
+	// by namespace too.
+	NetNS bool
 }
 
 // otherGroupsDesc is the count of the groups folded into "other".

@@ -103,10 +103,13 @@ type snapshot struct {
 	dests        []destCount
 	destinations int
 
-	overflows, drops         int64
-	haveOverflows, haveDrops bool
-	portsAvailable           int64
-	duration                 time.Duration
+	// kernel is the listen counters and ports available, of every
+	// namespace read; perNetNS has them by namespace, and, when
+	// kernelByNetNS, by the name --by netns gives them.
+	kernel        nsKernel
+	perNetNS      []nsKernel
+	kernelByNetNS bool
+	duration      time.Duration
 }
 
 // selfCounts are the Collector's own counters at a scrape.
@@ -185,15 +188,7 @@ func (s *snapshot) emit(ch chan<- prometheus.Metric, self *selfCounts) {
 	if s.listed {
 		s.emitSockets(gauge)
 	}
-	if s.haveOverflows {
-		counter(listenOverflowsDesc, float64(s.overflows))
-	}
-	if s.haveDrops {
-		counter(listenDropsDesc, float64(s.drops))
-	}
-	if s.portsAvailable > 0 {
-		gauge(ephemeralAvailableDesc, float64(s.portsAvailable))
-	}
+	s.emitKernel(gauge, counter)
 	gauge(durationDesc, s.duration.Seconds())
 	gauge(seenDesc, float64(s.seen))
 	gauge(unrecognizedDesc, float64(s.unknown))

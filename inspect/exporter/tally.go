@@ -47,7 +47,9 @@ type tally struct {
 	// slot maps every local port to slotNone, slotOther or slotOwn+i.
 	slot [1 << 16]uint16
 	// lo and hi are the ephemeral port range; hi is 0 when unknown.
+	// ranges, when not empty, has it by namespace instead.
 	lo, hi uint16
+	ranges map[uint64]portRange
 	dests  map[netip.AddrPort]int64
 	// seen and next hold the first sighting of each CLOSE_WAIT socket on a
 	// listening port: seen from the last collection, next for this one.
@@ -159,13 +161,18 @@ func (t *tally) addConnections(batch []inspect.Socket) error {
 			continue
 		}
 		port := s.Local.Port()
+		lo, hi := t.lo, t.hi
+		if len(t.ranges) > 0 {
+			r := t.ranges[s.NetNS]
+			lo, hi = r.lo, r.hi
+		}
 		var pc *portCount
 		switch slot := t.slot[port]; {
 		case slot >= slotOwn:
 			pc = &t.snap.ports[slot-slotOwn]
 		case slot == slotOther:
 			pc = t.snap.other
-		case t.hi != 0 && port >= t.lo && port <= t.hi:
+		case hi != 0 && port >= lo && port <= hi:
 			t.dests[s.Peer]++
 			continue
 		default:

@@ -49,9 +49,12 @@ while it runs share its result.
                        port="other" (default 64)
       --top N          destinations reported in sockstate_ephemeral_ports_used,
                        those holding the most local ports (default 10)
-      --all-netns      the sockets of every network namespace of the host
-                       (the listen counters and port range stay the server's)
-      --by KIND        split sockstate_sockets by netns (with --all-netns),
+      --all-netns      the sockets of every network namespace of the host;
+                       the listen counters summed over the namespaces, each
+                       socket's ephemeral ports by its namespace's port
+                       range, the smallest range as the ports available
+      --by KIND        split sockstate_sockets by netns (with --all-netns;
+                       the listen counters and ports available too),
                        cgroup or container: --max-series of them at most,
                        the largest first, the rest summed under "other"
       --transitions    count every TCP state change from the kernel's
@@ -151,10 +154,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	col, err := exporter.New(exporter.Config{
+	cfg := exporter.Config{
 		Source: src, NetNS: nsFD, Ports: opts.ports, MaxSeries: opts.maxSeries, Top: opts.top,
 		Timeout: collectTimeout, OnError: onceEach(stderr), By: by,
-	})
+	}
+	if all != nil {
+		cfg.EachNetNS = all.eachNetNS
+	}
+	col, err := exporter.New(cfg)
 	if err != nil {
 		return err
 	}
