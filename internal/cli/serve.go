@@ -22,7 +22,6 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
-	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
 )
@@ -141,9 +140,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeNS()
-	src, err := serveSource(opts.source, nsFD, stderr)
-	if err != nil {
-		return err
+	// Each of ls's sources streams (a Streamer, found through wrappers),
+	// so that a collection counts as it decodes.
+	src, err := newSource(opts.source, stderr, nsFD)
+	if ue, ok := errors.AsType[*usageError](err); ok {
+		return usagef("serve: %s", ue.msg)
+	} else if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	var all *serveAllNetNS
 	if opts.allNetNS {
@@ -294,26 +297,6 @@ func readOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// serveSource returns the source --source names. Unlike ls's, each is a
-// Streamer where it can be, so that a collection counts as it decodes.
-func serveSource(name string, nsFD int, stderr io.Writer) (inspect.Source, error) {
-	switch name {
-	case "auto":
-		return &sockdiag.AutoSource{
-			Netlink: &sockdiag.Source{NetNS: nsFD},
-			Proc:    &procsrc.Source{NetNS: nsFD},
-			OnFallback: func(reason error) {
-				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
-			},
-		}, nil
-	case "netlink":
-		return &sockdiag.Source{NetNS: nsFD}, nil
-	case "proc":
-		return &procsrc.Source{NetNS: nsFD}, nil
-	}
-	return nil, usagef("serve: --source %q: use auto, netlink or proc", name)
 }
 
 // onceEach returns an OnError that says the first error of each stage on
