@@ -22,34 +22,13 @@ import (
 // listener's address.
 func overflow(t *testing.T, ns *testnet.NS) string {
 	t.Helper()
-	var addr string
+	_, sa := ns.ListenRaw(t, 0)
 	ns.Do(t, func() error {
-		sock := func() (int, error) {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err == nil {
-				t.Cleanup(func() { unix.Close(fd) })
-			}
-			return fd, err
-		}
-		ln, err := sock()
+		queued, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			return err
-		}
-		if err := unix.Listen(ln, 0); err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(ln)
-		if err != nil {
-			return err
-		}
-		addr = fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
-		queued, err := sock()
-		if err != nil {
-			return err
-		}
+		t.Cleanup(func() { unix.Close(queued) })
 		if err := unix.Connect(queued, sa); err != nil {
 			return err
 		}
@@ -63,7 +42,7 @@ func overflow(t *testing.T, ns *testnet.NS) string {
 		}
 		return nil
 	})
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", sa.Port)
 }
 
 // listenCounters reads ns's ListenOverflows and ListenDrops.
