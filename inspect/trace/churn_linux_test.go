@@ -424,6 +424,9 @@ func BenchmarkChurn(b *testing.B) {
 	b.ReportMetric(float64(want)-transitions-float64(lost), "unaccounted")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%cpu")
 	b.ReportMetric(float64(cpu.Microseconds())/transitions*1000, "cpu-µs/1000transitions")
+	if conns > 0 {
+		b.ReportMetric(float64(tr.lookups)/float64(conns), "lookups/conn")
+	}
 	if s.RunCount > 0 {
 		b.ReportMetric(float64(s.Runtime.Nanoseconds())/float64(s.RunCount), "bpf-ns/run")
 	}

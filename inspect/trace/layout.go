@@ -22,6 +22,7 @@ type layout struct {
 	protocol   int16 // sk_protocol, u16
 	state      int16 // __sk_common.skc_state, u8
 	skErr      int16 // sk_err, int: the pending error, native order
+	shutdown   int16 // sk_shutdown, u8: RCV_SHUTDOWN, SEND_SHUTDOWN
 	// In struct inet_sock, which starts with struct sock. These lie past
 	// struct sock, where the verifier allows no direct load, so the
 	// program copies them with bpf_probe_read_kernel.
@@ -68,6 +69,7 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.protocol, "sock", []string{"sk_protocol"}, 2},
 		{&l.state, "sock", []string{"__sk_common", "skc_state"}, 1},
 		{&l.skErr, "sock", []string{"sk_err"}, 4},
+		{&l.shutdown, "sock", []string{"sk_shutdown"}, 1},
 		{&l.saddr, "inet_sock", []string{"inet_saddr"}, 4},
 		{&l.sport, "inet_sock", []string{"inet_sport"}, 2},
 		{&l.bytesAcked, "tcp_sock", []string{"bytes_acked"}, 8},

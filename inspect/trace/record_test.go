@@ -22,6 +22,7 @@ type rawRecord struct {
 	family, protocol        uint16
 	from, to                uint32
 	err, kind               uint32
+	shutdown                uint64
 }
 
 // encode lays r out as the program does: ports and addresses in network
@@ -45,6 +46,7 @@ func (r rawRecord) encode() []byte {
 	ne.PutUint32(b[recNew:], r.to)
 	ne.PutUint32(b[recErr:], r.err)
 	ne.PutUint32(b[recKind:], r.kind)
+	ne.PutUint64(b[recShutdown:], r.shutdown)
 	return b
 }
 

@@ -35,6 +35,9 @@ type Tracer struct {
 	diag       *netlinkdiag.Conn
 	look       lookupFunc
 	gapLook    gapLookupFunc
+	// lookups counts the sock_diag lookups look and gapLook made (for
+	// BenchmarkChurn); only the reading goroutine touches it.
+	lookups uint64
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
@@ -56,6 +59,7 @@ type Tracer struct {
 	reportedGaps   uint64
 	held           *Transition
 	heldTr         Transition // what held points to
+	heldFINIn      bool       // whether held's socket had the peer's FIN
 	tw             timeWaits
 	repeats        repeats
 	gaps           gaps
@@ -172,10 +176,12 @@ func Open(opts *Options) (*Tracer, error) {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
 	t.look = func(tr *Transition) (inspect.State, uint64, error) {
+		t.lookups++
 		m, err := lookupSocket(t.diag, tr)
 		return inspect.State(m.State), m.Cookie, err
 	}
 	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
+		t.lookups++
 		m, err := lookupSocket(t.diag, tr)
 		return inspect.State(m.State), m.Timer == timerTimeWait, err
 	}
