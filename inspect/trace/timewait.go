@@ -80,6 +80,9 @@ type timeWaits struct {
 	// proven is TIME_WAIT transitions a peer's move proved, returned
 	// before any further record.
 	proven []Transition
+	// over confirms moves to CLOSE by the overflow counter, where it is
+	// read (overflow.go).
+	over overflows
 }
 
 // retry is a time-wait socket in FIN_WAIT2 to look up again at due.
@@ -105,7 +108,9 @@ func (w *timeWaits) watch(tr *Transition, finIn bool) {
 	case tr.To == inspect.Close && tr.From == inspect.FinWait2 && !finIn:
 		w.fin2 = append(w.fin2, *tr)
 	case tr.To == inspect.Close && (tr.From == inspect.FinWait2 || tr.From == inspect.Closing):
-		w.fresh = append(w.fresh, *tr)
+		if !w.over.note(tr) {
+			w.fresh = append(w.fresh, *tr)
+		}
 	case tr.From == inspect.LastAck && tr.To == inspect.Close:
 		r, ok := w.byConn[conn{tr.Peer, tr.Local}]
 		if !ok {
@@ -179,12 +184,13 @@ func (w *timeWaits) next() (Transition, bool) {
 	return tr, true
 }
 
-// due returns when the earliest retry is due.
+// due returns when the earliest retry or confirmation is due.
 func (w *timeWaits) due() (time.Time, bool) {
-	if len(w.waiting) == 0 {
-		return time.Time{}, false
+	due, ok := w.over.due()
+	if len(w.waiting) > 0 && (!ok || w.waiting[0].due.Before(due)) {
+		due, ok = w.waiting[0].due, true
 	}
-	return w.waiting[0].due, true
+	return due, ok
 }
 
 // wait follows r, a time-wait socket in FIN_WAIT2.
@@ -196,7 +202,8 @@ func (w *timeWaits) wait(r *retry) {
 	heap.Push(&w.waiting, r)
 }
 
-// lookUp makes the lookups due at now: every fresh move to CLOSE, then,
+// lookUp makes the lookups due at now: the moves the overflow counter
+// cannot confirm, if they are due, and every fresh move to CLOSE, then,
 // after scheduling the time-wait sockets left in FIN_WAIT2, the retries
 // whose time has come. mono is now on the kernel's
 // CLOCK_MONOTONIC (monoclock.Mono: never ahead of it, behind by less than
@@ -204,6 +211,15 @@ func (w *timeWaits) wait(r *retry) {
 // move to CLOSE that was read before it. It stops at the first error other than
 // ENOENT and returns it; the lookup that failed is dropped.
 func (w *timeWaits) lookUp(look lookupFunc, now time.Time, mono time.Duration) error {
+	made := func(tr *Transition) {
+		tw := timeWaitOf(tr, tr.Cookie, max(mono, tr.Mono))
+		tw.Time = now
+		w.out = append(w.out, tw)
+	}
+	unconfirmed := func(tr *Transition) { w.fresh = append(w.fresh, *tr) }
+	if err := w.over.confirm(now, made, unconfirmed); err != nil {
+		return err
+	}
 	for i := range w.fresh {
 		r := retry{close: w.fresh[i], wait: firstRetry, until: now.Add(giveUp)}
 		if err := w.check(look, &r, now, mono); err != nil {

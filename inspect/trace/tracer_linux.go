@@ -4,6 +4,7 @@ package trace
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,11 @@ type Tracer struct {
 	resets     resets
 	rd         *ringbuf.Reader
 	diag       *netlinkdiag.Conn
-	look       lookupFunc
-	gapLook    gapLookupFunc
+	// overflowFile is the namespace's TcpExt counters, nil when they
+	// cannot be read: every TIME_WAIT is then looked up.
+	overflowFile *os.File
+	look         lookupFunc
+	gapLook      gapLookupFunc
 	// lookups counts the sock_diag lookups look and gapLook made (for
 	// BenchmarkChurn); only the reading goroutine touches it.
 	lookups uint64
@@ -211,8 +215,31 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("attach to tcp:"+resetTracepoints[i].attachTo, err)
 		}
 	}
+	// After attaching: the first reading vouches for the time-wait
+	// sockets made after it.
+	t.openOverflow(o.NetNS)
 	ok = true
 	return t, nil
+}
+
+// openOverflow sets up the confirmation of time-wait sockets by the
+// namespace's TCPTimeWaitOverflow counter (overflow.go), and takes the
+// first reading. Where the counter cannot be read, it leaves every
+// time-wait socket to a lookup.
+func (t *Tracer) openOverflow(nsFD int) {
+	f, err := openOverflow(nsFD)
+	if err != nil {
+		return
+	}
+	read := overflowReader(f)
+	n, err := read()
+	if err != nil {
+		f.Close()
+		return
+	}
+	t.overflowFile = f
+	t.tw.over = overflows{read: read, mono: func() time.Duration { return t.mono.At(time.Now()) }}
+	t.tw.over.take(n, t.tw.over.mono())
 }
 
 // resetTracepoints are the tracepoints of resets, with their programs'
@@ -265,6 +292,9 @@ func (t *Tracer) release() error {
 	}
 	if t.diag != nil {
 		errs = append(errs, t.diag.Close())
+	}
+	if t.overflowFile != nil {
+		errs = append(errs, t.overflowFile.Close())
 	}
 	for _, p := range append(t.progs[:], t.resetProgs[:]...) {
 		if p != nil {
