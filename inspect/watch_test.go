@@ -416,27 +416,61 @@ func TestWatcherSuperseded(t *testing.T) {
 	}
 }
 
-// TestWatcherLateDestroy: a destroy report that comes after the poll that
-// found the socket gone is not reported again.
+// TestWatcherLateDestroy: a socket a poll no longer shows, with no destroy
+// report yet, waits one poll for its verdict. A report arriving meanwhile
+// gives its real end (0x3: the change into CLOSE it was freed in, then
+// gone). Without one, a socket with a file is in CLOSE, held by its owner
+// (0x5: a change into CLOSE at the next poll, gone at its report); one
+// without a file (0x4) is gone from its last polled state, as is one under
+// a selection without CLOSE; a socket the next poll shows again (0x6, a
+// dump that missed it) was never gone.
 func TestWatcherLateDestroy(t *testing.T) {
 	C := sock(3, CloseWait, wCl, wLn, 12)
-	freed := C
-	freed.State, freed.Inode = Close, 0
-	src := &scriptedSource{snaps: [][]Socket{{C}, {}, {}}}
-	got, err := runWatch(t, 3, func() *Watcher {
-		d := &scriptedDestroys{c: make(chan any)}
-		d.sendAt(150*time.Millisecond, &freed)
-		return &Watcher{Source: src, Query: Query{States: AllStates}, Interval: 100 * time.Millisecond, Destroyed: d}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		"0s new 0x3 -> CLOSE_WAIT",
-		"100ms gone 0x3 CLOSE_WAIT -> after 100ms",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("events (-want +got):\n%s", diff)
+	O := sock(4, FinWait1, wLn, netip.MustParseAddrPort("127.0.0.1:51235"), 0)
+	R := sock(5, Established, wLn, netip.MustParseAddrPort("127.0.0.1:51236"), 13)
+	M := sock(6, Established, wLn, netip.MustParseAddrPort("127.0.0.1:51237"), 14)
+	freedC, freedR := C, R
+	freedC.State, freedC.Inode = Close, 0
+	freedR.State, freedR.Inode = Close, 0
+	for _, tt := range []struct {
+		states StateSet
+		want   []string
+	}{
+		{AllStates, []string{
+			"0s new 0x3 -> CLOSE_WAIT",
+			"0s new 0x4 -> FIN_WAIT1",
+			"0s new 0x5 -> ESTABLISHED",
+			"0s new 0x6 -> ESTABLISHED",
+			"150ms change 0x3 CLOSE_WAIT -> CLOSE after 150ms",
+			"150ms gone 0x3 CLOSE ->",
+			"200ms gone 0x4 FIN_WAIT1 -> after 100ms",
+			"200ms change 0x5 ESTABLISHED -> CLOSE after 100ms",
+			"350ms gone 0x5 CLOSE -> after 150ms",
+		}},
+		{AllStates &^ StatesOf(Close), []string{
+			"0s new 0x3 -> CLOSE_WAIT",
+			"0s new 0x4 -> FIN_WAIT1",
+			"0s new 0x5 -> ESTABLISHED",
+			"0s new 0x6 -> ESTABLISHED",
+			"150ms gone 0x3 CLOSE_WAIT -> after 150ms",
+			"200ms gone 0x4 FIN_WAIT1 -> after 100ms",
+			"200ms gone 0x5 ESTABLISHED -> after 100ms",
+		}},
+	} {
+		src := &scriptedSource{snaps: [][]Socket{{C, O, R, M}, {M}, {M}, {M}, {M}}}
+		src.snaps[1] = []Socket{}
+		got, err := runWatch(t, 5, func() *Watcher {
+			d := &scriptedDestroys{c: make(chan any)}
+			d.sendAt(150*time.Millisecond, &freedC)
+			d.sendAt(350*time.Millisecond, &freedR)
+			return &Watcher{Source: src, Query: Query{States: tt.states}, Interval: 100 * time.Millisecond, Destroyed: d}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("states %v: events (-want +got):\n%s", tt.states, diff)
+		}
 	}
 }
 

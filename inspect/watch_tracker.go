@@ -19,6 +19,12 @@ type tracker struct {
 	// whose owner keeps its file), and the socket must not be reported
 	// gone twice.
 	polledGone goneSet
+	// held is the sockets the last poll no longer showed whose destroy
+	// report had not come: their verdict waits for this poll
+	// (watch_held.go).
+	held []Socket
+	// heldAt is when the poll that held them ended.
+	heldAt time.Time
 }
 
 // step reports what changed from prev to next, polled from start to now,
@@ -30,7 +36,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 	for _, l := range lost {
 		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: l.at, Lost: l.n})
 	}
-	events := t.diff.diff(prev, next)
+	events, diffEvents := t.withHeld(t.diff.diff(prev, next))
 	inState := make([]time.Duration, len(events))
 	t.joinRequests(events, inState, now)
 	slices.SortStableFunc(destroyed, func(a, b destroyedSocket) int { return a.at.Compare(b.at) })
@@ -90,7 +96,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 		case gone[j] != nil:
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
-		case t.polledGone.take(&d.Socket):
+		case t.freedAfterGone(&batch, d):
 		case clearedTuple(&d.Socket):
 			// Never seen, and its addresses are gone: reported as
 			// what is left, marked, if the filter selects it whatever
@@ -109,16 +115,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 
 	// The time in state of gone sockets is taken first: a tuple reused by
 	// a new socket is gone and new under one key.
-	for i := range events {
-		if e := &events[i]; e.Kind == EventGone {
-			k := KeyOf(&e.Socket)
-			inState[i] = t.observed(k, now)
-			delete(t.since, k)
-			if t.destroys && awaitsDestroy(&e.Socket) {
-				t.polledGone.add(k)
-			}
-		}
-	}
+	t.settleGone(events, inState, diffEvents, now)
 	for i := range events {
 		e := &events[i]
 		switch e.Kind {

@@ -100,9 +100,10 @@ func TestWatcherUnmatched(t *testing.T) {
 	}
 }
 
-// TestWatcherGoneOnce: a socket a poll found gone is not reported again by
-// its destroy report, however late it comes (a reset socket whose owner
-// keeps its file for seconds), nor when a loss came between.
+// TestWatcherGoneOnce: a reset socket whose owner keeps its file for
+// seconds is reported as the kernel moved it, ESTABLISHED -> CLOSE, at the
+// poll after the one that no longer showed it, and gone once, at its
+// destroy report, however late it comes, a loss between or not.
 func TestWatcherGoneOnce(t *testing.T) {
 	S := sock(0xd5bcb, Established, wLn, wCl, 11)
 	freed := S
@@ -123,8 +124,9 @@ func TestWatcherGoneOnce(t *testing.T) {
 	}
 	want := []string{
 		"0s new 0xd5bcb -> ESTABLISHED",
-		"100ms gone 0xd5bcb ESTABLISHED -> after 100ms",
+		"200ms change 0xd5bcb ESTABLISHED -> CLOSE after 100ms",
 		"3.01s lost -",
+		"3.02s gone 0xd5bcb CLOSE -> after 2.82s",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
