@@ -409,12 +409,17 @@ func BenchmarkChurn(b *testing.B) {
 		b.Fatalf("program statistics: %v", err)
 	}
 	lost := tr.Lost()
+	drops, _, err := tr.readLosses()
+	if err != nil {
+		b.Fatal(err)
+	}
 	tr.Close()
 	<-c.done
 	if c.err != nil {
 		b.Fatalf("Read: %v", c.err)
 	}
 	transitions := float64(c.traced)
+	b.ReportMetric(float64(drops), "ring-drops")
 	b.ReportMetric(float64(conns)/wall.Seconds(), "conns/s")
 	b.ReportMetric(transitions/wall.Seconds(), "transitions/s")
 	b.ReportMetric(float64(lost), "lost")

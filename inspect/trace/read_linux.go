@@ -90,6 +90,11 @@ func (t *Tracer) Read() (Transition, error) {
 			t.rd.SetDeadline(deadline)
 			t.deadline = deadline
 		}
+		if deadline.After(now) && now.Sub(t.lastRecord) < batchWait && t.rd.AvailableBytes() == 0 {
+			// Records are flowing and the ring is empty: let them
+			// gather rather than wake for each (see batchWait).
+			time.Sleep(min(batchWait, deadline.Sub(now)))
+		}
 		err := t.rd.ReadInto(&t.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// Nothing committed is left unread; what is in flight is
@@ -111,6 +116,7 @@ func (t *Tracer) Read() (Transition, error) {
 		if err != nil {
 			return Transition{}, t.readError(err)
 		}
+		t.lastRecord = now
 		var tr Transition
 		drops, err := decode(t.rec.RawSample, &tr)
 		if err != nil {

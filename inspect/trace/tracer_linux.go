@@ -53,6 +53,8 @@ type Tracer struct {
 	rec      ringbuf.Record
 	deadline time.Time // the deadline set on rd
 	idleSeen time.Time // when the drop counter was last read while idle
+	// lastRecord is when Read last read a record (see batchWait).
+	lastRecord time.Time
 	// reportedDrops, reportedMisses and reportedGaps are the losses Read
 	// has reported: records the full ring refused, events both copies of
 	// the program missed, and transitions gaps found missing. held is a
@@ -86,6 +88,14 @@ type Tracer struct {
 // idleCheck is how often an idle Read reads the drop counter, so that a
 // loss with no transition after it is reported all the same.
 const idleCheck = 250 * time.Millisecond
+
+// batchWait is how long Read lets records gather when it has emptied the
+// ring less than batchWait after reading one: the kernel wakes a reader
+// waiting on an empty ring for each record, and under churn those
+// wake-ups (an epoll_wait each) cost more than reading the records. A
+// transition after a quiet spell wakes the reader at once; under churn
+// one waits batchWait at most.
+const batchWait = time.Millisecond
 
 // Open loads the eBPF program, attaches it to sock:inet_sock_set_state and
 // returns a Tracer that reads its ring buffer. It needs kernel BTF, Linux
