@@ -52,11 +52,12 @@ func (t *tracker) withHeld(events []Event) ([]Event, int) {
 }
 
 // settleGone settles the gone events no destroy report replaced: inState
-// gets their time in state up to the poll that missed them, events from the diff that await a destroy
+// gets their time in state up to the poll that missed them, seen how long
+// the watch saw them, events from the diff that await a destroy
 // report are held for the next poll, and those held since the last
 // (index diffEvents and after) become a move to CLOSE when they were
 // TCP sockets with a file and the query selects CLOSE.
-func (t *tracker) settleGone(events []Event, inState []time.Duration, diffEvents int, now time.Time) {
+func (t *tracker) settleGone(events []Event, inState, seen []time.Duration, diffEvents int, now time.Time) {
 	// A held socket was last seen in its state by the poll before the
 	// one that missed it.
 	missed := t.heldAt
@@ -72,11 +73,11 @@ func (t *tracker) settleGone(events []Event, inState []time.Duration, diffEvents
 			e.Kind = 0
 			continue
 		}
-		if i < diffEvents {
-			inState[i] = t.observed(k, now)
-		} else {
-			inState[i] = t.observed(k, missed)
+		at := now
+		if i >= diffEvents {
+			at = missed
 		}
+		inState[i] = t.observed(k, at)
 		delete(t.since, k)
 		switch {
 		case i >= diffEvents && t.heldInClose(&e.Socket):
@@ -86,6 +87,9 @@ func (t *tracker) settleGone(events []Event, inState []time.Duration, diffEvents
 			t.polledGone.add(k, e.Socket)
 		case t.destroys && awaitsDestroy(&e.Socket):
 			t.polledGone.add(k, Socket{})
+			seen[i] = t.seenFor(k, at)
+		default:
+			seen[i] = t.seenFor(k, at)
 		}
 	}
 }
@@ -107,7 +111,7 @@ func (t *tracker) freedAfterGone(batch *[]WatchEvent, d *destroyedSocket) bool {
 		return false
 	}
 	if s.Protocol != 0 {
-		*batch = append(*batch, WatchEvent{Event: Event{Kind: EventGone, Socket: s, From: Close}, Time: d.at, InState: t.observed(k, d.at)})
+		*batch = append(*batch, withEnd(WatchEvent{Event: Event{Kind: EventGone, Socket: s, From: Close}, Time: d.at, InState: t.observed(k, d.at), Seen: t.seenFor(k, d.at)}, d))
 		delete(t.since, k)
 	}
 	return true

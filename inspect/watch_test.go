@@ -125,6 +125,15 @@ func sock(cookie uint64, st State, local, peer netip.AddrPort, inode uint64) Soc
 func runWatch(t *testing.T, n int, setup func() *Watcher) ([]string, error) {
 	t.Helper()
 	var got []string
+	err := watchEvents(t, n, setup, func(t0 time.Time, e WatchEvent) { got = append(got, line(t0, e)) })
+	return got, err
+}
+
+// watchEvents runs the watcher setup makes inside a bubble until it has
+// delivered n batches, calls fn for every event with the bubble's start,
+// and returns Watch's error.
+func watchEvents(t *testing.T, n int, setup func() *Watcher, fn func(t0 time.Time, e WatchEvent)) error {
+	t.Helper()
 	var err error
 	synctest.Test(t, func(t *testing.T) {
 		w := setup()
@@ -134,7 +143,7 @@ func runWatch(t *testing.T, n int, setup func() *Watcher) ([]string, error) {
 		batches := 0
 		err = w.Watch(ctx, func(batch []WatchEvent) error {
 			for _, e := range batch {
-				got = append(got, line(t0, e))
+				fn(t0, e)
 			}
 			if batches++; batches == n {
 				cancel()
@@ -142,7 +151,7 @@ func runWatch(t *testing.T, n int, setup func() *Watcher) ([]string, error) {
 			return nil
 		})
 	})
-	return got, err
+	return err
 }
 
 func TestWatcherPolls(t *testing.T) {
