@@ -80,7 +80,7 @@ func TestWatchEndsFromReports(t *testing.T) {
 	}
 	g.wt.mu.Unlock()
 	want := map[netip.AddrPort]end{
-		l: {Bytes: &inspect.Bytes{Acked: 1002, Received: 1}, IsSeen: true},
+		l:                {Bytes: &inspect.Bytes{Acked: 1002, Received: 1}, IsSeen: true},
 		refused.Listener: {Cause: inspect.CauseRefused, Bytes: &inspect.Bytes{}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
