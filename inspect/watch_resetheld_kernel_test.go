@@ -4,12 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
-	"slices"
 	"syscall"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/internal/testnet"
 )
@@ -26,25 +22,7 @@ import (
 func TestWatchResetHeld(t *testing.T) {
 	ns := testnet.New(t)
 	g := startGatedWatch(t, ns)
-	ln := ns.Listen(t, "tcp4", "127.0.0.1:7400")
-	var c net.Conn
-	ns.Do(t, func() (err error) {
-		c, err = net.Dial("tcp4", "127.0.0.1:7400")
-		return err
-	})
-	defer c.Close()
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, cl := netip.MustParseAddrPort("127.0.0.1:7400"), c.LocalAddr().(*net.TCPAddr).AddrPort()
-	unspec := netip.MustParseAddrPort("0.0.0.0:0")
-	g.check("connected", []string{
-		fmt.Sprintf("new %v %v to LISTEN", l, unspec),
-		fmt.Sprintf("new %v %v to ESTABLISHED", l, cl),
-		fmt.Sprintf("new %v %v to ESTABLISHED", cl, l),
-	})
+	c, s, l, cl := g.connect(ns)
 
 	if err := c.(*net.TCPConn).SetLinger(0); err != nil {
 		t.Fatal(err)
@@ -68,34 +46,4 @@ func TestWatchResetHeld(t *testing.T) {
 	g.checkWithin("the server closed", []string{fmt.Sprintf("gone %v %v from CLOSE", l, cl)})
 	g.check("nothing new", nil)
 	g.wt.stop()
-}
-
-// checkWithin lets polls through, at most five, until their events, in
-// any order, are want, or are more than want. The kernel has sent the
-// reports (awaitReports), but the watcher's feed may read them after a
-// poll: a report that misses one poll comes with the next.
-func (g *gatedWatch) checkWithin(what string, want []string) {
-	g.t.Helper()
-	var got []string
-	for range 5 {
-		g.wt.mu.Lock()
-		n := g.wt.batches
-		g.wt.mu.Unlock()
-		g.src.gate <- struct{}{}
-		g.wt.waitBatches(g.t, n+1)
-		g.wt.mu.Lock()
-		for i := range g.wt.events[g.from:] {
-			got = append(got, endText(&g.wt.events[g.from+i]))
-		}
-		g.from = len(g.wt.events)
-		g.wt.mu.Unlock()
-		if len(got) >= len(want) {
-			break
-		}
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if diff := cmp.Diff(want, got); diff != "" {
-		g.t.Errorf("%s (-want +got):\n%s\nevents:\n%s", what, diff, g.wt.dump())
-	}
 }
