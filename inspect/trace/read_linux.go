@@ -90,7 +90,7 @@ func (t *Tracer) Read() (Transition, error) {
 			t.rd.SetDeadline(deadline)
 			t.deadline = deadline
 		}
-		if deadline.After(now) && now.Sub(t.lastRecord) < batchWait && t.rd.AvailableBytes() == 0 {
+		if deadline.After(now) && now.Sub(t.lastRecord) < batchWait && t.ringEmpty() {
 			// Records are flowing and the ring is empty: let them
 			// gather rather than wake for each (see batchWait).
 			time.Sleep(min(batchWait, deadline.Sub(now)))
@@ -149,6 +149,15 @@ func (t *Tracer) Read() (Transition, error) {
 		t.gaps.watch(&tr)
 		return tr, nil
 	}
+}
+
+// ringEmpty reports whether the ring holds no record, false once Close
+// has released it: the reader's AvailableBytes is not guarded against
+// its Close, so mu is.
+func (t *Tracer) ringEmpty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.released && t.rd.AvailableBytes() == 0
 }
 
 // checkDrops reads the loss counters and reports a gap not yet reported.
