@@ -5,6 +5,8 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -122,4 +124,69 @@ func sameSet(a, b []uint64) bool {
 		in[x]--
 	}
 	return true
+}
+
+// TestTimeWaitAfterPeerFIN: the server closes first and the client, having
+// read the EOF, keeps its end open: the client's delayed ACK reaches the
+// server's orphaned end in FIN_WAIT2, which tcp_time_wait replaces with a
+// time-wait socket in FIN_WAIT2 at once. No TIME_WAIT is reported while
+// the client holds its end (close(2) set the server's RCV_SHUTDOWN, which
+// must not pass for the client's FIN); once the client closes, TIME_WAIT
+// comes right after the client's LAST_ACK -> CLOSE, for the server's
+// cookie.
+func TestTimeWaitAfterPeerFIN(t *testing.T) {
+	ns := testnet.New(t)
+	r := startReader(t, open(t, ns, Options{}))
+	ln := ns.Listen(t, "tcp4", "127.0.0.1:0")
+	var c net.Conn
+	ns.Do(t, func() (err error) {
+		c, err = net.Dial("tcp4", ln.Addr().String())
+		return err
+	})
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := s.LocalAddr().(*net.TCPAddr).AddrPort()
+	s.Close()
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("client read after the server's close: %v, want EOF", err)
+	}
+	next := func(what string, until func(*Transition) bool) Transition {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case x := <-r.items:
+				if x.err != nil {
+					t.Fatalf("Read: %v", x.err)
+				}
+				if x.tr.TimeWait && !until(&x.tr) {
+					t.Fatalf("waiting for %s: %s", what, line(&x.tr))
+				}
+				if until(&x.tr) {
+					return x.tr
+				}
+			case <-deadline:
+				t.Fatalf("no %s within 5s", what)
+			}
+		}
+	}
+	closed := next("the server's FIN_WAIT2 -> CLOSE", func(tr *Transition) bool {
+		return tr.Local == server && tr.From == inspect.FinWait2 && tr.To == inspect.Close
+	})
+	select {
+	case x := <-r.items:
+		t.Fatalf("while the client holds its end: %s %v", line(&x.tr), x.err)
+	case <-time.After(5 * loopbackWait):
+	}
+	c.Close()
+	next("the client's LAST_ACK -> CLOSE", func(tr *Transition) bool {
+		return tr.Peer == server && tr.From == inspect.LastAck && tr.To == inspect.Close
+	})
+	tw := next("TIME_WAIT", func(tr *Transition) bool { return tr.TimeWait })
+	if tw.Cookie != closed.Cookie || tw.Local != server {
+		t.Errorf("TIME_WAIT %s cookie %d, want the server's end, cookie %d", line(&tw), tw.Cookie, closed.Cookie)
+	}
 }

@@ -24,8 +24,9 @@ import (
 // __inet_twsk_schedule) cannot be traced everywhere: fentry needs ftrace,
 // which kernel lockdown refuses (EPERM on the 6.18 kernel this was built
 // on), and kprobes may be configured out. So the Tracer works from what
-// the tracepoint shows. Every record carries the socket's sk_shutdown:
-// a move to CLOSE from FIN_WAIT2 without the peer's FIN
+// the tracepoint shows. Every record carries the socket's sk_flags, whose
+// SOCK_DONE says the peer's FIN came: a move to CLOSE from FIN_WAIT2
+// without the peer's FIN
 // (tcp_time_wait(sk, TCP_FIN_WAIT2, ...)) leaves a time-wait socket in
 // FIN_WAIT2, if the kernel made one; from CLOSING, or from FIN_WAIT2 after
 // the peer's FIN, one in TIME_WAIT.
