@@ -21,15 +21,14 @@ import (
 //
 // No tracepoint reports the time-wait socket itself, and the functions
 // that make it (tcp_time_wait, inet_twsk_hashdance_schedule,
-// __inet_twsk_schedule) cannot be traced everywhere: fentry needs ftrace,
-// which kernel lockdown refuses (EPERM on the 6.18 kernel this was built
-// on), and kprobes may be configured out. So the Tracer works from what
-// the tracepoint shows. Every record carries the socket's sk_flags, whose
-// SOCK_DONE says the peer's FIN came: a move to CLOSE from FIN_WAIT2
-// without the peer's FIN
-// (tcp_time_wait(sk, TCP_FIN_WAIT2, ...)) leaves a time-wait socket in
-// FIN_WAIT2, if the kernel made one; from CLOSING, or from FIN_WAIT2 after
-// the peer's FIN, one in TIME_WAIT.
+// __inet_twsk_schedule) cannot be traced everywhere: loading fentry on them
+// is refused (EPERM) on the 6.18 kernel this was built on, which runs
+// under lockdown, and kprobes may be configured out. So the Tracer works
+// from what the tracepoint shows. Every record carries the socket's
+// sk_flags, whose SOCK_DONE says the peer's FIN came. A move to CLOSE
+// from FIN_WAIT2 without it (tcp_time_wait(sk, TCP_FIN_WAIT2, ...)) leaves
+// a time-wait socket in FIN_WAIT2, if the kernel made one; from CLOSING,
+// or from FIN_WAIT2 after the peer's FIN, one in TIME_WAIT.
 //
 // A time-wait socket in FIN_WAIT2 whose peer is on this machine needs no
 // lookup: the peer's move from LAST_ACK to CLOSE with no error and no RST
@@ -37,17 +36,17 @@ import (
 // socket holds the closing end's addresses then: tcp_timewait_state_process
 // moves it to TIME_WAIT before it sends that ACK. Without a time-wait
 // socket the FIN would have met an RST (ECONNRESET). So that move reports
-// TIME_WAIT at once, stamped with the peer's move.
+// TIME_WAIT at once, stamped with the peer's move. One in TIME_WAIT is
+// confirmed by the overflow counter where it can be read (overflow.go).
 //
 // Otherwise the Tracer looks the addresses up with sock_diag: a move to
-// CLOSE that leaves a time-wait socket in TIME_WAIT is looked up at once
-// (the kernel may have made none: tcp_max_tw_buckets, memory), and a
-// time-wait socket in FIN_WAIT2 whose peer has not closed is looked up
-// later, each time twice as late, until it is in TIME_WAIT or gone;
-// nothing found, nothing reported. A peer on loopback is given
-// loopbackWait to close before the first lookup; one elsewhere,
-// firstRetry. A peer's move to CLOSE with an error or an RST makes the
-// lookup due at once.
+// CLOSE that leaves a time-wait socket in TIME_WAIT, if the kernel made
+// one (tcp_max_tw_buckets, memory), is looked up at once, and a time-wait
+// socket in FIN_WAIT2 whose peer has not closed is looked up later, each
+// time twice as late, until it is in TIME_WAIT or gone; nothing found,
+// nothing reported. A peer on loopback is given loopbackWait to close
+// before the first lookup; one elsewhere, firstRetry. A peer's move to
+// CLOSE with an error or an RST makes the lookup due at once.
 const (
 	// firstRetry is the first wait before looking again at a time-wait
 	// socket in FIN_WAIT2; maxRetry the longest. loopbackWait is the
