@@ -93,7 +93,7 @@ func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) erro
 	if e.Kind != inspect.EventGone {
 		to, toState = eventState(s.Protocol, e.To, p.ssNames), e.To
 	}
-	local, peer := endpoint(s.Local), endpoint(s.Peer)
+	local, peer := eventEndpoints(s)
 	p.see(local, peer, from)
 	b = pad(b, local, p.localW)
 	b = append(b, ' ')
@@ -224,8 +224,8 @@ type jsonEvent struct {
 	Event     string        `json:"event"`
 	Netid     string        `json:"netid,omitempty"`
 	Family    string        `json:"family,omitempty"`
-	Local     *jsonEndpoint `json:"local,omitempty"`
-	Peer      *jsonEndpoint `json:"peer,omitempty"`
+	Local     any           `json:"local,omitempty"` // *jsonEndpoint, or *jsonUnixEnd
+	Peer      any           `json:"peer,omitempty"`
 	From      string        `json:"from,omitempty"`
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
@@ -250,8 +250,12 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool, procs []owners.Process) j
 	}
 	s := &e.Socket
 	j.Netid, j.Family = s.Netid(), s.Family.String()
-	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
-	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
+	if u := s.Unix; u != nil {
+		j.Local, j.Peer = newJSONUnixEnd(u, s.Inode), &jsonUnixEnd{Inode: u.PeerInode}
+	} else {
+		j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
+		j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
+	}
 	if e.Kind != inspect.EventNew {
 		j.From = eventState(s.Protocol, e.From, ssNames)
 	}
