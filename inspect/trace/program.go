@@ -29,7 +29,8 @@ const (
 	recAcked    = 96  // u64 tcp_sock's bytes_acked
 	recReceived = 104 // u64 tcp_sock's bytes_received
 	recInode    = 112 // u64 sk->sk_socket->file->f_inode->i_ino, 0 without a file
-	recordSize  = 120
+	recFlags    = 120 // u64 sk_flags (skc_flags): SOCK_DONE once the peer's FIN came
+	recordSize  = 128
 )
 
 // The kinds of record: a state change, from sock:inet_sock_set_state, or a
@@ -257,6 +258,7 @@ func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Inst
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
 	insns = append(insns, states...)
 	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
+	insns = append(insns, load(l.flags, recFlags, asm.DWord)...)
 	// The inode of the socket's file: BTF pointers, each load checked
 	// by the verifier, NULL until the socket has a file (a connection
 	// not yet accepted) and after close(2).

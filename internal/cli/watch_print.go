@@ -153,7 +153,7 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			}
 			return 0
 		}
-		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil || procs != nil
+		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Seen > 0 || e.Bytes != nil || procs != nil
 		for n := len(to); n < width(e.Cause != inspect.CauseUnknown || more, 11); n++ {
 			b = append(b, ' ')
 		}
@@ -168,6 +168,10 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 		if e.Lifetime > 0 {
 			b = append(b, " lived "...)
 			b = append(b, roundDuration(e.Lifetime).String()...)
+		}
+		if e.Seen > 0 {
+			b = append(b, " seen "...)
+			b = append(b, roundDuration(e.Seen).String()...)
 		}
 		if e.Bytes != nil {
 			b = append(b, " acked "...)
@@ -229,7 +233,8 @@ func roundDuration(d time.Duration) time.Duration {
 // cause is why a socket ended, where known; reset marks a gone socket
 // reported with the tuple the kernel cleared; lifetime_ms, bytes_acked
 // and bytes_received, on gone, the socket's life and what it carried,
-// where known; process, with -p, the processes holding the socket, where
+// where known; seen_ms, on gone from polling, how long the watch saw the
+// socket, from the first poll that showed it (not its lifetime); process, with -p, the processes holding the socket, where
 // known. The time is in UTC; the text's is local.
 type jsonEvent struct {
 	Time      string        `json:"time"`
@@ -246,6 +251,7 @@ type jsonEvent struct {
 	Cause     string        `json:"cause,omitempty"`
 	Reset     bool          `json:"reset,omitempty"`
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
+	SeenMS    *int64        `json:"seen_ms,omitempty"`
 	Acked     *uint64       `json:"bytes_acked,omitempty"`
 	Received  *uint64       `json:"bytes_received,omitempty"`
 	Process   []jsonProcess `json:"process,omitempty"`
@@ -287,6 +293,10 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool, procs []owners.Process) j
 	if e.Lifetime > 0 {
 		ms := e.Lifetime.Milliseconds()
 		j.LifeMS = &ms
+	}
+	if e.Seen > 0 {
+		ms := e.Seen.Milliseconds()
+		j.SeenMS = &ms
 	}
 	if e.Bytes != nil {
 		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received
