@@ -7,7 +7,7 @@ package cli
 // 22-character addresses, the states padded to ESTABLISHED and "after
 // 301ms": about 105 characters. On a terminal narrower than that it is
 // narrow: the time to the millisecond and the time in the state without
-// "after", so that a loopback IPv4 line of -t or -u fits in 80 columns.
+// "after", so that most loopback IPv4 lines fit in 80 columns whole.
 // Address columns grow to the widest address seen, so that a full IPv6
 // address moves the columns once rather than breaking every line after it.
 // On a terminal, what follows a line's second state (the cause, the time
