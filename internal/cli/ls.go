@@ -154,6 +154,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	stdout, release := interruptible(ctx, stdout)
+	defer release()
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	if opts.allNetNS {
 		all, err := newAllNetNSSource(source, stderr)

@@ -24,8 +24,9 @@ type signalCase struct {
 	name  string
 	args  []string
 	ready string
-	// stall stops reading stdout from the ready line until the signal
-	// is sent, so the command is blocked writing when it comes.
+	// stall stops reading stdout from the ready line until the command
+	// has ended, so that it is blocked writing when the signal comes and
+	// must end while its reader stays stalled.
 	stall bool
 	need  string // testnet.Need's what, if any
 	code  int
@@ -101,6 +102,7 @@ func signalOnce(t *testing.T, cmd *exec.Cmd, c signalCase, sig syscall.Signal) {
 	var mu sync.Mutex
 	var stderr strings.Builder
 	var wg sync.WaitGroup
+	stderrDone := make(chan struct{})
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -118,6 +120,7 @@ func signalOnce(t *testing.T, cmd *exec.Cmd, c signalCase, sig syscall.Signal) {
 	}()
 	go func() {
 		defer wg.Done()
+		defer close(stderrDone)
 		r := bufio.NewReader(stderrPipe)
 		for {
 			line, err := r.ReadString('\n')
@@ -146,6 +149,12 @@ func signalOnce(t *testing.T, cmd *exec.Cmd, c signalCase, sig syscall.Signal) {
 		t.Fatal(err)
 	}
 	guard := time.AfterFunc(hangGuard, func() { cmd.Process.Kill() })
+	if c.stall {
+		// Its stderr closes when it ends. Released earlier, the reader
+		// would let a command that has not yet seen the signal finish
+		// its output and end with 0.
+		<-stderrDone
+	}
 	close(release)
 	wg.Wait()
 	err = cmd.Wait()
