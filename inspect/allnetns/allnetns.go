@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ func nsfsInode(root string) (uint64, error) {
 }
 
 var (
-	errVanished = errors.New("allnetns: the namespace is gone")
+	errVanished = fmt.Errorf("allnetns: the namespace is gone: %w", fs.ErrNotExist)
 	errDenied   = errors.New("allnetns: the namespace may not be entered")
 )
 

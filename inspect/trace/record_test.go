@@ -22,6 +22,7 @@ type rawRecord struct {
 	family, protocol        uint16
 	from, to                uint32
 	err, kind               uint32
+	netns                   uint32
 }
 
 // encode lays r out as the program does: ports and addresses in network
@@ -45,6 +46,7 @@ func (r rawRecord) encode() []byte {
 	ne.PutUint32(b[recNew:], r.to)
 	ne.PutUint32(b[recErr:], r.err)
 	ne.PutUint32(b[recKind:], r.kind)
+	ne.PutUint32(b[recNetNS:], r.netns)
 	return b
 }
 
@@ -69,6 +71,7 @@ func TestDecode(t *testing.T) {
 				saddr4: lo4, daddr4: lo4, saddr6: mapped, daddr6: mapped,
 				sport: 43886, dport: 42953, family: afINET, protocol: ipprotoTCP,
 				from: uint32(inspect.LastAck), to: uint32(inspect.Close), err: errEPIPE,
+				netns: 4026532000,
 			},
 			want: Transition{
 				Mono: 1500 * time.Nanosecond, SK: 0xffff888100000000, Cookie: 42,
@@ -76,6 +79,7 @@ func TestDecode(t *testing.T) {
 				Local: netip.MustParseAddrPort("127.0.0.1:43886"),
 				Peer:  netip.MustParseAddrPort("127.0.0.1:42953"),
 				From:  inspect.LastAck, To: inspect.Close, Err: errEPIPE,
+				NetNS: 4026532000,
 			},
 			wantDrops: 3,
 		},

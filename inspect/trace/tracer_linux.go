@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type Tracer struct {
 	resets     resets
 	rd         *ringbuf.Reader
 	diag       *netlinkdiag.Conn
+	conns      *nsConns // for Options.AllNetNS, instead of diag
 	look       lookupFunc
 	gapLook    gapLookupFunc
 
@@ -95,6 +97,13 @@ func Open(opts *Options) (*Tracer, error) {
 	inum, err := netnsInode(o.NetNS)
 	if err != nil {
 		return nil, err
+	}
+	own := inum
+	if o.AllNetNS {
+		if o.NetNS != 0 || o.OpenNetNS == nil {
+			return nil, errors.New("trace: Options.AllNetNS takes no NetNS and needs OpenNetNS")
+		}
+		inum = 0 // no namespace filter
 	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
@@ -167,17 +176,11 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("program for tcp:"+tp.attachTo, err)
 		}
 	}
-	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: o.NetNS})
-	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
-	}
-	t.look = func(tr *Transition) (inspect.State, uint64, error) {
-		m, err := lookupSocket(t.diag, tr)
-		return inspect.State(m.State), m.Cookie, err
-	}
-	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
-		m, err := lookupSocket(t.diag, tr)
-		return inspect.State(m.State), m.Timer == timerTimeWait, err
+	if o.AllNetNS {
+		t.conns = newNSConns(own, o.OpenNetNS, o.Unreachable)
+		t.look, t.gapLook = t.conns.lookups()
+	} else if err := t.dialLookups(o.NetNS); err != nil {
+		return nil, err
 	}
 	t.rd, err = ringbuf.NewReader(t.events)
 	if err != nil {
@@ -207,6 +210,25 @@ func Open(opts *Options) (*Tracer, error) {
 	}
 	ok = true
 	return t, nil
+}
+
+// dialLookups opens the sock_diag socket of the namespace open at nsFD
+// for the Tracer's lookups.
+func (t *Tracer) dialLookups(nsFD int) error {
+	var err error
+	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: nsFD})
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	t.look = func(tr *Transition) (inspect.State, uint64, error) {
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Cookie, err
+	}
+	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Timer == timerTimeWait, err
+	}
+	return nil
 }
 
 // resetTracepoints are the tracepoints of resets, with their programs'
@@ -259,6 +281,9 @@ func (t *Tracer) release() error {
 	}
 	if t.diag != nil {
 		errs = append(errs, t.diag.Close())
+	}
+	if t.conns != nil {
+		errs = append(errs, t.conns.close())
 	}
 	for _, p := range append(t.progs[:], t.resetProgs[:]...) {
 		if p != nil {

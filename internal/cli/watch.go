@@ -147,19 +147,17 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeNS()
 	var w watcher
-	var names *allNetNSNames
+	var names netnsNamer
+	var closeWatcher func()
 	if opts.allNetNS {
-		w, names, err = newAllNetNSWatcher(opts.source, q, opts.interval, stderr)
+		w, names, closeWatcher, err = newAllNetNSWatcher(opts.source, q, opts.interval, stderr)
 	} else {
-		var closeWatcher func()
 		w, closeWatcher, err = newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
-		if err == nil {
-			defer closeWatcher()
-		}
 	}
 	if err != nil {
 		return err
 	}
+	defer closeWatcher()
 
 	if opts.duration > 0 {
 		var cancel context.CancelFunc

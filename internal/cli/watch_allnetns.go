@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,17 +15,37 @@ import (
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
-// newAllNetNSWatcher returns a Watcher polling every namespace of the host
-// (watch --all-netns) with the source --source names, one poll per
+// newAllNetNSWatcher returns the watcher of every namespace of the host
+// (watch --all-netns) that --source names, the namer of its events'
+// namespaces, and the function that releases it: the tracer with no
+// namespace filter (trace), a poller (netlink, proc), or for auto the
+// tracer where it may load, with UDP polled (autoAllNetNS).
+func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, netnsNamer, func(), error) {
+	switch source {
+	case "trace":
+		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
+			return nil, nil, nil, usagef("watch: --source trace sees TCP sockets only")
+		}
+		ev, names, err := traceAllNetNS(q, interval, stderr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return ev, names, func() { ev.Tracer.Close() }, nil
+	case "auto":
+		return autoAllNetNS(q, interval, stderr)
+	}
+	w, names, err := pollAllNetNS(source, q, interval, stderr)
+	return w, names, func() {}, err
+}
+
+// pollAllNetNS returns a Watcher polling every namespace of the host with
+// the source --source names (auto: sock_diag, else /proc), one poll per
 // namespace, noticing namespaces that come and go. The kernel's destroy
 // reports are per namespace and not subscribed to: it says so once, as
 // sockets that live and die between two polls are missed. A namespace
 // that cannot be entered is said once, when it is first found.
-func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, *allNetNSNames, error) {
-	switch source {
-	case "trace":
-		return nil, nil, usagef("watch: --all-netns polls sock_diag; --source trace follows one namespace")
-	case "auto":
+func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, *allNetNSNames, error) {
+	if source == "auto" {
 		source = "netlink"
 		if err := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(err) {
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", err)
