@@ -284,13 +284,12 @@ func tcpRow(t *testing.T, text string) string {
 	return ""
 }
 
-// TestLsAllNetnsUsage: --all-netns names every namespace, so -N, --netns
-// and -K (which closes sockets in one) are usage errors, in one line.
+// TestLsAllNetnsUsage: --all-netns names every namespace, so -N and
+// --netns are usage errors, in one line.
 func TestLsAllNetnsUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"ls", "--all-netns", "-N", "x"},
 		{"ls", "--all-netns", "--netns", "/proc/self/ns/net"},
-		{"ls", "--all-netns", "-K", "dport", "=", ":1"},
 	} {
 		var out, errb bytes.Buffer
 		code := Run(t.Context(), args, &out, &errb)

@@ -42,7 +42,8 @@ terminal narrower than 105 columns the time has milliseconds and the word
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
       --all-netns    every network namespace on the host, each event's line
-                     starting with its namespace (JSON: "netns"); polls only
+                     starting with its namespace (JSON: "netns"); traced
+                     with no namespace filter, or polled one by one
       --source S     auto (below), netlink, proc or trace (TCP only, as
                      root: every state change the kernel makes, from an
                      eBPF program)
