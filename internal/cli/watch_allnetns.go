@@ -88,9 +88,12 @@ func (n *allNetNSNames) label(inode uint64) string {
 	return "net:[" + strconv.FormatUint(inode, 10) + "]"
 }
 
-func (n *allNetNSNames) nameOf(inode uint64) string {
-	ns, _ := n.p.Namespace(inode)
-	return ns.Name
+func (n *allNetNSNames) jsonOf(inode uint64) jsonNetNS {
+	ns, ok := n.p.Namespace(inode)
+	if !ok {
+		return jsonNetNS{Inode: inode}
+	}
+	return newJSONNetNS(&ns)
 }
 
 // netnsEvents writes watch events with their namespace: a text line
@@ -117,7 +120,7 @@ func (o *netnsEvents) event(e *inspect.WatchEvent, procs []owners.Process) error
 		return o.enc.Encode(struct {
 			jsonEvent
 			NetNS jsonNetNS `json:"netns"`
-		}{newJSONEvent(e, o.ssNames, procs), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
+		}{newJSONEvent(e, o.ssNames, procs), o.names.jsonOf(ino)})
 	}
 	if _, err := io.WriteString(o.w, o.names.label(e.Socket.NetNS)+" "); err != nil {
 		return err

@@ -14,6 +14,9 @@ import (
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
+// watchAllNetnsPort is the port TestWatchAllNetns's listeners use.
+const watchAllNetnsPort = 7019
+
 // netnsWatchLine is a watch --all-netns -j line.
 type netnsWatchLine struct {
 	watchLine
@@ -34,8 +37,10 @@ func TestWatchAllNetns(t *testing.T) {
 
 func watchAllNetns(t *testing.T, source, listened string) {
 	first := testnet.New(t)
-	firstLn := first.Listen(t, "tcp", "127.0.0.1:0")
-	cmd := exec.Command(executable(t), "watch", "-tj", "--all-netns", "--source", source, "--interval", "20ms", "--duration", "60s")
+	firstLn := first.Listen(t, "tcp", fmt.Sprintf("127.0.0.1:%d", watchAllNetnsPort))
+	// The filter keeps the other namespaces' sockets, which the tracer
+	// sees by the thousand under churn, out of the output.
+	cmd := exec.Command(executable(t), "watch", "-tj", "--all-netns", "--source", source, "--interval", "20ms", "--duration", "60s", fmt.Sprintf("sport = :%d", watchAllNetnsPort))
 	cmd.Env = childEnv()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -90,7 +95,7 @@ func watchAllNetns(t *testing.T, source, listened string) {
 	var ln net.Listener
 	second.Do(t, func() error {
 		var err error
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", watchAllNetnsPort))
 		return err
 	})
 	addr := ln.Addr().String()
@@ -106,6 +111,11 @@ func watchAllNetns(t *testing.T, source, listened string) {
 	if l.NetNS == nil || l.NetNS.Inode != ino {
 		t.Errorf("gone listener of net:[%d] tagged %+v", ino, l.NetNS)
 	}
+	// Drain what is left, so that the watch is never held in a write.
+	go func() {
+		for range lines {
+		}
+	}()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

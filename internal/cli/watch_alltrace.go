@@ -98,9 +98,12 @@ func (n *indexNames) label(inode uint64) string {
 	return "net:[" + strconv.FormatUint(inode, 10) + "]"
 }
 
-func (n *indexNames) nameOf(inode uint64) string {
-	ns, _ := n.idx.Namespace(inode)
-	return ns.Name
+func (n *indexNames) jsonOf(inode uint64) jsonNetNS {
+	ns, ok := n.idx.Namespace(inode)
+	if !ok {
+		return jsonNetNS{Inode: inode}
+	}
+	return newJSONNetNS(&ns)
 }
 
 // onceLines writes each line once, from any goroutine.
