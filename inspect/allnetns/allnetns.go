@@ -127,3 +127,22 @@ func Vanished(err error) bool { return errors.Is(err, errVanished) }
 // Denied reports whether InNamespace's err says the namespace could not be
 // opened or entered.
 func Denied(err error) bool { return errors.Is(err, errDenied) }
+
+// Count counts what InNamespace's err says of one namespace: listed (nil),
+// gone or not entered. Any other error is returned, not counted.
+func (st *Stats) Count(err error) error {
+	switch {
+	case err == nil:
+		st.Listed++
+	case Vanished(err):
+		st.Vanished++
+	case Denied(err):
+		st.Denied++
+		if st.DeniedErr == nil {
+			st.DeniedErr = err
+		}
+	default:
+		return err
+	}
+	return nil
+}

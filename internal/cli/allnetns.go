@@ -173,19 +173,11 @@ func (s *allNetNSSource) writeSummaries(ctx context.Context, w io.Writer, json b
 			sum, err = procsrc.ReadSummary(ctx, s.source(fd), fd)
 			return err
 		})
-		switch {
-		case err == nil:
+		if err == nil {
 			sums = append(sums, sum)
 			names = append(names, ns)
-			s.stats.Listed++
-		case allnetns.Vanished(err):
-			s.stats.Vanished++
-		case allnetns.Denied(err):
-			s.stats.Denied++
-			if s.stats.DeniedErr == nil {
-				s.stats.DeniedErr = err
-			}
-		default:
+		}
+		if err := s.stats.Count(err); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -24,29 +23,10 @@ const killAllNetnsPort = 7013
 // ss in its namespace, while the listeners stay; the table says exactly
 // what ss listed before.
 func TestLsKillAllNetns(t *testing.T) {
-	nss := []*testnet.NS{testnet.New(t), testnet.New(t), testnet.NewUnnamed(t), testnet.NewUnnamed(t)}
+	nss, labels := testNamespacesOn(t, 2, 2, killAllNetnsPort)
 	tcp := testnet.Columns{Netid: "tcp"}
-	labels := make([]string, len(nss))
 	want := map[string][]string{}
 	for i, ns := range nss {
-		labels[i] = ns.Name
-		if ns.Name == "" {
-			labels[i] = fmt.Sprintf("net:[%d]", nsInode(t, ns))
-		}
-		ln := ns.Listen(t, "tcp", fmt.Sprintf("127.0.0.1:%d", killAllNetnsPort))
-		ns.Do(t, func() error {
-			c, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { c.Close() })
-			return nil
-		})
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
 		want[labels[i]] = testnet.ParseTable(t, ns.Run(t, "ss", "-tanH", fmt.Sprintf("dport = :%d", killAllNetnsPort)), testnet.SSStates, tcp)
 		if len(want[labels[i]]) != 1 {
 			t.Fatalf("ss in %s lists %v, want the client's end", labels[i], want[labels[i]])

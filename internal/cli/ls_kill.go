@@ -105,17 +105,7 @@ func (s *allNetNSSource) kill(ctx context.Context, q inspect.Query, write func([
 		if failed != nil {
 			return "", killErr, failed
 		}
-		switch {
-		case err == nil:
-			s.stats.Listed++
-		case allnetns.Vanished(err):
-			s.stats.Vanished++
-		case allnetns.Denied(err):
-			s.stats.Denied++
-			if s.stats.DeniedErr == nil {
-				s.stats.DeniedErr = err
-			}
-		default:
+		if err := s.stats.Count(err); err != nil {
 			return "", killErr, err
 		}
 		if killErr != nil {

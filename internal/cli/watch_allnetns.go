@@ -44,7 +44,7 @@ func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, 
 // reports are per namespace and not subscribed to: it says so once, as
 // sockets that live and die between two polls are missed. A namespace
 // that cannot be entered is said once, when it is first found.
-func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, *allNetNSNames, error) {
+func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, foundNames, error) {
 	if source == "auto" {
 		source = "netlink"
 		if err := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(err) {
@@ -53,7 +53,7 @@ func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr
 		}
 	}
 	if _, err := newSource(source, stderr, 0); err != nil {
-		return nil, nil, err
+		return nil, foundNames{}, err
 	}
 	var mu sync.Mutex
 	p := &allnetns.Poller{
@@ -74,22 +74,25 @@ func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr
 			fmt.Fprintf(stderr, "sockstate: watch: %v; a poll whose dump is interrupted is skipped and the next shows its changes (watch stops after %d in a row)\n", err, inspect.MaxInterruptedPolls)
 		}
 	}
-	return w, &allNetNSNames{p: p}, nil
+	return w, foundNames{p.Namespace}, nil
 }
 
-// allNetNSNames names the namespaces of a Poller's last poll; a
-// namespace gone since keeps its inode.
-type allNetNSNames struct{ p *allnetns.Poller }
+// foundNames names namespaces by what find finds of their inode: a
+// Poller's last poll (a namespace gone since keeps its inode), or an
+// Index, which looks again for one it does not know.
+type foundNames struct {
+	find func(inode uint64) (allnetns.Namespace, bool)
+}
 
-func (n *allNetNSNames) label(inode uint64) string {
-	if ns, ok := n.p.Namespace(inode); ok {
+func (n foundNames) label(inode uint64) string {
+	if ns, ok := n.find(inode); ok {
 		return ns.Label()
 	}
 	return "net:[" + strconv.FormatUint(inode, 10) + "]"
 }
 
-func (n *allNetNSNames) jsonOf(inode uint64) jsonNetNS {
-	ns, ok := n.p.Namespace(inode)
+func (n foundNames) jsonOf(inode uint64) jsonNetNS {
+	ns, ok := n.find(inode)
 	if !ok {
 		return jsonNetNS{Inode: inode}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 // first report and after a loss. Events are labelled by the namespace
 // each socket is in, named as ls --all-netns names it. A namespace that
 // cannot be entered is said once on stderr, by the dumps or the lookups.
-func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trace.Events, *indexNames, error) {
+func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trace.Events, foundNames, error) {
 	says := &onceLines{w: stderr, said: map[string]bool{}}
 	idx := &allnetns.Index{}
 	t, err := trace.Open(&trace.Options{
@@ -32,7 +31,7 @@ func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trac
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, foundNames{}, err
 	}
 	p := &allnetns.Poller{
 		NewSource: func(fd int) inspect.Source { return &sockdiag.Source{NetNS: fd} },
@@ -40,7 +39,7 @@ func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trac
 			says.say(fmt.Sprintf("sockstate: watch --all-netns: %s cannot be entered and is not listed: %v\n", ns.Label(), err))
 		},
 	}
-	return &trace.Events{Tracer: t, Source: p, Query: q, Idle: idle}, &indexNames{idx}, nil
+	return &trace.Events{Tracer: t, Source: p, Query: q, Idle: idle}, foundNames{idx.Namespace}, nil
 }
 
 // autoAllNetNS is watch --all-netns --source auto: TCP from the tracer of
@@ -52,7 +51,7 @@ func autoAllNetNS(q inspect.Query, interval time.Duration, stderr io.Writer) (wa
 	udp := len(q.Protocols) == 0 || slices.Contains(q.Protocols, inspect.UDP)
 	why := "the tracer sees TCP only"
 	var traced *trace.Events
-	var names *indexNames
+	var names foundNames
 	if tcp {
 		tq := q
 		tq.Protocols = []inspect.Protocol{inspect.TCP}
@@ -85,25 +84,6 @@ func autoAllNetNS(q inspect.Query, interval time.Duration, stderr io.Writer) (wa
 	fmt.Fprintf(stderr, "sockstate: watch: TCP from the kernel's tracepoints (eBPF) in every namespace; UDP polled every %v (%s)\n", interval, why)
 	stderr.Write(detail.Bytes())
 	return &mergedWatcher{ws: []watcher{traced, pw}}, names, func() { traced.Tracer.Close() }, nil
-}
-
-// indexNames names the namespaces an Index finds, looking again for one
-// it does not know (a namespace made while the watch runs).
-type indexNames struct{ idx *allnetns.Index }
-
-func (n *indexNames) label(inode uint64) string {
-	if ns, ok := n.idx.Namespace(inode); ok {
-		return ns.Label()
-	}
-	return "net:[" + strconv.FormatUint(inode, 10) + "]"
-}
-
-func (n *indexNames) jsonOf(inode uint64) jsonNetNS {
-	ns, ok := n.idx.Namespace(inode)
-	if !ok {
-		return jsonNetNS{Inode: inode}
-	}
-	return newJSONNetNS(&ns)
 }
 
 // onceLines writes each line once, from any goroutine.
