@@ -26,7 +26,7 @@ func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, 
 		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
 			return nil, nil, nil, usagef("watch: --source trace sees TCP sockets only")
 		}
-		ev, names, err := traceAllNetNS(q, interval, stderr)
+		ev, names, err := traceAllNetNS("watch", q, interval, stderr)
 		if err != nil {
 			return nil, nil, nil, err
 		}

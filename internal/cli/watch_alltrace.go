@@ -15,19 +15,19 @@ import (
 )
 
 // traceAllNetNS returns trace events of every namespace of the host for q
-// (TCP only): the tracer without its namespace filter, its lookups in
+// (TCP only), for command cmd (watch, serve): the tracer without its namespace filter, its lookups in
 // each socket's namespace, and sock_diag dumps of every namespace for the
 // first report and after a loss. Events are labelled by the namespace
 // each socket is in, named as ls --all-netns names it. A namespace that
 // cannot be entered is said once on stderr, by the dumps or the lookups.
-func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trace.Events, foundNames, error) {
+func traceAllNetNS(cmd string, q inspect.Query, idle time.Duration, stderr io.Writer) (*trace.Events, foundNames, error) {
 	says := &onceLines{w: stderr, said: map[string]bool{}}
 	idx := &allnetns.Index{}
 	t, err := trace.Open(&trace.Options{
 		AllNetNS:  true,
 		OpenNetNS: idx.Open,
 		Unreachable: func(inode uint64, err error) {
-			says.say(fmt.Sprintf("sockstate: watch --all-netns: net:[%d] cannot be entered, so its sockets' moves into TIME_WAIT are not reported: %v\n", inode, err))
+			says.say(fmt.Sprintf("sockstate: %s --all-netns: net:[%d] cannot be entered, so its sockets' moves into TIME_WAIT are not reported: %v\n", cmd, inode, err))
 		},
 	})
 	if err != nil {
@@ -36,7 +36,7 @@ func traceAllNetNS(q inspect.Query, idle time.Duration, stderr io.Writer) (*trac
 	p := &allnetns.Poller{
 		NewSource: func(fd int) inspect.Source { return &sockdiag.Source{NetNS: fd} },
 		Denied: func(ns *allnetns.Namespace, err error) {
-			says.say(fmt.Sprintf("sockstate: watch --all-netns: %s cannot be entered and is not listed: %v\n", ns.Label(), err))
+			says.say(fmt.Sprintf("sockstate: %s --all-netns: %s cannot be entered and is not listed: %v\n", cmd, ns.Label(), err))
 		},
 	}
 	return &trace.Events{Tracer: t, Source: p, Query: q, Idle: idle}, foundNames{idx.Namespace}, nil
@@ -55,7 +55,7 @@ func autoAllNetNS(q inspect.Query, interval time.Duration, stderr io.Writer) (wa
 	if tcp {
 		tq := q
 		tq.Protocols = []inspect.Protocol{inspect.TCP}
-		ev, n, err := traceAllNetNS(tq, interval, stderr)
+		ev, n, err := traceAllNetNS("watch", tq, interval, stderr)
 		if err != nil {
 			why = "no tracing: " + err.Error()
 		} else {
