@@ -11,17 +11,24 @@ import (
 // cookie that survives its move into TIME_WAIT, so where there is one the
 // key is the cookie alone. The /proc fallback has no cookie, so its key is
 // the protocol and the address tuple; a tuple reused by a new socket is
-// told apart by the inode (see Diff).
+// told apart by the inode (see Diff). A unix or raw socket from /proc is
+// keyed by its inode instead: /proc gives a unix socket no addresses, raw
+// sockets of one protocol share theirs, and neither kind ever moves to
+// TIME_WAIT and loses its inode.
 type Key struct {
 	Cookie      uint64
 	Protocol    Protocol
 	Local, Peer netip.AddrPort
+	Inode       uint64
 }
 
 // KeyOf returns the key of s.
 func KeyOf(s *Socket) Key {
-	if s.Cookie != 0 {
+	switch {
+	case s.Cookie != 0:
 		return Key{Cookie: s.Cookie}
+	case s.Unix != nil || s.Protocol == Raw:
+		return Key{Protocol: s.Protocol, Inode: s.Inode}
 	}
 	return Key{Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}
 }

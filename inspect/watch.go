@@ -41,8 +41,14 @@ type WatchEvent struct {
 	// trace source, for sockets made while it runs); 0 when not known.
 	Lifetime time.Duration
 	// Bytes is, on gone, what the connection carried, where the source
-	// knows it (the trace source, at the move to CLOSE); nil otherwise.
+	// knows it (the trace source, at the move to CLOSE; polling, from the
+	// tcp_info of the socket's destroy report); nil otherwise.
 	Bytes *Bytes
+	// Seen is, on gone from polling, how long the watch saw the socket:
+	// from the first poll that showed it to its end. It is not the
+	// socket's lifetime, which may have begun before that poll; 0 for a
+	// socket no poll showed.
+	Seen time.Duration
 }
 
 // DestroySource reports sockets as the kernel frees them. The sock_diag
@@ -133,7 +139,7 @@ func (w *Watcher) Watch(ctx context.Context, fn func([]WatchEvent) error) error 
 
 	ticker := time.NewTicker(w.Interval)
 	defer ticker.Stop()
-	t := tracker{q: &w.Query, since: map[Key]time.Time{}, destroys: w.Destroyed != nil}
+	t := tracker{q: &w.Query, since: map[Key]time.Time{}, seen: map[Key]time.Time{}, destroys: w.Destroyed != nil}
 	p := NewPoll(w.Source)
 	defer p.Close()
 	var resync <-chan struct{}

@@ -13,7 +13,8 @@ import (
 // report arrived.
 type destroyedSocket struct {
 	Socket
-	at time.Time
+	at  time.Time
+	end endOf // from the report's tcp_info, where the source sends it
 }
 
 // destroyFeed collects what a DestroySource reports between two polls.
@@ -33,12 +34,18 @@ func newDestroyFeed() *destroyFeed {
 
 func (f *destroyFeed) run(ctx context.Context, src DestroySource) {
 	add := func(s *Socket) {
+		d := destroyedSocket{Socket: *s, at: time.Now(), end: endFrom(s)}
+		d.Info = nil // the source's, valid only during the call
 		f.mu.Lock()
-		f.pending = append(f.pending, destroyedSocket{Socket: *s, at: time.Now()})
+		f.pending = append(f.pending, d)
 		f.mu.Unlock()
 	}
+	destroyed := src.Destroyed
+	if is, ok := src.(InfoDestroySource); ok {
+		destroyed = is.DestroyedInfo
+	}
 	for {
-		err := src.Destroyed(ctx, add)
+		err := destroyed(ctx, add)
 		// A receive bound to ctx's deadline can time out a moment before
 		// ctx's own timer marks it done: that is the end, not a failure.
 		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {

@@ -10,7 +10,9 @@ import (
 type tracker struct {
 	q     *Query
 	since map[Key]time.Time
-	diff  differ
+	// seen is when a poll first showed each socket (WatchEvent.Seen).
+	seen map[Key]time.Time
+	diff differ
 	// destroys says destroy reports come beside the polls.
 	destroys bool
 	// polledGone holds the sockets a poll found gone whose destroy
@@ -19,6 +21,12 @@ type tracker struct {
 	// whose owner keeps its file), and the socket must not be reported
 	// gone twice.
 	polledGone goneSet
+	// held is the sockets the last poll no longer showed whose destroy
+	// report had not come: their verdict waits for this poll
+	// (watch_held.go).
+	held []Socket
+	// heldAt is when the poll that held them ended.
+	heldAt time.Time
 }
 
 // step reports what changed from prev to next, polled from start to now,
@@ -30,7 +38,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 	for _, l := range lost {
 		batch = append(batch, WatchEvent{Event: Event{Kind: EventLost}, Time: l.at, Lost: l.n})
 	}
-	events := t.diff.diff(prev, next)
+	events, diffEvents := t.withHeld(t.diff.diff(prev, next))
 	inState := make([]time.Duration, len(events))
 	t.joinRequests(events, inState, now)
 	slices.SortStableFunc(destroyed, func(a, b destroyedSocket) int { return a.at.Compare(b.at) })
@@ -90,41 +98,34 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 		case gone[j] != nil:
 			batch = t.died(batch, gone[j].Socket, d)
 			gone[j].Kind = 0
-		case t.polledGone.take(&d.Socket):
+		case t.freedAfterGone(&batch, d):
 		case clearedTuple(&d.Socket):
 			// Never seen, and its addresses are gone: reported as
 			// what is left, marked, if the filter selects it whatever
 			// they were, counted if that turns on them.
 			switch t.q.keepsCleared(&d.Socket) {
 			case selected:
-				batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at, Reset: true})
+				batch = append(batch, withEnd(WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at, Reset: true}, d))
 			case undecided:
 				unmatched++
 			}
 		case t.q.keepsFreed(&d.Socket):
 			// Lived and died between two polls.
-			batch = append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at})
+			batch = append(batch, withEnd(WatchEvent{Event: Event{Kind: EventGone, Socket: d.Socket, From: d.State}, Time: d.at}, d))
 		}
 	}
 
 	// The time in state of gone sockets is taken first: a tuple reused by
 	// a new socket is gone and new under one key.
-	for i := range events {
-		if e := &events[i]; e.Kind == EventGone {
-			k := KeyOf(&e.Socket)
-			inState[i] = t.observed(k, now)
-			delete(t.since, k)
-			if t.destroys && awaitsDestroy(&e.Socket) {
-				t.polledGone.add(k)
-			}
-		}
-	}
+	seen := make([]time.Duration, len(events))
+	t.settleGone(events, inState, seen, diffEvents, now)
 	for i := range events {
 		e := &events[i]
 		switch e.Kind {
 		case EventNew:
 			k := KeyOf(&e.Socket)
 			t.since[k] = now
+			t.seen[k] = now
 			t.polledGone.forget(k)
 		case EventChange:
 			k := KeyOf(&e.Socket)
@@ -136,7 +137,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 		default: // replaced by a destroy report
 			continue
 		}
-		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i]})
+		batch = append(batch, WatchEvent{Event: *e, Time: now, InState: inState[i], Seen: seen[i]})
 	}
 	if unmatched > 0 {
 		batch = append(batch, WatchEvent{Event: Event{Kind: EventUnmatched}, Time: now, Unmatched: unmatched})
@@ -166,10 +167,10 @@ func (t *tracker) died(batch []WatchEvent, s Socket, d *destroyedSocket) []Watch
 	if d.State != s.State && t.q.keeps(&Socket{Protocol: s.Protocol, Family: s.Family, State: d.State, Local: s.Local, Peer: s.Peer}) {
 		from := s.State
 		s.State = d.State
-		batch = append(batch, WatchEvent{Event: Event{Kind: EventChange, Socket: s, From: from, To: d.State}, Time: d.at, InState: inState})
+		batch = append(batch, withEnd(WatchEvent{Event: Event{Kind: EventChange, Socket: s, From: from, To: d.State}, Time: d.at, InState: inState}, d))
 		inState = 0
 	}
-	return append(batch, WatchEvent{Event: Event{Kind: EventGone, Socket: s, From: s.State}, Time: d.at, InState: inState})
+	return append(batch, withEnd(WatchEvent{Event: Event{Kind: EventGone, Socket: s, From: s.State}, Time: d.at, InState: inState, Seen: t.seenFor(k, d.at)}, d))
 }
 
 // observed returns how long the socket under k has been seen in its

@@ -31,35 +31,38 @@ func lossOf(err error) loss {
 	return l
 }
 
-// goneSet holds the keys of the sockets a poll reported gone whose
-// destroy report is still to come. Cookies are never reused, so a key
-// leaves the set only when its report comes or a poll shows it again (a
-// tuple reused, beside a source without cookies, or a socket back in the
-// selection): the set holds at most one key per socket alive.
-type goneSet map[Key]struct{}
+// goneSet holds the keys of the sockets a poll reported gone, or moved to
+// CLOSE, whose destroy report is still to come: the latter with the
+// socket as reported, the former with the zero Socket. Cookies are never
+// reused, so a key leaves the set only when its report comes or a poll
+// shows it again (a tuple reused, beside a source without cookies, or a
+// socket back in the selection): the set holds at most one key per socket
+// alive.
+type goneSet map[Key]Socket
 
-func (g *goneSet) add(k Key) {
+func (g *goneSet) add(k Key, s Socket) {
 	if *g == nil {
 		*g = goneSet{}
 	}
-	(*g)[k] = struct{}{}
+	(*g)[k] = s
 }
 
 func (g goneSet) forget(k Key) { delete(g, k) }
 
 // take reports whether s, reported destroyed, is in the set under its
-// cookie or, for a source without cookies, its tuple, and removes it.
-func (g goneSet) take(s *Socket) bool {
+// cookie or, for a source without cookies, its tuple, removes it, and
+// returns its key and what it holds.
+func (g goneSet) take(s *Socket) (Key, Socket, bool) {
 	for _, k := range []Key{{Cookie: s.Cookie}, {Protocol: s.Protocol, Local: s.Local, Peer: s.Peer}} {
 		if k.Cookie == 0 && s.Cookie != 0 {
 			continue
 		}
-		if _, ok := g[k]; ok {
+		if held, ok := g[k]; ok {
 			delete(g, k)
-			return true
+			return k, held, true
 		}
 	}
-	return false
+	return Key{}, Socket{}, false
 }
 
 // awaitsDestroy reports whether the kernel sends a destroy report when s,

@@ -57,12 +57,43 @@ func TestSocketsMatchSS(t *testing.T) {
 				t.Errorf("(-ss +sockstate)\n%s", diff)
 			}
 			// Every TCP state but NEW_SYN_RECV, and UDP's two, for each
-			// family, 0 or not.
-			if len(got) != 2*11+2*2 {
-				t.Errorf("%d series, want 26:\n%s", len(got), got)
+			// family, and unix's three, 0 or not.
+			if len(got) != 2*11+2*2+3 {
+				t.Errorf("%d series, want 29:\n%s", len(got), got)
 			}
 			if v, ok := got[socketsKey("tcp", true, "SYN_SENT")]; !ok || v != 0 {
 				t.Errorf("tcp inet6 SYN_SENT: %v %v, want a series of 0", v, ok)
+			}
+		})
+	}
+}
+
+// TestUnixMatchesSS counts unix sockets of every type and state ss tells
+// apart (testnet's Zoo) in a namespace of the test's own: the counts by
+// state are those ss -xaH counts there.
+func TestUnixMatchesSS(t *testing.T) {
+	ns := testnet.New(t)
+	ns.Zoo(t)
+	names := map[string]string{"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "UNCONN": "UNCONN"}
+	want := series{}
+	lines := strings.Split(strings.TrimSpace(ns.Run(t, "ss", "-xaH")), "\n")
+	for _, line := range lines {
+		state, ok := names[strings.Fields(line)[1]]
+		if !ok {
+			t.Fatalf("ss line %q: a state the test does not know", line)
+		}
+		want[fmt.Sprintf("sockstate_sockets{family=%q,protocol=%q,state=%q}", "unix", "unix", state)]++
+	}
+	// The zoo: 2 listeners with an abstract one, 5 connected pairs'
+	// ends and a pending one, the bound and unbound datagram sockets.
+	if len(lines) < 10 {
+		t.Fatalf("ss lists %d unix sockets in the zoo's namespace, want at least 10:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for name, src := range sources(ns) {
+		t.Run(name, func(t *testing.T) {
+			got := gather(t, newCollector(t, ns, src, exporter.Config{})).only(`sockstate_sockets{family="unix"`)
+			if diff := cmp.Diff(want, got.nonzero()); diff != "" {
+				t.Errorf("(-ss +sockstate)\n%s", diff)
 			}
 		})
 	}

@@ -26,9 +26,10 @@ var reportsLostDesc = prometheus.NewDesc("sockstate_destroy_reports_lost_total",
 
 // Ends counts failed TCP connections where the tracer cannot load, from
 // what the kernel reports without it: a refused or timed-out connect from
-// the report of its freed socket, which never completed a handshake (no
-// TCP option agreed, no byte acknowledged): refused when a segment (the
-// RST) came back, timeout when none did and its SYN was retransmitted;
+// the report of its freed socket, which never completed a handshake
+// (inspect.ConnectCause: no TCP option agreed, no byte acknowledged):
+// refused when a segment (the RST) came back, timeout when none did and
+// its SYN was retransmitted;
 // resets from the namespace's Tcp EstabResets (/proc/net/snmp, RFC 1213's
 // tcpEstabResets: moves from ESTABLISHED or CLOSE_WAIT into CLOSE) since
 // the counting began. A connect abandoned (closed) after its SYN was
@@ -99,16 +100,13 @@ func (e *Ends) Run(ctx context.Context, d InfoDestroySource) error {
 }
 
 func (e *Ends) add(s *inspect.Socket) {
-	i := s.Info
-	if s.Protocol != inspect.TCP || i == nil || i.Options != 0 || i.BytesAcked != 0 {
-		return
-	}
+	cause := inspect.ConnectCause(s)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch {
-	case i.SegsIn > 0:
+	switch cause {
+	case inspect.CauseRefused:
 		e.refused++
-	case i.TotalRetrans > 0:
+	case inspect.CauseTimeout:
 		e.timeout++
 	}
 }

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,13 @@ type Config struct {
 	// OnError, when set, is told of each stage of a collection that
 	// failed, which sockstate_collection_errors_total also counts.
 	OnError func(stage string, err error)
+	// EachNetNS, when set, replaces NetNS for the kernel's counters when
+	// Source lists several namespaces: it runs fn on a thread in each
+	// namespace with the namespace's inode, as Socket.NetNS has it. The
+	// listen counters are then summed, or by namespace when By groups by
+	// it, each namespace's sockets are told ephemeral by its own port
+	// range, and the ports available are the smallest range's.
+	EachNetNS func(fn func(inode uint64) error) error
 }
 
 // The parts of a collection that can fail, the error counter's stage label.
@@ -106,9 +114,17 @@ func New(cfg Config) (*Collector, error) {
 
 // Describe sends the descriptions of every metric the Collector makes.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	byNetNS := c.kernelByNetNS()
 	for _, d := range allDescs {
-		if d == socketsDesc {
+		switch {
+		case d == socketsDesc:
 			d = c.sockets
+		case byNetNS && d == listenOverflowsDesc:
+			d = nsOverflowsDesc
+		case byNetNS && d == listenDropsDesc:
+			d = nsDropsDesc
+		case byNetNS && d == ephemeralAvailableDesc:
+			d = nsAvailableDesc
 		}
 		ch <- d
 	}
@@ -125,6 +141,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	self := selfCounts{collections: c.collections, shared: c.shared, errors: maps.Clone(c.errors)}
 	c.mu.Unlock()
 	snap.emit(ch, &self)
+}
+
+// kernelByNetNS reports whether the kernel's counters are by namespace.
+func (c *Collector) kernelByNetNS() bool {
+	return c.cfg.EachNetNS != nil && c.cfg.By != nil && c.cfg.By.NetNS
 }
 
 // snapshot runs a collection, or waits for the one in progress and returns
@@ -166,6 +187,10 @@ func (c *Collector) collect(ctx context.Context) (*snapshot, []string) {
 	if err := c.count(ctx, snap); err != nil {
 		errs = append(errs, stageError{stageSockets, err})
 	}
+	if c.kernelByNetNS() {
+		snap.nameNetNS(c.cfg.By.Name, c.cfg.MaxSeries)
+		snap.kernelByNetNS = true
+	}
 	snap.duration = time.Since(start)
 	var failed []string
 	for _, e := range errs {
@@ -178,29 +203,37 @@ func (c *Collector) collect(ctx context.Context) (*snapshot, []string) {
 }
 
 // count lists the listening TCP sockets, which give the ports their slots,
-// then every other socket, counting each as it comes.
+// then every other TCP and UDP socket, then the unix sockets, counting each
+// as it comes.
 func (c *Collector) count(ctx context.Context, snap *snapshot) error {
 	t := c.t
 	t.snap, t.now = snap, c.cfg.Now()
 	listed := false
 	defer func() { t.finish(c.cfg.Top, c.cfg.MaxSeries, listed) }()
 	cgroup := c.cfg.By != nil && c.cfg.By.Cgroup
-	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
+	listening := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.StatesOf(inspect.Listen), Cgroup: cgroup, Inline: true}
 	if err := inspect.Each(ctx, c.cfg.Source, listening, t.addListeners); err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
 	t.assignPorts(c.cfg.Ports, c.cfg.MaxSeries)
 	// UDP sockets are never in LISTEN: the unconnected ones are in CLOSE.
-	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen), Cgroup: cgroup}
+	rest := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP, inspect.UDP}, States: inspect.AllStates &^ inspect.StatesOf(inspect.Listen), Cgroup: cgroup, Inline: true}
 	err := inspect.Each(ctx, c.cfg.Source, rest, t.addConnections)
 	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		return err
 	}
+	// Unix sockets in every state, apart: one Query's states apply to
+	// every protocol it lists.
+	unixSocks := inspect.Query{UnixTypes: []inspect.UnixType{inspect.UnixStream, inspect.UnixDgram, inspect.UnixSeqPacket}, States: inspect.AllStates, Inline: true}
+	uerr := inspect.Each(ctx, c.cfg.Source, unixSocks, t.addUnix)
+	if uerr != nil && !errors.Is(uerr, inspect.ErrIncomplete) {
+		return uerr
+	}
 	snap.listed = true
-	listed = err == nil
+	listed = err == nil && uerr == nil
 	// An interrupted dump hands over every socket once, from the last
 	// attempt: the counts stand, and the error is counted.
-	return err
+	return cmp.Or(err, uerr)
 }
 
 // stageError is an error of one stage of a collection.
@@ -214,15 +247,19 @@ type stageError struct {
 // The port range is read before the sockets are counted, as the count
 // needs it to tell the ephemeral ports.
 func (c *Collector) readKernel(snap *snapshot) []stageError {
-	var errs []stageError
 	c.t.lo, c.t.hi = 0, 0
+	if c.cfg.EachNetNS != nil {
+		return c.readKernelEach(snap)
+	}
+	var errs []stageError
 	read := func() error {
 		n, err := procnet.NewFS("/proc/thread-self").ReadNetstat()
 		if err != nil {
 			errs = append(errs, stageError{stageNetstat, err})
 		} else {
-			snap.overflows, snap.haveOverflows = n.Get("TcpExt", "ListenOverflows")
-			snap.drops, snap.haveDrops = n.Get("TcpExt", "ListenDrops")
+			k := &snap.kernel
+			k.overflows, k.haveOverflows = n.Get("TcpExt", "ListenOverflows")
+			k.drops, k.haveDrops = n.Get("TcpExt", "ListenDrops")
 		}
 		lo, hi, err := readPortRange()
 		if err != nil {
@@ -230,7 +267,7 @@ func (c *Collector) readKernel(snap *snapshot) []stageError {
 			return nil
 		}
 		c.t.lo, c.t.hi = lo, hi
-		snap.portsAvailable = int64(hi) - int64(lo) + 1
+		snap.kernel.available = int64(hi) - int64(lo) + 1
 		return nil
 	}
 	if c.cfg.NetNS == 0 {

@@ -24,6 +24,10 @@ type Grouping struct {
 	// Cgroup asks the source for each socket's cgroup id
 	// (inspect.Query.Cgroup), which Key reads.
 	Cgroup bool
+	// NetNS says the groups are network namespaces (Key is Socket.NetNS):
+	// with Config.EachNetNS the listen counters and ports available are
+	// by namespace too.
+	NetNS bool
 }
 
 // otherGroupsDesc is the count of the groups folded into "other".
@@ -31,9 +35,8 @@ var otherGroupsDesc = prometheus.NewDesc("sockstate_sockets_other_groups",
 	"Groups of --by (namespaces, cgroups or containers) counted under the value \"other\" of sockstate_sockets, those beyond --max-series.",
 	nil, nil)
 
-// stateCounts counts sockets by protocol (0 tcp, 1 udp), family (0 inet,
-// 1 inet6) and state.
-type stateCounts [2][2][numStates]int64
+// stateCounts counts sockets by kind (a row of kinds) and state.
+type stateCounts [numKinds][numStates]int64
 
 // groupCount is one group's sockets.
 type groupCount struct {
@@ -46,20 +49,20 @@ type groupCount struct {
 // grouping's label first.
 func groupSockets(g *Grouping) *prometheus.Desc {
 	return prometheus.NewDesc("sockstate_sockets",
-		"Sockets by "+g.Label+", protocol (tcp, udp), address family (inet, inet6) and the kernel's state name (UNCONN for an unconnected UDP socket); the "+g.Label+"s beyond --max-series are summed under \"other\".",
+		"Sockets by "+g.Label+", protocol (tcp, udp, unix), address family (inet, inet6, unix) and the kernel's state name (UNCONN for an unconnected UDP or unix socket); the "+g.Label+"s beyond --max-series are summed under \"other\".",
 		[]string{g.Label, "protocol", "family", "state"}, nil)
 }
 
 // countGroup adds s, whose indexes count has checked, to its group's
 // counts.
-func (t *tally) countGroup(s *inspect.Socket, p, f int) {
-	k := t.by.Key(s)
-	g := t.groups[k]
+func (t *tally) countGroup(s *inspect.Socket, k int) {
+	key := t.by.Key(s)
+	g := t.groups[key]
 	if g == nil {
 		g = new(stateCounts)
-		t.groups[k] = g
+		t.groups[key] = g
 	}
-	g[p][f][s.State]++
+	g[k][s.State]++
 }
 
 // finishGroups names the groups, merges those of one name, and keeps the
@@ -73,12 +76,10 @@ func (t *tally) finishGroups(max int) {
 			g = &groupCount{name: name}
 			byName[name] = g
 		}
-		for p := range counts {
-			for f := range counts[p] {
-				for st, n := range counts[p][f] {
-					g.sockets[p][f][st] += n
-					g.total += n
-				}
+		for k := range counts {
+			for st, n := range counts[k] {
+				g.sockets[k][st] += n
+				g.total += n
 			}
 		}
 	}
@@ -100,11 +101,9 @@ func (t *tally) finishGroups(max int) {
 			snap.otherGroup = &groupCount{name: "other"}
 		}
 		snap.otherGroups++
-		for p := range g.sockets {
-			for f := range g.sockets[p] {
-				for st, n := range g.sockets[p][f] {
-					snap.otherGroup.sockets[p][f][st] += n
-				}
+		for k := range g.sockets {
+			for st, n := range g.sockets[k] {
+				snap.otherGroup.sockets[k][st] += n
 			}
 		}
 	}
@@ -119,12 +118,10 @@ func (s *snapshot) emitGroups(d *prometheus.Desc, gauge func(*prometheus.Desc, f
 	}
 	for i := range groups {
 		g := &groups[i]
-		for p, proto := range protocols {
-			for f, fam := range families {
-				for st, n := range g.sockets[p][f] {
-					if n > 0 {
-						gauge(d, float64(n), g.name, proto.String(), fam.String(), stateLabel(proto, inspect.State(st)))
-					}
+		for k := range kinds {
+			for st, n := range g.sockets[k] {
+				if n > 0 {
+					gauge(d, float64(n), g.name, kinds[k].protocol, kinds[k].family, kinds[k].stateLabel(inspect.State(st)))
 				}
 			}
 		}

@@ -11,7 +11,7 @@ import (
 
 var (
 	socketsDesc = prometheus.NewDesc("sockstate_sockets",
-		"Sockets by protocol (tcp, udp), address family (inet, inet6) and the kernel's state name (UNCONN for an unconnected UDP socket).",
+		"Sockets by protocol (tcp, udp, unix), address family (inet, inet6, unix) and the kernel's state name (UNCONN for an unconnected UDP or unix socket).",
 		[]string{"protocol", "family", "state"}, nil)
 	listenerQueueDesc = prometheus.NewDesc("sockstate_listener_queue",
 		"Connections in a TCP listener's accept queue, waiting for accept() (ss's Recv-Q of a listening socket).",
@@ -79,8 +79,7 @@ type snapshot struct {
 	// listed is set when every socket was listed; the socket metrics are
 	// left out otherwise.
 	listed bool
-	// sockets counts by protocol (0 tcp, 1 udp), family (0 inet, 1
-	// inet6) and state.
+	// sockets counts by kind and state.
 	sockets       stateCounts
 	seen, unknown int64
 	// socketsDesc describes sockstate_sockets; when grouped, it has the
@@ -104,10 +103,13 @@ type snapshot struct {
 	dests        []destCount
 	destinations int
 
-	overflows, drops         int64
-	haveOverflows, haveDrops bool
-	portsAvailable           int64
-	duration                 time.Duration
+	// kernel is the listen counters and ports available, of every
+	// namespace read; perNetNS has them by namespace, and, when
+	// kernelByNetNS, by the name --by netns gives them.
+	kernel        nsKernel
+	perNetNS      []nsKernel
+	kernelByNetNS bool
+	duration      time.Duration
 }
 
 // selfCounts are the Collector's own counters at a scrape.
@@ -116,22 +118,60 @@ type selfCounts struct {
 	errors              map[string]float64
 }
 
-var protocols = [2]inspect.Protocol{inspect.TCP, inspect.UDP}
-var families = [2]inspect.Family{inspect.INet, inspect.INet6}
+// kind is what sockstate_sockets tells sockets apart by besides their
+// state: protocol and address family.
+type kind struct {
+	protocol, family string
+	// always are the states the kind always has a series for, 0 or not,
+	// so that a state that comes and goes is a gauge that moves rather
+	// than a series that appears.
+	always inspect.StateSet
+}
 
-// always are the states each protocol always has a series for, 0 or not,
-// so that a state that comes and goes is a gauge that moves rather than a
-// series that appears: TCP's every state but NEW_SYN_RECV, which sock_diag
-// and /proc report as SYN_RECV, and UDP's two.
-var always = [2]inspect.StateSet{
-	inspect.AllStates &^ inspect.StatesOf(inspect.NewSynRecv),
-	inspect.StatesOf(inspect.Established, inspect.Close),
+// The states of always: TCP's every state but NEW_SYN_RECV, which
+// sock_diag and /proc report as SYN_RECV; UDP's two; a unix socket's
+// three (UNCONN, LISTEN, ESTABLISHED: unix(7) sockets take TCP's numbers).
+var (
+	tcpAlways  = inspect.AllStates &^ inspect.StatesOf(inspect.NewSynRecv)
+	udpAlways  = inspect.StatesOf(inspect.Established, inspect.Close)
+	unixAlways = inspect.StatesOf(inspect.Established, inspect.Listen, inspect.Close)
+)
+
+// kinds are the kinds counted, in the order of stateCounts' rows.
+var kinds = [...]kind{
+	{"tcp", "inet", tcpAlways},
+	{"tcp", "inet6", tcpAlways},
+	{"udp", "inet", udpAlways},
+	{"udp", "inet6", udpAlways},
+	{"unix", "unix", unixAlways},
+}
+
+const numKinds = len(kinds)
+
+// kindOf returns the row of kinds that counts s; -1 for none.
+func kindOf(s *inspect.Socket) int {
+	switch {
+	case s.Family == inspect.Unix:
+		return 4
+	case s.Protocol != inspect.TCP && s.Protocol != inspect.UDP:
+		return -1
+	case s.Family != inspect.INet && s.Family != inspect.INet6:
+		return -1
+	}
+	k := 0
+	if s.Protocol == inspect.UDP {
+		k = 2
+	}
+	if s.Family == inspect.INet6 {
+		k++
+	}
+	return k
 }
 
 // stateLabel is the state as ss users know it: the kernel's name, and
-// UNCONN for an unconnected UDP socket.
-func stateLabel(p inspect.Protocol, s inspect.State) string {
-	if p == inspect.UDP && s == inspect.Close {
+// UNCONN for an unconnected UDP or unix socket.
+func (k *kind) stateLabel(s inspect.State) string {
+	if k.protocol != "tcp" && s == inspect.Close {
 		return "UNCONN"
 	}
 	return s.String()
@@ -148,15 +188,7 @@ func (s *snapshot) emit(ch chan<- prometheus.Metric, self *selfCounts) {
 	if s.listed {
 		s.emitSockets(gauge)
 	}
-	if s.haveOverflows {
-		counter(listenOverflowsDesc, float64(s.overflows))
-	}
-	if s.haveDrops {
-		counter(listenDropsDesc, float64(s.drops))
-	}
-	if s.portsAvailable > 0 {
-		gauge(ephemeralAvailableDesc, float64(s.portsAvailable))
-	}
+	s.emitKernel(gauge, counter)
 	gauge(durationDesc, s.duration.Seconds())
 	gauge(seenDesc, float64(s.seen))
 	gauge(unrecognizedDesc, float64(s.unknown))
@@ -212,16 +244,15 @@ func (s *snapshot) emitSockets(gauge func(*prometheus.Desc, float64, ...string))
 
 // emitTotals sends sockstate_sockets by protocol, family and state.
 func (s *snapshot) emitTotals(gauge func(*prometheus.Desc, float64, ...string)) {
-	for p, proto := range protocols {
-		for f, fam := range families {
-			for st := range numStates {
-				state := inspect.State(st)
-				n := s.sockets[p][f][st]
-				if n == 0 && !always[p].Has(state) {
-					continue
-				}
-				gauge(socketsDesc, float64(n), proto.String(), fam.String(), stateLabel(proto, state))
+	for i := range kinds {
+		k := &kinds[i]
+		for st := range numStates {
+			state := inspect.State(st)
+			n := s.sockets[i][st]
+			if n == 0 && !k.always.Has(state) {
+				continue
 			}
+			gauge(socketsDesc, float64(n), k.protocol, k.family, k.stateLabel(state))
 		}
 	}
 }

@@ -31,24 +31,9 @@ func TestListenerQueue(t *testing.T) {
 			unix.Close(fd)
 		}
 	})
-	var lnPort int
+	_, sa := ns.ListenRaw(t, backlog)
+	lnPort := sa.Port
 	ns.Do(t, func() error {
-		ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		fds = append(fds, ln)
-		if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			return err
-		}
-		if err := unix.Listen(ln, backlog); err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(ln)
-		if err != nil {
-			return err
-		}
-		lnPort = sa.(*unix.SockaddrInet4).Port
 		for range dials {
 			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 			if err != nil {

@@ -47,7 +47,9 @@ type tally struct {
 	// slot maps every local port to slotNone, slotOther or slotOwn+i.
 	slot [1 << 16]uint16
 	// lo and hi are the ephemeral port range; hi is 0 when unknown.
+	// ranges, when not empty, has it by namespace instead.
 	lo, hi uint16
+	ranges map[uint64]portRange
 	dests  map[netip.AddrPort]int64
 	// seen and next hold the first sighting of each CLOSE_WAIT socket on a
 	// listening port: seen from the last collection, next for this one.
@@ -88,14 +90,14 @@ func (t *tally) addListeners(batch []inspect.Socket) error {
 // count adds s to the counts by protocol, family and state.
 func (t *tally) count(s *inspect.Socket) {
 	t.snap.seen++
-	p, f := protoIndex(s.Protocol), familyIndex(s.Family)
-	if p < 0 || f < 0 || int(s.State) >= numStates {
+	k := kindOf(s)
+	if k < 0 || int(s.State) >= numStates {
 		t.snap.unknown++
 		return
 	}
-	t.snap.sockets[p][f][s.State]++
+	t.snap.sockets[k][s.State]++
 	if t.by != nil {
-		t.countGroup(s, p, f)
+		t.countGroup(s, k)
 	}
 }
 
@@ -141,6 +143,14 @@ func (t *tally) assignPorts(ports []uint16, max int) {
 	}
 }
 
+// addUnix counts a batch of unix sockets.
+func (t *tally) addUnix(batch []inspect.Socket) error {
+	for i := range batch {
+		t.count(&batch[i])
+	}
+	return nil
+}
+
 // addConnections counts a batch of sockets that are not listening TCP
 // sockets: by state, by listening port, and the ephemeral ports they hold.
 func (t *tally) addConnections(batch []inspect.Socket) error {
@@ -151,13 +161,18 @@ func (t *tally) addConnections(batch []inspect.Socket) error {
 			continue
 		}
 		port := s.Local.Port()
+		lo, hi := t.lo, t.hi
+		if len(t.ranges) > 0 {
+			r := t.ranges[s.NetNS]
+			lo, hi = r.lo, r.hi
+		}
 		var pc *portCount
 		switch slot := t.slot[port]; {
 		case slot >= slotOwn:
 			pc = &t.snap.ports[slot-slotOwn]
 		case slot == slotOther:
 			pc = t.snap.other
-		case t.hi != 0 && port >= t.lo && port <= t.hi:
+		case hi != 0 && port >= lo && port <= hi:
 			t.dests[s.Peer]++
 			continue
 		default:
@@ -206,24 +221,4 @@ func (t *tally) finish(top, maxGroups int, listed bool) {
 	}
 	t.listeners = t.listeners[:0]
 	t.snap = nil
-}
-
-func protoIndex(p inspect.Protocol) int {
-	switch p {
-	case inspect.TCP:
-		return 0
-	case inspect.UDP:
-		return 1
-	}
-	return -1
-}
-
-func familyIndex(f inspect.Family) int {
-	switch f {
-	case inspect.INet:
-		return 0
-	case inspect.INet6:
-		return 1
-	}
-	return -1
 }

@@ -17,7 +17,7 @@ type Watcher interface {
 
 var (
 	transitionsDesc = prometheus.NewDesc("sockstate_transitions_total",
-		"TCP state changes, by the state left and the state entered, as the kernel's sock:inet_sock_set_state tracepoint reports them (TIME_WAIT: a time-wait socket confirmed by sock_diag), and for a move into CLOSE why: closed, reset-received, reset-sent, refused, timeout, aborted, unknown.",
+		"TCP state changes, by the state left and the state entered, as the kernel's sock:inet_sock_set_state tracepoint reports them (TIME_WAIT: a time-wait socket the tracer confirmed), and for a move into CLOSE why: closed, reset-received, reset-sent, refused, timeout, aborted, unknown.",
 		[]string{"from", "to", "cause"}, nil)
 	failedDesc = prometheus.NewDesc("sockstate_connections_failed_total",
 		"TCP connections that failed: refused (a connect answered with an RST), timeout (the kernel gave up: SYNs, retransmissions or keepalives unanswered), reset (an RST received or sent).",

@@ -1,12 +1,12 @@
 package owners
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/inspect/internal/u64map"
 )
 
 // errNoBPFTable wraps the reasons the BPF process table cannot be read;
@@ -28,51 +28,117 @@ type Process struct {
 // ProcessTable is a snapshot of the socket descriptors of every process:
 // which socket inode each refers to. Join it to a listing with Owners.
 type ProcessTable struct {
+	// hits is sorted by inode, then process id, then descriptor, so an
+	// inode's descriptors lie side by side in the order Owners returns
+	// them. At 16 bytes a descriptor it is the whole index: a hash table
+	// over 100,000 descriptors took twice as much again.
 	hits []fdHit
-	// head maps an inode to its descriptor, packed (packHit), when it
-	// has one; otherwise to shared and one of its descriptors in hits,
-	// and next links each to another of the same inode (-1: none). Owners
-	// then costs a lookup per socket, whatever the table's size, and
-	// most lookups read nothing else.
-	head  u64map.Map
-	next  []int32
-	comms map[int32]string
+	// starts[b] is the first of hits whose inode is at least
+	// minInode + b<<shift: a lookup searches only its bucket's few hits.
+	starts   []uint32
+	minInode uint64
+	shift    uint8
+	comms    map[int32]string
 	// Skipped counts the processes whose descriptors could not be read
 	// (another user's, for a caller without CAP_SYS_PTRACE).
 	Skipped int
 }
 
-// newProcessTable indexes hits by inode.
+// newProcessTable indexes hits by inode, sorting them in place.
 func newProcessTable(hits []fdHit, comms map[int32]string, skipped int) *ProcessTable {
-	t := &ProcessTable{hits: hits, next: make([]int32, len(hits)), comms: comms, Skipped: skipped}
-	t.head.Reset(len(hits))
-	for k := range hits {
-		t.next[k] = -1
-		if h, ok := t.head.Get(hits[k].inode); ok {
-			t.next[k] = int32(h)
-		}
-		t.head.Put(hits[k].inode, uint64(k))
+	t := &ProcessTable{hits: hits, comms: comms, Skipped: skipped}
+	if len(hits) == 0 {
+		return t
 	}
-	// Each inode's head is now its last descriptor; pack the lone ones
-	// and mark the rest. A packed value is at least 1<<32, past any index.
+	t.minInode = slices.MinFunc(hits, byInode).inode
+	span := slices.MaxFunc(hits, byInode).inode - t.minInode
+	sortByInode(hits, t.minInode, span)
+	// About two hits a bucket were the inodes spread evenly; where they
+	// bunch, the search within a bucket keeps a lookup logarithmic.
+	for span>>t.shift > uint64(len(hits)/2) {
+		t.shift++
+	}
+	t.starts = make([]uint32, span>>t.shift+2)
+	b, run := 0, 0
 	for k := range hits {
-		if h, _ := t.head.Get(hits[k].inode); h == uint64(k) {
-			if t.next[k] < 0 {
-				t.head.Put(hits[k].inode, packHit(hits[k]))
-			} else {
-				t.head.Put(hits[k].inode, shared|h)
-			}
+		for bk := int((hits[k].inode - t.minInode) >> t.shift); b <= bk; b++ {
+			t.starts[b] = uint32(k)
 		}
+		// An inode held by several descriptors: its run in process and
+		// descriptor order.
+		if hits[k].inode != hits[run].inode {
+			sortRun(hits[run:k])
+			run = k
+		}
+	}
+	sortRun(hits[run:])
+	for ; b < len(t.starts); b++ {
+		t.starts[b] = uint32(len(hits))
 	}
 	return t
 }
 
-// shared marks a head value that is an index into hits. A packed
-// descriptor never has it: process ids are positive int32s.
-const shared = 1 << 63
+func byInode(a, b fdHit) int { return cmp.Compare(a.inode, b.inode) }
 
-// packHit packs a descriptor's process id and number into a head value.
-func packHit(h fdHit) uint64 { return uint64(h.pid)<<32 | uint64(uint32(h.fd)) }
+// sortByInode sorts hits by inode, stably, with a radix sort on the
+// inodes less min a byte at a time, as many bytes as span needs: sorting
+// by comparison was two thirds of ls -p's time in the process table.
+func sortByInode(hits []fdHit, min, span uint64) {
+	src, dst := hits, make([]fdHit, len(hits))
+	for shift := uint(0); shift < 64 && span>>shift != 0; shift += 8 {
+		var count [256]int
+		for _, h := range src {
+			count[byte((h.inode-min)>>shift)]++
+		}
+		if count[byte((src[0].inode-min)>>shift)] == len(src) {
+			continue // every hit has this byte
+		}
+		pos := 0
+		for d, c := range count {
+			count[d] = pos
+			pos += c
+		}
+		for _, h := range src {
+			d := byte((h.inode - min) >> shift)
+			dst[count[d]] = h
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &hits[0] {
+		copy(hits, src)
+	}
+}
+
+// sortRun sorts the descriptors of one inode by process and descriptor.
+func sortRun(run []fdHit) {
+	if len(run) > 1 {
+		slices.SortFunc(run, func(a, b fdHit) int {
+			if c := cmp.Compare(a.pid, b.pid); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.fd, b.fd)
+		})
+	}
+}
+
+// find returns the descriptors of inode ino.
+func (t *ProcessTable) find(ino uint64) []fdHit {
+	if ino < t.minInode || len(t.hits) == 0 {
+		return nil
+	}
+	b := (ino - t.minInode) >> t.shift
+	if b+1 >= uint64(len(t.starts)) {
+		return nil
+	}
+	bucket := t.hits[t.starts[b]:t.starts[b+1]]
+	lo, _ := slices.BinarySearchFunc(bucket, ino, func(h fdHit, ino uint64) int { return cmp.Compare(h.inode, ino) })
+	hi := lo
+	for hi < len(bucket) && bucket[hi].inode == ino {
+		hi++
+	}
+	return bucket[lo:hi]
+}
 
 // fdHit is one descriptor that refers to a socket.
 type fdHit struct {
@@ -130,32 +196,16 @@ func (t *ProcessTable) PeerOwners(socks []inspect.Socket) [][]Process {
 
 // owners returns the descriptors of the inodes inode(0) to inode(n-1).
 func (t *ProcessTable) owners(n int, inode func(int) uint64) [][]Process {
-	// One lookup per socket: each socket's descriptors go into all, and
-	// ends[i] records where socks[i]'s end; the slices are cut once all
-	// has stopped growing. Most sockets have one owner or none.
+	// Each socket's descriptors go into all, and ends[i] records where
+	// socks[i]'s end; the slices are cut once all has stopped growing.
+	// Most sockets have one owner or none.
 	owners := make([][]Process, n)
 	ends := make([]int32, n)
 	all := make([]Process, 0, n)
 	for i := range n {
-		ino := inode(i)
-		h, ok := t.head.Get(ino)
-		if ok && ino != 0 && h&shared == 0 {
-			pid := int32(h >> 32)
-			all = append(all, Process{PID: int(pid), Comm: t.comms[pid], FD: int(int32(uint32(h)))})
-		} else if ok && ino != 0 {
-			h &^= shared
-			start := len(all)
-			for k := int32(h); k >= 0; k = t.next[k] {
-				hit := &t.hits[k]
-				all = append(all, Process{PID: int(hit.pid), Comm: t.comms[hit.pid], FD: int(hit.fd)})
-			}
-			if ps := all[start:]; len(ps) > 1 {
-				slices.SortFunc(ps, func(a, b Process) int {
-					if a.PID != b.PID {
-						return a.PID - b.PID
-					}
-					return a.FD - b.FD
-				})
+		if ino := inode(i); ino != 0 {
+			for _, h := range t.find(ino) {
+				all = append(all, Process{PID: int(h.pid), Comm: t.comms[h.pid], FD: int(h.fd)})
 			}
 		}
 		ends[i] = int32(len(all))

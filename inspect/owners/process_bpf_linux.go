@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -204,25 +203,9 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 		return nil, fmt.Errorf("%w: open: %w", errNoBPFTable, err)
 	}
 	defer rd.Close()
-	data, err := readAll(rd)
+	hits, comms, err := readRecords(rd)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: processes: read the task_file iterator: %w", err)
-	}
-	if len(data)%fdRecordSize != 0 {
-		return nil, fmt.Errorf("inspect: processes: task_file iterator returned %d bytes, not whole %d-byte records", len(data), fdRecordSize)
-	}
-
-	hits := make([]fdHit, 0, len(data)/fdRecordSize)
-	comms := map[int32]string{}
-	ne := binary.NativeEndian
-	lastPID := int32(-1) // the iterator goes process by process
-	for b := data; len(b) > 0; b = b[fdRecordSize:] {
-		h := fdHit{inode: ne.Uint64(b), pid: int32(ne.Uint32(b[8:])), fd: int32(ne.Uint32(b[12:]))}
-		hits = append(hits, h)
-		if h.pid != lastPID {
-			comms[h.pid] = ""
-			lastPID = h.pid
-		}
 	}
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -236,26 +219,39 @@ func readProcessTableBPF(root string) (*ProcessTable, error) {
 	return newProcessTable(hits, comms, 0), nil
 }
 
-// iterReadSize is the buffer the iterator is first read into, room for
-// 65,536 records: io.ReadAll's starts at 512 bytes and, growing a quarter
-// at a time, copies 100,000 sockets' records over and over. Pages not
-// written are never touched.
-const iterReadSize = 1 << 20
+// iterReadSize is the buffer the iterator is read through, 4,096 records.
+const iterReadSize = 64 << 10
 
-// readAll reads r to its end, doubling its buffer as it fills.
-func readAll(r io.Reader) ([]byte, error) {
-	b := make([]byte, 0, iterReadSize)
+// readRecords decodes the iterator's records as they are read, with a
+// command name of "" for each process that holds a socket: the records
+// are the table, so no copy of the stream is kept.
+func readRecords(r io.Reader) ([]fdHit, map[int32]string, error) {
+	var hits []fdHit
+	comms := map[int32]string{}
+	ne := binary.NativeEndian
+	buf := make([]byte, iterReadSize)
+	have := 0            // bytes of buf not yet decoded: a record cut short
+	lastPID := int32(-1) // the iterator goes process by process
 	for {
-		if len(b) == cap(b) {
-			b = slices.Grow(b, cap(b))
+		n, err := r.Read(buf[have:])
+		have += n
+		b := buf[:have]
+		for ; len(b) >= fdRecordSize; b = b[fdRecordSize:] {
+			h := fdHit{inode: ne.Uint64(b), pid: int32(ne.Uint32(b[8:])), fd: int32(ne.Uint32(b[12:]))}
+			hits = append(hits, h)
+			if h.pid != lastPID {
+				comms[h.pid] = ""
+				lastPID = h.pid
+			}
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
+		have = copy(buf, b)
+		switch {
+		case err == io.EOF && have != 0:
+			return nil, nil, fmt.Errorf("%d bytes at the end, not a whole %d-byte record", have, fdRecordSize)
+		case err == io.EOF:
+			return hits, comms, nil
+		case err != nil:
+			return nil, nil, err
 		}
 	}
 }

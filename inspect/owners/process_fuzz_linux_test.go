@@ -1,6 +1,7 @@
 package owners
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,4 +51,45 @@ func FuzzDirentAt(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzReadRecords feeds readRecords arbitrary iterator streams, cut at
+// arbitrary points: it must never panic, it decodes a stream of whole
+// records into one hit each, with a command entry for each process, and
+// it refuses any other stream with no table.
+func FuzzReadRecords(f *testing.F) {
+	f.Add(make([]byte, 2*fdRecordSize), uint8(5))
+	f.Add(make([]byte, fdRecordSize+3), uint8(0))
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
+		hits, comms, err := readRecords(&cutReader{b: b, n: int(cut)%fdRecordSize + 1})
+		if len(b)%fdRecordSize != 0 {
+			if err == nil || hits != nil || comms != nil {
+				t.Fatalf("%d bytes: %d records, error %v", len(b), len(hits), err)
+			}
+			return
+		}
+		if err != nil || len(hits) != len(b)/fdRecordSize {
+			t.Fatalf("%d bytes: %d records, error %v", len(b), len(hits), err)
+		}
+		for _, h := range hits {
+			if _, ok := comms[h.pid]; !ok {
+				t.Fatalf("pid %d has no command entry", h.pid)
+			}
+		}
+	})
+}
+
+// cutReader reads b at most n bytes at a time.
+type cutReader struct {
+	b []byte
+	n int
+}
+
+func (r *cutReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
 }

@@ -78,6 +78,9 @@ func readProc(ctx context.Context, t tables, q inspect.Query, dst []inspect.Sock
 		}
 	}
 	for _, p := range q.ProtocolsOrDefault() {
+		if p == inspect.MPTCP && q.EveryKind {
+			continue // only sock_diag lists MPTCP sockets
+		}
 		if p != inspect.TCP && p != inspect.UDP && p != inspect.Raw {
 			return out, fmt.Errorf("inspect: /proc/net has no table of %s sockets; sock_diag lists them", p)
 		}

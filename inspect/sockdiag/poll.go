@@ -33,7 +33,7 @@ func (p *netlinkPoll) Poll(ctx context.Context, q inspect.Query, dst []inspect.S
 	if cap(k.out) == 0 {
 		k.out = make([]inspect.Socket, 0, procsrc.SizeHint(p.s.NetNS, &q))
 	}
-	err := dumpTables(ctx, p.c, q, k, p.s.NetNS)
+	err := dumpTables(ctx, p.c, q, k, p.s.NetNS, nil)
 	if err != nil && !errors.Is(err, inspect.ErrIncomplete) {
 		p.Close()
 	}

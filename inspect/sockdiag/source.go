@@ -59,7 +59,7 @@ const maxDumpAttempts = 3
 func (s *Source) Sockets(ctx context.Context, q inspect.Query) ([]inspect.Socket, error) {
 	k := newSink(q, nil, 0)
 	k.out = make([]inspect.Socket, 0, procsrc.SizeHint(s.NetNS, &q))
-	err := s.run(ctx, q, k)
+	err := s.run(ctx, q, k, nil)
 	return inspect.DropRepeats(k.out, &inspect.Sightings{}), err
 }
 
@@ -79,22 +79,35 @@ func (s *Source) Each(ctx context.Context, q inspect.Query, fn func([]inspect.So
 	// The namespace's counters size the listing's Sightings only when it
 	// lists every socket: a hash table is written all over, so room for
 	// 100,000 sockets costs its every page even when a filter keeps 5,000.
+	// They also prove a UDP table empty, whose dump would walk every
+	// slot of the kernel's hash table for nothing.
 	n := 0
-	if q.Filter == nil && q.States == inspect.AllStates {
-		n = procsrc.SizeHint(s.NetNS, &q)
+	var counts procsrc.Sockstat
+	if hint := q.Filter == nil && q.States == inspect.AllStates; hint || slices.Contains(q.ProtocolsOrDefault(), inspect.UDP) {
+		counts = procsrc.ReadSockstat(s.NetNS)
+		if hint {
+			n = counts.SizeHint(&q)
+		}
 	}
-	return s.run(ctx, q, newSink(q, fn, n))
+	k := newSink(q, fn, n)
+	defer k.release()
+	return s.run(ctx, q, k, counts.Empty)
 }
 
-// run dumps the tables of q into k over a connection of its own.
-func (s *Source) run(ctx context.Context, q inspect.Query, k *sink) error {
+// run dumps the tables of q into k over a connection of its own, but for
+// those empty says are empty.
+func (s *Source) run(ctx context.Context, q inspect.Query, k *sink, empty emptyFunc) error {
 	c, err := s.open()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return dumpTables(ctx, c, q, k, s.NetNS)
+	return dumpTables(ctx, c, q, k, s.NetNS, empty)
 }
+
+// emptyFunc reports whether a table is known to hold no socket
+// (procsrc.Sockstat.Empty); nil knows of none.
+type emptyFunc func(inspect.Protocol, inspect.Family) bool
 
 // open opens a sock_diag socket in the source's namespace.
 func (s *Source) open() (DiagConn, error) {
@@ -121,12 +134,13 @@ func Probe(netNS int) error {
 }
 
 // dumpTables dumps the tables of q over c into k.
-func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS int) error {
+func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS int, empty emptyFunc) error {
 	d := dumper{c: c, q: &q, mask: k.ext.mask, k: k, netNS: netNS}
 	// Decoding the extensions, and a caller's work on each batch, take
 	// about as long as the kernel takes to send the sockets: then another
-	// goroutine does them while this one receives.
-	if k.ext.needed() || k.fn != nil {
+	// goroutine does them while this one receives, unless the caller says
+	// its work is light (Inline).
+	if k.ext.needed() || (k.fn != nil && !q.Inline) {
 		d.pl = startPipeline(k)
 	}
 	// Unix sockets come first, as ss prints them.
@@ -150,7 +164,7 @@ func dumpTables(ctx context.Context, c DiagConn, q inspect.Query, k *sink, netNS
 			}
 		}
 		for _, f := range fams {
-			if f == inspect.Unix {
+			if f == inspect.Unix || (empty != nil && empty(p, f)) {
 				continue
 			}
 			// The kernel runs the filter as bytecode; one too long for
@@ -243,6 +257,8 @@ func (d *dumper) dump(ctx context.Context, p inspect.Protocol, f inspect.Family,
 		d.interrupted = append(d.interrupted, fmt.Sprintf("%s/%s", p, name))
 	case p == inspect.Raw && f != 0 && errors.Is(err, syscall.ENOENT):
 		return d.dumpRawProc(ctx, f)
+	case p == inspect.MPTCP && d.q.EveryKind && errors.Is(err, syscall.ENOENT):
+		return nil // no mptcp_diag: ss lists none either
 	case err != nil:
 		return fmt.Errorf("inspect: netlink %s/%s dump: %w", p, name, err)
 	}

@@ -57,56 +57,35 @@ func stepLine(from, to inspect.State, local, peer netip.AddrPort, cause ...inspe
 // them.
 func endingLines(how testnet.Ending, e testnet.Ended) []string {
 	l, c := e.Listener, e.Client
-	step := stepLine
-	unspec := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
-	listener := []string{
-		step(inspect.Close, inspect.Listen, l, unspec),
-		step(inspect.Listen, inspect.Close, l, unspec, inspect.CauseClosed),
+	listener, client, server := testnet.Opened(l, c)
+	listener = append(listener, testnet.ListenerClosed(l))
+	reset := func(local, peer netip.AddrPort, cause inspect.Cause) testnet.Step {
+		return testnet.Step{From: "ESTABLISHED", To: "CLOSE", Local: local, Peer: peer, Cause: cause.String()}
 	}
-	client := []string{
-		step(inspect.Close, inspect.SynSent, netip.AddrPortFrom(c.Addr(), 0), l),
-		step(inspect.SynSent, inspect.Established, c, l),
+	connect := func(cause inspect.Cause) [][]testnet.Step {
+		return [][]testnet.Step{{
+			{From: "CLOSE", To: "SYN_SENT", Local: c, Peer: l},
+			{From: "SYN_SENT", To: "CLOSE", Local: c, Peer: l, Cause: cause.String()},
+		}}
 	}
-	server := []string{
-		step(inspect.Listen, inspect.SynRecv, l, c),
-		step(inspect.SynRecv, inspect.Established, l, c),
-	}
-	closeFirst := func(local, peer netip.AddrPort) []string {
-		return []string{
-			step(inspect.Established, inspect.FinWait1, local, peer),
-			step(inspect.FinWait1, inspect.FinWait2, local, peer),
-			step(inspect.FinWait2, inspect.Close, local, peer, inspect.CauseClosed),
-			step(inspect.Close, inspect.TimeWait, local, peer) + " (time-wait socket)",
-		}
-	}
-	closeSecond := func(local, peer netip.AddrPort) []string {
-		return []string{
-			step(inspect.Established, inspect.CloseWait, local, peer),
-			step(inspect.CloseWait, inspect.LastAck, local, peer),
-			step(inspect.LastAck, inspect.Close, local, peer, inspect.CauseClosed),
-		}
-	}
-	reset := func(local, peer netip.AddrPort, cause inspect.Cause) []string {
-		return []string{step(inspect.Established, inspect.Close, local, peer, cause)}
-	}
-	var socks [][]string
+	var socks [][]testnet.Step
 	switch how {
 	case testnet.OrderlyClientFirst:
-		socks = [][]string{listener, append(client, closeFirst(c, l)...), append(server, closeSecond(l, c)...)}
+		socks = [][]testnet.Step{listener, append(client, testnet.ClosedFirst(c, l)...), append(server, testnet.ClosedSecond(l, c)...)}
 	case testnet.OrderlyServerFirst:
-		socks = [][]string{listener, append(client, closeSecond(c, l)...), append(server, closeFirst(l, c)...)}
+		socks = [][]testnet.Step{listener, append(client, testnet.ClosedSecond(c, l)...), append(server, testnet.ClosedFirst(l, c)...)}
 	case testnet.ClientLinger0:
-		socks = [][]string{listener, append(client, reset(c, l, inspect.CauseResetSent)...), append(server, reset(l, c, inspect.CauseResetReceived)...)}
+		socks = [][]testnet.Step{listener, append(client, reset(c, l, inspect.CauseResetSent)), append(server, reset(l, c, inspect.CauseResetReceived))}
 	case testnet.ServerLinger0, testnet.AcceptQueue:
-		socks = [][]string{listener, append(client, reset(c, l, inspect.CauseResetReceived)...), append(server, reset(l, c, inspect.CauseResetSent)...)}
+		socks = [][]testnet.Step{listener, append(client, reset(c, l, inspect.CauseResetReceived)), append(server, reset(l, c, inspect.CauseResetSent))}
 	case testnet.Refused:
-		socks = [][]string{{step(inspect.Close, inspect.SynSent, c, l), step(inspect.SynSent, inspect.Close, c, l, inspect.CauseRefused)}}
+		socks = connect(inspect.CauseRefused)
 	case testnet.TimedOut:
-		socks = [][]string{{step(inspect.Close, inspect.SynSent, c, l), step(inspect.SynSent, inspect.Close, c, l, inspect.CauseTimeout)}}
+		socks = connect(inspect.CauseTimeout)
 	}
 	var out []string
 	for _, s := range socks {
-		out = append(out, strings.Join(s, "\n"))
+		out = append(out, stepLines("inet", true, s))
 	}
 	slices.Sort(out)
 	return out

@@ -409,12 +409,17 @@ func BenchmarkChurn(b *testing.B) {
 		b.Fatalf("program statistics: %v", err)
 	}
 	lost := tr.Lost()
+	drops, _, err := tr.readLosses()
+	if err != nil {
+		b.Fatal(err)
+	}
 	tr.Close()
 	<-c.done
 	if c.err != nil {
 		b.Fatalf("Read: %v", c.err)
 	}
 	transitions := float64(c.traced)
+	b.ReportMetric(float64(drops), "ring-drops")
 	b.ReportMetric(float64(conns)/wall.Seconds(), "conns/s")
 	b.ReportMetric(transitions/wall.Seconds(), "transitions/s")
 	b.ReportMetric(float64(lost), "lost")
@@ -424,6 +429,9 @@ func BenchmarkChurn(b *testing.B) {
 	b.ReportMetric(float64(want)-transitions-float64(lost), "unaccounted")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%cpu")
 	b.ReportMetric(float64(cpu.Microseconds())/transitions*1000, "cpu-µs/1000transitions")
+	if conns > 0 {
+		b.ReportMetric(float64(tr.lookups)/float64(conns), "lookups/conn")
+	}
 	if s.RunCount > 0 {
 		b.ReportMetric(float64(s.Runtime.Nanoseconds())/float64(s.RunCount), "bpf-ns/run")
 	}

@@ -25,8 +25,10 @@
 //   - Documentation/bpf/ringbuf.rst for the ring buffer the records cross;
 //   - kernel/trace/bpf_trace.c for the recursion misses that two copies of
 //     the program cover for (program);
-//   - net/ipv4/tcp_minisocks.c (tcp_time_wait): TIME_WAIT is a new
-//     time-wait socket, confirmed with a sock_diag lookup (sock_diag(7));
+//   - net/ipv4/tcp_minisocks.c (tcp_time_wait, tcp_timewait_state_process):
+//     TIME_WAIT is a new time-wait socket, proved by the peer's close or
+//     the TCPTimeWaitOverflow counter (include/uapi/linux/snmp.h), or
+//     confirmed with a sock_diag lookup (sock_diag(7)): see timewait.go;
 //   - namespaces(7): the program keeps one network namespace, by the inode
 //     of its nsfs file.
 package trace

@@ -16,7 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
@@ -224,60 +223,45 @@ func converse(loopback string, port uint16, first closer) (conversation, error) 
 // sequences sorts them.
 func textbook(cv conversation, first closer) []string {
 	family := "inet"
-	unspec := netip.IPv4Unspecified()
 	if cv.listener.Addr().Is6() {
-		family, unspec = "inet6", netip.IPv6Unspecified()
+		family = "inet6"
 	}
 	l, c := cv.listener, cv.client
-	step := func(from, to inspect.State, local, peer netip.AddrPort) string {
-		return fmt.Sprintf("tcp %s %s -> %s %s %s", family, from, to, local, peer)
-	}
-	tw := func(local, peer netip.AddrPort) string {
-		return step(inspect.Close, inspect.TimeWait, local, peer) + " (time-wait socket)"
-	}
-	listener := []string{
-		step(inspect.Close, inspect.Listen, l, netip.AddrPortFrom(unspec, 0)),
-		step(inspect.Listen, inspect.Close, l, netip.AddrPortFrom(unspec, 0)),
-	}
-	// connect(2) moves the socket to SYN_SENT before it picks the port.
-	client := []string{
-		step(inspect.Close, inspect.SynSent, netip.AddrPortFrom(c.Addr(), 0), l),
-		step(inspect.SynSent, inspect.Established, c, l),
-	}
-	// The child is a clone of the listener, so it leaves LISTEN.
-	server := []string{
-		step(inspect.Listen, inspect.SynRecv, l, c),
-		step(inspect.SynRecv, inspect.Established, l, c),
-	}
-	closeFirst := func(local, peer netip.AddrPort) []string {
-		return []string{
-			step(inspect.Established, inspect.FinWait1, local, peer),
-			step(inspect.FinWait1, inspect.FinWait2, local, peer),
-			step(inspect.FinWait2, inspect.Close, local, peer),
-			tw(local, peer),
-		}
-	}
-	closeSecond := func(local, peer netip.AddrPort) []string {
-		return []string{
-			step(inspect.Established, inspect.CloseWait, local, peer),
-			step(inspect.CloseWait, inspect.LastAck, local, peer),
-			step(inspect.LastAck, inspect.Close, local, peer),
-		}
-	}
+	listener, client, server := testnet.Opened(l, c)
+	listener = append(listener, testnet.ListenerClosed(l))
 	if first == serverFirst {
-		server = append(server, closeFirst(l, c)...)
-		client = append(client, closeSecond(c, l)...)
+		server = append(server, testnet.ClosedFirst(l, c)...)
+		client = append(client, testnet.ClosedSecond(c, l)...)
 	} else {
-		client = append(client, closeFirst(c, l)...)
-		server = append(server, closeSecond(l, c)...)
+		client = append(client, testnet.ClosedFirst(c, l)...)
+		server = append(server, testnet.ClosedSecond(l, c)...)
 	}
 	out := []string{
-		strings.Join(listener, "\n"),
-		strings.Join(client, "\n"),
-		strings.Join(server, "\n"),
+		stepLines(family, false, listener),
+		stepLines(family, false, client),
+		stepLines(family, false, server),
 	}
 	slices.Sort(out)
 	return out
+}
+
+// stepLines writes steps as line writes their transitions, one a line,
+// with the cause of each move to CLOSE when withCause is set (causeLine).
+func stepLines(family string, withCause bool, steps []testnet.Step) string {
+	var b strings.Builder
+	for i, s := range steps {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "tcp %s %s -> %s %s %s", family, s.From, s.To, s.Local, s.Peer)
+		switch {
+		case s.To == "TIME_WAIT":
+			b.WriteString(" (time-wait socket)")
+		case withCause && s.To == "CLOSE":
+			b.WriteString(" " + s.Cause)
+		}
+	}
+	return b.String()
 }
 
 // TestSequences holds the trace of scripted connections to the textbook:

@@ -22,6 +22,7 @@ type layout struct {
 	protocol   int16 // sk_protocol, u16
 	state      int16 // __sk_common.skc_state, u8
 	skErr      int16 // sk_err, int: the pending error, native order
+	flags      int16 // __sk_common.skc_flags (sk_flags), unsigned long: enum sock_flags bits
 	// In struct inet_sock, which starts with struct sock. These lie past
 	// struct sock, where the verifier allows no direct load, so the
 	// program copies them with bpf_probe_read_kernel.
@@ -68,6 +69,7 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		{&l.protocol, "sock", []string{"sk_protocol"}, 2},
 		{&l.state, "sock", []string{"__sk_common", "skc_state"}, 1},
 		{&l.skErr, "sock", []string{"sk_err"}, 4},
+		{&l.flags, "sock", []string{"__sk_common", "skc_flags"}, 8},
 		{&l.saddr, "inet_sock", []string{"inet_saddr"}, 4},
 		{&l.sport, "inet_sock", []string{"inet_sport"}, 2},
 		{&l.bytesAcked, "tcp_sock", []string{"bytes_acked"}, 8},
@@ -95,7 +97,25 @@ func newLayout(spec *btf.Spec) (*layout, error) {
 		}
 		*f.dst = int16(off)
 	}
+	if err := checkSockDone(spec); err != nil {
+		return nil, err
+	}
 	return &l, nil
+}
+
+// checkSockDone checks that SOCK_DONE is the bit of sk_flags the reader
+// tests (recordFINIn): enum sock_flags in include/net/sock.h.
+func checkSockDone(spec *btf.Spec) error {
+	var e *btf.Enum
+	if err := spec.TypeByName("sock_flags", &e); err != nil {
+		return fmt.Errorf("%w: enum sock_flags: %w", errLayout, err)
+	}
+	for _, v := range e.Values {
+		if v.Name == "SOCK_DONE" && v.Value == sockDone {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: enum sock_flags: no SOCK_DONE = %d", errLayout, sockDone)
 }
 
 // offsetOf returns the byte offset and size of the member path names in t.

@@ -29,8 +29,9 @@ const (
 	recAcked    = 96  // u64 tcp_sock's bytes_acked
 	recReceived = 104 // u64 tcp_sock's bytes_received
 	recInode    = 112 // u64 sk->sk_socket->file->f_inode->i_ino, 0 without a file
-	recNetNS    = 120 // u32 sk->__sk_common.skc_net.net->ns.inum: the namespace's nsfs inode
-	recordSize  = 128
+	recFlags    = 120 // u64 sk_flags (skc_flags): SOCK_DONE once the peer's FIN came
+	recNetNS    = 128 // u32 sk->__sk_common.skc_net.net->ns.inum: the namespace's nsfs inode
+	recordSize  = 136
 )
 
 // The kinds of record: a state change, from sock:inet_sock_set_state, or a
@@ -264,6 +265,7 @@ func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Inst
 	insns = append(insns, load(l.protocol, recProtocol, asm.Half)...)
 	insns = append(insns, states...)
 	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
+	insns = append(insns, load(l.flags, recFlags, asm.DWord)...)
 	insns = append(insns,
 		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),

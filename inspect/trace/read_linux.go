@@ -20,10 +20,11 @@ import (
 //     as it reads the count, or, for the uncounted gap, once a
 //     lookup finds the socket moved on (see gaps). The Tracer goes on.
 //   - TIME_WAIT: after a socket goes from FIN_WAIT2 or CLOSING to CLOSE,
-//     Read looks up its addresses with sock_diag and returns a transition
-//     with TimeWait set once the time-wait socket is in TIME_WAIT (see
-//     Transition.TimeWait), after the transitions the ring buffer held
-//     when the lookup found it.
+//     Read returns a transition with TimeWait set once the time-wait
+//     socket is in TIME_WAIT (see Transition.TimeWait and timewait.go):
+//     right after its peer's move to CLOSE when that proves it, else
+//     once a sock_diag lookup of its addresses finds it, after the
+//     transitions the ring buffer held then.
 //
 // After Close, Read returns an error wrapping os.ErrClosed.
 func (t *Tracer) Read() (Transition, error) {
@@ -34,8 +35,12 @@ func (t *Tracer) Read() (Transition, error) {
 		if t.held != nil {
 			tr := *t.held
 			t.held = nil
-			t.tw.watch(&tr)
+			t.tw.watch(&tr, t.heldFINIn)
 			t.gaps.watch(&tr)
+			return tr, nil
+		}
+		if tr, ok := t.tw.nextProven(); ok {
+			tr.Time = time.Unix(0, t.wall+int64(tr.Mono))
 			return tr, nil
 		}
 		now := time.Now()
@@ -86,6 +91,11 @@ func (t *Tracer) Read() (Transition, error) {
 			t.rd.SetDeadline(deadline)
 			t.deadline = deadline
 		}
+		if deadline.After(now) && now.Sub(t.lastRecord) < batchWait && t.ringEmpty() {
+			// Records are flowing and the ring is empty: let them
+			// gather rather than wake for each (see batchWait).
+			time.Sleep(min(batchWait, deadline.Sub(now)))
+		}
 		err := t.rd.ReadInto(&t.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// Nothing committed is left unread; what is in flight is
@@ -107,6 +117,7 @@ func (t *Tracer) Read() (Transition, error) {
 		if err != nil {
 			return Transition{}, t.readError(err)
 		}
+		t.lastRecord = now
 		var tr Transition
 		drops, err := decode(t.rec.RawSample, &tr)
 		if err != nil {
@@ -132,12 +143,22 @@ func (t *Tracer) Read() (Transition, error) {
 			// to the heap.
 			t.heldTr = tr
 			t.held = &t.heldTr
+			t.heldFINIn = recordFINIn(t.rec.RawSample)
 			return Transition{}, t.lostError(drops, t.reportedMisses)
 		}
-		t.tw.watch(&tr)
+		t.tw.watch(&tr, recordFINIn(t.rec.RawSample))
 		t.gaps.watch(&tr)
 		return tr, nil
 	}
+}
+
+// ringEmpty reports whether the ring holds no record, false once Close
+// has released it: the reader's AvailableBytes is not guarded against
+// its Close, so mu is.
+func (t *Tracer) ringEmpty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.released && t.rd.AvailableBytes() == 0
 }
 
 // checkDrops reads the loss counters and reports a gap not yet reported.

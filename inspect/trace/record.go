@@ -61,6 +61,18 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 	return ne.Uint64(b[recDrops:]), nil
 }
 
+// sockDone is the bit of sk_flags that tcp_fin sets when the peer's FIN
+// comes (SOCK_DONE, enum sock_flags in include/net/sock.h; checked against
+// the kernel's BTF). sk_shutdown's RCV_SHUTDOWN would not do: close(2)
+// sets it too.
+const sockDone = 1
+
+// recordFINIn reports whether the socket of the record b, which decode has
+// accepted, had received its peer's FIN.
+func recordFINIn(b []byte) bool {
+	return binary.NativeEndian.Uint64(b[recFlags:])&(1<<sockDone) != 0
+}
+
 // recordKind returns the kind of the record b, which decode has accepted:
 // kindTransition or a reset.
 func recordKind(b []byte) uint32 {

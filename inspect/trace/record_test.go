@@ -22,6 +22,7 @@ type rawRecord struct {
 	family, protocol        uint16
 	from, to                uint32
 	err, kind               uint32
+	flags                   uint64
 	netns                   uint32
 }
 
@@ -46,6 +47,7 @@ func (r rawRecord) encode() []byte {
 	ne.PutUint32(b[recNew:], r.to)
 	ne.PutUint32(b[recErr:], r.err)
 	ne.PutUint32(b[recKind:], r.kind)
+	ne.PutUint64(b[recFlags:], r.flags)
 	ne.PutUint32(b[recNetNS:], r.netns)
 	return b
 }
@@ -195,3 +197,21 @@ func FuzzDecode(f *testing.F) {
 
 // equateAddrs compares netip values with ==, as their fields are hidden.
 var equateAddrs = cmpopts.EquateComparable(netip.AddrPort{})
+
+// TestRecordFINIn: a record says the peer's FIN came by sk_flags's
+// SOCK_DONE alone, whatever the other flags (SOCK_DEAD for an orphan).
+func TestRecordFINIn(t *testing.T) {
+	for _, tt := range []struct {
+		flags uint64
+		want  bool
+	}{
+		{0, false},
+		{1 << 0, false}, // SOCK_DEAD
+		{1 << sockDone, true},
+		{1<<0 | 1<<sockDone | 1<<10, true},
+	} {
+		if got := recordFINIn(rawRecord{family: afINET, flags: tt.flags}.encode()); got != tt.want {
+			t.Errorf("flags %#x: FIN in %v, want %v", tt.flags, got, tt.want)
+		}
+	}
+}

@@ -74,9 +74,14 @@ func TestTimeWaits(t *testing.T) {
 		wantAsked []string
 		wantErr   error
 		wantDue   bool // a retry is still pending at the end
+		// finIn says the closing sockets had received their peers' FIN:
+		// a time-wait socket they leave starts in TIME_WAIT, and is
+		// looked up at once.
+		finIn bool
 	}{
 		{
 			name:  "FIN_WAIT2 and CLOSING to CLOSE, found in TIME_WAIT",
+			finIn: true,
 			watch: []Transition{closing(1, inspect.FinWait2), closing(2, inspect.Closing)},
 			answers: map[netip.AddrPort][]answer{
 				closing(1, 0).Local: {{state: inspect.TimeWait, cookie: 1}},
@@ -97,12 +102,14 @@ func TestTimeWaits(t *testing.T) {
 		},
 		{
 			name:      "no time-wait socket found: nothing reported",
+			finIn:     true,
 			watch:     []Transition{closing(1, inspect.FinWait2)},
 			steps:     []time.Duration{0, time.Second},
 			wantAsked: []string{"127.0.0.1:1"},
 		},
 		{
 			name:  "time-wait socket in FIN_WAIT2 until the peer's FIN",
+			finIn: true,
 			watch: []Transition{closing(1, inspect.FinWait2)},
 			answers: map[netip.AddrPort][]answer{
 				closing(1, 0).Local: {
@@ -119,6 +126,7 @@ func TestTimeWaits(t *testing.T) {
 		},
 		{
 			name:  "time-wait socket in FIN_WAIT2 that expires",
+			finIn: true,
 			watch: []Transition{closing(1, inspect.FinWait2)},
 			answers: map[netip.AddrPort][]answer{
 				closing(1, 0).Local: {{state: inspect.FinWait2}, {err: fmt.Errorf("x: %w", syscall.ENOENT)}},
@@ -128,6 +136,7 @@ func TestTimeWaits(t *testing.T) {
 		},
 		{
 			name:  "a FIN that never comes: given up after two minutes",
+			finIn: true,
 			watch: []Transition{closing(1, inspect.FinWait2)},
 			answers: map[netip.AddrPort][]answer{
 				closing(1, 0).Local: {{state: inspect.FinWait2}},
@@ -146,7 +155,30 @@ func TestTimeWaits(t *testing.T) {
 			}(),
 		},
 		{
+			name:      "FIN_WAIT2 without the peer's FIN, peer elsewhere: first looked up after firstRetry",
+			watch:     []Transition{remote(closing(1, inspect.FinWait2))},
+			answers:   map[netip.AddrPort][]answer{closing(1, 0).Local: {{state: inspect.TimeWait, cookie: 1}}},
+			steps:     []time.Duration{0, 500 * time.Microsecond, time.Millisecond},
+			want:      []Transition{remote(timeWait(1, 1, start.Add(time.Millisecond), wall))},
+			wantAsked: []string{"127.0.0.1:1"},
+		},
+		{
+			name:      "FIN_WAIT2 without the peer's FIN, peer on loopback: first looked up after loopbackWait",
+			watch:     []Transition{closing(1, inspect.FinWait2)},
+			answers:   map[netip.AddrPort][]answer{closing(1, 0).Local: {{state: inspect.FinWait2, cookie: 1}}},
+			steps:     []time.Duration{0, time.Millisecond, loopbackWait - time.Microsecond, loopbackWait},
+			wantAsked: []string{"127.0.0.1:1"},
+			wantDue:   true,
+		},
+		{
+			name:      "FIN_WAIT2 without the peer's FIN, no time-wait socket made",
+			watch:     []Transition{remote(closing(1, inspect.FinWait2))},
+			steps:     []time.Duration{0, time.Millisecond, time.Hour},
+			wantAsked: []string{"127.0.0.1:1"},
+		},
+		{
 			name:  "a failing lookup is returned and dropped",
+			finIn: true,
 			watch: []Transition{closing(1, inspect.FinWait2), closing(2, inspect.FinWait2)},
 			answers: map[netip.AddrPort][]answer{
 				closing(1, 0).Local: {{err: errBroken}},
@@ -163,7 +195,7 @@ func TestTimeWaits(t *testing.T) {
 			f := &fakeDiag{answers: tt.answers}
 			var w timeWaits
 			for i := range tt.watch {
-				w.watch(&tt.watch[i])
+				w.watch(&tt.watch[i], tt.finIn)
 			}
 			var errs []error
 			for _, step := range tt.steps {
@@ -213,7 +245,7 @@ func TestTimeWaitsBound(t *testing.T) {
 	for port := uint16(1); port <= maxWaiting+10; port++ {
 		tr := closing(port, inspect.FinWait2)
 		f.answers[tr.Local] = []answer{{state: inspect.FinWait2}}
-		w.watch(&tr)
+		w.watch(&tr, true)
 	}
 	if err := w.lookUp(f.look, time.Unix(1, 0), monoAt(time.Unix(1, 0), 0)); err != nil {
 		t.Fatal(err)
@@ -226,66 +258,106 @@ func TestTimeWaitsBound(t *testing.T) {
 	}
 }
 
-// TestTimeWaitsPeerFIN: a time-wait socket waiting in FIN_WAIT2 is looked
-// up at once when its peer, on this machine, moves to LAST_ACK (its FIN
-// is on the way) and again when it moves from there to CLOSE; the peer
-// of another connection changes nothing.
+// TestTimeWaitsPeerFIN: a time-wait socket left in FIN_WAIT2, whose peer
+// is on this machine, is proved in TIME_WAIT by the peer's move from
+// LAST_ACK to CLOSE with cause closed (its FIN acknowledged), with no
+// lookup, whether or not lookUp ran between the two; the peer of another
+// connection, or the peer's move to LAST_ACK, changes nothing; a peer
+// ending with an error or an RST makes the lookup due at once.
 func TestTimeWaitsPeerFIN(t *testing.T) {
 	start := time.Unix(1000, 0)
 	const wall = int64(900 * time.Second)
 	closed := closing(1, inspect.FinWait2)
-	f := &fakeDiag{answers: map[netip.AddrPort][]answer{
-		closed.Local: {
-			{state: inspect.FinWait2, cookie: 1},
-			{state: inspect.FinWait2, cookie: 1},
-			{state: inspect.TimeWait, cookie: 1},
-		},
-	}}
-	var w timeWaits
-	w.watch(&closed)
-	if err := w.lookUp(f.look, start, monoAt(start, wall)); err != nil {
-		t.Fatal(err)
-	}
-	peer := func(port uint16, from, to inspect.State) *Transition {
+	closed.Mono = 5 * time.Second
+	peer := func(port uint16, from, to inspect.State, cause inspect.Cause, at time.Duration) *Transition {
 		return &Transition{
 			Protocol: inspect.TCP, Family: inspect.INet,
 			Local: closed.Peer, Peer: netip.AddrPortFrom(closed.Local.Addr(), port),
-			From: from, To: to,
+			From: from, To: to, Cause: cause, Mono: closed.Mono + at,
 		}
 	}
-	steps := []struct {
-		peer    *Transition
-		at      time.Duration
-		wantDue time.Duration
+	proved := timeWaitOf(&closed, closed.Cookie, closed.Mono+300*time.Microsecond)
+	tests := []struct {
+		name      string
+		lookUp    bool // lookUp runs after the close, before the peer's moves
+		peer      []*Transition
+		answers   []answer
+		want      []Transition
+		wantAsked int
 	}{
-		{peer(2, inspect.CloseWait, inspect.LastAck), 100 * time.Microsecond, time.Millisecond},
-		{peer(1, inspect.CloseWait, inspect.LastAck), 200 * time.Microsecond, 0},
-		{peer(1, inspect.LastAck, inspect.Close), 300 * time.Microsecond, 0},
+		{
+			name:   "proved, lookUp between",
+			lookUp: true,
+			peer: []*Transition{
+				peer(2, inspect.LastAck, inspect.Close, inspect.CauseClosed, 100*time.Microsecond),
+				peer(1, inspect.CloseWait, inspect.LastAck, 0, 200*time.Microsecond),
+				peer(1, inspect.LastAck, inspect.Close, inspect.CauseClosed, 300*time.Microsecond),
+			},
+			want: []Transition{proved},
+		},
+		{
+			name: "proved, no lookUp between",
+			peer: []*Transition{
+				peer(1, inspect.CloseWait, inspect.LastAck, 0, 200*time.Microsecond),
+				peer(1, inspect.LastAck, inspect.Close, inspect.CauseClosed, 300*time.Microsecond),
+			},
+			want: []Transition{proved},
+		},
+		{
+			name:      "the peer reset: looked up at once, none found",
+			lookUp:    true,
+			peer:      []*Transition{peer(1, inspect.LastAck, inspect.Close, inspect.CauseResetReceived, 300*time.Microsecond)},
+			wantAsked: 1,
+		},
+		{
+			name:      "the peer reset, no lookUp between: looked up at once",
+			peer:      []*Transition{peer(1, inspect.LastAck, inspect.Close, inspect.CauseResetReceived, 300*time.Microsecond)},
+			answers:   []answer{{state: inspect.TimeWait, cookie: 1}},
+			want:      []Transition{timeWait(1, 1, start, wall)},
+			wantAsked: 1,
+		},
 	}
-	for _, s := range steps {
-		w.watch(s.peer)
-		due, ok := w.due()
-		if want := start.Add(s.wantDue); !ok || (s.wantDue != 0 && !due.Equal(want)) || (s.wantDue == 0 && due.After(start)) {
-			t.Fatalf("after %v -> %v of %v: retry due %v (pending %v), want %v", s.peer.From, s.peer.To, s.peer.Local, due, ok, want)
-		}
-		if err := w.lookUp(f.look, start.Add(s.at), monoAt(start.Add(s.at), wall)); err != nil {
-			t.Fatal(err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeDiag{answers: map[netip.AddrPort][]answer{closed.Local: tt.answers}}
+			var w timeWaits
+			c := closed
+			w.watch(&c, false)
+			if tt.lookUp {
+				if err := w.lookUp(f.look, start, monoAt(start, wall)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range tt.peer {
+				w.watch(p, false)
+			}
+			if err := w.lookUp(f.look, start, monoAt(start, wall)); err != nil {
+				t.Fatal(err)
+			}
+			var got []Transition
+			for tr, ok := w.nextProven(); ok; tr, ok = w.nextProven() {
+				got = append(got, tr)
+			}
+			for tr, ok := w.next(); ok; tr, ok = w.next() {
+				got = append(got, tr)
+			}
+			if diff := cmp.Diff(tt.want, got, equateAddrs); diff != "" {
+				t.Errorf("transitions (-want +got):\n%s", diff)
+			}
+			if len(f.asked) != tt.wantAsked {
+				t.Errorf("lookups %v, want %d", f.asked, tt.wantAsked)
+			}
+			if _, pending := w.due(); pending {
+				t.Error("a retry is pending after the peer's move to CLOSE")
+			}
+		})
 	}
-	var got []Transition
-	for tr, ok := w.next(); ok; tr, ok = w.next() {
-		got = append(got, tr)
-	}
-	want := []Transition{timeWait(1, 1, start.Add(300*time.Microsecond), wall)}
-	if diff := cmp.Diff(want, got, equateAddrs); diff != "" {
-		t.Errorf("transitions (-want +got):\n%s", diff)
-	}
-	if len(f.asked) != 3 {
-		t.Errorf("lookups %v, want 3: at the close and at each of the peer's moves", f.asked)
-	}
-	if _, pending := w.due(); pending {
-		t.Error("a retry is pending after TIME_WAIT was found")
-	}
+}
+
+// remote returns tr with its peer off this machine.
+func remote(tr Transition) Transition {
+	tr.Peer = netip.MustParseAddrPort("192.0.2.1:80")
+	return tr
 }
 
 // monoAt is at on a CLOCK_MONOTONIC that reads wall less than the wall

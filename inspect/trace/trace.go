@@ -71,10 +71,11 @@ type Transition struct {
 	From, To    inspect.State
 	// TimeWait marks the move into TIME_WAIT, which no tracepoint reports:
 	// the kernel replaces a closing socket with a time-wait socket and
-	// moves the original to CLOSE. The Tracer reports it once an exact
-	// sock_diag lookup of the addresses and cookie finds the time-wait
-	// socket in TIME_WAIT; then From is Close, To is TimeWait, and Time is
-	// when the lookup found it.
+	// moves the original to CLOSE. The Tracer reports it when its peer's
+	// own move to CLOSE proves it (Time is then that move's), or once an
+	// exact sock_diag lookup of the addresses and cookie finds the
+	// time-wait socket in TIME_WAIT (Time is when the lookup found it);
+	// From is Close and To is TimeWait.
 	TimeWait bool
 	// Err is the socket's pending error (sk_err) at the change, an errno:
 	// what the kernel ended a connection with, at its move to CLOSE.

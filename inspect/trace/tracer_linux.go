@@ -5,6 +5,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,14 @@ type Tracer struct {
 	rd         *ringbuf.Reader
 	diag       *netlinkdiag.Conn
 	conns      *nsConns // for Options.AllNetNS, instead of diag
-	look       lookupFunc
-	gapLook    gapLookupFunc
+	// overflowFile is the namespace's TcpExt counters, nil when they
+	// cannot be read: every TIME_WAIT is then looked up.
+	overflowFile *os.File
+	look         lookupFunc
+	gapLook      gapLookupFunc
+	// lookups counts the sock_diag lookups look and gapLook made (for
+	// BenchmarkChurn); only the reading goroutine touches it.
+	lookups uint64
 
 	// wall is the wall clock's reading minus CLOCK_MONOTONIC's, taken at
 	// Open, in nanoseconds.
@@ -48,6 +55,8 @@ type Tracer struct {
 	rec      ringbuf.Record
 	deadline time.Time // the deadline set on rd
 	idleSeen time.Time // when the drop counter was last read while idle
+	// lastRecord is when Read last read a record (see batchWait).
+	lastRecord time.Time
 	// reportedDrops, reportedMisses and reportedGaps are the losses Read
 	// has reported: records the full ring refused, events both copies of
 	// the program missed, and transitions gaps found missing. held is a
@@ -58,6 +67,7 @@ type Tracer struct {
 	reportedGaps   uint64
 	held           *Transition
 	heldTr         Transition // what held points to
+	heldFINIn      bool       // whether held's socket had the peer's FIN
 	tw             timeWaits
 	repeats        repeats
 	gaps           gaps
@@ -80,6 +90,14 @@ type Tracer struct {
 // idleCheck is how often an idle Read reads the drop counter, so that a
 // loss with no transition after it is reported all the same.
 const idleCheck = 250 * time.Millisecond
+
+// batchWait is how long Read lets records gather when it has emptied the
+// ring less than batchWait after reading one: the kernel wakes a reader
+// waiting on an empty ring for each record, and under churn those
+// wake-ups (an epoll_wait each) cost more than reading the records. A
+// transition after a quiet spell wakes the reader at once; under churn
+// one waits batchWait at most.
+const batchWait = time.Millisecond
 
 // Open loads the eBPF program, attaches it to sock:inet_sock_set_state and
 // returns a Tracer that reads its ring buffer. It needs kernel BTF, Linux
@@ -208,6 +226,12 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("attach to tcp:"+resetTracepoints[i].attachTo, err)
 		}
 	}
+	// After attaching: the first reading vouches for the time-wait
+	// sockets made after it. The counter is per namespace: a Tracer of
+	// every namespace looks each time-wait socket up in its own.
+	if !o.AllNetNS {
+		t.openOverflow(o.NetNS)
+	}
 	ok = true
 	return t, nil
 }
@@ -221,14 +245,36 @@ func (t *Tracer) dialLookups(nsFD int) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	t.look = func(tr *Transition) (inspect.State, uint64, error) {
+		t.lookups++
 		m, err := lookupSocket(t.diag, tr)
 		return inspect.State(m.State), m.Cookie, err
 	}
 	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
+		t.lookups++
 		m, err := lookupSocket(t.diag, tr)
 		return inspect.State(m.State), m.Timer == timerTimeWait, err
 	}
 	return nil
+}
+
+// openOverflow sets up the confirmation of time-wait sockets by the
+// namespace's TCPTimeWaitOverflow counter (overflow.go), and takes the
+// first reading. Where the counter cannot be read, it leaves every
+// time-wait socket to a lookup.
+func (t *Tracer) openOverflow(nsFD int) {
+	f, err := openOverflow(nsFD)
+	if err != nil {
+		return
+	}
+	read := overflowReader(f)
+	n, err := read()
+	if err != nil {
+		f.Close()
+		return
+	}
+	t.overflowFile = f
+	t.tw.over = overflows{read: read, mono: func() time.Duration { return t.mono.At(time.Now()) }}
+	t.tw.over.take(n, t.tw.over.mono())
 }
 
 // resetTracepoints are the tracepoints of resets, with their programs'
@@ -284,6 +330,9 @@ func (t *Tracer) release() error {
 	}
 	if t.conns != nil {
 		errs = append(errs, t.conns.close())
+	}
+	if t.overflowFile != nil {
+		errs = append(errs, t.overflowFile.Close())
 	}
 	for _, p := range append(t.progs[:], t.resetProgs[:]...) {
 		if p != nil {

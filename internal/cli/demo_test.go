@@ -211,6 +211,7 @@ type watchLine struct {
 	Lost      uint64   `json:"lost"`
 	Unmatched uint64   `json:"unmatched"`
 	LifeMS    *int64   `json:"lifetime_ms"`
+	SeenMS    *int64   `json:"seen_ms"`
 	Acked     *uint64  `json:"bytes_acked"`
 	Received  *uint64  `json:"bytes_received"`
 	InStateUS *int64   `json:"in_state_us"`
@@ -271,6 +272,9 @@ func TestWatchJSON(t *testing.T) {
 				}
 				if l.Event == "change" && (l.InStateMS == nil || *l.InStateMS < 0) {
 					t.Errorf("change without in_state_ms: %+v", l)
+				}
+				if l.SeenMS != nil && (l.Event != "gone" || *l.SeenMS < 0) {
+					t.Errorf("seen_ms %d on a %s event", *l.SeenMS, l.Event)
 				}
 				if (l.InStateMS == nil) != (l.InStateUS == nil) || l.InStateUS != nil && *l.InStateUS/1000 != *l.InStateMS {
 					t.Errorf("in_state_ms %v and in_state_us %v disagree: %+v", l.InStateMS, l.InStateUS, l)

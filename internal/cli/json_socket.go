@@ -10,9 +10,20 @@ import (
 	"github.com/sockstate/sockstate/inspect/owners"
 )
 
+// jsonEndpoint is an address and port; with -r also the names found for
+// them, beside the numbers.
 type jsonEndpoint struct {
-	Addr string `json:"addr"`
-	Port uint16 `json:"port"`
+	Addr    string `json:"addr"`
+	Host    string `json:"host,omitempty"`
+	Port    uint16 `json:"port"`
+	Service string `json:"service,omitempty"`
+}
+
+// newJSONEndpoint returns ap's jsonEndpoint, with the names n has for it
+// as an endpoint of protocol p.
+func newJSONEndpoint(ap netip.AddrPort, p inspect.Protocol, n *names) jsonEndpoint {
+	host, service := n.endpointNames(ap, p)
+	return jsonEndpoint{Addr: ap.Addr().String(), Host: host, Port: ap.Port(), Service: service}
 }
 
 type jsonSocket struct {
@@ -178,8 +189,8 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 		State:  stateName(s, o.ssNames),
 		RecvQ:  s.RecvQ,
 		SendQ:  s.SendQ,
-		Local:  jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()},
-		Peer:   jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()},
+		Local:  newJSONEndpoint(s.Local, s.Protocol, o.names),
+		Peer:   newJSONEndpoint(s.Peer, s.Protocol, o.names),
 		UID:    s.UID,
 		Inode:  s.Inode,
 	}
@@ -239,9 +250,9 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	b = append(b, `,"send_q":`...)
 	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
 	b = append(b, `,"local":`...)
-	b = appendJSONEndpoint(b, s.Local)
+	b = appendJSONEndpoint(b, s.Local, s.Protocol, o.names)
 	b = append(b, `,"peer":`...)
-	b = appendJSONEndpoint(b, s.Peer)
+	b = appendJSONEndpoint(b, s.Peer, s.Protocol, o.names)
 	b = append(b, `,"uid":`...)
 	b = strconv.AppendUint(b, uint64(s.UID), 10)
 	b = append(b, `,"inode":`...)
@@ -269,9 +280,10 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 	return append(b, '}'), true
 }
 
-// appendJSONEndpoint appends a jsonEndpoint of ap as json.Encoder writes
-// it.
-func appendJSONEndpoint(b []byte, ap netip.AddrPort) []byte {
+// appendJSONEndpoint appends newJSONEndpoint(ap, p, n) as json.Encoder
+// writes it.
+func appendJSONEndpoint(b []byte, ap netip.AddrPort, p inspect.Protocol, n *names) []byte {
+	host, service := n.endpointNames(ap, p)
 	b = append(b, `{"addr":`...)
 	// An address without a zone is hex digits, dots and colons, which
 	// need no escaping; a zone is an interface name, which may.
@@ -280,8 +292,14 @@ func appendJSONEndpoint(b []byte, ap netip.AddrPort) []byte {
 	} else {
 		b = appendJSONString(b, a.String())
 	}
+	if host != "" {
+		b = appendJSONString(append(b, `,"host":`...), host)
+	}
 	b = append(b, `,"port":`...)
 	b = strconv.AppendUint(b, uint64(ap.Port()), 10)
+	if service != "" {
+		b = appendJSONString(append(b, `,"service":`...), service)
+	}
 	return append(b, '}')
 }
 

@@ -26,20 +26,27 @@ type kinds struct {
 	threads bool
 }
 
-// specs returns the flags.
+// specs returns ls's flags.
 func (k *kinds) specs() []flagSpec {
-	return []flagSpec{
-		{short: 'x', long: "unix", set: boolFlag(&k.unix)},
-		{short: 'w', long: "raw", set: boolFlag(&k.raw)},
-		{short: 'M', long: "mptcp", set: boolFlag(&k.mptcp)},
+	return append(k.kindSpecs(), []flagSpec{
 		{short: 'B', long: "bound-inactive", set: boolFlag(&k.boundInactive)},
-		{short: 'f', long: "family", hasValue: true, set: func(v string) error { k.families = append(k.families, v); return nil }},
-		{short: 'A', long: "query", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
-		{long: "socket", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
 		{short: 'F', long: "filter", hasValue: true, set: func(v string) error { k.filterFile = v; return nil }},
 		{short: 'O', long: "oneline", set: boolFlag(&k.oneline)},
 		{short: 'r', long: "resolve", set: boolFlag(&k.resolve)},
 		{short: 'T', long: "threads", set: boolFlag(&k.threads)},
+	}...)
+}
+
+// kindSpecs returns the flags that choose kinds of socket, which watch
+// takes too: -x -w -M -f -A.
+func (k *kinds) kindSpecs() []flagSpec {
+	return []flagSpec{
+		{short: 'x', long: "unix", set: boolFlag(&k.unix)},
+		{short: 'w', long: "raw", set: boolFlag(&k.raw)},
+		{short: 'M', long: "mptcp", set: boolFlag(&k.mptcp)},
+		{short: 'f', long: "family", hasValue: true, set: func(v string) error { k.families = append(k.families, v); return nil }},
+		{short: 'A', long: "query", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
+		{long: "socket", hasValue: true, set: func(v string) error { k.queries = append(k.queries, v); return nil }},
 	}
 }
 
@@ -75,7 +82,10 @@ var ssOnlyKinds = []string{"packet", "packet_raw", "packet_dgram", "netlink", "d
 // state selection chose, as ss combines them: the kinds named are listed
 // together, in ss's order (unix, raw, udp, tcp, mptcp); -f inet, inet6
 // and unix choose families, and with no kind named, every kind of them.
-func (k *kinds) apply(q *inspect.Query) error {
+// With every set and no kind or family chosen at all, every kind is
+// listed, as ss lists them with no kind flag (-4 and -6 leave unix out),
+// and q.EveryKind is set. cmd names the command in errors.
+func (k *kinds) apply(q *inspect.Query, cmd string, every bool) error {
 	protos := slices.Clone(q.Protocols)
 	var unixTypes []inspect.UnixType
 	addUnix := func(ts []inspect.UnixType) {
@@ -99,15 +109,22 @@ func (k *kinds) apply(q *inspect.Query) error {
 			kind, ok := queryKinds[name]
 			switch {
 			case !ok && slices.Contains(ssOnlyKinds, name):
-				return usagef("ls: -A %s: sockstate lists tcp, udp, raw, mptcp and unix sockets only", name)
+				return usagef("%s: -A %s: sockstate lists tcp, udp, raw, mptcp and unix sockets only", cmd, name)
 			case !ok:
-				return usagef("ls: -A %q: unknown socket kind; use all, inet, tcp, udp, raw, mptcp, unix, unix_stream, unix_dgram or unix_seqpacket", name)
+				return usagef("%s: -A %q: unknown socket kind; use all, inet, tcp, udp, raw, mptcp, unix, unix_stream, unix_dgram or unix_seqpacket", cmd, name)
 			}
 			protos = append(protos, kind.protos...)
 			addUnix(kind.unix)
 		}
 	}
 	named := len(protos) > 0 || len(unixTypes) > 0
+	if every && !named && len(k.families) == 0 && !k.boundInactive {
+		q.EveryKind = true
+		protos = slices.Clone(ssOrder)
+		if len(q.Families) == 0 {
+			addUnix(allUnixTypes)
+		}
+	}
 	for _, f := range k.families {
 		switch f {
 		case "inet", "inet6":
@@ -127,9 +144,9 @@ func (k *kinds) apply(q *inspect.Query) error {
 			}
 		default:
 			if slices.Contains(ssOnlyKinds, f) || f == "help" {
-				return usagef("ls: -f %s: sockstate lists the families inet, inet6 and unix only", f)
+				return usagef("%s: -f %s: sockstate lists the families inet, inet6 and unix only", cmd, f)
 			}
-			return usagef("ls: -f %q: unknown family; use inet, inet6 or unix", f)
+			return usagef("%s: -f %q: unknown family; use inet, inet6 or unix", cmd, f)
 		}
 	}
 	// -f chose families: a kind outside them is not listed.

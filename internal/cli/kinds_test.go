@@ -37,11 +37,17 @@ func TestKindsQuery(t *testing.T) {
 		{[]string{"-f", "unix", "-t"}, want{nil, nil, nil, inspect.DefaultStates}},
 		{[]string{"-B"}, want{[]inspect.Protocol{tcp}, nil, nil, inspect.StatesOf(inspect.BoundInactive)}},
 		{[]string{"-B", "-6"}, want{[]inspect.Protocol{tcp}, []inspect.Family{inspect.INet6}, nil, inspect.StatesOf(inspect.BoundInactive)}},
+		// No kind named: every kind, as ss; -4 and -6 leave unix out.
+		{nil, want{[]inspect.Protocol{raw, udp, tcp, mptcp}, nil, []inspect.UnixType{str, dgr, seq}, inspect.DefaultStates}},
+		{[]string{"-a"}, want{[]inspect.Protocol{raw, udp, tcp, mptcp}, nil, []inspect.UnixType{str, dgr, seq}, inspect.AllStates}},
+		{[]string{"-4"}, want{[]inspect.Protocol{raw, udp, tcp, mptcp}, []inspect.Family{inspect.INet}, nil, inspect.DefaultStates}},
+		// -K with no kind named closes TCP and UDP only (the default).
+		{[]string{"-K"}, want{nil, nil, nil, inspect.DefaultStates}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var o lsOptions
 			specs := append(append(o.sel.specs(), o.kinds.specs()...),
-				flagSpec{short: 'a', set: boolFlag(&o.all)})
+				flagSpec{short: 'a', set: boolFlag(&o.all)}, flagSpec{short: 'K', set: boolFlag(&o.kill)})
 			words, err := parseFlags("ls", tt.args, specs)
 			if err != nil {
 				t.Fatal(err)
@@ -51,6 +57,9 @@ func TestKindsQuery(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := want{q.Protocols, q.Families, q.UnixTypes, q.States}
+			if every := len(tt.args) == 0 || tt.args[0] == "-a" || tt.args[0] == "-4"; q.EveryKind != every {
+				t.Errorf("EveryKind %v, want %v", q.EveryKind, every)
+			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
 			}

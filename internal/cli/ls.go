@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -16,10 +15,14 @@ import (
 
 const lsUsage = `usage: sockstate ls [FLAGS] [state NAME] [exclude NAME] [EXPRESSION]
 
-List sockets like ss. With neither -a nor -l: connected sockets.
+List sockets like ss. With neither -a nor -l: connected sockets (of -a
+and -l, the later counts). With no kind flag (-t -u -x -w -M -B -f -A):
+every kind, in ss's order: unix, raw, udp, tcp, mptcp (-4 and -6 leave
+unix out; ss also lists netlink and packet sockets, which sockstate does
+not read); -K then closes TCP and UDP sockets only.
 
   -t, --tcp          TCP sockets
-  -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -u, --udp          UDP sockets
   -x, --unix         unix sockets: u_str, u_dgr and u_seq
   -w, --raw          raw sockets
   -M, --mptcp        MPTCP sockets (their TCP subflows are listed with -t)
@@ -35,7 +38,8 @@ List sockets like ss. With neither -a nor -l: connected sockets.
   -6, --ipv6         IPv6 only
   -n, --numeric      numeric output (the default; accepted for ss compatibility)
   -r, --resolve      host names from the system resolver (at most 2s a batch)
-                     and port names from /etc/services
+                     and port names from /etc/services; JSON keeps the
+                     numbers and adds "host" and "service" beside them
   -H, --no-header    no header line
   -e, --extended     add uid, inode and cookie
   -o, --options      add timers: timer:(NAME,EXPIRES,RETRANSMITS)
@@ -110,6 +114,8 @@ type lsOptions struct {
 	netnsNames  netnsNamer
 	cgroupNames *cgroupNames
 	display     display
+	// heap holds the collector to a limit while the listing is written.
+	heap *heapBudget
 }
 
 func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,11 +123,8 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// A listing is built once, written and dropped, and at 100,000 sockets
-	// the collector's cycles while it grows cost a tenth of the run: it
-	// runs only if the heap nears a gigabyte.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	opts.heap = newHeapBudget()
+	defer opts.heap.restore()
 	q, err := opts.query(words)
 	if err != nil {
 		return err
@@ -184,9 +187,11 @@ func parseLsFlags(args []string, stdout io.Writer) (lsOptions, []string, error) 
 	help := false
 	specs := append(append(opts.sel.specs(), opts.kinds.specs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
-		{short: 'a', set: boolFlag(&opts.all)},
-		{long: "all", set: func(string) error { opts.all, opts.allLong = true, true; return nil }},
-		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
+		// -a and -l: the later one counts, as in ss (ss -al lists
+		// listening sockets, ss -la every socket).
+		{short: 'a', set: func(string) error { opts.all, opts.listening = true, false; return nil }},
+		{long: "all", set: func(string) error { opts.all, opts.allLong, opts.listening = true, true, false; return nil }},
+		{short: 'l', long: "listening", set: func(string) error { opts.listening, opts.all = true, false; return nil }},
 		{short: 'n', long: "numeric", set: func(string) error { return nil }},
 		{short: 'H', long: "no-header", set: boolFlag(&opts.noHeader)},
 		{short: 'e', long: "extended", set: boolFlag(&opts.extended)},
@@ -262,6 +267,7 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 		l.names, l.peers, l.threads = hostNames, len(q.UnixTypes) > 0, o.kinds.threads
 	}
 	write := func(batch []inspect.Socket) error {
+		o.heap.check()
 		if l != nil {
 			return l.write(batch)
 		}
@@ -388,7 +394,10 @@ func (o *lsOptions) query(words []string) (inspect.Query, error) {
 	q, err := o.sel.query("ls", states, words)
 	q.Info, q.Memory = o.info, o.memory
 	if err == nil {
-		err = o.kinds.apply(&q)
+		// -K with no kind named closes TCP and UDP sockets only:
+		// SOCK_DESTROY closes no unix socket, and a raw socket from
+		// /proc has no cookie to name it by.
+		err = o.kinds.apply(&q, "ls", !o.kill)
 	}
 	return q, err
 }

@@ -80,20 +80,32 @@ func (n *names) resolve(ctx context.Context, socks []inspect.Socket) {
 // address as appendEndpoint does, then the port's service name for p, or
 // its number.
 func (n *names) appendEndpoint(b []byte, ap netip.AddrPort, p inspect.Protocol) []byte {
-	host := n.hosts[ap.Addr()]
+	host, service := n.endpointNames(ap, p)
 	if host == "" {
 		b = appendEndpoint(b, netip.AddrPortFrom(ap.Addr(), 0))
 		b = b[:len(b)-1] // the * of port 0
 	} else {
 		b = append(append(b, host...), ':')
 	}
-	if ap.Port() == 0 {
+	switch {
+	case ap.Port() == 0:
 		return append(b, '*')
-	}
-	if p == inspect.TCP || p == inspect.UDP {
-		if name, ok := n.svc.Name(ap.Port(), p.String()); ok {
-			return append(b, name...)
-		}
+	case service != "":
+		return append(b, service...)
 	}
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
+
+// endpointNames returns the names -r found for ap: its host's, "" for an
+// address without one (and the wildcard, which ss names not), and its
+// port's service for p, "" for none (and port 0). A nil n has none.
+func (n *names) endpointNames(ap netip.AddrPort, p inspect.Protocol) (host, service string) {
+	if n == nil {
+		return "", ""
+	}
+	host = n.hosts[ap.Addr()]
+	if ap.Port() != 0 && (p == inspect.TCP || p == inspect.UDP) {
+		service, _ = n.svc.Name(ap.Port(), p.String())
+	}
+	return host, service
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/exporter"
-	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 	"github.com/sockstate/sockstate/inspect/trace"
 )
@@ -49,9 +48,12 @@ while it runs share its result.
                        port="other" (default 64)
       --top N          destinations reported in sockstate_ephemeral_ports_used,
                        those holding the most local ports (default 10)
-      --all-netns      the sockets of every network namespace of the host
-                       (the listen counters and port range stay the server's)
-      --by KIND        split sockstate_sockets by netns (with --all-netns),
+      --all-netns      the sockets of every network namespace of the host;
+                       the listen counters summed over the namespaces, each
+                       socket's ephemeral ports by its namespace's port
+                       range, the smallest range as the ports available
+      --by KIND        split sockstate_sockets by netns (with --all-netns;
+                       the listen counters and ports available too),
                        cgroup or container: --max-series of them at most,
                        the largest first, the rest summed under "other"
       --transitions    count every TCP state change from the kernel's
@@ -136,9 +138,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeNS()
-	src, err := serveSource(opts.source, nsFD, stderr)
-	if err != nil {
-		return err
+	// Each of ls's sources streams (a Streamer, found through wrappers),
+	// so that a collection counts as it decodes.
+	src, err := newSource(opts.source, stderr, nsFD)
+	if ue, ok := errors.AsType[*usageError](err); ok {
+		return usagef("serve: %s", ue.msg)
+	} else if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	var all *serveAllNetNS
 	if opts.allNetNS {
@@ -149,10 +155,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	col, err := exporter.New(exporter.Config{
+	cfg := exporter.Config{
 		Source: src, NetNS: nsFD, Ports: opts.ports, MaxSeries: opts.maxSeries, Top: opts.top,
 		Timeout: collectTimeout, OnError: onceEach(stderr), By: by,
-	})
+	}
+	if all != nil {
+		cfg.EachNetNS = all.eachNetNS
+	}
+	col, err := exporter.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -303,26 +313,6 @@ func readOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// serveSource returns the source --source names. Unlike ls's, each is a
-// Streamer where it can be, so that a collection counts as it decodes.
-func serveSource(name string, nsFD int, stderr io.Writer) (inspect.Source, error) {
-	switch name {
-	case "auto":
-		return &sockdiag.AutoSource{
-			Netlink: &sockdiag.Source{NetNS: nsFD},
-			Proc:    &procsrc.Source{NetNS: nsFD},
-			OnFallback: func(reason error) {
-				fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", reason)
-			},
-		}, nil
-	case "netlink":
-		return &sockdiag.Source{NetNS: nsFD}, nil
-	case "proc":
-		return &procsrc.Source{NetNS: nsFD}, nil
-	}
-	return nil, usagef("serve: --source %q: use auto, netlink or proc", name)
 }
 
 // onceEach returns an OnError that says the first error of each stage on

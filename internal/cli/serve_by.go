@@ -13,6 +13,7 @@ import (
 	"github.com/sockstate/sockstate/inspect/exporter"
 	"github.com/sockstate/sockstate/inspect/procsrc"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
+	"github.com/sockstate/sockstate/netns"
 )
 
 // serveAllNetNS lists every network namespace of the host for serve
@@ -85,6 +86,29 @@ func (s *serveAllNetNS) Each(ctx context.Context, q inspect.Query, fn func([]ins
 	return err
 }
 
+// eachNetNS runs fn on a thread in each network namespace of the host, for
+// its kernel counters. Namespaces that are gone or may not be entered are
+// skipped: the listing says so once.
+func (s *serveAllNetNS) eachNetNS(fn func(inode uint64) error) error {
+	found, err := allnetns.Discover("/proc")
+	if err != nil {
+		return fmt.Errorf("serve: --all-netns: %w", err)
+	}
+	for i := range found.Namespaces {
+		ns := &found.Namespaces[i]
+		err := allnetns.InNamespace(ns, func(fd int) error {
+			if fd == 0 {
+				return fn(ns.Inode)
+			}
+			return netns.Do(fd, func() error { return fn(ns.Inode) })
+		})
+		if err != nil && !allnetns.Vanished(err) && !allnetns.Denied(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 // label names the namespace of inode: its name under /run/netns, or
 // net:[INODE].
 func (s *serveAllNetNS) label(inode uint64) string {
@@ -106,7 +130,7 @@ func serveGrouping(by string, all *serveAllNetNS, source string) (*exporter.Grou
 		if all == nil {
 			return nil, usagef("serve: --by netns needs --all-netns: without it every socket is of one namespace")
 		}
-		return &exporter.Grouping{Label: "netns", Key: func(s *inspect.Socket) uint64 { return s.NetNS }, Name: all.label}, nil
+		return &exporter.Grouping{Label: "netns", Key: func(s *inspect.Socket) uint64 { return s.NetNS }, Name: all.label, NetNS: true}, nil
 	case "cgroup", "container":
 		if source == "proc" {
 			return nil, usagef("serve: --by %s: /proc/net has no cgroups; use --source netlink", by)

@@ -1,23 +1,16 @@
 package cli
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sockstate/sockstate/internal/testnet"
-	"github.com/sockstate/sockstate/netns"
 )
 
 // TestServeTransitionsWithoutTracing runs serve --transitions inside a
@@ -30,57 +23,13 @@ import (
 func TestServeTransitionsWithoutTracing(t *testing.T) {
 	ns := testnet.New(t)
 	ns.Blackhole(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "serve", "--transitions", "--listen", "127.0.0.1:0")
-	cmd.Env = childEnv("SOCKSTATE_AS_UID=65534")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		for l := range lines {
-			t.Errorf("serve said: %s", l)
-		}
-		if err := <-exited; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	next := func() string {
-		select {
-		case l := <-lines:
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve said nothing in 10 s")
-		}
-		return ""
-	}
+	next := serveAsNobody(t, ns, "--transitions", "--listen", "127.0.0.1:0")
 	first := next()
 	if !strings.HasPrefix(first, "sockstate: serve: --transitions: no tracing (trace: loading the eBPF program needs CAP_BPF and CAP_PERFMON (run as root): operation not permitted") ||
 		!strings.HasSuffix(first, "): sockstate_connections_failed_total from the kernel's reports of freed sockets (refused, timeout) and Tcp EstabResets (reset); no sockstate_transitions_total or state durations") {
 		t.Fatalf("first line %q", first)
 	}
-	m := servingLine.FindStringSubmatch(next() + "\n")
-	if m == nil {
-		t.Fatal("no serving line")
-	}
-	addr := m[1]
+	addr := servedAt(t, next())
 
 	ns.End(t, testnet.Refused, 7000)
 	ns.End(t, testnet.TimedOut, 7001)
@@ -91,20 +40,10 @@ func TestServeTransitionsWithoutTracing(t *testing.T) {
 		`sockstate_connections_failed_total{cause="reset"}`:   2,
 		`sockstate_destroy_reports_lost_total`:                0,
 	}
-	client := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := netns.Do(ns.FD(), func() error {
-				var err error
-				c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
+	client := nsClient(ns)
 	var got map[string]float64
 	for range 100 {
-		got = failedCounters(t, &client, addr)
+		got = failedCounters(t, client, addr)
 		if cmp.Equal(want, got) {
 			break
 		}

@@ -24,10 +24,10 @@ import (
 
 // TestServePrometheus has a real Prometheus server scrape sockstate serve
 // every second, serving a namespace of the test's own with a socket in
-// each state over IPv4 and IPv6, and reads the samples back through
-// Prometheus's query API once it has scraped twice: the counts by
-// protocol, family and state, and by listening port and state, are those ss
-// counts in the namespace; then, with --transitions, that two connections
+// each state over IPv4 and IPv6 and unix sockets of every kind, and reads
+// the samples back through Prometheus's query API once it has scraped
+// twice: the counts by protocol, family and state, and by listening port
+// and state, are those ss counts in the namespace; then, with --transitions, that two connections
 // reset move sockstate_connections_failed_total by exactly their four
 // ends. Prometheus and serve run outside the test's
 // namespace (serve -N), so that their connections are not among those
@@ -39,6 +39,14 @@ func TestServePrometheus(t *testing.T) {
 	}
 	ns, _ := settledNS(t)
 	sockets, ports := ssCounts(t, ns)
+	ns.Zoo(t)
+	for _, line := range strings.Split(strings.TrimSpace(ns.Run(t, "ss", "-xaH")), "\n") {
+		state := strings.Fields(line)[1]
+		if state == "ESTAB" {
+			state = "ESTABLISHED"
+		}
+		sockets[fmt.Sprintf(`sockstate_sockets{family="unix",instance="",job="sockstate",protocol="unix",state=%q}`, state)]++
+	}
 
 	target := startServe(t, "-N", ns.Name, "--transitions")
 	api := startPrometheus(t, prom, target)

@@ -15,6 +15,30 @@ import (
 	"github.com/sockstate/sockstate/internal/testnet"
 )
 
+// resolveNS is a namespace with names for -r to find: a TCP listener on
+// 127.0.0.1:22 (ssh, localhost) with a connection to it, one on
+// 0.0.0.0:7777 (no name), and a UDP socket on 127.0.0.2:53 (domain).
+func resolveNS(t *testing.T) *testnet.NS {
+	t.Helper()
+	ns := testnet.New(t)
+	ssh := ns.Listen(t, "tcp4", "127.0.0.1:22")
+	ns.Listen(t, "tcp4", "0.0.0.0:7777")
+	ns.Do(t, func() error {
+		c, err := net.Dial("tcp4", ssh.Addr().String())
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { c.Close() })
+		u, err := net.ListenPacket("udp4", "127.0.0.2:53")
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { u.Close() })
+		return nil
+	})
+	return ns
+}
+
 // idleNS is a namespace with two TCP listeners, an idle connection to the
 // first and a UDP socket; it returns the listeners' ports.
 func idleNS(t *testing.T) (*testnet.NS, string, string) {
@@ -131,22 +155,7 @@ func TestLsOnelineMatchesSS(t *testing.T) {
 // sockets at named ports: the same rows. The namespace has no route to a
 // DNS server, so names come from /etc/hosts or not at all, for both.
 func TestLsResolveMatchesSS(t *testing.T) {
-	ns := testnet.New(t)
-	ssh := ns.Listen(t, "tcp4", "127.0.0.1:22")
-	ns.Listen(t, "tcp4", "0.0.0.0:7777")
-	ns.Do(t, func() error {
-		c, err := net.Dial("tcp4", ssh.Addr().String())
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { c.Close() })
-		u, err := net.ListenPacket("udp4", "127.0.0.2:53")
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { u.Close() })
-		return nil
-	})
+	ns := resolveNS(t)
 	want := normalRows(ns.Run(t, "ss", "-tuarH"))
 	got := normalRows(mustRun(t, ns, "ls", "-tuarH"))
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -23,7 +23,12 @@ terminal narrower than 105 columns the time has milliseconds and the word
 "after" goes: a loopback IPv4 line of -t fits in 80.
 
   -t, --tcp          TCP sockets
-  -u, --udp          UDP sockets (with neither -t nor -u: both)
+  -u, --udp          UDP sockets (with no kind flag: TCP and UDP)
+  -x, --unix         unix sockets: u_str, u_dgr and u_seq (polled)
+  -w, --raw          raw sockets (polled)
+  -M, --mptcp        MPTCP sockets (polled, sock_diag only)
+  -f, --family F     sockets of family F: inet, inet6 or unix
+  -A, --query KINDS  the kinds listed, with commas, as ls -A takes them
   -a, --all          every state (the default; accepted as ls takes it)
   -l, --listening    listening sockets only (and unconnected UDP), as ls -l
   -4, --ipv4         IPv4 only
@@ -72,6 +77,7 @@ said once on stderr, and the next poll shows its changes; watch stops after
 
 type watchOptions struct {
 	sel     selection
+	kinds   kinds
 	display display
 	// listening is -l; -a changes nothing, every state being watched.
 	listening  bool
@@ -105,7 +111,7 @@ func durationFlag(cmd, name string, p *time.Duration, min time.Duration) func(st
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := watchOptions{interval: 100 * time.Millisecond, source: "auto", display: newDisplay()}
 	help := false
-	specs := append(opts.sel.specs(), opts.ns.specs()...)
+	specs := append(append(opts.sel.specs(), opts.kinds.kindSpecs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
 		{short: 'a', long: "all", set: func(string) error { return nil }},
 		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
@@ -136,6 +142,12 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		states = inspect.ListeningStates
 	}
 	q, err := opts.sel.query("watch", states, words)
+	if err == nil {
+		err = opts.kinds.apply(&q, "watch", false)
+	}
+	if err == nil {
+		err = checkWatchKinds(&q, opts.source)
+	}
 	if err != nil {
 		return err
 	}
@@ -174,7 +186,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		color:       opts.display.colored(stdout),
 		ssNames:     opts.display.ssNames,
 		width:       terminalWidth(stdout),
-		oneProtocol: len(q.Protocols) == 1,
+		oneProtocol: len(q.Protocols)+len(q.UnixTypes) == 1,
 	})
 	if names != nil {
 		o = &netnsEvents{output: o, w: out, json: opts.json, ssNames: opts.display.ssNames, names: names}

@@ -93,7 +93,7 @@ func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) erro
 	if e.Kind != inspect.EventGone {
 		to, toState = eventState(s.Protocol, e.To, p.ssNames), e.To
 	}
-	local, peer := endpoint(s.Local), endpoint(s.Peer)
+	local, peer := eventEndpoints(s)
 	p.see(local, peer, from)
 	b = pad(b, local, p.localW)
 	b = append(b, ' ')
@@ -131,7 +131,7 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			}
 			return 0
 		}
-		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Bytes != nil || procs != nil
+		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Seen > 0 || e.Bytes != nil || procs != nil
 		b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
 		if e.Cause != inspect.CauseUnknown {
 			b = append(b, ' ')
@@ -152,6 +152,10 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 	if e.Lifetime > 0 {
 		b = append(b, " lived "...)
 		b = append(b, roundDuration(e.Lifetime).String()...)
+	}
+	if e.Seen > 0 {
+		b = append(b, " seen "...)
+		b = append(b, roundDuration(e.Seen).String()...)
 	}
 	if e.Bytes != nil {
 		b = append(b, " acked "...)
@@ -212,15 +216,16 @@ func roundDuration(d time.Duration) time.Duration {
 // cause is why a socket ended, where known; reset marks a gone socket
 // reported with the tuple the kernel cleared; lifetime_ms, bytes_acked
 // and bytes_received, on gone, the socket's life and what it carried,
-// where known; process, with -p, the processes holding the socket, where
+// where known; seen_ms, on gone from polling, how long the watch saw the
+// socket, from the first poll that showed it (not its lifetime); process, with -p, the processes holding the socket, where
 // known. The time is in UTC; the text's is local.
 type jsonEvent struct {
 	Time      string        `json:"time"`
 	Event     string        `json:"event"`
 	Netid     string        `json:"netid,omitempty"`
 	Family    string        `json:"family,omitempty"`
-	Local     *jsonEndpoint `json:"local,omitempty"`
-	Peer      *jsonEndpoint `json:"peer,omitempty"`
+	Local     any           `json:"local,omitempty"` // *jsonEndpoint, or *jsonUnixEnd
+	Peer      any           `json:"peer,omitempty"`
 	From      string        `json:"from,omitempty"`
 	To        string        `json:"to,omitempty"`
 	Cookie    string        `json:"cookie,omitempty"`
@@ -229,6 +234,7 @@ type jsonEvent struct {
 	Cause     string        `json:"cause,omitempty"`
 	Reset     bool          `json:"reset,omitempty"`
 	LifeMS    *int64        `json:"lifetime_ms,omitempty"`
+	SeenMS    *int64        `json:"seen_ms,omitempty"`
 	Acked     *uint64       `json:"bytes_acked,omitempty"`
 	Received  *uint64       `json:"bytes_received,omitempty"`
 	Process   []jsonProcess `json:"process,omitempty"`
@@ -244,8 +250,12 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool, procs []owners.Process) j
 	}
 	s := &e.Socket
 	j.Netid, j.Family = s.Netid(), s.Family.String()
-	j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
-	j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
+	if u := s.Unix; u != nil {
+		j.Local, j.Peer = newJSONUnixEnd(u, s.Inode), &jsonUnixEnd{Inode: u.PeerInode}
+	} else {
+		j.Local = &jsonEndpoint{Addr: s.Local.Addr().String(), Port: s.Local.Port()}
+		j.Peer = &jsonEndpoint{Addr: s.Peer.Addr().String(), Port: s.Peer.Port()}
+	}
 	if e.Kind != inspect.EventNew {
 		j.From = eventState(s.Protocol, e.From, ssNames)
 	}
@@ -266,6 +276,10 @@ func newJSONEvent(e *inspect.WatchEvent, ssNames bool, procs []owners.Process) j
 	if e.Lifetime > 0 {
 		ms := e.Lifetime.Milliseconds()
 		j.LifeMS = &ms
+	}
+	if e.Seen > 0 {
+		ms := e.Seen.Milliseconds()
+		j.SeenMS = &ms
 	}
 	if e.Bytes != nil {
 		j.Acked, j.Received = &e.Bytes.Acked, &e.Bytes.Received

@@ -75,6 +75,13 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, nsFD int
 	if source == "proc" {
 		return w, func() {}, nil
 	}
+	protos := q.ProtocolsOrDefault()
+	if !slices.Contains(protos, inspect.TCP) && !slices.Contains(protos, inspect.UDP) {
+		// No destroy group to join: the kernel reports freed TCP and UDP
+		// sockets only.
+		fmt.Fprintf(stderr, "sockstate: the kernel reports no freed %s sockets, so those that live and die between two polls are missed\n", kindNames(&q, true))
+		return w, func() {}, nil
+	}
 	d, err := sockdiag.SubscribeDestroyed(nsFD, q)
 	if err != nil {
 		// Tell a kernel or sandbox without sock_diag, which fails the
@@ -96,5 +103,8 @@ func newWatcher(source string, q inspect.Query, interval time.Duration, nsFD int
 		return w, func() {}, nil
 	}
 	w.Destroyed = d
+	if kinds := kindNames(&q, true); kinds != "" {
+		fmt.Fprintf(stderr, "sockstate: the kernel reports no freed %s sockets, so those that live and die between two polls are missed\n", kinds)
+	}
 	return w, func() { d.Close() }, nil
 }

@@ -18,24 +18,24 @@ import (
 // with the kernel's reports of freed sockets. The function returned
 // releases what it holds.
 func autoEvents(q inspect.Query, interval time.Duration, nsFD int, stderr io.Writer) (watcher, func(), error) {
-	tcp := len(q.Protocols) == 0 || slices.Contains(q.Protocols, inspect.TCP)
-	udp := len(q.Protocols) == 0 || slices.Contains(q.Protocols, inspect.UDP)
+	protos := q.ProtocolsOrDefault()
+	tcp := slices.Contains(protos, inspect.TCP)
 	var traced watcher
 	release := func() {}
 	why := "the tracer sees TCP only"
 	if tcp {
 		tq := q
-		tq.Protocols = []inspect.Protocol{inspect.TCP}
+		tq.Protocols, tq.UnixTypes = []inspect.Protocol{inspect.TCP}, nil
 		ev, err := openTrace(tq, interval, nsFD)
 		if err != nil {
 			why = "no tracing: " + err.Error()
 		} else {
 			traced, release = ev, func() { ev.Tracer.Close() }
-			if !udp {
+			if len(protos) == 1 && len(q.UnixTypes) == 0 {
 				fmt.Fprintln(stderr, "sockstate: watch: TCP from the kernel's tracepoints (eBPF), with causes")
 				return traced, release, nil
 			}
-			q.Protocols = []inspect.Protocol{inspect.UDP}
+			q.Protocols = slices.DeleteFunc(slices.Clone(protos), func(p inspect.Protocol) bool { return p == inspect.TCP })
 		}
 	}
 	// newWatcher's own lines (a source or the destroy reports refused)
@@ -46,14 +46,7 @@ func autoEvents(q inspect.Query, interval time.Duration, nsFD int, stderr io.Wri
 		release()
 		return nil, nil, err
 	}
-	polled := "TCP and UDP"
-	switch {
-	case !udp:
-		polled = "TCP"
-	case traced != nil || !tcp:
-		polled = "UDP"
-	}
-	how := fmt.Sprintf("%s polled every %v", polled, interval)
+	how := fmt.Sprintf("%s polled every %v", kindNames(&q, false), interval)
 	if pw.Destroyed != nil {
 		how += " with the kernel's reports of freed sockets"
 	}
