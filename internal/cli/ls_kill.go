@@ -73,7 +73,8 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 	return c
 }
 
-// killAllNetNS closes the sockets q selects in every namespace s found,
+// kill closes the sockets q selects in every namespace s found (ls -K
+// --all-netns),
 // one after the other, each listed and closed through a sock_diag socket
 // opened on a thread switched into its namespace (SOCK_DESTROY looks the
 // socket up in the namespace of the socket that asks), and writes those
