@@ -14,19 +14,21 @@ type sighting struct {
 	inode uint64
 }
 
-// DropRepeats drops the later of two entries for one socket, using seen
-// (cleared first, made if empty) to remember them. Neither /proc nor
-// sock_diag reads the socket tables at one instant: each read of a table
-// walks the hash table on from where the last one stopped, and a socket
-// added meanwhile can shift the walk so that it lists another socket
-// twice (seen here with
-// three sockets: the server's end of a fresh connection twice and the
-// client's end not at all; the rows differed in their timers, so procnet's
-// exact-duplicate rule kept both; and under churn, TIME_WAIT sockets in
-// /proc/net/tcp). Diff would report the second as a new socket, and ls
-// would print it twice. Sockets that share a key but not an inode, such
-// as SO_REUSEPORT listeners under /proc, are kept, but for a connection
-// listed at two stages of its making (dropSuperseded).
+// DropRepeats keeps one entry for each socket, using seen (cleared first,
+// made if empty) to remember them: the later entry, in the earlier one's
+// place, since the walk read it later and it says what the socket is now.
+// Neither /proc nor sock_diag reads the socket tables at one instant: each
+// read of a table walks the hash table on from where the last one stopped,
+// and a socket added meanwhile can shift the walk so that it lists another
+// socket twice (seen here with three sockets: the server's end of a fresh
+// connection twice and the client's end not at all; the rows differed in
+// their timers, so procnet's exact-duplicate rule kept both; and under
+// churn, TIME_WAIT sockets in /proc/net/tcp, and a socket listed with its
+// file and again as the timewait socket that replaced it). Diff would
+// report the second as a new socket, and ls would print it twice. Sockets
+// that share a key but not an inode, such as SO_REUSEPORT listeners under
+// /proc, are kept, but for a connection listed at two stages of its making
+// (dropSuperseded).
 func DropRepeats(socks []Socket, seen *Sightings) []Socket {
 	for i := range socks {
 		if r := handshakeRank(&socks[i]); r >= 0 && r < accepted {
@@ -37,7 +39,8 @@ func DropRepeats(socks []Socket, seen *Sightings) []Socket {
 	seen.Reset(len(socks))
 	out := socks[:0]
 	for i := range socks {
-		if seen.Repeat(&socks[i]) {
+		if at, dup := seen.earlier(&socks[i], len(out)); dup {
+			out[at] = socks[i]
 			continue
 		}
 		out = append(out, socks[i])
@@ -105,52 +108,74 @@ func dropSuperseded(socks []Socket) []Socket {
 }
 
 // Sightings is a set of sockets seen in one listing. A socket is
-// remembered by its cookie, or without one by its inode, mapped to the
-// inode or key it was first seen with: 64-bit keys hash several times
-// faster than a Key and its inode, and cookies go in a u64map.Map. The rare
-// socket seen again with another inode or key (one listed with its file
-// and then as a timewait socket, inode 0) and the sockets with neither
-// cookie nor inode go to others.
+// remembered by its cookie: one cookie is one socket, whatever its entries
+// say of its file (a socket listed with its file and again, further on in
+// the walk, as the timewait socket that replaced it, inode 0, is one
+// socket). Without a cookie, a connected TCP socket is remembered by its
+// tuple, which no two TCP sockets share at one instant (a new connection
+// that reuses a timewait socket's tuple takes its place in the hash table
+// under the bucket's lock), and any other by its inode, mapped to the key
+// it was first seen with: 64-bit keys hash several times faster than a Key
+// and its inode, and cookies go in a u64map.Map. The rare socket seen again
+// with another key and the sockets with neither cookie nor inode go to
+// others.
 type Sightings struct {
-	cookies u64map.Map
-	inodes  map[uint64]Key
-	others  map[sighting]struct{}
+	cookies u64map.Map // cookie -> position
+	inodes  map[uint64]seenAt
+	others  map[sighting]int // -> position
+}
+
+// seenAt is the key an inode was first seen with, and where.
+type seenAt struct {
+	key Key
+	pos int
 }
 
 // Reset empties s, making room for n sockets.
 func (s *Sightings) Reset(n int) {
 	if s.inodes == nil {
-		s.inodes = map[uint64]Key{}
-		s.others = map[sighting]struct{}{}
+		s.inodes = map[uint64]seenAt{}
+		s.others = map[sighting]int{}
 	}
 	s.cookies.Reset(n)
 	clear(s.inodes)
 	clear(s.others)
 }
 
-// Repeat reports whether so was seen already, and remembers it.
+// Repeat reports whether so was seen already, and remembers it. A caller
+// that has handed the first entry on keeps it and drops so.
 func (s *Sightings) Repeat(so *Socket) bool {
+	_, dup := s.earlier(so, 0)
+	return dup
+}
+
+// earlier returns the position at which so was seen already, or remembers
+// it at pos and returns false.
+func (s *Sightings) earlier(so *Socket, pos int) (int, bool) {
 	switch {
 	case so.Cookie != 0:
-		inode, found := s.cookies.GetOrPut(so.Cookie, so.Inode)
-		if !found {
-			return false
-		}
-		if inode == so.Inode {
-			return true
-		}
+		p, found := s.cookies.GetOrPut(so.Cookie, uint64(pos))
+		return int(p), found
+	case so.Protocol == TCP && so.Peer.Port() != 0:
+		return s.other(sighting{key: KeyOf(so)}, pos)
 	case so.Inode != 0:
-		k, ok := s.inodes[so.Inode]
+		e, ok := s.inodes[so.Inode]
 		if !ok {
-			s.inodes[so.Inode] = KeyOf(so)
-			return false
+			s.inodes[so.Inode] = seenAt{KeyOf(so), pos}
+			return 0, false
 		}
-		if k == KeyOf(so) {
-			return true
+		if e.key == KeyOf(so) {
+			return e.pos, true
 		}
 	}
-	k := sighting{KeyOf(so), so.Inode}
-	_, dup := s.others[k]
-	s.others[k] = struct{}{}
-	return dup
+	return s.other(sighting{KeyOf(so), so.Inode}, pos)
+}
+
+// other looks k up in s.others, or remembers it at pos.
+func (s *Sightings) other(k sighting, pos int) (int, bool) {
+	if p, ok := s.others[k]; ok {
+		return p, true
+	}
+	s.others[k] = pos
+	return 0, false
 }

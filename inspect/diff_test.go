@@ -130,8 +130,10 @@ func TestDiffTupleKeys(t *testing.T) {
 }
 
 // TestDropRepeats checks which entries dropRepeats takes for one socket
-// listed again: same cookie and inode, or without a cookie same key and
-// inode; a cookie or tuple seen with another inode is another sighting.
+// listed again, and that the later entry takes the earlier one's place:
+// the same cookie, or without a cookie a connected TCP socket's tuple, or
+// another socket's key and inode; a listener's tuple seen with another
+// inode is another socket.
 func TestDropRepeats(t *testing.T) {
 	a := netip.MustParseAddrPort("127.0.0.1:80")
 	b := netip.MustParseAddrPort("127.0.0.1:5000")
@@ -140,13 +142,16 @@ func TestDropRepeats(t *testing.T) {
 	}
 	tw := s(1, 0, a, b)
 	tw.State = TimeWait
+	tw0 := tw
+	tw0.Cookie = 0
 	tests := []struct {
 		name  string
 		socks []Socket
 		want  []Socket
 	}{
 		{"cookie twice", []Socket{s(1, 10, a, b), s(2, 11, b, a), s(1, 10, a, b)}, []Socket{s(1, 10, a, b), s(2, 11, b, a)}},
-		{"cookie with its file, then as timewait", []Socket{s(1, 10, a, b), tw, tw, s(1, 10, a, b)}, []Socket{s(1, 10, a, b), tw}},
+		{"cookie with its file, then as timewait", []Socket{s(1, 10, a, b), s(2, 11, b, a), tw, tw}, []Socket{tw, s(2, 11, b, a)}},
+		{"tuple with its file, then as timewait", []Socket{s(0, 10, a, b), s(0, 10, b, a), tw0}, []Socket{tw0, s(0, 10, b, a)}},
 		{"inode twice", []Socket{s(0, 10, a, b), s(0, 10, a, b)}, []Socket{s(0, 10, a, b)}},
 		{"inode under another tuple", []Socket{s(0, 10, a, b), s(0, 10, b, a), s(0, 10, b, a), s(0, 10, a, b)}, []Socket{s(0, 10, a, b), s(0, 10, b, a)}},
 		{"reuseport listeners share a tuple", []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}, []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}},

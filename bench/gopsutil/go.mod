@@ -1,6 +1,6 @@
 module github.com/sockstate/sockstate/bench/gopsutil
 
-go 1.26.8
+go 1.26.0
 
 require github.com/shirou/gopsutil/v4 v4.26.10
 

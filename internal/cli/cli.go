@@ -85,13 +85,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // help writes the usage of the command args name, or the top-level one.
 func help(args []string, stdout, stderr io.Writer) int {
+	args, err := plainFlags("help", usage, args, stdout)
+	switch {
+	case errors.Is(err, errHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "sockstate: %v\n", err)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	text, ok := usages[args[0]]
 	if !ok || len(args) > 1 {
-		fmt.Fprintf(stderr, "sockstate: help: no command %q; the commands are demo, ls, serve and watch\n", strings.Join(args, " "))
+		fmt.Fprintf(stderr, "sockstate: help: no command %q; the commands are demo, ls, watch, serve, version, completion and help\n", strings.Join(args, " "))
 		return 2
 	}
 	fmt.Fprint(stdout, text)
@@ -99,7 +107,8 @@ func help(args []string, stdout, stderr io.Writer) int {
 }
 
 // usages are the commands' help texts, by name, for sockstate help NAME.
-var usages = map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "serve": serveUsage, "help": usage}
+var usages = map[string]string{"ls": lsUsage, "watch": watchUsage, "demo": demoUsage, "serve": serveUsage,
+	"version": versionUsage, "completion": completionUsage, "help": usage}
 
 // errHelp is returned after a command printed its help on request.
 var errHelp = errors.New("help shown")

@@ -272,7 +272,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"demo", "--color", "off"}, `sockstate: demo: --color "off": use auto, always or never`},
 		{[]string{"serve", "--color=on"}, `sockstate: serve: --color "on": use auto, always or never`},
 		{[]string{"-tz"}, "sockstate: ls: unknown flag -z; see 'sockstate ls -h'"},
-		{[]string{"help", "frob"}, `sockstate: help: no command "frob"; the commands are demo, ls, serve and watch`},
+		{[]string{"help", "frob"}, `sockstate: help: no command "frob"; the commands are demo, ls, watch, serve, version, completion and help`},
 		{[]string{"watch", "--closer", "client"}, "sockstate: watch: unknown flag --closer; see 'sockstate watch -h'"},
 		{[]string{"watch", "--source", "ebpf"}, `sockstate: watch: --source "ebpf": use auto, netlink, proc or trace`},
 		{[]string{"watch", "-u", "--source", "trace"}, `sockstate: watch: --source trace sees TCP sockets only`},

@@ -58,6 +58,10 @@ var completionShells = []string{"bash", "zsh", "fish"}
 
 // runCompletion writes the completion script of the shell args names.
 func runCompletion(args []string, stdout io.Writer) error {
+	args, err := plainFlags("completion", completionUsage, args, stdout)
+	if err != nil {
+		return err
+	}
 	if len(args) != 1 || !slices.Contains(completionShells, args[0]) {
 		return usagef("completion: give one shell: bash, zsh or fish (such as: source <(sockstate completion bash))")
 	}
@@ -70,7 +74,7 @@ func runCompletion(args []string, stdout io.Writer) error {
 	default:
 		script = fishCompletion()
 	}
-	_, err := io.WriteString(stdout, script)
+	_, err = io.WriteString(stdout, script)
 	return err
 }
 

@@ -52,6 +52,9 @@ microseconds.
                       too; the server binds 10.77.0.1 at --addr's port
       --color WHEN    auto (on a terminal, unless NO_COLOR or TERM=dumb),
                       always or never
+      --ss-names      ss's spellings of the states (ESTAB, TIME-WAIT,
+                      FIN-WAIT-2...) in the text and the JSON, also set by
+                      SOCKSTATE_SS_NAMES=1
   -h, --help          this text
 
 On a terminal the explanations wrap at words to its width.
@@ -70,6 +73,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	display := newDisplay()
 	specs := []flagSpec{
 		display.colorSpec("demo"),
+		display.ssNamesSpec(),
 		{long: "closer", hasValue: true, set: func(v string) error {
 			c, err := demo.ParseCloser(v)
 			if err != nil {
@@ -102,6 +106,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprint(stdout, demoUsage)
 		return errHelp
 	}
+	stderr = wrapNotes(stderr)
 	if len(words) > 0 {
 		return usagef("demo: unexpected %q: demo takes flags only", words[0])
 	}
@@ -169,12 +174,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		format = "jsonl"
 	}
 	color := display.colored(stdout)
-	o := newOutput(format, out, view{color: color, micro: traced, width: terminalWidth(stdout)})
+	names := demoNames(display.ssNames)
+	o := newOutput(format, out, view{color: color, micro: traced, ssNames: display.ssNames, width: terminalWidth(stdout)})
 	emit := o.entry
 	var ladder rowsPrinter
 	if capt != nil {
 		// The ladder's rows come through OutRows instead.
-		ladder = lo.printer(out, jsonOut, color, traced, traced, terminalWidth(stdout))
+		ladder = lo.printer(out, jsonOut, color, traced, traced, terminalWidth(stdout), names)
 		emit = func(*demo.Entry) error { return nil }
 	}
 	written := func(err error) error {
@@ -194,6 +200,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Events:      w,
 		Source:      desc,
 		EveryChange: traced,
+		Names:       names,
 		Capture:     capt,
 		NoCapture:   noCapture,
 		Out:         func(e *demo.Entry) error { return written(emit(e)) },
@@ -285,12 +292,23 @@ func sourceDescription(source string, interval time.Duration, destroyed bool) st
 
 // timelinePrinter writes the demo's timeline as text, the times in
 // milliseconds, with microseconds (micro) for the tracer's exact times,
-// each line's text wrapped at words to width (0: not wrapped).
+// each line's text wrapped at words to width (0: not wrapped), the states
+// spelled by names.
 type timelinePrinter struct {
 	w     io.Writer
 	color bool
 	micro bool
 	width int
+	names demo.Names
+}
+
+// demoNames spells the demo's states: the kernel's, or with ss ss's
+// (--ss-names), as ls and watch print a TCP socket's.
+func demoNames(ss bool) demo.Names {
+	if !ss {
+		return nil
+	}
+	return func(st inspect.State) string { return eventState(inspect.TCP, st, true) }
 }
 
 // print writes e as one line, such as
@@ -312,7 +330,7 @@ func (p *timelinePrinter) print(e *demo.Entry) error {
 		prefix := fmt.Sprintf("%s ms  %-11s  ", ms, e.Actor)
 		_, err = io.WriteString(p.w, wrap(prefix, e.Text, p.width))
 	case demo.EntryState:
-		name := demo.StateName(e.State)
+		name := p.names.State(e.State)
 		meaning := demo.Meaning(e.State)
 		if !e.Observed {
 			meaning = "passed through, not observed: " + meaning
@@ -346,11 +364,11 @@ type jsonEntry struct {
 	Meaning  string `json:"meaning,omitempty"`
 }
 
-func newJSONEntry(e *demo.Entry) jsonEntry {
+func newJSONEntry(e *demo.Entry, names demo.Names) jsonEntry {
 	j := jsonEntry{MS: e.Elapsed.Milliseconds(), US: e.Elapsed.Microseconds(), Type: e.Kind.String(), Actor: e.Actor, Text: e.Text}
 	if e.Kind == demo.EntryState {
 		observed := e.Observed
-		j.Socket, j.State, j.Observed, j.Meaning = e.Socket.String(), demo.StateName(e.State), &observed, demo.Meaning(e.State)
+		j.Socket, j.State, j.Observed, j.Meaning = e.Socket.String(), names.State(e.State), &observed, demo.Meaning(e.State)
 	}
 	return j
 }

@@ -102,11 +102,11 @@ type rowsPrinter interface {
 // printer returns the ladder's writer: text, or JSON Lines. The text is
 // 80 columns wide with --narrow or on a terminal narrower than 100
 // (termWidth, 0 when unknown), else 100.
-func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool, termWidth int) rowsPrinter {
+func (o *ladderOptions) printer(w io.Writer, jsonOut, color, micro, caused bool, termWidth int, names demo.Names) rowsPrinter {
 	if jsonOut {
-		return &jsonLadder{enc: json.NewEncoder(w), absolute: o.absolute}
+		return &jsonLadder{enc: json.NewEncoder(w), absolute: o.absolute, names: names}
 	}
-	p := &ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100, caused: caused}
+	p := &ladderPrinter{w: w, color: color, micro: micro, absolute: o.absolute, width: 100, caused: caused, names: names}
 	if o.narrow || (termWidth > 0 && termWidth < 100) {
 		p.width = 80
 	}
@@ -132,16 +132,17 @@ type jsonLadder struct {
 	enc      *json.Encoder
 	absolute bool
 	frame    int
+	names    demo.Names
 }
 
 func (j *jsonLadder) rows(rows []demo.Row) error {
 	for _, r := range rows {
 		var v any
 		if r.Entry != nil {
-			v = newJSONEntry(r.Entry)
+			v = newJSONEntry(r.Entry, j.names)
 		} else {
 			j.frame++
-			v = newJSONPacket(r.Packet, j.frame, j.absolute)
+			v = newJSONPacket(r.Packet, j.frame, j.absolute, j.names)
 		}
 		if err := j.enc.Encode(v); err != nil {
 			return err
@@ -185,7 +186,7 @@ type jsonCaused struct {
 	To     string `json:"to"`
 }
 
-func newJSONPacket(p *demo.Packet, frame int, absolute bool) jsonPacket {
+func newJSONPacket(p *demo.Packet, frame int, absolute bool, names demo.Names) jsonPacket {
 	j := jsonPacket{
 		MS: p.Elapsed.Milliseconds(), US: p.Elapsed.Microseconds(), Type: "packet", Time: p.Time.UTC(), Frame: frame,
 		From: p.From.Side(), Flags: p.Flags.String(), Seq: p.RelSeq, Ack: p.RelAck, Len: len(p.Payload),
@@ -195,7 +196,7 @@ func newJSONPacket(p *demo.Packet, frame int, absolute bool) jsonPacket {
 		j.Seq, j.Ack = p.Seq, p.Ack
 	}
 	for _, t := range p.Caused {
-		j.Caused = append(j.Caused, jsonCaused{Socket: t.Socket.Side(), From: demo.StateName(t.From), To: demo.StateName(t.To)})
+		j.Caused = append(j.Caused, jsonCaused{Socket: t.Socket.Side(), From: names.State(t.From), To: names.State(t.To)})
 	}
 	return j
 }

@@ -40,7 +40,7 @@ func writePcap(out io.Writer, l *demo.Ladder) error {
 	for _, p := range l.Packets() {
 		ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Frame), Length: len(p.Frame)}
 		var opts pcapgo.NgPacketOptions
-		if c := p.Comment(); c != "" {
+		if c := p.Comment(l.Names); c != "" {
 			opts.Comments = []string{c}
 		}
 		if err := w.WritePacketWithOptions(ci, p.Frame, opts); err != nil {

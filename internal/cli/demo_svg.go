@@ -48,7 +48,7 @@ func writeSVG(w io.Writer, l *demo.Ladder) error {
 		case r.Entry == nil:
 			svgPacket(&rows, r.Packet, y)
 		case r.Entry.Kind == demo.EntryState:
-			svgState(&rows, r.Entry, l.Caused, y)
+			svgState(&rows, r.Entry, l.Caused, l.Names, y)
 		case r.Entry.Kind == demo.EntryStep:
 			x, anchor := svgClientX+8, "start"
 			if r.Entry.Actor != "client" {
@@ -105,12 +105,12 @@ func svgPacket(b *strings.Builder, p *demo.Packet, y int) {
 // svgState writes a state on its side: the client's left of its
 // lifeline, the server's right of its own; one passed through unseen in
 // parentheses and grey, one a poll saw marked with *.
-func svgState(b *strings.Builder, e *demo.Entry, caused bool, y int) {
+func svgState(b *strings.Builder, e *demo.Entry, caused bool, names demo.Names, y int) {
 	side, x, anchor := "server", svgServerX+10, "start"
 	if e.Socket == demo.Client {
 		side, x, anchor = "client", svgClientX-10, "end"
 	}
-	name := demo.StateName(e.State)
+	name := names.State(e.State)
 	color := svgColors[e.State]
 	switch {
 	case !e.Observed:

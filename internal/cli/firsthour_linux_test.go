@@ -205,8 +205,10 @@ func TestColor(t *testing.T) {
 }
 
 // TestWatchAt80Columns watches connections on loopback IPv4 open and close
-// under an 80-column terminal: no line is wider than 80, the netid -t
-// says is left out, and the changes are there with their times in state.
+// under an 80-column terminal, with -t, without it and with -p: no line is
+// wider than 80, the netid is there unless -t says it, what does not fit
+// is continued on an indented line, and the changes are there with their
+// times in state.
 func TestWatchAt80Columns(t *testing.T) {
 	ns := testnet.New(t)
 	ln := listen(t, ns, "127.0.0.1:0")
@@ -221,22 +223,57 @@ func TestWatchAt80Columns(t *testing.T) {
 			c.server.Close()
 		}
 	}
-	out, code := inPty(t, ns, 80, []string{"TERM=xterm"}, connect, "watch", "-t", "--interval", "10ms", "--duration", "2s")
-	if code != 0 {
-		t.Fatalf("exit %d: %q", code, out)
-	}
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	for _, l := range lines {
-		if n := columns(l); n > 80 {
-			t.Errorf("%d columns: %q", n, l)
-		}
-		if strings.Contains(l, " tcp ") {
-			t.Errorf("netid printed though -t says it: %q", l)
-		}
-	}
-	changed := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3} 127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +(\x1b\[\d+m)?ESTABLISHED(\x1b\[0m)? +-> (\x1b\[\d+m)?(FIN_WAIT1|FIN_WAIT2|CLOSE_WAIT)(\x1b\[0m)? [0-9.]+(ms|s|µs)$`)
-	if !slices.ContainsFunc(lines, changed.MatchString) {
-		t.Errorf("no ESTABLISHED -> closing change with its time in state in:\n%s", out)
+	for _, flags := range [][]string{{"-t"}, nil, {"-p"}} {
+		t.Run(strings.Join(append([]string{"watch"}, flags...), " "), func(t *testing.T) {
+			args := append(append([]string{"watch"}, flags...), "--interval", "10ms", "--duration", "2s")
+			out, code := inPty(t, ns, 80, []string{"TERM=xterm"}, connect, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %q", code, out)
+			}
+			netid := "tcp "
+			if slices.Contains(flags, "-t") {
+				netid = ""
+			}
+			// Each event's line, its continuations joined to it; stderr's
+			// note of the source, continued under its text.
+			var events []string
+			note := false
+			for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				if n := columns(l); n > 80 {
+					t.Errorf("%d columns: %q", n, l)
+				}
+				indent := len(l) - len(strings.TrimLeft(l, " "))
+				switch {
+				case strings.HasPrefix(l, "sockstate: "):
+					note = true
+				case indent > 0 && note:
+					if indent != len("sockstate: ") {
+						t.Errorf("note continued indented %d, want %d: %q", indent, len("sockstate: "), l)
+					}
+				case indent > 0 && len(events) > 0:
+					if indent != 13+len(netid) {
+						t.Errorf("event continued indented %d, want %d: %q", indent, 13+len(netid), l)
+					}
+					events[len(events)-1] += " " + strings.TrimLeft(l, " ")
+				default:
+					note = false
+					events = append(events, l)
+				}
+			}
+			event := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3} ` + netid + `(\S+ +){3}-> `)
+			for _, l := range events {
+				if !event.MatchString(l) {
+					t.Errorf("not an event with its netid %q: %q", netid, l)
+				}
+			}
+			changed := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3} ` + netid + `127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +(\x1b\[\d+m)?ESTABLISHED(\x1b\[0m)? +-> (\x1b\[\d+m)?(FIN_WAIT1|FIN_WAIT2|CLOSE_WAIT)(\x1b\[0m)? [0-9.]+(ms|s|µs)`)
+			if !slices.ContainsFunc(events, changed.MatchString) {
+				t.Errorf("no ESTABLISHED -> closing change with its time in state in:\n%s", out)
+			}
+			if slices.Contains(flags, "-p") && !strings.Contains(out, `users:(("cli.test",pid=`) {
+				t.Errorf("watch -p: no users:(...) in:\n%s", out)
+			}
+		})
 	}
 }
 
@@ -255,8 +292,8 @@ func TestWatchNoSnapshot(t *testing.T) {
 	}
 }
 
-// TestWatchListening: watch -l watches listeners only, and -a is
-// accepted, as ls takes them.
+// TestWatchListening: watch -l watches listeners only, and -a, -n and -H
+// are accepted, as ls takes them (ss's -tanH habit).
 func TestWatchListening(t *testing.T) {
 	ns := testnet.New(t)
 	dial(t, ns, listen(t, ns, "127.0.0.1:0"))
@@ -264,9 +301,11 @@ func TestWatchListening(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"to":"LISTEN"`) {
 		t.Errorf("watch -l: exit %d, stderr %q, stdout %q; want the listener alone", code, stderr, out)
 	}
-	out, stderr, code = runCLI(t, ns, nil, "watch", "-ta", "--duration", "300ms", "-j")
-	if code != 0 || strings.Count(out, `"to":"ESTABLISHED"`) != 2 || !strings.Contains(out, `"to":"LISTEN"`) {
-		t.Errorf("watch -a: exit %d, stderr %q, stdout %q; want the listener and both ends", code, stderr, out)
+	for _, flags := range []string{"-ta", "-tanH", "-tan"} {
+		out, stderr, code = runCLI(t, ns, nil, "watch", flags, "--duration", "300ms", "-j")
+		if code != 0 || strings.Count(out, `"to":"ESTABLISHED"`) != 2 || !strings.Contains(out, `"to":"LISTEN"`) {
+			t.Errorf("watch %s: exit %d, stderr %q, stdout %q; want the listener and both ends", flags, code, stderr, out)
+		}
 	}
 }
 
@@ -335,6 +374,8 @@ func TestErrorsOneLine(t *testing.T) {
 			1, "sockstate: demo: --addr 127.0.0.1:7788 is taken (address already in use); give a free port, or leave out --addr and the demo finds one"},
 		{"state typo", nil, []string{"ls", "state", "establised"},
 			2, `sockstate: ls: bad state selection: unknown state "establised"; did you mean established? (states: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big)`},
+		{"serve --ss-names", nil, []string{"serve", "--ss-names"},
+			2, "sockstate: serve: --ss-names: the metrics' state labels keep one spelling, the kernel's, for dashboards and alerts; ss's spellings are for ls, watch and demo"},
 		{"unknown service name", nil, []string{"ls", "sport = :nosuchservice"},
 			2, `sockstate: ls: filter: unknown port "nosuchservice": not a number, nor a service in /etc/services at column 10`},
 	} {
@@ -348,28 +389,5 @@ func TestErrorsOneLine(t *testing.T) {
 	// The connection -K was refused is still open.
 	if _, err := c.Write([]byte("x")); err != nil {
 		t.Errorf("the connection -K was refused: %v", err)
-	}
-}
-
-// TestWrap wraps at words, indents to the text, keeps a long word whole
-// and leaves a narrow or unknown width alone.
-func TestWrap(t *testing.T) {
-	text := "observed: listener LISTEN; server conn ESTABLISHED, CLOSE_WAIT; client ESTABLISHED, FIN_WAIT2"
-	for _, tt := range []struct {
-		name, prefix string
-		width        int
-		want         string
-	}{
-		{"no width", "  1 ms  ", 0, "  1 ms  " + text + "\n"},
-		{"40", "  1 ms  ", 40, "  1 ms  observed: listener LISTEN;\n        server conn ESTABLISHED,\n        CLOSE_WAIT; client ESTABLISHED,\n        FIN_WAIT2\n"},
-		{"coloured prefix", "\x1b[32mab\x1b[0m ", 30, "\x1b[32mab\x1b[0m observed: listener LISTEN;\n   server conn ESTABLISHED,\n   CLOSE_WAIT; client\n   ESTABLISHED, FIN_WAIT2\n"},
-		{"too narrow", "  1 ms  ", 25, "  1 ms  " + text + "\n"},
-		{"narrow", "> ", 22, "> observed: listener\n  LISTEN; server conn\n  ESTABLISHED,\n  CLOSE_WAIT; client\n  ESTABLISHED,\n  FIN_WAIT2\n"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := wrap(tt.prefix, text, tt.width); got != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sockstate/sockstate/inspect"
 	"github.com/sockstate/sockstate/inspect/capture"
 	"github.com/sockstate/sockstate/internal/demo"
 )
@@ -30,6 +31,8 @@ type ladderPrinter struct {
 	// header says the columns' heading is out; polled that a state a
 	// poll placed was drawn.
 	header, polled bool
+	// names spells the states.
+	names demo.Names
 }
 
 // The ladder's columns, but for the arrows' lane, which takes the rest of
@@ -74,7 +77,8 @@ func (p *ladderPrinter) finish(l *demo.Ladder) error {
 		p.note(&b, "", n)
 	}
 	if p.caused {
-		p.note(&b, "", "each state is drawn after the packet that caused it, at its own time: SYN_SENT, FIN_WAIT1 and LAST_ACK begin as their packet is sent, just before it")
+		p.note(&b, "", fmt.Sprintf("each state is drawn after the packet that caused it, at its own time: %s, %s and %s begin as their packet is sent, just before it",
+			p.names.State(inspect.SynSent), p.names.State(inspect.FinWait1), p.names.State(inspect.LastAck)))
 	}
 	if p.polled {
 		p.note(&b, "", "STATE* was seen by a poll of the sockets, placed where it was seen, not at its cause; (STATE) was passed through, not observed")
@@ -116,7 +120,7 @@ func (p *ladderPrinter) time(d time.Duration) string {
 // row writes one line: the time, the client's cell (right-aligned to its
 // lifeline), the lane between the lifelines and the server's cell.
 func (p *ladderPrinter) row(b *strings.Builder, at, client, lane, server string) {
-	pad := clientWidth - utf8.RuneCountInString(stripANSI(client))
+	pad := clientWidth - columns(client)
 	b.WriteString(fmt.Sprintf("%*s  %s%s│%s│", timeWidth, at, strings.Repeat(" ", max(pad, 0)), client, lane))
 	if server != "" {
 		b.WriteString(" " + server)
@@ -180,7 +184,7 @@ func center(s string, width int) string {
 // state writes a state on its socket's side: STATE when caused (or the
 // listener's), STATE* when a poll saw it, (STATE) when passed through.
 func (p *ladderPrinter) state(b *strings.Builder, e *demo.Entry) {
-	name := demo.StateName(e.State)
+	name := p.names.State(e.State)
 	if code, ok := stateColors[e.State]; ok && p.color {
 		if !e.Observed {
 			code = "2"
@@ -224,46 +228,4 @@ func (p *ladderPrinter) note(b *strings.Builder, at, text string) {
 		b.WriteString(fmt.Sprintf("%*s  %s\n", timeWidth, at, line))
 		at = ""
 	}
-}
-
-// wrapLines breaks s at spaces into lines of at most width runes; a word
-// longer than width is cut.
-func wrapLines(s string, width int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(s) {
-		for utf8.RuneCountInString(word) > width {
-			if line != "" {
-				lines, line = append(lines, line), ""
-			}
-			r := []rune(word)
-			lines, word = append(lines, string(r[:width])), string(r[width:])
-		}
-		switch {
-		case line == "":
-			line = word
-		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
-			line += " " + word
-		default:
-			lines, line = append(lines, line), word
-		}
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
-}
-
-func stripANSI(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b {
-			for i < len(s) && s[i] != 'm' {
-				i++
-			}
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

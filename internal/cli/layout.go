@@ -7,10 +7,15 @@ package cli
 // 22-character addresses, the states padded to ESTABLISHED and "after
 // 301ms": about 105 characters. On a terminal narrower than that it is
 // narrow: the time to the millisecond and the time in the state without
-// "after", so that a loopback IPv4 line of -t or -u fits in 80 columns.
+// "after", so that most loopback IPv4 lines fit in 80 columns whole.
 // Address columns grow to the widest address seen, so that a full IPv6
 // address moves the columns once rather than breaking every line after it.
+// On a terminal, what follows a line's second state (the cause, the time
+// in state, the reset mark, -p's users) goes on lines of its own, indented,
+// when the line would be wider than the terminal: a loopback IPv4 line's
+// first part is at most 75 columns, so at 80 the terminal wraps nothing.
 type layout struct {
+	width       int // the terminal's; 0 when not a terminal
 	narrow      bool
 	oneProtocol bool // -t or -u: the netid column would say it on every line
 	ssNames     bool // ss's spellings of the states
@@ -25,7 +30,7 @@ const wideLine = 105
 // newLayout returns the layout for a terminal width columns wide (0: not
 // a terminal, no limit).
 func newLayout(width int, oneProtocol, ssNames bool) layout {
-	l := layout{narrow: width > 0 && width < wideLine, oneProtocol: oneProtocol, ssNames: ssNames}
+	l := layout{width: width, narrow: width > 0 && width < wideLine, oneProtocol: oneProtocol, ssNames: ssNames}
 	if !l.narrow {
 		// The columns the wide line always had: 22 characters fit an
 		// IPv4 address and port, 11 the longest state, ESTABLISHED.

@@ -123,6 +123,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stderr = wrapNotes(stderr)
 	opts.heap = newHeapBudget()
 	defer opts.heap.restore()
 	q, err := opts.query(words)

@@ -88,7 +88,9 @@ func (j *jsonOutput) endList(tableOptions) error {
 func (j *jsonOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	return j.element(newJSONEvent(e, j.ssNames, procs))
 }
-func (j *jsonOutput) entry(e *demo.Entry) error    { return j.element(newJSONEntry(e)) }
+func (j *jsonOutput) entry(e *demo.Entry) error {
+	return j.element(newJSONEntry(e, demoNames(j.ssNames)))
+}
 func (j *jsonOutput) result(missed []string) error { return j.element(newJSONResult(missed)) }
 
 // element writes v as the array's next element.

@@ -40,7 +40,9 @@ func (j *jsonlOutput) endList(tableOptions) error { return nil }
 func (j *jsonlOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	return j.encode(newJSONEvent(e, j.ssNames, procs))
 }
-func (j *jsonlOutput) entry(e *demo.Entry) error    { return j.encode(newJSONEntry(e)) }
+func (j *jsonlOutput) entry(e *demo.Entry) error {
+	return j.encode(newJSONEntry(e, demoNames(j.ssNames)))
+}
 func (j *jsonlOutput) result(missed []string) error { return j.encode(newJSONResult(missed)) }
 
 func (j *jsonlOutput) encode(v any) error {

@@ -48,7 +48,7 @@ func (t *textOutput) event(e *inspect.WatchEvent, procs []owners.Process) error 
 }
 
 func (t *textOutput) entry(e *demo.Entry) error {
-	p := timelinePrinter{w: t.w, color: t.view.color, micro: t.view.micro, width: t.view.width}
+	p := timelinePrinter{w: t.w, color: t.view.color, micro: t.view.micro, width: t.view.width, names: demoNames(t.view.ssNames)}
 	return p.print(e)
 }
 

@@ -111,6 +111,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{long: "by", hasValue: true, set: func(v string) error { opts.by = v; return nil }},
 		// serve writes no colours; it takes --color as every command does.
 		display.colorSpec("serve"),
+		// The metrics' state labels are a schema that dashboards and
+		// alerts match, as node_exporter's are: one spelling.
+		{long: "ss-names", set: func(string) error {
+			return usagef("serve: --ss-names: the metrics' state labels keep one spelling, the kernel's, for dashboards and alerts; ss's spellings are for ls, watch and demo")
+		}},
 		{short: 'h', long: "help", set: boolFlag(&help)},
 	}...)
 	words, err := parseFlags("serve", args, specs)

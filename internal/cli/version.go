@@ -10,6 +10,10 @@ import (
 // it was built from (with +dirty for uncommitted changes), and the Go
 // version, from the build information the Go toolchain embeds.
 func runVersion(args []string, stdout io.Writer) error {
+	args, err := plainFlags("version", versionUsage, args, stdout)
+	if err != nil {
+		return err
+	}
 	if len(args) > 0 {
 		return usagef("version: unexpected %q: version takes no arguments", args[0])
 	}
@@ -17,7 +21,7 @@ func runVersion(args []string, stdout io.Writer) error {
 	if !ok {
 		return fmt.Errorf("version: this binary carries no build information")
 	}
-	_, err := fmt.Fprintln(stdout, versionLine(info))
+	_, err = fmt.Fprintln(stdout, versionLine(info))
 	return err
 }
 

@@ -20,7 +20,9 @@ and peer address, FROM -> TO, and how long the socket was seen in FROM.
 The first poll prints every socket as new. Every state is watched unless a
 state selection or -l says otherwise; filter expressions are ss's. On a
 terminal narrower than 105 columns the time has milliseconds and the word
-"after" goes: a loopback IPv4 line of -t fits in 80.
+"after" goes; on a terminal, what follows a line's second state goes on an
+indented line of its own where the line would not fit, so that no loopback
+IPv4 line wraps at 80 columns.
 
   -t, --tcp          TCP sockets
   -u, --udp          UDP sockets (with no kind flag: TCP and UDP)
@@ -30,6 +32,9 @@ terminal narrower than 105 columns the time has milliseconds and the word
   -f, --family F     sockets of family F: inet, inet6 or unix
   -A, --query KINDS  the kinds listed, with commas, as ls -A takes them
   -a, --all          every state (the default; accepted as ls takes it)
+  -n, --numeric      numeric output (the default; accepted as ls takes it)
+  -H, --no-header    no header line (watch prints none; accepted as ls
+                     takes it)
   -l, --listening    listening sockets only (and unconnected UDP), as ls -l
   -4, --ipv4         IPv4 only
   -6, --ipv6         IPv6 only
@@ -114,6 +119,8 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	specs := append(append(opts.sel.specs(), opts.kinds.kindSpecs()...), opts.ns.specs()...)
 	specs = append(specs, []flagSpec{
 		{short: 'a', long: "all", set: func(string) error { return nil }},
+		{short: 'n', long: "numeric", set: func(string) error { return nil }},
+		{short: 'H', long: "no-header", set: func(string) error { return nil }},
 		{short: 'l', long: "listening", set: boolFlag(&opts.listening)},
 		{long: "no-snapshot", set: boolFlag(&opts.noSnapshot)},
 		opts.display.colorSpec("watch"),
@@ -134,6 +141,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, watchUsage)
 		return errHelp
 	}
+	stderr = wrapNotes(stderr)
 	if err := opts.ns.check("watch"); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,33 +59,27 @@ type eventPrinter struct {
 // or, on a terminal too narrow for that (layout.narrow),
 //
 //	10:00:00.123 127.0.0.1:7788  127.0.0.1:51234 ESTABLISHED -> CLOSE_WAIT 301ms
+//
+// On a terminal, what follows the second state goes on lines of its own,
+// indented to the addresses, when the line would be wider than the
+// terminal and its first part is not (addresses too wide for the terminal
+// leave the line to it); a lost or unmatched event's line wraps at its
+// words.
 func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) error {
 	b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
-	if e.Kind == inspect.EventLost {
-		b = append(b, " lost: "...)
-		if e.Lost > 0 {
-			b = strconv.AppendUint(b, e.Lost, 10)
-			b = append(b, " reports, "...)
-		}
-		b = append(b, "the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump\n"...)
-		p.buf = b
-		_, err := p.w.Write(b)
-		return err
-	}
-	if e.Kind == inspect.EventUnmatched {
-		b = append(b, " unmatched: "...)
-		b = strconv.AppendUint(b, e.Unmatched, 10)
-		b = append(b, " destroyed sockets that no poll showed could not be matched to the filter: the kernel cleared the addresses it reads\n"...)
+	b = append(b, ' ')
+	if text := lossText(e); text != "" {
+		b = append(b[:0], wrap(string(b), text, p.width)...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err
 	}
 	s := &e.Socket
-	b = append(b, ' ')
 	if !p.oneProtocol {
 		b = append(b, s.Netid()...)
 		b = append(b, ' ')
 	}
+	indent := len(b) // where the addresses start: the text so far is ASCII
 	from, to := "new", "gone"
 	var fromState, toState inspect.State
 	if e.Kind != inspect.EventNew {
@@ -101,21 +96,45 @@ func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) erro
 	b = append(b, ' ')
 	b = p.state(b, from, fromState, p.fromW)
 	b = append(b, " -> "...)
-	b = p.tail(b, e, to, toState, procs)
-	b = append(b, '\n')
+	b, end := p.tail(b, e, to, toState, procs)
+	if p.width > 0 && end < len(b) && columns(string(b)) > p.width && columns(string(b[:end])) <= p.width {
+		rest := string(b[end:])
+		b = append(b[:end], '\n')
+		b = append(b, wrap(strings.Repeat(" ", indent), rest, p.width)...)
+	} else {
+		b = append(b, '\n')
+	}
 	p.buf = b
 	_, err := p.w.Write(b)
 	return err
 }
 
+// lossText is the text of a lost or unmatched event's line, and "" for
+// every other kind.
+func lossText(e *inspect.WatchEvent) string {
+	switch e.Kind {
+	case inspect.EventLost:
+		n := ""
+		if e.Lost > 0 {
+			n = strconv.FormatUint(e.Lost, 10) + " reports, "
+		}
+		return "lost: " + n + "the kernel dropped reports (of destroyed sockets or state changes: its buffer was full, or the tracer found a state change it was not given); resynchronised from a fresh dump"
+	case inspect.EventUnmatched:
+		return "unmatched: " + strconv.FormatUint(e.Unmatched, 10) + " destroyed sockets that no poll showed could not be matched to the filter: the kernel cleared the addresses it reads"
+	}
+	return ""
+}
+
 // tail appends the end of e's line from its second state, to: the cause,
 // the time in the first state, the reset mark and ss's users:(...), each
-// where known, with the columns padded when more follows.
-func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State, procs []owners.Process) []byte {
+// where known, with the columns padded when more follows. It returns the
+// line and where the second state ends in it.
+func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState inspect.State, procs []owners.Process) ([]byte, int) {
+	b = p.state(b, to, toState, 0)
+	end := len(b)
 	if p.narrow {
-		// Under 105 columns: no padding and no "after", so that a
-		// loopback IPv4 line fits in 80.
-		b = p.state(b, to, toState, 0)
+		// Under 105 columns: no padding and no "after"; the JSON keeps
+		// the lifetime and bytes, for which a narrow line has no room.
 		if e.Cause != inspect.CauseUnknown {
 			b = append(b, ' ')
 			b = append(b, e.Cause.String()...)
@@ -123,6 +142,9 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 		if e.InState > 0 {
 			b = append(b, ' ')
 			b = append(b, roundDuration(e.InState).String()...)
+		}
+		if e.Reset {
+			b = append(b, " reset"...)
 		}
 	} else {
 		width := func(more bool, w int) int {
@@ -132,7 +154,9 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			return 0
 		}
 		more := e.InState > 0 || e.Reset || e.Lifetime > 0 || e.Seen > 0 || e.Bytes != nil || procs != nil
-		b = p.state(b, to, toState, width(e.Cause != inspect.CauseUnknown || more, 11))
+		for n := len(to); n < width(e.Cause != inspect.CauseUnknown || more, 11); n++ {
+			b = append(b, ' ')
+		}
 		if e.Cause != inspect.CauseUnknown {
 			b = append(b, ' ')
 			b = pad(b, e.Cause.String(), width(more, 14))
@@ -141,37 +165,30 @@ func (p *eventPrinter) tail(b []byte, e *inspect.WatchEvent, to string, toState 
 			b = append(b, " after "...)
 			b = append(b, roundDuration(e.InState).String()...)
 		}
-	}
-	if p.narrow {
-		// The JSON keeps the lifetime and bytes; a narrow line has no room.
-		if e.Reset {
-			b = append(b, " reset"...)
+		if e.Lifetime > 0 {
+			b = append(b, " lived "...)
+			b = append(b, roundDuration(e.Lifetime).String()...)
 		}
-		return b
-	}
-	if e.Lifetime > 0 {
-		b = append(b, " lived "...)
-		b = append(b, roundDuration(e.Lifetime).String()...)
-	}
-	if e.Seen > 0 {
-		b = append(b, " seen "...)
-		b = append(b, roundDuration(e.Seen).String()...)
-	}
-	if e.Bytes != nil {
-		b = append(b, " acked "...)
-		b = strconv.AppendUint(b, e.Bytes.Acked, 10)
-		b = append(b, " B received "...)
-		b = strconv.AppendUint(b, e.Bytes.Received, 10)
-		b = append(b, " B"...)
-	}
-	if e.Reset {
-		b = append(b, " reset, addresses cleared by the kernel"...)
+		if e.Seen > 0 {
+			b = append(b, " seen "...)
+			b = append(b, roundDuration(e.Seen).String()...)
+		}
+		if e.Bytes != nil {
+			b = append(b, " acked "...)
+			b = strconv.AppendUint(b, e.Bytes.Acked, 10)
+			b = append(b, " B received "...)
+			b = strconv.AppendUint(b, e.Bytes.Received, 10)
+			b = append(b, " B"...)
+		}
+		if e.Reset {
+			b = append(b, " reset, addresses cleared by the kernel"...)
+		}
 	}
 	if procs != nil {
 		b = append(b, ' ')
 		b = appendUsers(b, procs)
 	}
-	return b
+	return b, end
 }
 
 // state appends name, coloured for st on a terminal (not for the words

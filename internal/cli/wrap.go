@@ -10,37 +10,43 @@ import (
 const minWrapped = 20
 
 // wrap returns prefix then text, and a newline, with text wrapped at its
-// spaces so that no line is wider than width, each line after the first
-// indented to where text starts. A word longer than a line is left whole.
-// width 0 wraps nothing.
+// spaces (wrapLines) so that no line is wider than width, each line after
+// the first indented to where text starts. width 0 wraps nothing.
 func wrap(prefix, text string, width int) string {
-	var b strings.Builder
-	b.WriteString(prefix)
 	indent := columns(prefix)
 	room := width - indent
 	if width == 0 || room < minWrapped {
-		b.WriteString(text)
-		b.WriteByte('\n')
-		return b.String()
+		return prefix + text + "\n"
 	}
-	n := 0 // columns of text on the current line
-	for i, word := range strings.Fields(text) {
-		w := utf8.RuneCountInString(word)
-		switch {
-		case i == 0:
-		case n+1+w > room:
-			b.WriteByte('\n')
-			b.WriteString(strings.Repeat(" ", indent))
-			n = 0
-		default:
-			b.WriteByte(' ')
-			n++
+	return prefix + strings.Join(wrapLines(text, room), "\n"+strings.Repeat(" ", indent)) + "\n"
+}
+
+// wrapLines breaks s at spaces into lines of at most width runes; a word
+// longer than width is cut, so that no line is wider.
+func wrapLines(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		for utf8.RuneCountInString(word) > width {
+			if line != "" {
+				lines, line = append(lines, line), ""
+			}
+			r := []rune(word)
+			lines, word = append(lines, string(r[:width])), string(r[width:])
 		}
-		b.WriteString(word)
-		n += w
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			lines, line = append(lines, line), word
+		}
 	}
-	b.WriteByte('\n')
-	return b.String()
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // columns is how many columns s takes on a terminal: its runes, less the

@@ -73,6 +73,9 @@ type Config struct {
 	LinkDropped func() uint64
 	// Source names the event source in the timeline's heading.
 	Source string
+	// Names spells the states in the timeline's text and in Result; nil
+	// for the kernel's names.
+	Names Names
 	// EveryChange says that Events reports every state change as the
 	// kernel makes it (the tracer), not what looks at the sockets show:
 	// then each socket's whole textbook sequence, CLOSE included, must be
@@ -226,11 +229,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res := &Result{Missed: check(cfg.Closer, r.progress), Summary: summary(r.progress)}
+	res := &Result{Missed: check(cfg.Closer, r.progress, cfg.Names), Summary: summary(r.progress, cfg.Names)}
 	if cfg.EveryChange {
-		res.Missed = checkEvery(r.progress)
+		res.Missed = checkEvery(r.progress, cfg.Names)
 	} else if cfg.ClientAddr.IsValid() {
-		res.Missed = append(res.Missed, checkLink(cfg.Closer, r.progress)...)
+		res.Missed = append(res.Missed, checkLink(cfg.Closer, r.progress, cfg.Names)...)
 	}
 	r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: res.Summary})
 	if cfg.LinkDropped != nil {
@@ -243,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		closer = Client
 	}
 	if r.progress[closer].pos == len(r.progress[closer].expect)-1 {
-		r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: fmt.Sprintf("the %s stays in TIME_WAIT for 60 s after the demo ends", closer)})
+		r.emit(&Entry{Elapsed: time.Since(r.start), Kind: EntryNote, Text: fmt.Sprintf("the %s stays in %s for 60 s after the demo ends", closer, cfg.Names.State(inspect.TimeWait))})
 	}
 	if cfg.Capture != nil {
 		pkts, lost, err := cfg.Capture.Stop()
@@ -253,6 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Ladder = buildLadder(r.entries, pkts, r.start, r.client, r.server, cfg.EveryChange)
 		res.Ladder.Lost = lost
 		res.Ladder.RawIP = cfg.Capture.RawIP()
+		res.Ladder.Names = cfg.Names
 		if cfg.Interface != "" {
 			res.Ladder.Interface = cfg.Interface
 		}

@@ -66,7 +66,7 @@ func states(entries []demo.Entry, role demo.Role) []string {
 	var out []string
 	for _, e := range entries {
 		if e.Kind == demo.EntryState && e.Socket == role {
-			out = append(out, demo.StateName(e.State))
+			out = append(out, demo.Names(nil).State(e.State))
 		}
 	}
 	return out

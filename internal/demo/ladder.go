@@ -31,6 +31,9 @@ type Ladder struct {
 	// port that were not the connection's.
 	Lost  capture.Stats
 	Stray int
+	// Names spells the states in what is drawn of the ladder:
+	// Config.Names.
+	Names Names
 }
 
 // Row is one row of the ladder: an entry of the timeline or a packet.
@@ -75,16 +78,18 @@ func (r Role) Side() string {
 	return "server"
 }
 
-// String names t as a packet comment does: "client SYN_SENT -> ESTABLISHED".
-func (t Transition) String() string {
-	return t.Socket.Side() + " " + StateName(t.From) + " -> " + StateName(t.To)
+// Text names t as a packet comment does, its states spelled by n:
+// "client SYN_SENT -> ESTABLISHED".
+func (t Transition) Text(n Names) string {
+	return t.Socket.Side() + " " + n.State(t.From) + " -> " + n.State(t.To)
 }
 
-// Comment lists the transitions p caused, "; " between them.
-func (p *Packet) Comment() string {
+// Comment lists the transitions p caused, "; " between them, their
+// states spelled by n.
+func (p *Packet) Comment(n Names) string {
 	parts := make([]string, len(p.Caused))
 	for i, t := range p.Caused {
-		parts[i] = t.String()
+		parts[i] = t.Text(n)
 	}
 	return strings.Join(parts, "; ")
 }

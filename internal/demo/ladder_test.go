@@ -38,12 +38,12 @@ func rowsOf(l *Ladder) []string {
 		case r.Entry == nil:
 			p := r.Packet
 			s := p.From.Side() + " " + p.Flags.String() + " " + uitoa(p.RelSeq) + " " + uitoa(p.RelAck)
-			if c := p.Comment(); c != "" {
+			if c := p.Comment(nil); c != "" {
 				s += " [" + c + "]"
 			}
 			out = append(out, s)
 		case r.Entry.Kind == EntryState:
-			out = append(out, "  "+r.Entry.Socket.String()+" "+StateName(r.Entry.State))
+			out = append(out, "  "+r.Entry.Socket.String()+" "+Names(nil).State(r.Entry.State))
 		default:
 			out = append(out, "  "+r.Entry.Actor+" "+r.Entry.Text)
 		}

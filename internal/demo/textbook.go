@@ -63,12 +63,32 @@ func ParseCloser(s string) (Closer, error) {
 // the end of a connection. It is no state the kernel reports.
 const Gone inspect.State = 0
 
-// StateName is the timeline's name of st: the kernel's, and "gone".
-func StateName(st inspect.State) string {
-	if st == Gone {
+// Names spells the states in the demo's text: nil is the kernel's names,
+// as the textbook's; another spelling (ss's, for --ss-names) is a function
+// from the state to its name. Gone is "gone" in every spelling.
+type Names func(inspect.State) string
+
+// State is the timeline's name of st.
+func (n Names) State(st inspect.State) string {
+	switch {
+	case st == Gone:
 		return "gone"
+	case n == nil:
+		return st.String()
 	}
-	return st.String()
+	return n(st)
+}
+
+// finWait names FIN_WAIT1 and FIN_WAIT2 together: FIN_WAIT (ss: FIN-WAIT).
+func (n Names) finWait() string { return strings.TrimRight(n.State(inspect.FinWait1), "1-") }
+
+// States names states in order, " -> " between them.
+func (n Names) States(states []inspect.State) string {
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = n.State(st)
+	}
+	return strings.Join(out, " -> ")
 }
 
 // expected returns the states the TCP state machine takes r through when
@@ -152,7 +172,7 @@ func (p *progress) enter(st inspect.State) (skipped []inspect.State) {
 // check returns what the textbook requires to see and was not seen: LISTEN
 // on the listener, ESTABLISHED on both ends, FIN_WAIT1 or FIN_WAIT2 and
 // then TIME_WAIT on the closer, CLOSE_WAIT on the other end.
-func check(closer Closer, seen map[Role]*progress) []string {
+func check(closer Closer, seen map[Role]*progress, n Names) []string {
 	closing, other := ServerConn, Client
 	if closer == ClientCloses {
 		closing, other = Client, ServerConn
@@ -160,52 +180,44 @@ func check(closer Closer, seen map[Role]*progress) []string {
 	var missed []string
 	has := func(r Role, st inspect.State) bool { return slices.Contains(seen[r].observed, st) }
 	if !has(Listener, inspect.Listen) {
-		missed = append(missed, "LISTEN on the listener")
+		missed = append(missed, n.State(inspect.Listen)+" on the listener")
 	}
 	for _, r := range []Role{ServerConn, Client} {
 		if !has(r, inspect.Established) {
-			missed = append(missed, "ESTABLISHED on the "+r.String())
+			missed = append(missed, n.State(inspect.Established)+" on the "+r.String())
 		}
 	}
 	obs := seen[closing].observed
 	fin := slices.IndexFunc(obs, func(st inspect.State) bool { return st == inspect.FinWait1 || st == inspect.FinWait2 })
 	if fin < 0 {
-		missed = append(missed, fmt.Sprintf("FIN_WAIT1 or FIN_WAIT2 on the %s, which closes first", closing))
+		missed = append(missed, fmt.Sprintf("%s or %s on the %s, which closes first", n.State(inspect.FinWait1), n.State(inspect.FinWait2), closing))
 	}
 	if !slices.Contains(obs[max(fin, 0):], inspect.TimeWait) {
-		missed = append(missed, fmt.Sprintf("TIME_WAIT after FIN_WAIT on the %s, which closes first", closing))
+		missed = append(missed, fmt.Sprintf("%s after %s on the %s, which closes first", n.State(inspect.TimeWait), n.finWait(), closing))
 	}
 	if !has(other, inspect.CloseWait) {
-		missed = append(missed, "CLOSE_WAIT on the "+other.String())
+		missed = append(missed, n.State(inspect.CloseWait)+" on the "+other.String())
 	}
 	return missed
 }
 
 // checkEvery returns, for a source that reports every state change, each
 // socket whose observed states are not exactly its expected sequence.
-func checkEvery(seen map[Role]*progress) []string {
+func checkEvery(seen map[Role]*progress, n Names) []string {
 	var missed []string
 	for _, r := range []Role{Listener, ServerConn, Client} {
 		if p := seen[r]; !slices.Equal(p.observed, p.expect) {
-			missed = append(missed, fmt.Sprintf("the %s's states %s, want %s", r, names(p.observed), names(p.expect)))
+			missed = append(missed, fmt.Sprintf("the %s's states %s, want %s", r, n.States(p.observed), n.States(p.expect)))
 		}
 	}
 	return missed
 }
 
-func names(states []inspect.State) string {
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = StateName(st)
-	}
-	return strings.Join(out, " -> ")
-}
-
 // summary lists what was observed of each socket, in order.
-func summary(seen map[Role]*progress) string {
+func summary(seen map[Role]*progress, n Names) string {
 	var parts []string
 	for _, r := range []Role{Listener, ServerConn, Client} {
-		parts = append(parts, r.String()+" "+names(seen[r].observed))
+		parts = append(parts, r.String()+" "+n.States(seen[r].observed))
 	}
 	return "observed: " + strings.Join(parts, "; ")
 }

@@ -100,10 +100,54 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := check(tt.closer, seen(tt.closer, tt.listener, tt.server, tt.cl))
+			got := check(tt.closer, seen(tt.closer, tt.listener, tt.server, tt.cl), nil)
 			if diff := cmp.Diff(tt.missed, got); diff != "" {
 				t.Errorf("missed (-want +got):\n%s", diff)
 			}
 		})
+	}
+	t.Run("nothing seen, ss's names", func(t *testing.T) {
+		want := []string{
+			"LISTEN on the listener",
+			"ESTAB on the server conn",
+			"ESTAB on the client",
+			"FIN-WAIT-1 or FIN-WAIT-2 on the client, which closes first",
+			"TIME-WAIT after FIN-WAIT on the client, which closes first",
+			"CLOSE-WAIT on the server conn",
+		}
+		if diff := cmp.Diff(want, check(ClientCloses, seen(ClientCloses, nil, nil, nil), ssNames)); diff != "" {
+			t.Errorf("missed (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// ssNames spells the textbook's states as ss does (internal/cli holds the
+// whole table).
+func ssNames(st inspect.State) string {
+	return map[inspect.State]string{
+		inspect.Listen: "LISTEN", inspect.SynSent: "SYN-SENT", inspect.SynRecv: "SYN-RECV",
+		inspect.Established: "ESTAB", inspect.FinWait1: "FIN-WAIT-1", inspect.FinWait2: "FIN-WAIT-2",
+		inspect.TimeWait: "TIME-WAIT", inspect.CloseWait: "CLOSE-WAIT", inspect.LastAck: "LAST-ACK",
+		inspect.Close: "UNCONN",
+	}[st]
+}
+
+// TestNames spells states, gone and a sequence both ways.
+func TestNames(t *testing.T) {
+	seq := []inspect.State{inspect.SynSent, inspect.Established, inspect.FinWait1, inspect.FinWait2, inspect.TimeWait, inspect.Close, Gone}
+	for _, tt := range []struct {
+		names   Names
+		want    string
+		finWait string
+	}{
+		{nil, "SYN_SENT -> ESTABLISHED -> FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT -> CLOSE -> gone", "FIN_WAIT"},
+		{ssNames, "SYN-SENT -> ESTAB -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> UNCONN -> gone", "FIN-WAIT"},
+	} {
+		if got := tt.names.States(seq); got != tt.want {
+			t.Errorf("States = %q, want %q", got, tt.want)
+		}
+		if got := tt.names.finWait(); got != tt.finWait {
+			t.Errorf("finWait = %q, want %q", got, tt.finWait)
+		}
 	}
 }
