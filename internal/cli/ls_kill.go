@@ -75,11 +75,12 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 
 // kill closes the sockets q selects in every namespace s found (ls -K
 // --all-netns), one after the other, each listed and closed through a
-// sock_diag socket opened on a thread switched into its namespace (SOCK_DESTROY looks the
-// socket up in the namespace of the socket that asks), and writes those
-// it closed, tagged with their namespace. A namespace gone before it is
-// entered is skipped, one that may not be entered is counted for
-// s.report; the first refusal of a kill stops it, as in one namespace.
+// sock_diag socket opened on a thread switched into its namespace
+// (SOCK_DESTROY looks the socket up in the namespace of the socket that
+// asks), and writes those it closed, tagged with their namespace. A
+// namespace gone before it is entered is skipped, one that may not be
+// entered is counted for s.report; the first refusal of a kill stops it,
+// as in one namespace.
 func (s *allNetNSSource) kill(ctx context.Context, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
 	udp := 0
 	s.stats = allnetns.Stats{}
