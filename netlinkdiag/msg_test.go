@@ -206,6 +206,8 @@ func TestAppendRequest(t *testing.T) {
 		[]byte{127, 0, 0, 2}, make([]byte, 12),
 		make([]byte, 4), noCookie,
 	)
+	rawLookup := concat(header(72, 0x1, 42, afINET, 255, 0, 0), v4ID)
+	rawLookup[19] = 1 // sdiag_raw_protocol: ICMP
 
 	tests := []struct {
 		name  string
@@ -247,6 +249,16 @@ func TestAppendRequest(t *testing.T) {
 			},
 			flags: nlmFRequest,
 			want:  concat(header(72, 0x1, 42, afINET, 6, 0, 0), v4ID),
+		},
+		{
+			name: "raw lookup with its protocol",
+			req:  Request{Family: afINET, Protocol: 255, RawProtocol: 1},
+			id: SockID{
+				Src: netip.MustParseAddrPort("127.0.0.1:80"),
+				Dst: netip.MustParseAddrPort("127.0.0.2:0"),
+			},
+			flags: nlmFRequest,
+			want:  rawLookup,
 		},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,11 @@ type Request struct {
 	States   uint32 // idiag_states bit mask, bit N = state N (tcp_states.h)
 	Ext      uint8  // idiag_ext: bit (INET_DIAG_x - 1) per wanted extension; 0 = none
 	Bytecode []byte // INET_DIAG_REQ_BYTECODE attribute; nil for none
+	// RawProtocol is a raw socket's protocol (its local "port" in a
+	// dump's inet_diag_sockid), which raw_diag matches in a lookup or a
+	// SOCK_DESTROY: struct inet_diag_req_raw's sdiag_raw_protocol, in
+	// inet_diag_req_v2's pad byte, as ss -K sends it. 0 for other requests.
+	RawProtocol uint8
 }
 
 // SockID names one socket for Lookup: the inet_diag_sockid of the request.
@@ -94,6 +99,7 @@ func appendTypedRequest(b []byte, typ uint16, req Request, id SockID, flags uint
 	r[0] = req.Family
 	r[1] = uint8(req.Protocol)
 	r[2] = req.Ext
+	r[3] = req.RawProtocol
 	binary.NativeEndian.PutUint32(r[4:8], req.States)
 	if err := putSockID(r[8:8+sizeofInetDiagSockID], req.Family, id); err != nil {
 		return b[:start], err

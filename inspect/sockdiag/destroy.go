@@ -48,6 +48,9 @@ func (s *Source) Destroy(ctx context.Context, socks []inspect.Socket) ([]inspect
 	for i := range socks {
 		so := &socks[i]
 		req := netlinkdiag.Request{Family: uint8(so.Family), Protocol: uint16(so.Protocol)}
+		if so.Protocol == inspect.Raw {
+			req.RawProtocol = uint8(so.Local.Port())
+		}
 		id := netlinkdiag.SockID{Src: so.Local, Dst: so.Peer, IfIndex: so.IfIndex, Cookie: so.Cookie}
 		err := c.Destroy(ctx, req, id)
 		switch {
