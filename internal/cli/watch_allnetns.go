@@ -99,13 +99,12 @@ func (n foundNames) jsonOf(inode uint64) jsonNetNS {
 	return newJSONNetNS(&ns)
 }
 
-// netnsEvents writes watch events with their namespace: a text line
-// starts with its label, a JSON object has "netns". Everything else goes
-// to the output it wraps.
+// netnsEvents writes watch's JSON events with their namespace, "netns".
+// Everything else goes to the output it wraps. (A text line takes its
+// label from the view, which fits it to the terminal.)
 type netnsEvents struct {
 	output
 	w       io.Writer
-	json    bool
 	ssNames bool
 	names   netnsNamer
 	enc     *json.Encoder
@@ -115,18 +114,11 @@ func (o *netnsEvents) event(e *inspect.WatchEvent, procs []owners.Process) error
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		return o.output.event(e, procs)
 	}
-	if o.json {
-		if o.enc == nil {
-			o.enc = json.NewEncoder(o.w)
-		}
-		ino := e.Socket.NetNS
-		return o.enc.Encode(struct {
-			jsonEvent
-			NetNS jsonNetNS `json:"netns"`
-		}{newJSONEvent(e, o.ssNames, procs), o.names.jsonOf(ino)})
+	if o.enc == nil {
+		o.enc = json.NewEncoder(o.w)
 	}
-	if _, err := io.WriteString(o.w, o.names.label(e.Socket.NetNS)+" "); err != nil {
-		return err
-	}
-	return o.output.event(e, procs)
+	return o.enc.Encode(struct {
+		jsonEvent
+		NetNS jsonNetNS `json:"netns"`
+	}{newJSONEvent(e, o.ssNames, procs), o.names.jsonOf(e.Socket.NetNS)})
 }
