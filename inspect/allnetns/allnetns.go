@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,12 @@ type Namespace struct {
 	Inode uint64
 	// Name is its name under /run/netns; empty when it has none.
 	Name string
+	// Container names the container whose processes hold a namespace
+	// without a Name, read from the cgroup path of the first of its
+	// processes found in a recognised container (cgroups.Recognize):
+	// pod:UID for a Kubernetes pod, whose containers share one
+	// namespace, else RUNTIME:ID12 (docker:0123456789ab). Empty for none.
+	Container string
 	// Path opens it: /run/netns/NAME, /proc/PID/ns/net, or a bind mount
 	// seen through /proc/PID/root.
 	Path string
@@ -23,10 +30,14 @@ type Namespace struct {
 	Own bool
 }
 
-// Label returns the namespace's name, or net:[INODE] when it has none.
+// Label returns the namespace's name, else its container, else
+// net:[INODE].
 func (n *Namespace) Label() string {
 	if n.Name != "" {
 		return n.Name
+	}
+	if n.Container != "" {
+		return n.Container
 	}
 	return "net:[" + strconv.FormatUint(n.Inode, 10) + "]"
 }
@@ -60,7 +71,18 @@ func (s *set) add(n Namespace) {
 	if have.Name == "" {
 		have.Name = n.Name
 	}
+	if have.Container == "" {
+		have.Container = n.Container
+	}
 	have.Own = have.Own || n.Own
+}
+
+// unnamed reports whether the namespace of inode is not known yet, or
+// known without a name or container and not the caller's: whether a
+// container may name it.
+func (s *set) unnamed(inode uint64) bool {
+	have, ok := s.byInode[inode]
+	return !ok || have.Name == "" && have.Container == "" && !have.Own
 }
 
 // sorted returns the namespaces, the caller's first, then by inode.
@@ -95,7 +117,7 @@ func nsfsInode(root string) (uint64, error) {
 }
 
 var (
-	errVanished = errors.New("allnetns: the namespace is gone")
+	errVanished = fmt.Errorf("allnetns: the namespace is gone: %w", fs.ErrNotExist)
 	errDenied   = errors.New("allnetns: the namespace may not be entered")
 )
 
@@ -105,3 +127,22 @@ func Vanished(err error) bool { return errors.Is(err, errVanished) }
 // Denied reports whether InNamespace's err says the namespace could not be
 // opened or entered.
 func Denied(err error) bool { return errors.Is(err, errDenied) }
+
+// Count counts what InNamespace's err says of one namespace: listed (nil),
+// gone or not entered. Any other error is returned, not counted.
+func (st *Stats) Count(err error) error {
+	switch {
+	case err == nil:
+		st.Listed++
+	case Vanished(err):
+		st.Vanished++
+	case Denied(err):
+		st.Denied++
+		if st.DeniedErr == nil {
+			st.DeniedErr = err
+		}
+	default:
+		return err
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ package allnetns
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -55,5 +56,19 @@ func (p *Poller) Namespace(uint64) (Namespace, bool) { return Namespace{}, false
 type nopSource struct{}
 
 func (nopSource) Sockets(context.Context, inspect.Query) ([]inspect.Socket, error) {
+	return nil, fmt.Errorf("allnetns: network namespaces are not available on %s", runtime.GOOS)
+}
+
+// Index finds network namespaces by inode. Elsewhere than on Linux it
+// finds none.
+type Index struct {
+	Discover func() (Found, error)
+}
+
+// Namespace finds nothing elsewhere than on Linux.
+func (x *Index) Namespace(uint64) (Namespace, bool) { return Namespace{}, false }
+
+// Open fails elsewhere than on Linux.
+func (x *Index) Open(uint64) (*os.File, error) {
 	return nil, fmt.Errorf("allnetns: network namespaces are not available on %s", runtime.GOOS)
 }

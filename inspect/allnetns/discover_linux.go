@@ -8,8 +8,10 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"syscall"
 
+	"github.com/sockstate/sockstate/inspect/cgroups"
 	"github.com/sockstate/sockstate/internal/mountinfo"
 	"github.com/sockstate/sockstate/netns"
 )
@@ -51,7 +53,11 @@ func Discover(procRoot string) (Found, error) {
 		ino, err := inode(dir + "/ns/net")
 		switch {
 		case err == nil:
-			s.add(Namespace{Inode: ino, Path: dir + "/ns/net"})
+			n := Namespace{Inode: ino, Path: dir + "/ns/net"}
+			if s.unnamed(ino) {
+				n.Container = containerOf(dir)
+			}
+			s.add(n)
 		case errors.Is(err, fs.ErrPermission):
 			found.Unreadable++
 			continue
@@ -124,4 +130,37 @@ func isNetNS(p string) bool {
 	}
 	f.Close()
 	return true
+}
+
+// containerOf names the container of the process whose /proc directory is
+// dir, from its cgroup paths (/proc/PID/cgroup, "HIERARCHY:CONTROLLERS:
+// PATH" a line): the unified hierarchy's (0::) first, then the v1 ones',
+// where a hybrid host's runtime may place it. "" for none.
+func containerOf(dir string) string {
+	b, err := os.ReadFile(dir + "/cgroup")
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, unified := range []bool{true, false} {
+		for _, line := range lines {
+			if strings.HasPrefix(line, "0::") != unified {
+				continue
+			}
+			_, path, _ := strings.Cut(line, ":")
+			_, path, ok := strings.Cut(path, ":")
+			if !ok {
+				continue
+			}
+			c, ok := cgroups.Recognize(path)
+			switch {
+			case !ok:
+			case c.PodUID != "":
+				return "pod:" + c.PodUID
+			case c.ID != "":
+				return c.Runtime + ":" + c.Short()
+			}
+		}
+	}
+	return ""
 }

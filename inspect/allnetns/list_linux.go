@@ -120,6 +120,9 @@ func (sl *slot) list(ctx context.Context, ns *Namespace, q inspect.Query, newSou
 	defer close(sl.done)
 	defer close(sl.batches)
 	sl.err = InNamespace(ns, func(fd int) error {
+		if holdsNone(fd, &q) {
+			return nil
+		}
 		return inspect.Each(ctx, newSource(fd), q, func(batch []inspect.Socket) error {
 			for j := range batch {
 				batch[j].NetNS = ns.Inode

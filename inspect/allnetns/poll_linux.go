@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/sockstate/sockstate/inspect"
-	"github.com/sockstate/sockstate/netns"
 )
 
 // Poller polls every network namespace of the host: each poll finds the
@@ -160,14 +158,9 @@ func (m *multiPoll) open(ns *Namespace) (*nsPoll, error) {
 	if ns.Own {
 		return &nsPoll{ns: *ns, poll: inspect.NewPoll(m.p.NewSource(0))}, nil
 	}
-	f, err := netns.Open(ns.Path)
+	f, err := openInode(ns)
 	if err != nil {
-		return nil, classifyOpen(ns, err)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Ino != ns.Inode {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", ns.Label(), errVanished)
+		return nil, err
 	}
 	return &nsPoll{ns: *ns, f: f, poll: inspect.NewPoll(m.p.NewSource(int(f.Fd())))}, nil
 }

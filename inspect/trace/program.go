@@ -30,7 +30,8 @@ const (
 	recReceived = 104 // u64 tcp_sock's bytes_received
 	recInode    = 112 // u64 sk->sk_socket->file->f_inode->i_ino, 0 without a file
 	recFlags    = 120 // u64 sk_flags (skc_flags): SOCK_DONE once the peer's FIN came
-	recordSize  = 128
+	recNetNS    = 128 // u32 sk->__sk_common.skc_net.net->ns.inum: the namespace's nsfs inode
+	recordSize  = 136
 )
 
 // The kinds of record: a state change, from sock:inet_sock_set_state, or a
@@ -78,7 +79,7 @@ type maps struct {
 // while inet_sport keeps the port.
 //
 // It keeps TCP sockets of the network namespace whose nsfs inode number is
-// inum, and writes one record per transition into the ring buffer. When
+// inum, or of every namespace for inum 0 (no namespace has it), and writes one record per transition into the ring buffer. When
 // the ring is full it adds one to the drop counter instead, and every
 // record carries that counter's value, so the reader learns of a gap from
 // the next record.
@@ -197,15 +198,21 @@ func lookup(fd int) asm.Instructions {
 // keep returns the instructions that go to "out" unless the socket in
 // register sk is TCP (SCTP and MPTCP sockets change state through the same
 // tracepoint) and of the network namespace whose inode number is inum
-// (sk->__sk_common.skc_net.net->ns.inum). Its first is labelled "filter".
+// (sk->__sk_common.skc_net.net->ns.inum); inum 0 keeps every namespace.
+// Its first is labelled "filter".
 func keep(l *layout, inum uint32, sk asm.Register) asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.LoadMem(asm.R2, sk, l.protocol, asm.Half).WithSymbol("filter"),
 		asm.JNE.Imm(asm.R2, ipprotoTCP, "out"),
+	}
+	if inum == 0 {
+		return insns
+	}
+	return append(insns,
 		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
 		asm.JNE.Imm32(asm.R2, int32(inum), "out"),
-	}
+	)
 }
 
 // record returns the instructions that write one record of kind for the
@@ -259,6 +266,11 @@ func record(l *layout, m maps, sk, rec asm.Register, kind int32, states asm.Inst
 	insns = append(insns, states...)
 	insns = append(insns, load(l.skErr, recErr, asm.Word)...)
 	insns = append(insns, load(l.flags, recFlags, asm.DWord)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R2, sk, l.net, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R2, l.inum, asm.Word),
+		asm.StoreMem(rec, recNetNS, asm.R2, asm.Word),
+	)
 	// The inode of the socket's file: BTF pointers, each load checked
 	// by the verifier, NULL until the socket has a file (a connection
 	// not yet accepted) and after close(2).

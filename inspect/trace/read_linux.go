@@ -44,6 +44,7 @@ func (t *Tracer) Read() (Transition, error) {
 			return tr, nil
 		}
 		now := time.Now()
+		t.conns.sweep(now)
 		if err := t.tw.lookUp(t.look, now, t.mono.At(now)); err != nil {
 			return Transition{}, t.readError(err)
 		}

@@ -56,6 +56,7 @@ func decode(b []byte, tr *Transition) (drops uint64, err error) {
 		Acked:    ne.Uint64(b[recAcked:]),
 		Received: ne.Uint64(b[recReceived:]),
 		Inode:    ne.Uint64(b[recInode:]),
+		NetNS:    uint64(ne.Uint32(b[recNetNS:])),
 	}
 	return ne.Uint64(b[recDrops:]), nil
 }

@@ -23,6 +23,7 @@ type rawRecord struct {
 	from, to                uint32
 	err, kind               uint32
 	flags                   uint64
+	netns                   uint32
 }
 
 // encode lays r out as the program does: ports and addresses in network
@@ -47,6 +48,7 @@ func (r rawRecord) encode() []byte {
 	ne.PutUint32(b[recErr:], r.err)
 	ne.PutUint32(b[recKind:], r.kind)
 	ne.PutUint64(b[recFlags:], r.flags)
+	ne.PutUint32(b[recNetNS:], r.netns)
 	return b
 }
 
@@ -71,6 +73,7 @@ func TestDecode(t *testing.T) {
 				saddr4: lo4, daddr4: lo4, saddr6: mapped, daddr6: mapped,
 				sport: 43886, dport: 42953, family: afINET, protocol: ipprotoTCP,
 				from: uint32(inspect.LastAck), to: uint32(inspect.Close), err: errEPIPE,
+				netns: 4026532000,
 			},
 			want: Transition{
 				Mono: 1500 * time.Nanosecond, SK: 0xffff888100000000, Cookie: 42,
@@ -78,6 +81,7 @@ func TestDecode(t *testing.T) {
 				Local: netip.MustParseAddrPort("127.0.0.1:43886"),
 				Peer:  netip.MustParseAddrPort("127.0.0.1:42953"),
 				From:  inspect.LastAck, To: inspect.Close, Err: errEPIPE,
+				NetNS: 4026532000,
 			},
 			wantDrops: 3,
 		},

@@ -97,6 +97,9 @@ type retry struct {
 // conn is a connection's addresses, as one of its ends sees them.
 type conn struct {
 	local, peer netip.AddrPort
+	// netns tells apart connections of one tuple in two namespaces, for
+	// a Tracer of every namespace.
+	netns uint64
 }
 
 // watch notes tr if it may have left a time-wait socket behind, finIn
@@ -112,7 +115,7 @@ func (w *timeWaits) watch(tr *Transition, finIn bool) {
 			w.fresh = append(w.fresh, *tr)
 		}
 	case tr.From == inspect.LastAck && tr.To == inspect.Close:
-		r, ok := w.byConn[conn{tr.Peer, tr.Local}]
+		r, ok := w.byConn[conn{tr.Peer, tr.Local, tr.NetNS}]
 		if !ok {
 			w.proveUnscheduled(tr)
 			return
@@ -123,7 +126,7 @@ func (w *timeWaits) watch(tr *Transition, finIn bool) {
 			return
 		}
 		heap.Remove(&w.waiting, r.index)
-		delete(w.byConn, conn{r.close.Local, r.close.Peer})
+		delete(w.byConn, conn{r.close.Local, r.close.Peer, r.close.NetNS})
 		w.proven = append(w.proven, timeWaitOf(&r.close, r.close.Cookie, max(tr.Mono, r.close.Mono)))
 	}
 }
@@ -198,7 +201,7 @@ func (w *timeWaits) wait(r *retry) {
 	if w.byConn == nil {
 		w.byConn = map[conn]*retry{}
 	}
-	w.byConn[conn{r.close.Local, r.close.Peer}] = r
+	w.byConn[conn{r.close.Local, r.close.Peer, r.close.NetNS}] = r
 	heap.Push(&w.waiting, r)
 }
 
@@ -240,7 +243,7 @@ func (w *timeWaits) lookUp(look lookupFunc, now time.Time, mono time.Duration) e
 	w.fin2 = w.fin2[:0]
 	for len(w.waiting) > 0 && !w.waiting[0].due.After(now) {
 		r := heap.Pop(&w.waiting).(*retry)
-		delete(w.byConn, conn{r.close.Local, r.close.Peer})
+		delete(w.byConn, conn{r.close.Local, r.close.Peer, r.close.NetNS})
 		if err := w.check(look, r, now, mono); err != nil {
 			return err
 		}

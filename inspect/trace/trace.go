@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/sockstate/sockstate/inspect"
@@ -16,6 +17,20 @@ type Options struct {
 	// sockdiag.Source; 0 means the calling thread's namespace. The
 	// program drops other namespaces' sockets in the kernel.
 	NetNS int
+	// AllNetNS traces every network namespace of the host instead: the
+	// program keeps no namespace filter, each Transition's NetNS names
+	// its namespace, and the time-wait and gap lookups go to a sock_diag
+	// socket in the socket's namespace, opened through OpenNetNS when
+	// first needed (see nsConns). NetNS must be 0.
+	AllNetNS bool
+	// OpenNetNS opens the network namespace whose nsfs inode is inode,
+	// for AllNetNS. Its error wraps fs.ErrNotExist when no namespace of
+	// that inode is left, and fs.ErrPermission when it may not be opened.
+	OpenNetNS func(inode uint64) (*os.File, error)
+	// Unreachable, when set, is called once for each namespace of
+	// AllNetNS whose sock_diag socket cannot be opened (it may not be
+	// entered): its sockets' moves into TIME_WAIT are not reported.
+	Unreachable func(inode uint64, err error)
 	// RingSize is the ring buffer's size in bytes, a power of two and a
 	// multiple of the page size; 0 means DefaultRingSize.
 	RingSize int
@@ -78,6 +93,8 @@ type Transition struct {
 	// Inode is the inode of the socket's file, 0 while it has none (a
 	// connection not yet accepted, a socket closed by its owner).
 	Inode uint64
+	// NetNS is the nsfs inode of the socket's network namespace.
+	NetNS uint64
 }
 
 // Socket returns the socket as the transition leaves it, in the model the
@@ -91,6 +108,7 @@ func (tr *Transition) Socket() inspect.Socket {
 		Peer:     tr.Peer,
 		Cookie:   tr.Cookie,
 		Inode:    tr.Inode,
+		NetNS:    tr.NetNS,
 	}
 }
 

@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -34,6 +35,7 @@ type Tracer struct {
 	resets     resets
 	rd         *ringbuf.Reader
 	diag       *netlinkdiag.Conn
+	conns      *nsConns // for Options.AllNetNS, instead of diag
 	// overflowFile is the namespace's TcpExt counters, nil when they
 	// cannot be read: every TIME_WAIT is then looked up.
 	overflowFile *os.File
@@ -114,6 +116,13 @@ func Open(opts *Options) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
+	own := inum
+	if o.AllNetNS {
+		if o.NetNS != 0 || o.OpenNetNS == nil {
+			return nil, errors.New("trace: Options.AllNetNS takes no NetNS and needs OpenNetNS")
+		}
+		inum = 0 // no namespace filter
+	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("trace: kernel BTF (/sys/kernel/btf/vmlinux): %w", err)
@@ -185,19 +194,11 @@ func Open(opts *Options) (*Tracer, error) {
 			return nil, loadError("program for tcp:"+tp.attachTo, err)
 		}
 	}
-	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: o.NetNS})
-	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
-	}
-	t.look = func(tr *Transition) (inspect.State, uint64, error) {
-		t.lookups++
-		m, err := lookupSocket(t.diag, tr)
-		return inspect.State(m.State), m.Cookie, err
-	}
-	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
-		t.lookups++
-		m, err := lookupSocket(t.diag, tr)
-		return inspect.State(m.State), m.Timer == timerTimeWait, err
+	if o.AllNetNS {
+		t.conns = newNSConns(own, o.OpenNetNS, o.Unreachable)
+		t.look, t.gapLook = t.conns.lookups()
+	} else if err := t.dialLookups(o.NetNS); err != nil {
+		return nil, err
 	}
 	t.rd, err = ringbuf.NewReader(t.events)
 	if err != nil {
@@ -226,10 +227,34 @@ func Open(opts *Options) (*Tracer, error) {
 		}
 	}
 	// After attaching: the first reading vouches for the time-wait
-	// sockets made after it.
-	t.openOverflow(o.NetNS)
+	// sockets made after it. The counter is per namespace: a Tracer of
+	// every namespace looks each time-wait socket up in its own.
+	if !o.AllNetNS {
+		t.openOverflow(o.NetNS)
+	}
 	ok = true
 	return t, nil
+}
+
+// dialLookups opens the sock_diag socket of the namespace open at nsFD
+// for the Tracer's lookups.
+func (t *Tracer) dialLookups(nsFD int) error {
+	var err error
+	t.diag, err = netlinkdiag.Dial(&netlinkdiag.Config{NetNS: nsFD})
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	t.look = func(tr *Transition) (inspect.State, uint64, error) {
+		t.lookups++
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Cookie, err
+	}
+	t.gapLook = func(tr *Transition) (inspect.State, bool, error) {
+		t.lookups++
+		m, err := lookupSocket(t.diag, tr)
+		return inspect.State(m.State), m.Timer == timerTimeWait, err
+	}
+	return nil
 }
 
 // openOverflow sets up the confirmation of time-wait sockets by the
@@ -302,6 +327,9 @@ func (t *Tracer) release() error {
 	}
 	if t.diag != nil {
 		errs = append(errs, t.diag.Close())
+	}
+	if t.conns != nil {
+		errs = append(errs, t.conns.close())
 	}
 	if t.overflowFile != nil {
 		errs = append(errs, t.overflowFile.Close())

@@ -22,9 +22,10 @@ type allNetNSSource struct {
 	stderr io.Writer
 	found  allnetns.Found
 	// labels names each namespace by inode, for the Netns column, and
-	// names by its name under /run/netns, for those that have one.
-	labels, names map[uint64]string
-	stats         allnetns.Stats
+	// byInode holds each namespace found.
+	labels  map[uint64]string
+	byInode map[uint64]*allnetns.Namespace
+	stats   allnetns.Stats
 }
 
 var _ inspect.Streamer = (*allNetNSSource)(nil)
@@ -48,13 +49,11 @@ func newAllNetNSSource(name string, stderr io.Writer) (*allNetNSSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ls: --all-netns: %w", err)
 	}
-	s := &allNetNSSource{name: name, stderr: stderr, found: found, labels: map[uint64]string{}, names: map[uint64]string{}}
+	s := &allNetNSSource{name: name, stderr: stderr, found: found, labels: map[uint64]string{}, byInode: map[uint64]*allnetns.Namespace{}}
 	for i := range found.Namespaces {
 		ns := &found.Namespaces[i]
 		s.labels[ns.Inode] = ns.Label()
-		if ns.Name != "" {
-			s.names[ns.Inode] = ns.Name
-		}
+		s.byInode[ns.Inode] = ns
 	}
 	return s, nil
 }
@@ -119,8 +118,13 @@ func (s *allNetNSSource) label(inode uint64) string {
 	return "net:[" + strconv.FormatUint(inode, 10) + "]"
 }
 
-// nameOf returns the namespace's name under /run/netns, "" for none.
-func (s *allNetNSSource) nameOf(inode uint64) string { return s.names[inode] }
+// jsonOf returns the namespace's "netns" in JSON.
+func (s *allNetNSSource) jsonOf(inode uint64) jsonNetNS {
+	if ns, ok := s.byInode[inode]; ok {
+		return newJSONNetNS(ns)
+	}
+	return jsonNetNS{Inode: inode}
+}
 
 // report prints, in one line, the namespaces that could not be seen:
 // those that could not be entered and the processes whose namespace
@@ -169,19 +173,11 @@ func (s *allNetNSSource) writeSummaries(ctx context.Context, w io.Writer, json b
 			sum, err = procsrc.ReadSummary(ctx, s.source(fd), fd)
 			return err
 		})
-		switch {
-		case err == nil:
+		if err == nil {
 			sums = append(sums, sum)
 			names = append(names, ns)
-			s.stats.Listed++
-		case allnetns.Vanished(err):
-			s.stats.Vanished++
-		case allnetns.Denied(err):
-			s.stats.Denied++
-			if s.stats.DeniedErr == nil {
-				s.stats.DeniedErr = err
-			}
-		default:
+		}
+		if err := s.stats.Count(err); err != nil {
 			return err
 		}
 	}
@@ -215,7 +211,7 @@ func writeSummariesJSON(w io.Writer, names []*allnetns.Namespace, sums []procsrc
 		Total      any     `json:"total"`
 	}{Namespaces: []perNS{}, Total: newJSONSummary(total)}
 	for i := range sums {
-		v.Namespaces = append(v.Namespaces, perNS{jsonNetNS{Inode: names[i].Inode, Name: names[i].Name}, newJSONSummary(&sums[i])})
+		v.Namespaces = append(v.Namespaces, perNS{newJSONNetNS(names[i]), newJSONSummary(&sums[i])})
 	}
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		return fmt.Errorf("json: %w", err)
@@ -223,31 +219,41 @@ func writeSummariesJSON(w io.Writer, names []*allnetns.Namespace, sums []procsrc
 	return nil
 }
 
-// jsonNetNS is a socket's "netns" in JSON: the namespace's inode and its
-// name under /run/netns, if it has one.
+// jsonNetNS is a socket's "netns" in JSON: the namespace's inode, its
+// name under /run/netns and the container whose processes hold it, each
+// if it has one.
 type jsonNetNS struct {
-	Inode uint64 `json:"inode"`
-	Name  string `json:"name,omitempty"`
+	Inode     uint64 `json:"inode"`
+	Name      string `json:"name,omitempty"`
+	Container string `json:"container,omitempty"`
+}
+
+func newJSONNetNS(ns *allnetns.Namespace) jsonNetNS {
+	return jsonNetNS{Inode: ns.Inode, Name: ns.Name, Container: ns.Container}
 }
 
 // netnsNamer names the namespaces of a listing of several.
 type netnsNamer interface {
 	// label is the Netns column's text.
 	label(inode uint64) string
-	// nameOf is the name under /run/netns, "" for none.
-	nameOf(inode uint64) string
+	// jsonOf is the namespace's "netns" in JSON.
+	jsonOf(inode uint64) jsonNetNS
 }
 
 var _ netnsNamer = (*allNetNSSource)(nil)
 
 // appendJSONNetNS appends ,"netns":{...} as json.Encoder writes a
 // jsonNetNS.
-func appendJSONNetNS(b []byte, inode uint64, name string) []byte {
+func appendJSONNetNS(b []byte, ns jsonNetNS) []byte {
 	b = append(b, `,"netns":{"inode":`...)
-	b = strconv.AppendUint(b, inode, 10)
-	if name != "" {
+	b = strconv.AppendUint(b, ns.Inode, 10)
+	if ns.Name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, name)
+		b = appendJSONString(b, ns.Name)
+	}
+	if ns.Container != "" {
+		b = append(b, `,"container":`...)
+		b = appendJSONString(b, ns.Container)
 	}
 	return append(b, '}')
 }

@@ -28,6 +28,12 @@ const allNetnsPort = 7001
 // labels: the name, or net:[INODE].
 func testNamespaces(t *testing.T, named, unnamed int) ([]*testnet.NS, []string) {
 	t.Helper()
+	return testNamespacesOn(t, named, unnamed, allNetnsPort)
+}
+
+// testNamespacesOn is testNamespaces with the listeners on port.
+func testNamespacesOn(t *testing.T, named, unnamed, port int) ([]*testnet.NS, []string) {
+	t.Helper()
 	var nss []*testnet.NS
 	for range named {
 		nss = append(nss, testnet.New(t))
@@ -41,7 +47,7 @@ func testNamespaces(t *testing.T, named, unnamed int) ([]*testnet.NS, []string) 
 		if ns.Name == "" {
 			labels[i] = fmt.Sprintf("net:[%d]", nsInode(t, ns))
 		}
-		ln := ns.Listen(t, "tcp", fmt.Sprintf("127.0.0.1:%d", allNetnsPort))
+		ln := ns.Listen(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		ns.Do(t, func() error {
 			c, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
@@ -284,13 +290,12 @@ func tcpRow(t *testing.T, text string) string {
 	return ""
 }
 
-// TestLsAllNetnsUsage: --all-netns names every namespace, so -N, --netns
-// and -K (which closes sockets in one) are usage errors, in one line.
+// TestLsAllNetnsUsage: --all-netns names every namespace, so -N and
+// --netns are usage errors, in one line.
 func TestLsAllNetnsUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"ls", "--all-netns", "-N", "x"},
 		{"ls", "--all-netns", "--netns", "/proc/self/ns/net"},
-		{"ls", "--all-netns", "-K", "dport", "=", ":1"},
 	} {
 		var out, errb bytes.Buffer
 		code := Run(t.Context(), args, &out, &errb)

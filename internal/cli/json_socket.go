@@ -198,7 +198,8 @@ func newJSONSocket(s *inspect.Socket, procs []owners.Process, o *tableOptions) j
 		j.Cookie = cookieText(s.Cookie)
 	}
 	if o.netns != nil {
-		j.NetNS = &jsonNetNS{Inode: s.NetNS, Name: o.netns.nameOf(s.NetNS)}
+		ns := o.netns.jsonOf(s.NetNS)
+		j.NetNS = &ns
 	}
 	if o.cgroups != nil && o.cgroups.show {
 		j.Cgroup = o.cgroups.path(s.CgroupID)
@@ -261,7 +262,7 @@ func appendJSONSocket(b []byte, s *inspect.Socket, procs []owners.Process, o *ta
 		b = append(appendCookie(b, s.Cookie), '"')
 	}
 	if o.netns != nil {
-		b = appendJSONNetNS(b, s.NetNS, o.netns.nameOf(s.NetNS))
+		b = appendJSONNetNS(b, o.netns.jsonOf(s.NetNS))
 	}
 	if o.cgroups != nil && o.cgroups.show {
 		if p := o.cgroups.path(s.CgroupID); p != "" {

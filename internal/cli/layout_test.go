@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,49 +144,56 @@ func TestWatchLinesFit80(t *testing.T) {
 		Local: netip.MustParseAddrPort("127.0.0.1:65535"), Peer: netip.MustParseAddrPort("127.0.0.1:65534")}
 	at := time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.Local)
 	var lines, wrapped int
+	// --all-netns's labels: none, an unnamed namespace's, a long name.
+	labels := []func(uint64) string{nil,
+		func(ino uint64) string { return "net:[" + strconv.FormatUint(ino, 10) + "]" },
+		func(uint64) string { return "sockstate-test-4194304-10" }}
+	sock.NetNS = 4026532123
 	for _, oneProtocol := range []bool{false, true} {
 		for _, ss := range []bool{false, true} {
 			for _, color := range []bool{false, true} {
-				var out, flat bytes.Buffer
-				p := eventPrinter{w: &out, color: color, layout: newLayout(80, oneProtocol, ss)}
-				// The same layout with no width: the line unwrapped.
-				unwrapped := eventPrinter{w: &flat, color: color, layout: newLayout(80, oneProtocol, ss)}
-				unwrapped.width = 0
-				for _, from := range states {
-					for _, to := range states {
-						e := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: sock, From: from, To: to}, Time: at}
-						switch {
-						case from == 0 && to == 0:
-							continue
-						case from == 0:
-							e.Kind = inspect.EventNew
-						case to == 0:
-							e.Kind = inspect.EventGone
-						}
-						for _, d := range widthDurations {
-							for _, cause := range []inspect.Cause{inspect.CauseUnknown, widest} {
-								for _, withProcs := range [][]owners.Process{nil, procs} {
-									e.InState, e.Cause, e.Reset = d, cause, cause != inspect.CauseUnknown
-									out.Reset()
-									flat.Reset()
-									if err := p.print(&e, withProcs); err != nil {
-										t.Fatal(err)
-									}
-									if err := unwrapped.print(&e, withProcs); err != nil {
-										t.Fatal(err)
-									}
-									text := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-									for _, l := range text {
-										if n := columns(l); n > 80 {
-											t.Fatalf("-t %v, ss names %v, colour %v: %d columns: %q", oneProtocol, ss, color, n, l)
+				for _, label := range labels {
+					var out, flat bytes.Buffer
+					p := eventPrinter{w: &out, color: color, label: label, layout: newLayout(80, oneProtocol, ss)}
+					// The same layout with no width: the line unwrapped.
+					unwrapped := eventPrinter{w: &flat, color: color, label: label, layout: newLayout(80, oneProtocol, ss)}
+					unwrapped.width = 0
+					for _, from := range states {
+						for _, to := range states {
+							e := inspect.WatchEvent{Event: inspect.Event{Kind: inspect.EventChange, Socket: sock, From: from, To: to}, Time: at}
+							switch {
+							case from == 0 && to == 0:
+								continue
+							case from == 0:
+								e.Kind = inspect.EventNew
+							case to == 0:
+								e.Kind = inspect.EventGone
+							}
+							for _, d := range widthDurations {
+								for _, cause := range []inspect.Cause{inspect.CauseUnknown, widest} {
+									for _, withProcs := range [][]owners.Process{nil, procs} {
+										e.InState, e.Cause, e.Reset = d, cause, cause != inspect.CauseUnknown
+										out.Reset()
+										flat.Reset()
+										if err := p.print(&e, withProcs); err != nil {
+											t.Fatal(err)
 										}
-									}
-									if got, want := strings.Join(strings.Fields(out.String()), ""), strings.Join(strings.Fields(flat.String()), ""); got != want {
-										t.Fatalf("wrapped %q holds other text than %q", out.String(), flat.String())
-									}
-									lines++
-									if len(text) > 1 {
-										wrapped++
+										if err := unwrapped.print(&e, withProcs); err != nil {
+											t.Fatal(err)
+										}
+										text := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+										for _, l := range text {
+											if n := columns(l); n > 80 {
+												t.Fatalf("-t %v, ss names %v, colour %v, labelled %v: %d columns: %q", oneProtocol, ss, color, label != nil, n, l)
+											}
+										}
+										if got, want := strings.Join(strings.Fields(out.String()), ""), strings.Join(strings.Fields(flat.String()), ""); got != want {
+											t.Fatalf("wrapped %q holds other text than %q", out.String(), flat.String())
+										}
+										lines++
+										if len(text) > 1 {
+											wrapped++
+										}
 									}
 								}
 							}

@@ -59,6 +59,8 @@ not read); -K then closes TCP and UDP sockets only.
                      that the socket's cgroup path names
   -K, --kill         close the sockets listed, with sock_diag's SOCK_DESTROY, and
                      print them; needs CAP_NET_ADMIN and a filter EXPRESSION;
+                     with --all-netns, in every namespace, each on a thread
+                     switched into it;
                      a UDP socket is aborted, not closed: its owner's next
                      call fails with ECONNABORTED, and a bound one stays bound
       --source S     auto (sock_diag, falling back to /proc), netlink or proc
@@ -277,7 +279,9 @@ func (o *lsOptions) list(ctx context.Context, w *bufio.Writer, stderr io.Writer,
 
 	var killErr, listErr, err error
 	killNote := ""
-	if o.kill {
+	if all, ok := src.(*allNetNSSource); ok && o.kill {
+		killNote, killErr, err = all.kill(ctx, q, write)
+	} else if o.kill {
 		killNote, killErr, err = kill(ctx, nsFD, q, write)
 	} else {
 		// Sockets are written batch by batch as the kernel lists them,
@@ -348,8 +352,6 @@ func (o *lsOptions) check() error {
 	switch {
 	case o.allNetNS && (o.ns.name != "" || o.ns.path != ""):
 		return usagef("ls: --all-netns lists every namespace and -N or --netns names one; give one")
-	case o.allNetNS && o.kill:
-		return usagef("ls: -K closes sockets in one namespace; it cannot be used with --all-netns")
 	case o.kill && o.source == "proc":
 		return usagef("ls: -K closes sockets with sock_diag; it cannot use --source proc")
 	case o.kill && o.summary:

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/sockstate/sockstate/inspect"
+	"github.com/sockstate/sockstate/inspect/allnetns"
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
@@ -70,4 +71,50 @@ func cloneSockets(socks []inspect.Socket) []inspect.Socket {
 		}
 	}
 	return c
+}
+
+// kill closes the sockets q selects in every namespace s found (ls -K
+// --all-netns), one after the other, each listed and closed through a
+// sock_diag socket opened on a thread switched into its namespace
+// (SOCK_DESTROY looks the socket up in the namespace of the socket that
+// asks), and writes those it closed, tagged with their namespace. A
+// namespace gone before it is entered is skipped, one that may not be
+// entered is counted for s.report; the first refusal of a kill stops it,
+// as in one namespace.
+func (s *allNetNSSource) kill(ctx context.Context, q inspect.Query, write func([]inspect.Socket) error) (note string, killErr, err error) {
+	udp := 0
+	s.stats = allnetns.Stats{}
+	for i := range s.found.Namespaces {
+		ns := &s.found.Namespaces[i]
+		// The kill's own failure (no CAP_NET_ADMIN) is not the
+		// namespace's: it is kept apart from what InNamespace says.
+		var failed error
+		err := allnetns.InNamespace(ns, func(fd int) error {
+			_, nsErr, err := kill(ctx, fd, q, func(closed []inspect.Socket) error {
+				for j := range closed {
+					closed[j].NetNS = ns.Inode
+				}
+				udp += countUDP(closed)
+				return write(closed)
+			})
+			if err == nil && nsErr != nil {
+				killErr = fmt.Errorf("%s: %w", ns.Label(), nsErr)
+			}
+			failed = err
+			return nil
+		})
+		if failed != nil {
+			return "", killErr, failed
+		}
+		if err := s.stats.Count(err); err != nil {
+			return "", killErr, err
+		}
+		if killErr != nil {
+			break
+		}
+	}
+	if udp > 0 {
+		note = abortedLine(udp)
+	}
+	return note, killErr, nil
 }

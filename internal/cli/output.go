@@ -37,6 +37,9 @@ type view struct {
 	// oneProtocol says -t or -u selected one protocol, which the text of
 	// watch's events then leaves out.
 	oneProtocol bool
+	// netns, when not nil, labels each of watch's event lines with the
+	// socket's namespace (--all-netns).
+	netns func(inode uint64) string
 }
 
 // newOutput returns the output of format, "text", "json" or "jsonl", to

@@ -42,7 +42,7 @@ func (t *textOutput) endList(o tableOptions) error {
 
 func (t *textOutput) event(e *inspect.WatchEvent, procs []owners.Process) error {
 	if t.events == nil {
-		t.events = &eventPrinter{w: t.w, color: t.view.color, layout: newLayout(t.view.width, t.view.oneProtocol, t.view.ssNames)}
+		t.events = &eventPrinter{w: t.w, color: t.view.color, label: t.view.netns, layout: newLayout(t.view.width, t.view.oneProtocol, t.view.ssNames)}
 	}
 	return t.events.print(e, procs)
 }

@@ -268,7 +268,8 @@ func TestAppendJSONSocket(t *testing.T) {
 		{name: "timer not asked for", sock: with(func(s *inspect.Socket) { s.Timer = inspect.TimerOn }), hand: true},
 		{name: "memory", sock: with(func(s *inspect.Socket) { s.Memory = &inspect.Memory{RcvBuf: 1} }), opts: tableOptions{memory: true}},
 		{name: "info", sock: with(func(s *inspect.Socket) { s.Info = &inspect.TCPInfo{} }), opts: tableOptions{info: true}},
-		{name: "netns named", sock: with(func(s *inspect.Socket) { s.NetNS = 4026532281 }), opts: tableOptions{netns: fakeNamer{4026532281: `blue "<&>"`}}, hand: true},
+		{name: "netns named", sock: with(func(s *inspect.Socket) { s.NetNS = 4026532281 }), opts: tableOptions{netns: fakeNamer{4026532281: {Name: `blue "<&>"`}}}, hand: true},
+		{name: "netns of a container", sock: with(func(s *inspect.Socket) { s.NetNS = 4026532282 }), opts: tableOptions{netns: fakeNamer{4026532282: {Container: "pod:8dbc2f1e-7f7a-4b7e-9a50-2c1d3e4f5a6b"}}}, hand: true},
 		{name: "netns unnamed", sock: with(func(s *inspect.Socket) { s.NetNS = 4026531840 }), opts: tableOptions{netns: fakeNamer{}}, hand: true},
 		{name: "cgroup", sock: with(func(s *inspect.Socket) { s.CgroupID = 1 }), opts: tableOptions{cgroups: fakeCgroups(1, `/a "b"/<c>`, true, false)}, hand: true},
 		{name: "no cgroup", sock: base, opts: tableOptions{cgroups: fakeCgroups(1, "/a", true, true)}, hand: true},
@@ -322,16 +323,23 @@ func TestTimelinePrinter(t *testing.T) {
 }
 
 // fakeNamer names namespaces from a map, for the Netns column.
-type fakeNamer map[uint64]string
+type fakeNamer map[uint64]jsonNetNS
 
 func (f fakeNamer) label(ino uint64) string {
-	if n := f[ino]; n != "" {
-		return n
+	switch n := f[ino]; {
+	case n.Name != "":
+		return n.Name
+	case n.Container != "":
+		return n.Container
 	}
 	return fmt.Sprintf("net:[%d]", ino)
 }
 
-func (f fakeNamer) nameOf(ino uint64) string { return f[ino] }
+func (f fakeNamer) jsonOf(ino uint64) jsonNetNS {
+	n := f[ino]
+	n.Inode = ino
+	return n
+}
 
 // fakeCgroups names cgroup id as path, with the columns given, without a
 // cgroup2 mount.

@@ -62,7 +62,8 @@ while it runs share its result.
                        timeout, reset), sockstate_state_duration_seconds;
                        needs CAP_BPF and CAP_PERFMON (root). Without them,
                        the failed connections only, from the kernel's
-                       reports of freed sockets and Tcp EstabResets
+                       reports of freed sockets and Tcp EstabResets; with
+                       --all-netns, traced in every namespace (no fallback)
       --color WHEN     auto, always or never (serve prints no colours;
                        accepted as every command takes it)
   -h, --help           this text
@@ -137,9 +138,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.allNetNS && (opts.ns.name != "" || opts.ns.path != "") {
 		return usagef("serve: --all-netns lists every namespace: give it or -N/--netns, not both")
 	}
-	if opts.allNetNS && opts.trace {
-		return usagef("serve: --transitions traces one namespace: give it or --all-netns, not both")
-	}
 	nsFD, closeNS, err := opts.ns.openFD("serve")
 	if err != nil {
 		return err
@@ -175,7 +173,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	collectors := []prometheus.Collector{col}
 	if opts.trace {
-		tt, stop, err := startTransitions(ctx, nsFD, stderr)
+		start := startTransitions
+		if opts.allNetNS {
+			start = startAllTransitions
+		}
+		tt, stop, err := start(ctx, nsFD, stderr)
 		if err != nil {
 			return err
 		}
@@ -233,6 +235,20 @@ func startTransitions(ctx context.Context, nsFD int, stderr io.Writer) (promethe
 	fmt.Fprintf(stderr, "sockstate: serve: --transitions: no tracing (%v): sockstate_connections_failed_total from the kernel's reports of freed sockets (refused, timeout) and Tcp EstabResets (reset); no sockstate_transitions_total or state durations\n", traceErr)
 	stop := runCounter(ctx, stderr, func(ctx context.Context) error { return ends.Run(ctx, d) })
 	return ends, func() { stop(); d.Close() }, nil
+}
+
+// startAllTransitions is startTransitions for --all-netns: the tracer of
+// every namespace, without the fallback, whose destroy reports and
+// counters are per namespace.
+func startAllTransitions(ctx context.Context, _ int, stderr io.Writer) (prometheus.Collector, func(), error) {
+	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
+	ev, _, err := traceAllNetNS("serve", q, 0, stderr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --transitions --all-netns needs the tracer: %w", err)
+	}
+	fmt.Fprintln(stderr, "sockstate: serve: --transitions: from the kernel's tracepoints (eBPF) in every namespace: every TCP state change, with its cause")
+	tt := exporter.NewTransitions()
+	return tt, runCounter(ctx, stderr, func(ctx context.Context) error { return tt.Run(ctx, ev) }), nil
 }
 
 // runCounter runs count until ctx ends or the function returned is

@@ -41,7 +41,6 @@ func TestServeBadInput(t *testing.T) {
 		{[]string{"--by", "pod"}, 2, `sockstate: serve: --by "pod": use netns, cgroup or container`},
 		{[]string{"--by", "cgroup", "--source", "proc"}, 2, `sockstate: serve: --by cgroup: /proc/net has no cgroups; use --source netlink`},
 		{[]string{"--all-netns", "--netns", "/proc/self/ns/net"}, 2, `sockstate: serve: --all-netns lists every namespace: give it or -N/--netns, not both`},
-		{[]string{"--all-netns", "--transitions"}, 2, `sockstate: serve: --transitions traces one namespace: give it or --all-netns, not both`},
 		{[]string{"extra"}, 2, `sockstate: serve: unexpected "extra": serve takes flags only; see 'sockstate serve -h'`},
 		{[]string{"--listen", taken.Addr().String()}, 1, fmt.Sprintf("sockstate: serve: --listen %s: address already in use; stop what listens there or choose another --listen", taken.Addr())},
 		{[]string{"--listen", "192.0.2.1:9474"}, 1, "sockstate: serve: --listen 192.0.2.1:9474: no interface has that address; see 'ip addr'"},
@@ -86,7 +85,7 @@ func (w *lineWriter) String() string {
 
 // tracingLine is what serve --transitions says first on stderr when it
 // loads the tracer.
-var tracingLine = regexp.MustCompile(`^sockstate: serve: --transitions: from the kernel's tracepoints \(eBPF\): every TCP state change, with its cause\n`)
+var tracingLine = regexp.MustCompile(`^sockstate: serve: --transitions: from the kernel's tracepoints \(eBPF\)( in every namespace)?: every TCP state change, with its cause\n`)
 
 // startServe runs sockstate serve with args until the test ends, when it
 // must exit 0 having said nothing but its serving line (after, with

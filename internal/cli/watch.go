@@ -52,7 +52,9 @@ IPv4 line wraps at 80 columns.
       --interval D   time between polls, at least 1ms (default 100ms)
       --duration D   stop after D (default 0: until interrupted)
       --all-netns    every network namespace on the host, each event's line
-                     starting with its namespace (JSON: "netns"); polls only
+                     starting with its namespace (on a terminal too narrow
+                     for both, a line of its own; JSON: "netns"); traced
+                     with no namespace filter, or polled one by one
       --source S     auto (below), netlink, proc or trace (TCP only, as
                      root: every state change the kernel makes, from an
                      eBPF program)
@@ -167,19 +169,17 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeNS()
 	var w watcher
-	var names *allNetNSNames
+	var names netnsNamer
+	var closeWatcher func()
 	if opts.allNetNS {
-		w, names, err = newAllNetNSWatcher(opts.source, q, opts.interval, stderr)
+		w, names, closeWatcher, err = newAllNetNSWatcher(opts.source, q, opts.interval, stderr)
 	} else {
-		var closeWatcher func()
 		w, closeWatcher, err = newEvents("watch", opts.source, q, opts.interval, nsFD, stderr)
-		if err == nil {
-			defer closeWatcher()
-		}
 	}
 	if err != nil {
 		return err
 	}
+	defer closeWatcher()
 
 	if opts.duration > 0 {
 		var cancel context.CancelFunc
@@ -191,14 +191,18 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.json {
 		format = "jsonl"
 	}
-	o := newOutput(format, out, view{
+	v := view{
 		color:       opts.display.colored(stdout),
 		ssNames:     opts.display.ssNames,
 		width:       terminalWidth(stdout),
 		oneProtocol: len(q.Protocols)+len(q.UnixTypes) == 1,
-	})
+	}
 	if names != nil {
-		o = &netnsEvents{output: o, w: out, json: opts.json, ssNames: opts.display.ssNames, names: names}
+		v.netns = names.label
+	}
+	o := newOutput(format, out, v)
+	if names != nil && opts.json {
+		o = &netnsEvents{output: o, w: out, ssNames: opts.display.ssNames, names: names}
 	}
 	var cache *owners.Cache
 	if opts.processes {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,17 +15,37 @@ import (
 	"github.com/sockstate/sockstate/inspect/sockdiag"
 )
 
-// newAllNetNSWatcher returns a Watcher polling every namespace of the host
-// (watch --all-netns) with the source --source names, one poll per
+// newAllNetNSWatcher returns the watcher of every namespace of the host
+// (watch --all-netns) that --source names, the namer of its events'
+// namespaces, and the function that releases it: the tracer with no
+// namespace filter (trace), a poller (netlink, proc), or for auto the
+// tracer where it may load, with UDP polled (autoAllNetNS).
+func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (watcher, netnsNamer, func(), error) {
+	switch source {
+	case "trace":
+		if len(q.Protocols) > 0 && !slices.Contains(q.Protocols, inspect.TCP) {
+			return nil, nil, nil, usagef("watch: --source trace sees TCP sockets only")
+		}
+		ev, names, err := traceAllNetNS("watch", q, interval, stderr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return ev, names, func() { ev.Tracer.Close() }, nil
+	case "auto":
+		return autoAllNetNS(q, interval, stderr)
+	}
+	w, names, err := pollAllNetNS(source, q, interval, stderr)
+	return w, names, func() {}, err
+}
+
+// pollAllNetNS returns a Watcher polling every namespace of the host with
+// the source --source names (auto: sock_diag, else /proc), one poll per
 // namespace, noticing namespaces that come and go. The kernel's destroy
 // reports are per namespace and not subscribed to: it says so once, as
 // sockets that live and die between two polls are missed. A namespace
 // that cannot be entered is said once, when it is first found.
-func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, *allNetNSNames, error) {
-	switch source {
-	case "trace":
-		return nil, nil, usagef("watch: --all-netns polls sock_diag; --source trace follows one namespace")
-	case "auto":
+func pollAllNetNS(source string, q inspect.Query, interval time.Duration, stderr io.Writer) (*inspect.Watcher, foundNames, error) {
+	if source == "auto" {
 		source = "netlink"
 		if err := sockdiag.Probe(0); sockdiag.NetlinkUnavailable(err) {
 			fmt.Fprintf(stderr, "sockstate: sock_diag unavailable, reading /proc/net instead: %v\n", err)
@@ -32,7 +53,7 @@ func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, 
 		}
 	}
 	if _, err := newSource(source, stderr, 0); err != nil {
-		return nil, nil, err
+		return nil, foundNames{}, err
 	}
 	var mu sync.Mutex
 	p := &allnetns.Poller{
@@ -53,32 +74,37 @@ func newAllNetNSWatcher(source string, q inspect.Query, interval time.Duration, 
 			fmt.Fprintf(stderr, "sockstate: watch: %v; a poll whose dump is interrupted is skipped and the next shows its changes (watch stops after %d in a row)\n", err, inspect.MaxInterruptedPolls)
 		}
 	}
-	return w, &allNetNSNames{p: p}, nil
+	return w, foundNames{p.Namespace}, nil
 }
 
-// allNetNSNames names the namespaces of a Poller's last poll; a
-// namespace gone since keeps its inode.
-type allNetNSNames struct{ p *allnetns.Poller }
+// foundNames names namespaces by what find finds of their inode: a
+// Poller's last poll (a namespace gone since keeps its inode), or an
+// Index, which looks again for one it does not know.
+type foundNames struct {
+	find func(inode uint64) (allnetns.Namespace, bool)
+}
 
-func (n *allNetNSNames) label(inode uint64) string {
-	if ns, ok := n.p.Namespace(inode); ok {
+func (n foundNames) label(inode uint64) string {
+	if ns, ok := n.find(inode); ok {
 		return ns.Label()
 	}
 	return "net:[" + strconv.FormatUint(inode, 10) + "]"
 }
 
-func (n *allNetNSNames) nameOf(inode uint64) string {
-	ns, _ := n.p.Namespace(inode)
-	return ns.Name
+func (n foundNames) jsonOf(inode uint64) jsonNetNS {
+	ns, ok := n.find(inode)
+	if !ok {
+		return jsonNetNS{Inode: inode}
+	}
+	return newJSONNetNS(&ns)
 }
 
-// netnsEvents writes watch events with their namespace: a text line
-// starts with its label, a JSON object has "netns". Everything else goes
-// to the output it wraps.
+// netnsEvents writes watch's JSON events with their namespace, "netns".
+// Everything else goes to the output it wraps. (A text line takes its
+// label from the view, which fits it to the terminal.)
 type netnsEvents struct {
 	output
 	w       io.Writer
-	json    bool
 	ssNames bool
 	names   netnsNamer
 	enc     *json.Encoder
@@ -88,18 +114,11 @@ func (o *netnsEvents) event(e *inspect.WatchEvent, procs []owners.Process) error
 	if e.Kind == inspect.EventLost || e.Kind == inspect.EventUnmatched {
 		return o.output.event(e, procs)
 	}
-	if o.json {
-		if o.enc == nil {
-			o.enc = json.NewEncoder(o.w)
-		}
-		ino := e.Socket.NetNS
-		return o.enc.Encode(struct {
-			jsonEvent
-			NetNS jsonNetNS `json:"netns"`
-		}{newJSONEvent(e, o.ssNames, procs), jsonNetNS{Inode: ino, Name: o.names.nameOf(ino)}})
+	if o.enc == nil {
+		o.enc = json.NewEncoder(o.w)
 	}
-	if _, err := io.WriteString(o.w, o.names.label(e.Socket.NetNS)+" "); err != nil {
-		return err
-	}
-	return o.output.event(e, procs)
+	return o.enc.Encode(struct {
+		jsonEvent
+		NetNS jsonNetNS `json:"netns"`
+	}{newJSONEvent(e, o.ssNames, procs), o.names.jsonOf(e.Socket.NetNS)})
 }

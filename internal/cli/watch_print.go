@@ -48,6 +48,9 @@ var stateColors = map[inspect.State]string{
 type eventPrinter struct {
 	w     io.Writer
 	color bool
+	// label, when not nil, names a socket's namespace at the start of
+	// its line.
+	label func(inode uint64) string
 	layout
 	buf []byte
 }
@@ -64,22 +67,32 @@ type eventPrinter struct {
 // indented to the addresses, when the line would be wider than the
 // terminal and its first part is not (addresses too wide for the terminal
 // leave the line to it); a lost or unmatched event's line wraps at its
-// words.
+// words. With a label, a socket's line starts with its namespace, on a
+// line of its own on a terminal where the line would not fit with it.
 func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) error {
-	b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
-	b = append(b, ' ')
 	if text := lossText(e); text != "" {
+		b := e.Time.AppendFormat(p.buf[:0], p.timeFormat())
+		b = append(b, ' ')
 		b = append(b[:0], wrap(string(b), text, p.width)...)
 		p.buf = b
 		_, err := p.w.Write(b)
 		return err
 	}
+	b := p.buf[:0]
+	start := 0 // where the line after the label starts
+	if p.label != nil {
+		b = append(b, p.label(e.Socket.NetNS)...)
+		b = append(b, ' ')
+		start = len(b)
+	}
+	b = e.Time.AppendFormat(b, p.timeFormat())
+	b = append(b, ' ')
 	s := &e.Socket
 	if !p.oneProtocol {
 		b = append(b, s.Netid()...)
 		b = append(b, ' ')
 	}
-	indent := len(b) // where the addresses start: the text so far is ASCII
+	addrs := len(b) // where the addresses start
 	from, to := "new", "gone"
 	var fromState, toState inspect.State
 	if e.Kind != inspect.EventNew {
@@ -97,10 +110,15 @@ func (p *eventPrinter) print(e *inspect.WatchEvent, procs []owners.Process) erro
 	b = p.state(b, from, fromState, p.fromW)
 	b = append(b, " -> "...)
 	b, end := p.tail(b, e, to, toState, procs)
-	if p.width > 0 && end < len(b) && columns(string(b)) > p.width && columns(string(b[:end])) <= p.width {
+	if p.width > 0 && start > 0 && columns(string(b[:end])) > p.width && columns(string(b[start:end])) <= p.width {
+		b[start-1] = '\n' // the label on a line of its own
+	} else {
+		start = 0
+	}
+	if p.width > 0 && end < len(b) && columns(string(b[start:])) > p.width && columns(string(b[start:end])) <= p.width {
 		rest := string(b[end:])
 		b = append(b[:end], '\n')
-		b = append(b, wrap(strings.Repeat(" ", indent), rest, p.width)...)
+		b = append(b, wrap(strings.Repeat(" ", columns(string(b[start:addrs]))), rest, p.width)...)
 	} else {
 		b = append(b, '\n')
 	}

@@ -15,6 +15,12 @@ type netnsPlan struct {
 	Ports      int `json:"ports_per_namespace"`
 	Pairs      int `json:"pairs_per_namespace"`
 	PerHelper  int `json:"namespaces_per_helper"`
+	// ChildHash, when above 0, gives every namespace its own TCP
+	// established hash and UDP hash of that many buckets
+	// (net.ipv4.tcp_child_ehash_entries and udp_child_hash_entries, set
+	// in the harness's namespace before it makes them; Linux 6.1/6.2),
+	// instead of the host's tables, which every namespace's dump walks.
+	ChildHash int `json:"child_hash_entries,omitempty"`
 }
 
 // netnsName is the ip netns name of the i-th namespace.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ func netnsRun(ctx context.Context, cfg innerConfig, devnull *os.File, stderr io.
 	fmt.Fprintf(stderr, "sockbench: setting up %d sockets in %d namespaces (%d listeners and %d connections each)\n",
 		p.sockets(), p.Namespaces, p.Ports, p.Pairs)
 	start := time.Now()
+	if err := setChildHash(p.ChildHash); err != nil {
+		return nil, err
+	}
 	var names []string
 	for i := range p.Namespaces {
 		names = append(names, netnsName(i))
@@ -71,6 +75,20 @@ func netnsRun(ctx context.Context, cfg innerConfig, devnull *os.File, stderr io.
 		groups = append(groups, r)
 	}
 	return groups, nil
+}
+
+// setChildHash sets the sizes of the hash tables the namespaces made after
+// it get of their own; 0 leaves them sharing the host's.
+func setChildHash(n int) error {
+	if n == 0 {
+		return nil
+	}
+	for _, name := range []string{"tcp_child_ehash_entries", "udp_child_hash_entries"} {
+		if err := os.WriteFile("/proc/sys/net/ipv4/"+name, []byte(strconv.Itoa(n)), 0); err != nil {
+			return fmt.Errorf("inner: -child-hash: %w", err)
+		}
+	}
+	return nil
 }
 
 // fillNetns is the helper's part of a -netns run: in each namespace named,

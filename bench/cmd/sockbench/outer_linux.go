@@ -34,6 +34,7 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		if err != nil {
 			return nil, err
 		}
+		p.ChildHash = o.childHash
 		// The same sockets, in one namespace, without TIME-WAIT.
 		np, o.n, o.twFrac = &p, p.sockets(), 0
 	}
@@ -93,6 +94,9 @@ func benchmark(ctx context.Context, o options, stderr io.Writer) (*Report, error
 		}
 		rep.Notes = append(rep.Notes, fmt.Sprintf("-netns: first %d sockets in %d namespaces (%d listeners, %d connections each; %d per helper), then %d in one.",
 			np.sockets(), np.Namespaces, np.Ports, np.Pairs, np.PerHelper, p.sockets()))
+		if np.ChildHash > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("-child-hash: each of the %d namespaces has its own TCP established and UDP hash tables of %d buckets.", np.Namespaces, np.ChildHash))
+		}
 	}
 	if o.unix > 0 {
 		cfg.Groups = append(cfg.Groups, selectGroups(unixGroupSpecs(), o.only)...)

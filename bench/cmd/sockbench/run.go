@@ -65,6 +65,9 @@ type options struct {
 	// netns, when above 0, first spreads -n sockets over that many
 	// namespaces (netns.go).
 	netns int
+	// childHash sizes each -netns namespace's own hash tables (0: the
+	// host's).
+	childHash int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -92,6 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.scrapes, "scrapes", 0, "scrapes of sockstate serve and node_exporter's tcpstat collector to compare (0: none; needs sockstate in -only and prometheus-node-exporter)")
 	fs.DurationVar(&o.soak, "soak", 0, "after the scrapes, scrape sockstate serve once a second for this long, sampling its RSS (needs -scrapes)")
 	fs.IntVar(&o.netns, "netns", 0, "first spread -n sockets over this many `namespaces` and time ls --all-netns against ss in each; then the same number in one namespace, without TIME-WAIT (0: not)")
+	fs.IntVar(&o.childHash, "child-hash", 0, "with -netns, give each namespace its own TCP established and UDP hash tables of this many `buckets` (net.ipv4.tcp_child_ehash_entries, udp_child_hash_entries: a power of two, 128 to 65536 for UDP); 0: the host's tables")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -115,6 +119,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		err = fmt.Errorf("-timeout %v: want more than 0", o.timeout)
 	case o.netns < 0 || o.netns > 1000 || (o.netns > 0 && o.scrapes > 0):
 		err = fmt.Errorf("-netns %d: want 0 to 1000, without -scrapes", o.netns)
+	case o.childHash != 0 && (o.netns == 0 || o.childHash < 128 || o.childHash > 65536 || o.childHash&(o.childHash-1) != 0):
+		err = fmt.Errorf("-child-hash %d: want a power of two from 128 to 65536, with -netns", o.childHash)
 	case o.scrapes < 0 || (o.soak > 0 && o.scrapes == 0):
 		err = fmt.Errorf("-scrapes %d -soak %v: -soak needs -scrapes of at least 1", o.scrapes, o.soak)
 	default:
