@@ -123,8 +123,11 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 		e := &events[i]
 		switch e.Kind {
 		case EventNew:
+			// In its state since the listing began at the latest: a
+			// destroy report the feed stamped during the listing then
+			// comes after it.
 			k := KeyOf(&e.Socket)
-			t.since[k] = now
+			t.since[k] = start
 			t.seen[k] = now
 			t.polledGone.forget(k)
 		case EventChange:
@@ -132,7 +135,7 @@ func (t *tracker) step(prev, next []Socket, start, now time.Time, lost []loss, d
 			if inState[i] == 0 {
 				inState[i] = t.observed(k, now)
 			}
-			t.since[k] = now
+			t.since[k] = start
 		case EventGone:
 		default: // replaced by a destroy report
 			continue
