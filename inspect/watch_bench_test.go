@@ -18,67 +18,6 @@ import (
 	"github.com/sockstate/sockstate/netns"
 )
 
-// cpuTime is the process's user and system time: a dump runs in the
-// kernel, in the reader's system call.
-func cpuTime(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// openPairs opens n connected pairs to one listener on 127.0.0.1 inside ns,
-// with raw descriptors (2n+1 of them), reset rather than left in TIME_WAIT
-// when b ends.
-func openPairs(b *testing.B, ns *testnet.NS, n int) {
-	b.Helper()
-	var fds []int
-	b.Cleanup(func() {
-		for _, fd := range fds {
-			_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-			unix.Close(fd)
-		}
-	})
-	err := netns.Do(ns.FD(), func() error {
-		ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		fds = append(fds, ln)
-		lo := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
-		if err := unix.Bind(ln, lo); err != nil {
-			return err
-		}
-		if err := unix.Listen(ln, 1024); err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(ln)
-		if err != nil {
-			return err
-		}
-		for range n {
-			c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			fds = append(fds, c)
-			if err := unix.Connect(c, sa); err != nil {
-				return err
-			}
-			s, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
-			if err != nil {
-				return err
-			}
-			fds = append(fds, s)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatalf("opening %d pairs: %v", n, err)
-	}
-}
-
 // BenchmarkWatchPoll measures one poll of a Watcher over 10,000 connected
 // TCP sockets (5,000 pairs) and a listener in a namespace as Watch polls:
 // the dump or the /proc read and the dedup, into the memory of the poll
@@ -90,7 +29,7 @@ func openPairs(b *testing.B, ns *testnet.NS, n int) {
 func BenchmarkWatchPoll(b *testing.B) {
 	ns := testnet.New(b)
 	const pairs = 5000
-	openPairs(b, ns, pairs)
+	ns.OpenPairs(b, pairs)
 	q := inspect.Query{Protocols: []inspect.Protocol{inspect.TCP}, States: inspect.AllStates}
 	for _, src := range []struct {
 		name string
@@ -113,7 +52,7 @@ func BenchmarkWatchPoll(b *testing.B) {
 			}
 			var spare []inspect.Socket
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := testnet.CPUTime(b)
 			for b.Loop() {
 				next, err := p.Poll(ctx, q, spare)
 				if err != nil {
@@ -126,7 +65,7 @@ func BenchmarkWatchPoll(b *testing.B) {
 				}
 				prev, spare = next, prev
 			}
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testnet.CPUTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
