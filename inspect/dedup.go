@@ -107,11 +107,11 @@ func dropSuperseded(socks []Socket) []Socket {
 	})
 }
 
-// Sightings is a set of sockets seen in one listing. A socket is
-// remembered by its cookie: one cookie is one socket, whatever its entries
-// say of its file (a socket listed with its file and again, further on in
-// the walk, as the timewait socket that replaced it, inode 0, is one
-// socket). Without a cookie, a connected TCP socket is remembered by its
+// Sightings is a set of sockets seen in one listing. A TCP socket is
+// remembered by its cookie: one cookie is one TCP socket, whatever its
+// entries say of its file (a socket listed with its file and again,
+// further on in the walk, as the timewait socket that replaced it, inode
+// 0, is one socket); another kind's by its cookie and inode. Without a cookie, a connected TCP socket is remembered by its
 // tuple, which no two TCP sockets share at one instant (a new connection
 // that reuses a timewait socket's tuple takes its place in the hash table
 // under the bucket's lock), and any other by its inode, mapped to the key
@@ -153,9 +153,15 @@ func (s *Sightings) Repeat(so *Socket) bool {
 // it at pos and returns false.
 func (s *Sightings) earlier(so *Socket, pos int) (int, bool) {
 	switch {
-	case so.Cookie != 0:
+	case so.Cookie != 0 && so.Protocol == TCP:
 		p, found := s.cookies.GetOrPut(so.Cookie, uint64(pos))
 		return int(p), found
+	case so.Cookie != 0:
+		// An MPTCP socket accepted from a listener whose cookie was
+		// made before the accept keeps that cookie (the kernel copies
+		// the listener, cookie and all): two sockets, one cookie, each
+		// with its own file.
+		return s.other(sighting{KeyOf(so), so.Inode}, pos)
 	case so.Protocol == TCP && so.Peer.Port() != 0:
 		return s.other(sighting{key: KeyOf(so)}, pos)
 	case so.Inode != 0:

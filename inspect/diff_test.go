@@ -140,6 +140,11 @@ func TestDropRepeats(t *testing.T) {
 	s := func(cookie, inode uint64, local, peer netip.AddrPort) Socket {
 		return Socket{Protocol: TCP, Family: INet, State: Established, Local: local, Peer: peer, Cookie: cookie, Inode: inode}
 	}
+	mp := func(cookie, inode uint64, local, peer netip.AddrPort) Socket {
+		so := s(cookie, inode, local, peer)
+		so.Protocol = MPTCP
+		return so
+	}
 	tw := s(1, 0, a, b)
 	tw.State = TimeWait
 	tw0 := tw
@@ -154,6 +159,7 @@ func TestDropRepeats(t *testing.T) {
 		{"tuple with its file, then as timewait", []Socket{s(0, 10, a, b), s(0, 10, b, a), tw0}, []Socket{tw0, s(0, 10, b, a)}},
 		{"inode twice", []Socket{s(0, 10, a, b), s(0, 10, a, b)}, []Socket{s(0, 10, a, b)}},
 		{"inode under another tuple", []Socket{s(0, 10, a, b), s(0, 10, b, a), s(0, 10, b, a), s(0, 10, a, b)}, []Socket{s(0, 10, a, b), s(0, 10, b, a)}},
+		{"an MPTCP listener's cookie on the socket it accepted", []Socket{mp(7, 20, a, b), mp(7, 21, a, netip.AddrPort{}), mp(7, 21, a, netip.AddrPort{})}, []Socket{mp(7, 20, a, b), mp(7, 21, a, netip.AddrPort{})}},
 		{"reuseport listeners share a tuple", []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}, []Socket{s(0, 10, a, netip.AddrPort{}), s(0, 11, a, netip.AddrPort{})}},
 		{"timewait tuple twice", []Socket{s(0, 0, a, b), s(0, 0, b, a), s(0, 0, a, b)}, []Socket{s(0, 0, a, b), s(0, 0, b, a)}},
 	}

@@ -35,21 +35,22 @@ func newKindsNS(t *testing.T) *kindsNS {
 			unix.Close(fd)
 		}
 	})
-	k.ns.Do(t, func() error {
-		sock := func(family, typ, proto int) (int, error) {
-			fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, proto)
-			if err == nil {
-				fds = append(fds, fd)
-			}
-			return fd, err
+	sock := func(family, typ, proto int) (int, error) {
+		fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, proto)
+		if err == nil {
+			fds = append(fds, fd)
 		}
+		return fd, err
+	}
+	var mln int
+	lo4 := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	k.ns.Do(t, func() error {
 		if _, err := sock(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP); err != nil {
 			return fmt.Errorf("raw socket: %w", err)
 		}
 		if _, err := sock(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6); err != nil {
 			return fmt.Errorf("raw6 socket: %w", err)
 		}
-		lo4 := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
 		lo6 := &unix.SockaddrInet6{Addr: netip.IPv6Loopback().As16()}
 		for _, b := range []struct {
 			family int
@@ -86,7 +87,7 @@ func newKindsNS(t *testing.T) *kindsNS {
 			return err
 		}
 
-		mln, err := sock(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
+		mln, err = sock(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
 		if errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOPROTOOPT) {
 			return nil
 		}
@@ -97,9 +98,17 @@ func newKindsNS(t *testing.T) *kindsNS {
 		if err := unix.Bind(mln, lo4); err != nil {
 			return err
 		}
-		if err := unix.Listen(mln, 4); err != nil {
-			return err
-		}
+		return unix.Listen(mln, 4)
+	})
+	if !k.mptcp {
+		return k
+	}
+	// A dump before the accept makes the listener's cookie, which the
+	// kernel copies into the socket it accepts: two MPTCP sockets with
+	// one cookie, as a listing by anything else on the host (ss,
+	// sockstate --all-netns) can leave them.
+	k.ns.Run(t, "ss", "-naH", "-M")
+	k.ns.Do(t, func() error {
 		addr, err := unix.Getsockname(mln)
 		if err != nil {
 			return err
