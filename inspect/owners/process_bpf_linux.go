@@ -231,7 +231,7 @@ func readRecords(r io.Reader) ([]fdHit, map[int32]string, error) {
 	ne := binary.NativeEndian
 	buf := make([]byte, iterReadSize)
 	have := 0            // bytes of buf not yet decoded: a record cut short
-	lastPID := int32(-1) // the iterator goes process by process
+	var lastPID int32 // the iterator goes process by process
 	for {
 		n, err := r.Read(buf[have:])
 		have += n
@@ -239,7 +239,7 @@ func readRecords(r io.Reader) ([]fdHit, map[int32]string, error) {
 		for ; len(b) >= fdRecordSize; b = b[fdRecordSize:] {
 			h := fdHit{inode: ne.Uint64(b), pid: int32(ne.Uint32(b[8:])), fd: int32(ne.Uint32(b[12:]))}
 			hits = append(hits, h)
-			if h.pid != lastPID {
+			if h.pid != lastPID || len(hits) == 1 {
 				comms[h.pid] = ""
 				lastPID = h.pid
 			}
