@@ -230,7 +230,7 @@ func readRecords(r io.Reader) ([]fdHit, map[int32]string, error) {
 	comms := map[int32]string{}
 	ne := binary.NativeEndian
 	buf := make([]byte, iterReadSize)
-	have := 0            // bytes of buf not yet decoded: a record cut short
+	have := 0         // bytes of buf not yet decoded: a record cut short
 	var lastPID int32 // the iterator goes process by process
 	for {
 		n, err := r.Read(buf[have:])
