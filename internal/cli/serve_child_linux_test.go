@@ -3,10 +3,13 @@ package cli
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,4 +90,30 @@ func nsClient(ns *testnet.NS) *http.Client {
 			return c, err
 		},
 	}}
+}
+
+// scrapeMetrics gets addr's /metrics through client and returns the body
+// and the values of the series whose names keep selects.
+func scrapeMetrics(t *testing.T, client *http.Client, addr string, keep func(name string) bool) (string, map[string]float64) {
+	t.Helper()
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || !keep(name) {
+			continue
+		}
+		var v float64
+		fmt.Sscan(value, &v)
+		got[name] = v
+	}
+	return string(body), got
 }

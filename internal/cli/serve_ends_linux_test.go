@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,24 +57,8 @@ func TestServeTransitionsWithoutTracing(t *testing.T) {
 // and the lost reports.
 func failedCounters(t *testing.T, client *http.Client, addr string) map[string]float64 {
 	t.Helper()
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || !strings.HasPrefix(name, "sockstate_connections_failed_total") && !strings.HasPrefix(name, "sockstate_destroy_reports_lost_total") {
-			continue
-		}
-		var v float64
-		fmt.Sscan(value, &v)
-		got[name] = v
-	}
+	_, got := scrapeMetrics(t, client, addr, func(name string) bool {
+		return strings.HasPrefix(name, "sockstate_connections_failed_total") || strings.HasPrefix(name, "sockstate_destroy_reports_lost_total")
+	})
 	return got
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -22,23 +21,9 @@ func TestServeAsNobody(t *testing.T) {
 	// The test's own connection to serve is one more, on serve's port.
 	ports[fmt.Sprintf(`sockstate_port_sockets{instance="",job="sockstate",port=%q,state="ESTABLISHED"}`, addr[strings.LastIndexByte(addr, ':')+1:])] = 1
 	client := nsClient(ns)
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body, series := scrapeMetrics(t, client, addr, func(name string) bool { return strings.HasPrefix(name, "sockstate_port_sockets{") })
 	got := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || !strings.HasPrefix(name, "sockstate_port_sockets{") {
-			continue
-		}
-		var v float64
-		fmt.Sscan(value, &v)
+	for name, v := range series {
 		got[strings.Replace(name, "{", `{instance="",job="sockstate",`, 1)] = v
 	}
 	if diff := cmp.Diff(ports, got); diff != "" {
@@ -50,7 +35,7 @@ func TestServeAsNobody(t *testing.T) {
 		"\nsockstate_collection_errors_total{stage=\"port_range\"} 0\n",
 		"\nsockstate_collection_errors_total{stage=\"sockets\"} 0\n",
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics as nobody has no %q", want)
 		}
 	}
